@@ -1,0 +1,128 @@
+"""``DependencySpec``: what the user asked for, independent of the file format it came from.
+
+Every reader in :mod:`cdk_native_python.inputs` produces one. It is either *open* (requirements to be
+resolved for the target) or *locked* (an exact set from a lock file, installed as-is; each line's
+marker is still evaluated for the target by the installer, never for the host).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """Remove ``user:password@`` from every URL in ``text`` (for logs, messages and cache keys)."""
+    return _CREDENTIALS.sub("", text)
+
+
+def strip_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Where packages come from. URLs may carry credentials; never print or hash them raw."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def merged(self, other: IndexOptions) -> IndexOptions:
+        """``other`` (e.g. the construct's bundling options) wins for the primary index."""
+        return IndexOptions(
+            index_url=other.index_url or self.index_url,
+            extra_index_urls=_unique(self.extra_index_urls + other.extra_index_urls),
+            find_links=_unique(self.find_links + other.find_links),
+            no_index=self.no_index or other.no_index,
+        )
+
+    def uv_args(self) -> list[str]:
+        args: list[str] = []
+        if self.no_index:
+            args.append("--no-index")
+        if self.index_url:
+            args += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            args += ["--extra-index-url", url]
+        for link in self.find_links:
+            args += ["--find-links", link]
+        return args
+
+    def key(self) -> dict[str, object]:
+        """A credential-free description, for cache keys."""
+        return {
+            "index_url": strip_credentials(self.index_url) if self.index_url else None,
+            "extra_index_urls": [strip_credentials(u) for u in self.extra_index_urls],
+            "find_links": [strip_credentials(u) for u in self.find_links],
+            "no_index": self.no_index,
+        }
+
+    def describe(self) -> str:
+        urls = ([self.index_url] if self.index_url else ["https://pypi.org/simple"]) if not self.no_index else []
+        urls += list(self.extra_index_urls) + list(self.find_links)
+        return ", ".join(strip_credentials(u) for u in urls) or "(no index)"
+
+
+def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class DependencySpec:
+    """Requirements in pip's requirements-file syntax, one requirement per entry.
+
+    ``requirements`` entries are PEP 508 strings (``name[extra]>=1; marker``), direct references
+    (``name @ file:///abs/path``) or pins with hashes (``name==1.0 ; marker --hash=sha256:...``).
+    ``locked=True`` means the set is complete and pinned: it is installed without resolution.
+    """
+
+    source: Path
+    requirements: tuple[str, ...]
+    constraints: tuple[str, ...] = ()
+    indexes: IndexOptions = field(default_factory=IndexOptions)
+    locked: bool = False
+    #: the format the spec was read from ("requirements.txt", "Pipfile.lock", ...), for reports
+    kind: str = "requirements.txt"
+    #: content fingerprints of local path dependencies, so editing one invalidates the caches
+    path_fingerprints: tuple[str, ...] = ()
+
+    def requirements_text(self) -> str:
+        return "".join(line + "\n" for line in self.requirements)
+
+    def constraints_text(self) -> str:
+        return "".join(line + "\n" for line in self.constraints)
+
+    @property
+    def has_hashes(self) -> bool:
+        return bool(self.requirements) and all("--hash=" in r for r in self.requirements if not _is_path(r))
+
+    def key(self) -> dict[str, object]:
+        """Everything that decides the result, credential-free (for the resolution cache key)."""
+        return {
+            "requirements": [redact(r) for r in self.requirements],
+            "constraints": [redact(c) for c in self.constraints],
+            "indexes": self.indexes.key(),
+            "locked": self.locked,
+            "paths": list(self.path_fingerprints),
+        }
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()
+
+
+def _is_path(requirement: str) -> bool:
+    return "file://" in requirement

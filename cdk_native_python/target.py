@@ -1,0 +1,154 @@
+"""The Lambda target: which interpreter, OS generation and CPU a bundle must run on.
+
+Everything downstream (wheel tags, marker evaluation, glibc checks, the resolver's platform string)
+comes from here, derived from the runtime name and architecture and never from the host.
+
+Runtime facts (AWS Lambda "Lambda runtimes" documentation):
+python3.8-3.11 run on Amazon Linux 2 (glibc 2.26); python3.12 and newer on Amazon Linux 2023
+(glibc 2.34).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from packaging import tags
+from packaging.markers import Marker
+
+from .errors import ConfigurationError
+
+_RUNTIME = re.compile(r"^python3\.(\d+)$")
+_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+
+#: Oldest runtime Lambda ever offered with a manylinux glibc we can target; older names are rejected.
+MIN_MINOR = 8
+AL2_LAST_MINOR = 11
+AL2_GLIBC = (2, 26)
+AL2023_GLIBC = (2, 34)
+
+#: glibc levels uv accepts in ``--python-platform`` (it has no 2.26): the highest one not above the
+#: runtime's glibc is used, and wheels between it and the runtime's glibc are still allowed by tags.
+_UV_MANYLINUX = [(2, 17), (2, 28), *((2, m) for m in range(31, 41))]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Lambda Python runtime on one architecture, e.g. ``Target.from_runtime("python3.12", "arm64")``."""
+
+    python_minor: int
+    machine: str  # "x86_64" | "aarch64" (the ELF / uname name)
+
+    @classmethod
+    def from_runtime(cls, runtime: str, architecture: str = "x86_64") -> Target:
+        m = _RUNTIME.match(runtime.strip())
+        if not m or int(m.group(1)) < MIN_MINOR:
+            raise ConfigurationError(
+                f"runtime {runtime!r} is not a Lambda Python 3 runtime this bundler supports",
+                "use a python3.x runtime such as lambda.Runtime.PYTHON_3_13 (python3.8 or newer); "
+                "for other languages use lambda.Function or that language's construct",
+            )
+        machine = _ARCHES.get(architecture.strip().lower())
+        if machine is None:
+            raise ConfigurationError(
+                f"architecture {architecture!r} is not a Lambda architecture",
+                "use lambda.Architecture.X86_64 or lambda.Architecture.ARM_64 ('x86_64' or 'arm64')",
+            )
+        return cls(int(m.group(1)), machine)
+
+    # -- naming -----------------------------------------------------------------------------------
+    @property
+    def runtime(self) -> str:
+        return f"python3.{self.python_minor}"
+
+    @property
+    def python_version(self) -> str:
+        return f"3.{self.python_minor}"
+
+    @property
+    def lambda_architecture(self) -> str:
+        return "arm64" if self.machine == "aarch64" else "x86_64"
+
+    @property
+    def os_generation(self) -> str:
+        return "Amazon Linux 2" if self.python_minor <= AL2_LAST_MINOR else "Amazon Linux 2023"
+
+    @property
+    def glibc(self) -> tuple[int, int]:
+        return AL2_GLIBC if self.python_minor <= AL2_LAST_MINOR else AL2023_GLIBC
+
+    @property
+    def manylinux(self) -> str:
+        return f"manylinux_{self.glibc[0]}_{self.glibc[1]}"
+
+    def __str__(self) -> str:
+        return f"{self.runtime} / {self.manylinux} {self.machine}"
+
+    # -- what the resolver and installer need -------------------------------------------------------
+    @property
+    def uv_python_platform(self) -> str:
+        """The closest ``--python-platform`` uv knows that does not exceed the runtime's glibc."""
+        level = max(v for v in _UV_MANYLINUX if v <= self.glibc)
+        return f"{self.machine}-manylinux_{level[0]}_{level[1]}"
+
+    @property
+    def abi(self) -> str:
+        return f"cp3{self.python_minor}"
+
+    @cached_property
+    def tags(self) -> list[tags.Tag]:
+        """Compatible wheel tags, most preferred first (manylinux_2_X down to 2_5 + legacy aliases)."""
+        # legacy aliases: manylinux2014 == 2_17, manylinux2010 == 2_12, manylinux1 == 2_5
+        legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        platforms: list[str] = []
+        for minor in range(self.glibc[1], 4, -1):
+            platforms.append(f"manylinux_2_{minor}_{self.machine}")
+            # manylinux2010/manylinux1 were only ever defined for x86 CPUs
+            if minor in legacy and (minor == 17 or self.machine == "x86_64"):
+                platforms.append(f"{legacy[minor]}_{self.machine}")
+        # linux_* wheels are host builds with no portability promise: never compatible
+        version = (3, self.python_minor)
+        out = list(tags.cpython_tags(version, abis=[self.abi], platforms=platforms))
+        out += list(tags.compatible_tags(version, interpreter=self.abi, platforms=platforms))
+        return out
+
+    @cached_property
+    def tag_set(self) -> frozenset[str]:
+        return frozenset(str(t) for t in self.tags)
+
+    @cached_property
+    def marker_environment(self) -> dict[str, str]:
+        """PEP 508 environment of the Lambda interpreter (not the host's)."""
+        full = f"3.{self.python_minor}.0"
+        return {
+            "implementation_name": "cpython",
+            "implementation_version": full,
+            "os_name": "posix",
+            "platform_machine": self.machine,
+            "platform_python_implementation": "CPython",
+            "platform_release": "",
+            "platform_system": "Linux",
+            "platform_version": "",
+            "python_full_version": full,
+            "python_version": self.python_version,
+            "sys_platform": "linux",
+        }
+
+    def evaluate(self, marker: str | Marker | None, extras: frozenset[str] = frozenset()) -> bool:
+        """Does ``marker`` hold on this target (for the given extras)?"""
+        if marker is None or marker == "":
+            return True
+        m = marker if isinstance(marker, Marker) else Marker(marker)
+        if not extras:
+            return m.evaluate({**self.marker_environment, "extra": ""})
+        return any(m.evaluate({**self.marker_environment, "extra": e}) for e in extras)
+
+    @property
+    def extension_suffixes(self) -> tuple[str, ...]:
+        """Filename suffixes an extension module may carry on this interpreter."""
+        triplet = f"{self.machine}-linux-gnu"
+        return (f".cpython-3{self.python_minor}-{triplet}.so", ".abi3.so", ".so")
+
+    def key(self) -> dict[str, object]:
+        return {"runtime": self.runtime, "machine": self.machine, "glibc": list(self.glibc)}
