@@ -1,0 +1,232 @@
+"""``DependencySpec`` + ``Target`` → ``Lock``: the exact, hashed set of wheels to install.
+
+Resolution is uv's (``uv pip compile --python-platform --python-version``), so markers and wheel tags
+are evaluated for the Lambda target. Only wheels are allowed (``--only-binary :all:``); a package the
+user allowed to build from source is built once into a wheelhouse (and must come out pure Python),
+then resolution runs again wheel-only with that wheelhouse as a find-links source.
+
+Cache policy: the lock is cached under a key of the *normalized inputs* (requirements, constraints,
+index URLs without credentials, target, allowed builds, engine version). A floating requirement such
+as ``requests>=2`` is therefore re-resolved only when an input changes, or when the caller asks for a
+refresh (``refresh=True``, ``CDK_NATIVE_PYTHON_REFRESH=1``, or deleting the cache); this keeps synth
+reproducible and offline-capable. Lock files (uv.lock, poetry.lock, ...) skip resolution entirely.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from . import uv
+from .cache import Cache, digest
+from .errors import IndexUnreachableError, ResolutionError
+from .indexes import download, project_files
+from .spec import DependencySpec, IndexOptions
+from .target import Target
+
+LOCK_FILE = "requirements.lock"
+ENGINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A pinned requirements file for one target (``path``) and where its wheels come from."""
+
+    key: str
+    path: Path
+    indexes: IndexOptions
+    spec: DependencySpec
+    #: names the user asked for directly (the roots kept when stripping)
+    roots: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text()
+
+
+def roots_of(spec: DependencySpec) -> tuple[str, ...]:
+    names = []
+    for line in spec.requirements:
+        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if m and not line.startswith("/"):
+            names.append(canonicalize_name(m.group(1)))
+    return tuple(sorted(set(names)))
+
+
+def resolve(
+    spec: DependencySpec,
+    target: Target,
+    cache: Cache,
+    *,
+    allow_build: Sequence[str] = (),
+    refresh: bool = False,
+) -> tuple[Lock, bool]:
+    """Return ``(lock, cache_hit)``."""
+    allowed = sorted({canonicalize_name(n) for n in allow_build})
+    key = digest({
+        "engine": ENGINE_VERSION,
+        "spec": spec.key(),
+        "target": target.key(),
+        "allow_build": allowed,
+    })
+    refresh = refresh or os.environ.get("CDK_NATIVE_PYTHON_REFRESH", "") not in ("", "0")
+    wheelhouse = cache.root / "wheelhouse" / target.runtime
+    indexes = spec.indexes
+    if allowed and wheelhouse.is_dir():
+        indexes = replace(indexes, find_links=(*indexes.find_links, str(wheelhouse)))
+
+    entry = cache.get("locks", key)
+    if entry is not None and not refresh:
+        return Lock(key, entry / LOCK_FILE, indexes, spec, roots_of(spec)), True
+
+    def build(tmp: Path) -> None:
+        nonlocal indexes
+        if spec.locked:
+            (tmp / LOCK_FILE).write_text(spec.requirements_text())
+            return
+        indexes = _compile(spec, target, cache, indexes, allowed, wheelhouse, tmp / LOCK_FILE)
+
+    with cache.lock("locks", key):
+        if refresh and (old := cache.get("locks", key)) is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        elif (hit := cache.get("locks", key)) is not None:
+            return Lock(key, hit / LOCK_FILE, indexes, spec, roots_of(spec)), True
+        entry = cache.publish("locks", key, build)
+    return Lock(key, entry / LOCK_FILE, indexes, spec, roots_of(spec)), False
+
+
+def _compile(
+    spec: DependencySpec,
+    target: Target,
+    cache: Cache,
+    indexes: IndexOptions,
+    allowed: list[str],
+    wheelhouse: Path,
+    out: Path,
+) -> IndexOptions:
+    work = out.parent
+    (work / "requirements.in").write_text(spec.requirements_text())
+    args = ["pip", "compile", str(work / "requirements.in"), "-o", str(out),
+            "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
+            "--only-binary", ":all:", "--generate-hashes", "--no-header", "--no-annotate", "--quiet"]
+    if spec.constraints:
+        (work / "constraints.txt").write_text(spec.constraints_text())
+        args += ["--constraint", str(work / "constraints.txt")]
+    built: set[str] = set()
+    while True:
+        result = uv.run([*args, *indexes.uv_args()], cache.root / "uv")
+        if result.returncode == 0:
+            for f in ("requirements.in", "constraints.txt"):
+                (work / f).unlink(missing_ok=True)
+            return indexes
+        missing = uv.no_wheels(result.message)
+        if missing and canonicalize_name(missing[0]) in allowed and canonicalize_name(missing[0]) not in built:
+            name = canonicalize_name(missing[0])
+            _build_allowed(name, missing[1], target, cache, indexes, wheelhouse)
+            built.add(name)
+            if str(wheelhouse) not in indexes.find_links:
+                indexes = replace(indexes, find_links=(*indexes.find_links, str(wheelhouse)))
+            continue
+        raise explain_failure(result.message, spec, target, indexes, allowed)
+
+
+def explain_failure(
+    message: str, spec: DependencySpec, target: Target, indexes: IndexOptions, allowed: Sequence[str] = ()
+) -> Exception:
+    """Turn uv's diagnostics into an error that names the package, the target and the fix."""
+    source = spec.source
+    if uv.unauthorized(message):
+        return IndexUnreachableError(
+            f"the package index refused the credentials while resolving {source} for {target}: "
+            f"{indexes.describe()}",
+            "check the user/token in the index URL (or ~/.netrc, or the environment variable it comes from)",
+        )
+    missing = uv.no_wheels(message)
+    if missing:
+        name, version = missing
+        return no_wheel_error(name, version, target, indexes, source, allowed)
+    unknown = uv.not_found(message)
+    if unknown:
+        return ResolutionError(
+            f"package {unknown!r} (from {source}) was not found on {indexes.describe()}",
+            "check the spelling of the name, or add the index that hosts it (--index-url / --extra-index-url)",
+        )
+    if uv.unreachable(message):
+        return IndexUnreachableError(
+            f"cannot reach the package index {indexes.describe()} to resolve {source}",
+            "check the network / VPN / proxy, or the index URL; warm builds work offline once resolved",
+        )
+    detail = "\n    ".join(message.splitlines()[-8:])
+    return ResolutionError(
+        f"no set of wheels satisfies {source} for {target}:\n    {detail}",
+        "relax the conflicting version pins shown above",
+    )
+
+
+def no_wheel_error(
+    name: str, version: str | None, target: Target, indexes: IndexOptions, source: Path,
+    allowed: Sequence[str] = (),
+) -> ResolutionError:
+    what = f"{name}=={version}" if version else name
+    try:
+        files = [f for f, _ in project_files(name, indexes)]
+    except Exception:  # the explanation must never hide the original error
+        files = []
+    if version:
+        files = [f for f in files if f"-{version}-" in f or f"-{version}." in f] or files
+    wheels = [f for f in files if f.endswith(".whl")]
+    sdists = [f for f in files if not f.endswith(".whl")]
+    available = ""
+    if wheels:
+        shown = wheels[-12:]
+        available += "\n  wheels that exist: " + ", ".join(shown) + (" ..." if len(wheels) > 12 else "")
+    if sdists:
+        available += "\n  source distributions: " + ", ".join(sdists[-3:])
+    if not files:
+        available = "\n  (could not list the files the index has for it)"
+    hint = (f"use a version of {name} that publishes a wheel for {target.machine} Linux "
+            f"({target.manylinux} or older), or drop it for this target with a marker")
+    if sdists and canonicalize_name(name) not in allowed:
+        hint += (f"; if {name} is pure Python, allow building it: "
+                 f"BundlingOptions(allow_build=['{name}'])")
+    return ResolutionError(f"{what} (from {source}) has no wheel for {target}{available}", hint)
+
+
+def _build_allowed(
+    name: str, version: str | None, target: Target, cache: Cache, indexes: IndexOptions, wheelhouse: Path
+) -> None:
+    """Build the user-allowed sdist of ``name`` into a pure-Python wheel in the wheelhouse."""
+    sdists = [(f, u) for f, u in project_files(name, indexes) if f.endswith((".tar.gz", ".zip"))]
+    if version:
+        sdists = [(f, u) for f, u in sdists if f"-{version}." in f] or sdists
+    if not sdists:
+        raise ResolutionError(
+            f"{name} is allowed to build from source, but no source distribution of it was found on "
+            f"{indexes.describe()}", f"check that the index hosts an sdist of {name}")
+    filename, url = sdists[-1]
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache.root / "tmp") as tmpdir:
+        tmp = Path(tmpdir)
+        sdist = download(url, tmp)
+        out = tmp / "out"
+        result = uv.run(["build", "--wheel", "--out-dir", str(out), str(sdist), *indexes.uv_args()],
+                        cache.root / "uv")
+        if result.returncode != 0:
+            detail = "\n    ".join(result.message.splitlines()[-10:])
+            raise ResolutionError(f"building {filename} (allowed to build from source) failed:\n    {detail}",
+                                  f"fix the sdist's build, or use a version of {name} that has wheels")
+        for wheel in out.glob("*.whl"):
+            _, _, _, tags = parse_wheel_filename(wheel.name)
+            if any(t.abi != "none" or t.platform != "any" for t in tags):
+                raise ResolutionError(
+                    f"{filename} built a platform-specific wheel ({wheel.name}) on this host",
+                    f"native code is never built on the host for {target}: use a version of {name} "
+                    "that publishes manylinux wheels")
+            os.replace(wheel, wheelhouse / wheel.name)

@@ -1,0 +1,178 @@
+"""Remove what the Lambda runtime already provides and what only infrastructure code needs.
+
+Only the *exclusive* closure goes: starting from the seeds (boto3, botocore, ... and aws-cdk-lib,
+constructs, jsii), a package is removed only when nothing that stays requires it, with requirements
+and their markers evaluated for the target. A seed that a kept package still needs stays as well
+("never one that something kept still needs"); the report says who kept it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.parser import Parser
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from .target import Target
+
+#: what every Lambda Python runtime ships (boto3 and its own dependencies)
+RUNTIME_PROVIDED: tuple[str, ...] = ("boto3", "botocore", "s3transfer", "jmespath")
+#: what CDK apps need at synth time and a Lambda never imports
+INFRASTRUCTURE: tuple[str, ...] = ("aws-cdk-lib", "constructs", "jsii", "aws-cdk-asset-awscli-v1",
+                                   "aws-cdk-asset-node-proxy-agent-v6", "aws-cdk-cloud-assembly-schema",
+                                   "aws-cdk-integ-tests-alpha", "cdk-native-python")
+
+
+@dataclass(frozen=True)
+class StripOptions:
+    keep_boto3: bool = False
+    #: extra seeds to remove (with their exclusive closure)
+    strip: tuple[str, ...] = ()
+    #: names never removed even if a seed
+    keep: tuple[str, ...] = ()
+
+    def seeds(self) -> set[str]:
+        seeds = set(INFRASTRUCTURE) | {canonicalize_name(n) for n in self.strip}
+        if not self.keep_boto3:
+            seeds |= set(RUNTIME_PROVIDED)
+        return {canonicalize_name(s) for s in seeds} - {canonicalize_name(k) for k in self.keep}
+
+    def key(self) -> dict[str, object]:
+        return {"keep_boto3": self.keep_boto3, "strip": sorted(self.strip), "keep": sorted(self.keep)}
+
+
+@dataclass
+class Distribution:
+    name: str
+    version: str
+    dist_info: Path
+    requires: list[Requirement] = field(default_factory=list)
+
+
+def installed(tree: Path) -> dict[str, Distribution]:
+    dists: dict[str, Distribution] = {}
+    for info in sorted(tree.glob("*.dist-info")):
+        meta = info / "METADATA"
+        if not meta.is_file():
+            continue
+        msg = Parser().parsestr(meta.read_text(encoding="utf-8", errors="replace"), headersonly=True)
+        reqs = []
+        for raw in msg.get_all("Requires-Dist") or []:
+            try:
+                reqs.append(Requirement(raw))
+            except InvalidRequirement:
+                continue
+        name = canonicalize_name(msg.get("Name", info.name.split("-")[0]))
+        dists[name] = Distribution(name, msg.get("Version", "?"), info, reqs)
+    return dists
+
+
+def dependency_graph(dists: dict[str, Distribution], target: Target) -> dict[str, set[str]]:
+    """name -> names it requires on the target (extras followed as far as they are requested)."""
+    active_extras: dict[str, set[str]] = {n: set() for n in dists}
+    changed = True
+    edges: dict[str, set[str]] = {n: set() for n in dists}
+    while changed:  # extras requested by a dependent turn on more of a package's requirements
+        changed = False
+        for name, dist in dists.items():
+            for req in dist.requires:
+                dep = canonicalize_name(req.name)
+                if dep not in dists:
+                    continue
+                if req.marker is not None and not target.evaluate(
+                    req.marker, frozenset(active_extras[name])
+                ):
+                    continue
+                if dep not in edges[name]:
+                    edges[name].add(dep)
+                    changed = True
+                new = set(req.extras) - active_extras[dep]
+                if new:
+                    active_extras[dep] |= new
+                    changed = True
+    return edges
+
+
+@dataclass(frozen=True)
+class StripResult:
+    removed: dict[str, str]  # name -> reason
+    kept_seeds: dict[str, str]  # seed -> the kept package that needs it
+
+
+def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], options: StripOptions) -> StripResult:
+    edges = dependency_graph(dists, target)
+    seeds = options.seeds() & set(dists)
+
+    def reach(starts: Iterable[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = [s for s in starts if s in dists]
+        while todo:
+            n = todo.pop()
+            if n not in seen:
+                seen.add(n)
+                todo.extend(edges[n])
+        return seen
+
+    from_seeds = reach(seeds)
+    # Kept: what the user's roots need without passing through a seed, plus anything the seeds do not
+    # reach at all (so an incomplete list of roots can only keep too much, never remove too much).
+    roots = {canonicalize_name(r) for r in roots} - seeds
+    kept = (roots & set(dists)) | (set(dists) - from_seeds)
+    kept_seeds: dict[str, str] = {}
+    changed = True
+    while changed:  # a kept package pulls back whatever it needs, seeds included
+        changed = False
+        for name in sorted(kept):
+            for dep in edges[name]:
+                if dep not in kept:
+                    kept.add(dep)
+                    if dep in seeds:
+                        kept_seeds[dep] = name
+                    changed = True
+    removed = {}
+    for name in sorted(set(dists) - kept):
+        if name in seeds:
+            why = "provided by the Lambda runtime" if name in RUNTIME_PROVIDED else (
+                "infrastructure-only" if name in INFRASTRUCTURE else "listed in strip")
+        else:
+            users = sorted(n for n in dists if name in edges[n])
+            why = "only needed by " + ", ".join(users)
+        removed[name] = why
+    return StripResult(removed, kept_seeds)
+
+
+def remove(tree: Path, dist: Distribution) -> int:
+    """Delete a distribution's files (from its RECORD) and return the bytes freed."""
+    freed = 0
+    record = dist.dist_info / "RECORD"
+    dirs: set[Path] = set()
+    if record.is_file():
+        for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
+            rel = line.rsplit(",", 2)[0].strip('"')
+            if not rel:
+                continue
+            path = (tree / rel).resolve()
+            if tree.resolve() not in path.parents or not path.is_file():
+                continue
+            freed += path.stat().st_size
+            path.unlink()
+            dirs.add(path.parent)
+    if dist.dist_info.exists():
+        shutil.rmtree(dist.dist_info)
+    for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+        while d != tree and d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+            d = d.parent
+    return freed
+
+
+def strip(tree: Path, target: Target, roots: Iterable[str], options: StripOptions) -> StripResult:
+    dists = installed(tree)
+    result = plan(dists, target, roots, options)
+    for name in result.removed:
+        remove(tree, dists[name])
+    return result

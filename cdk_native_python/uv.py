@@ -1,0 +1,103 @@
+"""Running the uv binary (the resolver/installer engine) with a hermetic, target-aware environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigurationError
+from .spec import redact
+
+
+def uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        raise ConfigurationError(
+            "the uv binary (cdk-native-python's resolver) was not found",
+            "reinstall cdk-native-python in this environment: pip install --force-reinstall cdk-native-python",
+        ) from None
+
+
+def version() -> str:
+    out = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def message(self) -> str:
+        """uv's diagnostics without the noise that does not concern a target build, secrets removed."""
+        keep = [
+            line
+            for line in self.stderr.splitlines()
+            if line.strip() and "will be used to build dependencies instead" not in line
+        ]
+        return redact("\n".join(keep))
+
+
+def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offline: bool = False) -> Result:
+    env = dict(os.environ)
+    # Never read the user's uv.toml/pip.conf: the bundle must depend only on the declared inputs.
+    env["UV_NO_CONFIG"] = "1"
+    env["UV_CACHE_DIR"] = str(cache_dir)
+    env.setdefault("UV_NO_PROGRESS", "1")
+    env.pop("VIRTUAL_ENV", None)
+    for var in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_INDEX", "UV_DEFAULT_INDEX",
+                "UV_OFFLINE", "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_SYSTEM_PYTHON"):
+        env.pop(var, None)
+    cmd = [uv_binary(), *args] + (["--offline"] if offline else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, check=False)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+_NO_WHEELS = re.compile(r"(?:Because |and |, )([A-Za-z0-9._-]+)==([^\s,]+) has no (?:usable )?wheels")
+_NO_WHEELS_ANY = re.compile(r"Wheels are required for `([^`]+)`")
+_NOT_FOUND = re.compile(r"([A-Za-z0-9._-]+) was not found in the package registry")
+_UNREACHABLE = re.compile(
+    r"(Connect|tcp connect error|dns error|Connection refused|failed to lookup address|"
+    r"error sending request|Could not connect|timed out|Failed to fetch)",
+    re.IGNORECASE,
+)
+_AUTH = re.compile(r"(401 Unauthorized|403 Forbidden|Missing credentials)", re.IGNORECASE)
+_HASH = re.compile(r"Hash mismatch for `([^`]+)`", re.IGNORECASE)
+
+
+def no_wheels(message: str) -> tuple[str, str | None] | None:
+    """(package, version) when uv failed because a package has no wheel for the platform."""
+    m = _NO_WHEELS.search(message)
+    if m:
+        return m.group(1), m.group(2)
+    m = _NO_WHEELS_ANY.search(message)
+    if m:
+        return m.group(1), None
+    return None
+
+
+def not_found(message: str) -> str | None:
+    m = _NOT_FOUND.search(message)
+    return m.group(1) if m else None
+
+
+def unreachable(message: str) -> bool:
+    return bool(_UNREACHABLE.search(message))
+
+
+def unauthorized(message: str) -> bool:
+    return bool(_AUTH.search(message))
+
+
+def hash_mismatch(message: str) -> str | None:
+    m = _HASH.search(message)
+    return m.group(1) if m else None
