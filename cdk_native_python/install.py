@@ -32,7 +32,8 @@ class InstalledTree:
 
     @property
     def packages(self) -> dict[str, str]:
-        return dict(self.meta.get("packages", {}))  # type: ignore[call-overload]
+        packages: dict[str, str] = dict(self.meta.get("packages", {}))  # type: ignore[call-overload]
+        return packages
 
 
 def tree_key(lock: Lock, target: Target, strip_options: StripOptions) -> str:

@@ -69,7 +69,7 @@ def resolve(
     refresh: bool = False,
 ) -> tuple[Lock, bool]:
     """Return ``(lock, cache_hit)``."""
-    allowed = sorted({canonicalize_name(n) for n in allow_build})
+    allowed = sorted({str(canonicalize_name(n)) for n in allow_build})
     key = digest({
         "engine": ENGINE_VERSION,
         "spec": spec.key(),

@@ -39,7 +39,7 @@ class StripOptions:
         seeds = set(INFRASTRUCTURE) | {canonicalize_name(n) for n in self.strip}
         if not self.keep_boto3:
             seeds |= set(RUNTIME_PROVIDED)
-        return {canonicalize_name(s) for s in seeds} - {canonicalize_name(k) for k in self.keep}
+        return {str(canonicalize_name(s)) for s in seeds} - {str(canonicalize_name(k)) for k in self.keep}
 
     def key(self) -> dict[str, object]:
         return {"keep_boto3": self.keep_boto3, "strip": sorted(self.strip), "keep": sorted(self.keep)}

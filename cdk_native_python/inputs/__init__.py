@@ -52,9 +52,8 @@ def read_file(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] =
         )
     module_name = _reader_for(path)
     if module_name == "pipfile:pipfile":
-        from . import pipfile
-
-        return pipfile.read_pipfile(path, groups=groups, extras=extras)  # type: ignore[attr-defined,no-any-return]
+        pipfile = importlib.import_module(f"{__name__}.pipfile")
+        return pipfile.read_pipfile(path, groups=groups, extras=extras)  # type: ignore[no-any-return]
     module = importlib.import_module(f"{__name__}.{module_name}")
     if module_name == "requirements":
         return module.read(path)  # type: ignore[no-any-return]

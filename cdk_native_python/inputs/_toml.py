@@ -17,7 +17,8 @@ else:  # pragma: no cover - Python 3.10
 def load_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data: dict[str, Any] = tomllib.load(f)
+            return data
     except FileNotFoundError:
         raise InputError(f"{path} does not exist", "create it or fix the path") from None
     except tomllib.TOMLDecodeError as exc:

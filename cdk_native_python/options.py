@@ -1,0 +1,90 @@
+"""Bundling options shared by the constructs (CDK-free so the CLI can build the same request)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .engine import BuildRequest
+from .spec import IndexOptions
+from .strip import StripOptions
+from .target import Target
+
+
+class CommandHooks(Protocol):
+    """Like ``aws_lambda_python_alpha.ICommandHooks``: shell commands run on the host around bundling.
+
+    ``output_dir`` is passed as the literal ``$OUTPUT_DIR`` (the commands run in a shell whose working
+    directory is the asset folder, with ``INPUT_DIR`` and ``OUTPUT_DIR`` set).
+    """
+
+    def before_bundling(self, input_dir: str, output_dir: str) -> list[str]: ...
+
+    def after_bundling(self, input_dir: str, output_dir: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class BundlingOptions:
+    """How dependencies are found, resolved, installed and stripped.
+
+    Mirrors ``aws_lambda_python_alpha.BundlingOptions`` where the concepts match
+    (``asset_excludes``, ``command_hooks``); the rest replaces Docker settings with resolver settings.
+    """
+
+    #: glob patterns (gitignore-like) left out of the handler's source copy
+    asset_excludes: Sequence[str] = ()
+    #: the dependency file, when it is not (or not only) in ``entry``; relative to ``entry``
+    dependency_file: str | None = None
+    #: dependency groups / extras to include (poetry, uv.lock, pyproject, pylock)
+    groups: Sequence[str] = ()
+    extras: Sequence[str] = ()
+    #: resolve a ``Pipfile`` without ``Pipfile.lock`` (otherwise an error asks you to lock it)
+    resolve_pipfile: bool = False
+    index_url: str | None = None
+    extra_index_urls: Sequence[str] = ()
+    find_links: Sequence[str] = ()
+    no_index: bool = False
+    #: packages allowed to build from an sdist on the host (must be pure Python); none by default
+    allow_build: Sequence[str] = ()
+    #: ship boto3/botocore instead of using the runtime's (e.g. to pin a newer one)
+    keep_boto3: bool = False
+    #: more packages to strip (with what only they need); and packages never to strip
+    strip: Sequence[str] = ()
+    keep: Sequence[str] = ()
+    command_hooks: CommandHooks | None = None
+    #: re-resolve floating requirements even if the inputs did not change
+    refresh: bool = False
+    #: where caches live (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)
+    cache_dir: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def request(self, entry: Path, target: Target, *, layer: bool = False, name: str = "function") -> BuildRequest:
+        before: list[str] = []
+        after: list[str] = []
+        if self.command_hooks is not None:
+            before = list(self.command_hooks.before_bundling(str(entry), "$OUTPUT_DIR"))
+            after = list(self.command_hooks.after_bundling(str(entry), "$OUTPUT_DIR"))
+        return BuildRequest(
+            entry=entry,
+            target=target,
+            dependency_file=Path(self.dependency_file) if self.dependency_file else None,
+            groups=tuple(self.groups),
+            extras=tuple(self.extras),
+            indexes=IndexOptions(
+                index_url=self.index_url,
+                extra_index_urls=tuple(self.extra_index_urls),
+                find_links=tuple(str((entry / f).resolve()) if "://" not in f else f for f in self.find_links),
+                no_index=self.no_index,
+            ),
+            allow_build=tuple(self.allow_build),
+            strip=StripOptions(keep_boto3=self.keep_boto3, strip=tuple(self.strip), keep=tuple(self.keep)),
+            excludes=tuple(self.asset_excludes),
+            before_bundling=tuple(before),
+            after_bundling=tuple(after),
+            layer=layer,
+            refresh=self.refresh,
+            resolve_pipfile=self.resolve_pipfile,
+            name=name,
+        )
