@@ -121,7 +121,8 @@ def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], o
     # Kept: what the user's roots need without passing through a seed, plus anything the seeds do not
     # reach at all (so an incomplete list of roots can only keep too much, never remove too much).
     roots = {canonicalize_name(r) for r in roots} - seeds
-    kept = (roots & set(dists)) | (set(dists) - from_seeds)
+    never = {str(canonicalize_name(k)) for k in options.keep}
+    kept = ((roots | never) & set(dists)) | (set(dists) - from_seeds)
     kept_seeds: dict[str, str] = {}
     changed = True
     while changed:  # a kept package pulls back whatever it needs, seeds included
