@@ -45,7 +45,8 @@ def test_markers_are_evaluated_for_the_target_not_the_host() -> None:
     assert not t.evaluate('sys_platform == "darwin"')
     assert not t.evaluate('platform_machine == "x86_64"')
     # the host here is x86_64 / 3.11: had the host been used, these would flip
-    assert t.evaluate('python_version > "%d.%d"' % sys.version_info[:2]) == (sys.version_info[:2] < (3, 13))
+    host = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert t.evaluate(f'python_version > "{host}"') == (sys.version_info[:2] < (3, 13))
     assert t.evaluate('extra == "fast"', frozenset({"fast"}))
     assert not t.evaluate('extra == "fast"')
 
