@@ -114,6 +114,6 @@ class NativePythonFunction(lambda_.Function):
             code=code,
             runtime=runtime,
             handler=f"{module}.{handler or 'handler'}",
-            architecture=architecture or lambda_.Architecture.X86_64,
+            architecture=architecture,
             **function_props,
         )
