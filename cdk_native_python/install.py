@@ -80,7 +80,7 @@ def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOption
         stripped = strip(dest, target, lock.roots, strip_options)
         _write_meta(tmp, dest, target, stripped)
 
-    entry, hit = cache.get_or_create("trees", key, build)
+    entry, hit = cache.get_or_create("trees", key, build, required=META)
     meta = json.loads((entry / META).read_text())
     return InstalledTree(key, entry / TREE, meta), hit
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -82,7 +81,7 @@ def resolve(
     if allowed and wheelhouse.is_dir():
         indexes = replace(indexes, find_links=(*indexes.find_links, str(wheelhouse)))
 
-    entry = cache.get("locks", key)
+    entry = cache.get("locks", key, LOCK_FILE)
     if entry is not None and not refresh:
         return Lock(key, entry / LOCK_FILE, indexes, spec, roots_of(spec)), True
 
@@ -94,9 +93,9 @@ def resolve(
         indexes = _compile(spec, target, cache, indexes, allowed, wheelhouse, tmp / LOCK_FILE)
 
     with cache.lock("locks", key):
-        if refresh and (old := cache.get("locks", key)) is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        elif (hit := cache.get("locks", key)) is not None:
+        if refresh and cache.get("locks", key) is not None:
+            cache.discard("locks", key)  # renamed away first: readers never see a half-deleted lock
+        elif (hit := cache.get("locks", key, LOCK_FILE)) is not None:
             return Lock(key, hit / LOCK_FILE, indexes, spec, roots_of(spec)), True
         entry = cache.publish("locks", key, build)
     return Lock(key, entry / LOCK_FILE, indexes, spec, roots_of(spec)), False
@@ -212,7 +211,7 @@ def _build_allowed(
             f"{indexes.describe()}", f"check that the index hosts an sdist of {name}")
     filename, url = sdists[-1]
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache.root / "tmp") as tmpdir:
+    with tempfile.TemporaryDirectory(dir=cache.root / "tmp", prefix=cache.tmp_prefix("sdist")) as tmpdir:
         tmp = Path(tmpdir)
         sdist = download(url, tmp)
         out = tmp / "out"
