@@ -92,6 +92,13 @@ class Cache:
             return str(exc.strerror or exc)
         return None
 
+    def full(self, doing: str) -> CacheError:
+        """The error for a disk that filled up while ``doing`` (e.g. "installing fn/requirements.txt")."""
+        return CacheError(
+            f"no space left on the disk of the cache directory {self.root} while {doing}",
+            f"free space on its disk or point {ENV_VAR} at a directory on a larger one",
+        )
+
     def tmp_prefix(self, label: str) -> str:
         """A temp-dir name prefix that records its owner, so leftovers of dead processes can be removed."""
         return f"{label}-pid{os.getpid()}@{_host()}-"

@@ -65,6 +65,8 @@ def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOption
         if result is None or result.returncode != 0:
             result = uv.run([*args, *lock.indexes.uv_args()], cache.root / "uv")
         if result.returncode != 0:
+            if uv.no_space(result.message):
+                raise cache.full(f"installing {lock.spec.source} for {target}")
             mismatch = uv.hash_mismatch(result.message)
             if mismatch:
                 raise InstallError(

@@ -133,6 +133,8 @@ def _compile(
             if str(wheelhouse) not in indexes.find_links:
                 indexes = replace(indexes, find_links=(*indexes.find_links, str(wheelhouse)))
             continue
+        if uv.no_space(result.message):
+            raise cache.full(f"resolving {spec.source} for {target}")
         raise explain_failure(result.message, spec, target, indexes, allowed)
 
 

@@ -72,6 +72,7 @@ _UNREACHABLE = re.compile(
 )
 _AUTH = re.compile(r"(401 Unauthorized|403 Forbidden|Missing credentials)", re.IGNORECASE)
 _HASH = re.compile(r"Hash mismatch for `([^`]+)`", re.IGNORECASE)
+_NO_SPACE = re.compile(r"(No space left on device|os error 28|Disk quota exceeded|os error 122)", re.IGNORECASE)
 
 
 def no_wheels(message: str) -> tuple[str, str | None] | None:
@@ -96,6 +97,11 @@ def unreachable(message: str) -> bool:
 
 def unauthorized(message: str) -> bool:
     return bool(_AUTH.search(message))
+
+
+def no_space(message: str) -> bool:
+    """uv failed because the disk (of the cache or the output) is full."""
+    return bool(_NO_SPACE.search(message))
 
 
 def hash_mismatch(message: str) -> str | None:
