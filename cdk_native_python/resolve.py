@@ -124,6 +124,7 @@ def _compile(
         if result.returncode == 0:
             for f in ("requirements.in", "constraints.txt"):
                 (work / f).unlink(missing_ok=True)
+            out.write_text(apply_user_hashes(out.read_text(), spec))
             return indexes
         missing = uv.no_wheels(result.message)
         if missing and canonicalize_name(missing[0]) in allowed and canonicalize_name(missing[0]) not in built:
@@ -136,6 +137,35 @@ def _compile(
         if uv.no_space(result.message):
             raise cache.full(f"resolving {spec.source} for {target}")
         raise explain_failure(result.message, spec, target, indexes, allowed)
+
+
+_HASH_OPT = re.compile(r"--hash=(\S+)")
+
+
+def apply_user_hashes(lock_text: str, spec: DependencySpec) -> str:
+    """Pin the user's own ``--hash`` values into the lock.
+
+    ``uv pip compile --generate-hashes`` writes the hashes the index *currently* serves; a user who
+    pinned hashes wants the opposite check (the file must be the one they recorded), so their hashes
+    replace the generated ones and the installer rejects any other file as a hash mismatch.
+    """
+    pinned: dict[str, list[str]] = {}
+    for line in (*spec.requirements, *spec.constraints):
+        hashes = _HASH_OPT.findall(line)
+        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        if hashes and m:
+            pinned.setdefault(str(canonicalize_name(m.group(1))), []).extend(hashes)
+    if not pinned:
+        return lock_text
+    out: list[str] = []
+    for entry in lock_text.replace("\\\n", " ").splitlines():
+        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", entry)
+        name = str(canonicalize_name(m.group(1))) if m else ""
+        if name in pinned and not entry.lstrip().startswith("#"):
+            head = _HASH_OPT.sub("", entry).rstrip()
+            entry = " ".join([head, *(f"--hash={h}" for h in pinned[name])])
+        out.append(entry)
+    return "\n".join(out) + "\n"
 
 
 def explain_failure(

@@ -1,0 +1,176 @@
+"""The engine end to end against the hermetic wheel index: resolve, install, strip, stage, cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_native_python.cache import Cache
+from cdk_native_python.engine import BuildRequest, build, prepare
+from cdk_native_python.errors import BundlingError, InstallError, ResolutionError
+from cdk_native_python.spec import IndexOptions
+from cdk_native_python.strip import StripOptions
+from cdk_native_python.target import Target
+
+ARM313 = Target.from_runtime("python3.13", "arm64")
+X86312 = Target.from_runtime("python3.12", "x86_64")
+
+
+def make_entry(root: Path, requirements: str) -> Path:
+    entry = root / "fn"
+    entry.mkdir(parents=True, exist_ok=True)
+    (entry / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (entry / "requirements.txt").write_text(requirements)
+    return entry
+
+
+def request(entry: Path, target: Target, index: Any, **kw: Any) -> BuildRequest:
+    return BuildRequest(entry=entry, target=target, indexes=IndexOptions(index_url=index.url), **kw)
+
+
+def machine(so: Path) -> int:
+    return int.from_bytes(so.read_bytes()[18:20], "little")
+
+
+@pytest.mark.parametrize(("target", "present", "absent"), [
+    (ARM313, {"armonly", "py313only"}, {"darwinonly", "winonly", "x86only"}),
+    (X86312, {"x86only"}, {"darwinonly", "winonly", "armonly", "py313only"}),
+])
+def test_markers_follow_the_target(tmp_path: Path, wheel_index: Any, target: Target, present: set[str],
+                                   absent: set[str]) -> None:
+    entry = make_entry(tmp_path, "markerdeps\n")
+    result = build(request(entry, target, wheel_index), tmp_path / "out", Cache(tmp_path / "cache"))
+    assert present <= set(result.packages)
+    assert not absent & set(result.packages)
+    assert (tmp_path / "out" / "index.py").is_file()
+
+
+@pytest.mark.parametrize(("target", "e_machine"), [(ARM313, 183), (X86312, 62)])
+def test_native_wheel_for_the_target_architecture(tmp_path: Path, wheel_index: Any, target: Target,
+                                                  e_machine: int) -> None:
+    entry = make_entry(tmp_path, "nativepkg\npurepkg\n")
+    build(request(entry, target, wheel_index), tmp_path / "out", Cache(tmp_path / "cache"))
+    so = list((tmp_path / "out" / "nativepkg").glob("*.so"))
+    assert so and all(machine(p) == e_machine for p in so)
+    assert (tmp_path / "out" / "depa").is_dir()  # transitive dependency of purepkg
+
+
+def test_no_wheel_for_the_target_lists_what_exists(tmp_path: Path, wheel_index: Any) -> None:
+    entry = make_entry(tmp_path, "purepkg\nmacpkg\n")
+    with pytest.raises(ResolutionError) as err:
+        prepare(request(entry, ARM313, wheel_index), Cache(tmp_path / "cache"))
+    text = str(err.value)
+    assert "macpkg" in text and "python3.13 / manylinux_2_34 aarch64" in text
+    assert "macosx_11_0_arm64" in text  # the wheels that do exist
+    assert not (tmp_path / "out").exists()
+
+
+def test_sdist_only_is_refused_and_its_setup_never_runs(tmp_path: Path, wheel_index: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    sentinel = tmp_path / "setup-ran"
+    monkeypatch.setenv("WHEELFACTORY_SENTINEL", str(sentinel))
+    entry = make_entry(tmp_path, "sdistonly\n")
+    with pytest.raises(ResolutionError) as err:
+        prepare(request(entry, X86312, wheel_index), Cache(tmp_path / "cache"))
+    assert "sdistonly" in str(err.value) and "allow_build" in str(err.value)
+    assert not sentinel.exists()
+
+
+@pytest.mark.parametrize(("requirement", "target"), [("glibcnew", X86312), ("cp312only", ARM313)])
+def test_wheels_for_newer_glibc_or_other_interpreters_are_not_used(tmp_path: Path, wheel_index: Any,
+                                                                    requirement: str, target: Target) -> None:
+    entry = make_entry(tmp_path, f"{requirement}\n")
+    with pytest.raises(ResolutionError, match=requirement):
+        prepare(request(entry, target, wheel_index), Cache(tmp_path / "cache"))
+
+
+def test_cp312_wheel_is_used_for_python312(tmp_path: Path, wheel_index: Any) -> None:
+    entry = make_entry(tmp_path, "cp312only\n")
+    result = build(request(entry, Target.from_runtime("python3.12", "arm64"), wheel_index), tmp_path / "out",
+                   Cache(tmp_path / "cache"))
+    assert "cp312only" in result.packages
+
+
+def test_boto3_and_infra_closures_are_stripped_but_shared_deps_kept(tmp_path: Path, wheel_index: Any) -> None:
+    entry = make_entry(tmp_path, "boto3\nusesdateutil\naws-cdk-lib\nusesattrs\n")
+    result = build(request(entry, ARM313, wheel_index), tmp_path / "out", Cache(tmp_path / "cache"))
+    assert set(result.packages) == {"usesdateutil", "python-dateutil", "six", "usesattrs", "attrs"}
+    assert {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "aws-cdk-lib", "constructs", "jsii",
+            "typing-extensions"} <= set(result.stripped)
+    assert not (tmp_path / "out" / "botocore").exists()
+
+    kept = build(request(entry, ARM313, wheel_index, strip=StripOptions(keep_boto3=True)), tmp_path / "out2",
+                 Cache(tmp_path / "cache"))
+    assert {"boto3", "botocore", "s3transfer", "jmespath", "urllib3"} <= set(kept.packages)
+
+
+def test_version_pins_and_constraints(tmp_path: Path, wheel_index: Any) -> None:
+    entry = make_entry(tmp_path, "purepkg\n-c constraints.txt\n")
+    (entry / "constraints.txt").write_text("depa<2\n")
+    result = build(request(entry, X86312, wheel_index), tmp_path / "out", Cache(tmp_path / "cache"))
+    assert result.packages["depa"] == "1.0"
+    (entry / "constraints.txt").write_text("depa>=2\n")
+    result = build(request(entry, X86312, wheel_index), tmp_path / "out2", Cache(tmp_path / "cache"))
+    assert result.packages["depa"] == "2.0" and not result.resolve_hit
+
+
+def test_warm_build_does_no_index_round_trip(tmp_path: Path, wheel_index: Any) -> None:
+    entry = make_entry(tmp_path, "purepkg\nnativepkg\n")
+    cache = Cache(tmp_path / "cache")
+    first = build(request(entry, ARM313, wheel_index), tmp_path / "out1", cache)
+    assert not first.resolve_hit and not first.install_hit
+    seen = len(wheel_index.requests)
+    second = build(request(entry, ARM313, wheel_index), tmp_path / "out2", cache)
+    assert second.resolve_hit and second.install_hit
+    assert len(wheel_index.requests) == seen
+    names = [sorted(p.name for p in (tmp_path / out).iterdir()) for out in ("out1", "out2")]
+    assert names[0] == names[1]
+    # the staged tree is linked from the cache (same inode) but never shares the source files
+    tree_file = next((tmp_path / "out2" / "depa").glob("*.py"))
+    assert os.stat(tree_file).st_nlink >= 2
+    # a source-only change re-stages without resolving or installing
+    (entry / "index.py").write_text("def handler(event, context):\n    return 'changed'\n")
+    third = build(request(entry, ARM313, wheel_index), tmp_path / "out3", cache)
+    assert third.resolve_hit and third.install_hit and len(wheel_index.requests) == seen
+    assert "changed" in (tmp_path / "out3" / "index.py").read_text()
+
+
+def test_command_hooks_copy_instead_of_linking(tmp_path: Path, wheel_index: Any) -> None:
+    entry = make_entry(tmp_path, "purepkg\n")
+    cache = Cache(tmp_path / "cache")
+    req = request(entry, ARM313, wheel_index, after_bundling=("echo edited >> depa/__init__.py",))
+    result = build(req, tmp_path / "out", cache)
+    assert result.placement == "copy"
+    assert "edited" in (tmp_path / "out" / "depa" / "__init__.py").read_text()
+    clean = build(request(entry, ARM313, wheel_index), tmp_path / "out2", cache)
+    assert "edited" not in (tmp_path / "out2" / "depa" / "__init__.py").read_text()
+    assert clean.install_hit
+
+
+def test_hash_mismatch_is_a_hard_error(tmp_path: Path, wheel_index: Any) -> None:
+    entry = make_entry(tmp_path, "depa==1.0 --hash=sha256:" + "0" * 64 + "\n")
+    with pytest.raises(BundlingError) as err:
+        build(request(entry, X86312, wheel_index), tmp_path / "out", Cache(tmp_path / "cache"))
+    assert "depa" in str(err.value)
+    assert isinstance(err.value, (InstallError, ResolutionError))
+    assert not list((tmp_path / "cache").glob("trees/*"))
+
+
+def test_unknown_package_and_unsatisfiable(tmp_path: Path, wheel_index: Any) -> None:
+    entry = make_entry(tmp_path, "no-such-package-here\n")
+    with pytest.raises(ResolutionError, match="no-such-package-here"):
+        prepare(request(entry, X86312, wheel_index), Cache(tmp_path / "cache"))
+    entry = make_entry(tmp_path / "b", "depa>=3\n")
+    with pytest.raises(ResolutionError, match="depa"):
+        prepare(request(entry, X86312, wheel_index), Cache(tmp_path / "cache"))
+
+
+def test_source_only_function(tmp_path: Path) -> None:
+    entry = tmp_path / "fn"
+    entry.mkdir()
+    (entry / "index.py").write_text("def handler(e, c):\n    return 1\n")
+    result = build(BuildRequest(entry=entry, target=ARM313), tmp_path / "out", Cache(tmp_path / "cache"))
+    assert result.packages == {} and (tmp_path / "out" / "index.py").is_file()
