@@ -1,0 +1,317 @@
+"""Pieces shared by the lock-file readers (Pipfile.lock, poetry.lock, uv.lock, pylock.toml, pyproject).
+
+Every reader ends in the same few shapes: a pinned line with hashes and a marker kept for the installer
+to evaluate *for the target*, a ``name @ file://`` line for a local folder plus a content fingerprint,
+an index list, and markers combined along dependency paths. Keeping those here means the formats
+cannot drift apart in how they write a line that ``uv pip install -r`` must accept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.utils import canonicalize_name
+
+from ..errors import InputError
+from ..fingerprint import tree_digest
+from ..spec import IndexOptions, strip_credentials
+
+PYPI = "https://pypi.org/simple"
+_ENV_VAR = re.compile(r"\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_VCS_HINT = "publish the package as a wheel to an index, or vendor it as a local folder and depend on its path"
+
+
+def name(value: str) -> str:
+    """PEP 503 normalised name: lock files and manifests spell names differently (``PyYAML``/``pyyaml``)."""
+    return str(canonicalize_name(value))
+
+
+def expand_env(text: str, where: str) -> str:
+    """``${VAR}``/``$VAR`` from the environment at read time, so secrets stay out of committed files."""
+
+    def sub(m: re.Match[str]) -> str:
+        var = m.group(1) or m.group(2)
+        if var not in os.environ:
+            raise InputError(
+                f"{where}: environment variable ${{{var}}} is not set",
+                f"export {var} before running cdk synth, or remove it from the file",
+            )
+        return os.environ[var]
+
+    return _ENV_VAR.sub(sub, text)
+
+
+def with_credentials(url: str, user_var: str, password_var: str) -> str:
+    """Add ``user:password@`` from the tool's own environment variables (poetry's, uv's) when set.
+
+    The spec's ``key()`` strips credentials again, so they reach uv but never a cache key or a log.
+    """
+    user, password = os.environ.get(user_var), os.environ.get(password_var)
+    parts = urlsplit(url)
+    if not (user or password) or parts.username or not parts.hostname:
+        return url
+    auth = quote(user or "", safe="") + (":" + quote(password, safe="") if password else "")
+    return urlunsplit((parts.scheme, f"{auth}@{parts.netloc}", parts.path, parts.query, parts.fragment))
+
+
+def env_name(index_name: str) -> str:
+    """Index name as tools put it in variable names (``my-index`` -> ``MY_INDEX``)."""
+    return re.sub(r"[^A-Za-z0-9]", "_", index_name).upper()
+
+
+def indexes(urls: Iterable[str]) -> IndexOptions:
+    """First URL is the primary index, the others extra; only PyPI means the defaults (same cache key
+    as a plain requirements file)."""
+    unique = list(dict.fromkeys(u.rstrip("/") for u in urls if u))
+    if not unique or unique == [PYPI]:
+        return IndexOptions()
+    return IndexOptions(index_url=unique[0], extra_index_urls=tuple(unique[1:]))
+
+
+def add_registries(declared: IndexOptions, registries: Iterable[str]) -> IndexOptions:
+    """Indexes a lock names that the manifest does not declare become extra indexes (PyPI is the
+    default anyway); declared ones keep their place and their credentials."""
+    known = {strip_credentials(u).rstrip("/") for u in (declared.index_url or PYPI, *declared.extra_index_urls)}
+    extra = [u.rstrip("/") for u in registries if strip_credentials(u).rstrip("/") not in known]
+    return IndexOptions(
+        index_url=declared.index_url,
+        extra_index_urls=tuple(dict.fromkeys((*declared.extra_index_urls, *extra))),
+        find_links=declared.find_links,
+        no_index=declared.no_index,
+    )
+
+
+def pin(package: str, version: str, marker: str | None, hashes: Iterable[str]) -> str:
+    """``name==1.0 ; marker --hash=sha256:...`` on one line, as ``uv pip install -r`` reads it."""
+    line = f"{name(package)}=={version}"
+    return _finish(line, marker, hashes)
+
+
+def url_requirement(package: str, url: str, marker: str | None, hashes: Iterable[str] = ()) -> str:
+    return _finish(f"{name(package)} @ {url}", marker, hashes)
+
+
+def _finish(line: str, marker: str | None, hashes: Iterable[str]) -> str:
+    if marker:
+        line += f" ; {marker}"
+    for h in dict.fromkeys(hashes):
+        line += f" --hash={h}"
+    return line
+
+
+def hash_of(value: str, where: str) -> str:
+    """Validate ``algo:hex`` so a corrupt lock fails here, not as an obscure installer error."""
+    if not re.fullmatch(r"(sha256|sha384|sha512):[0-9a-fA-F]+", value):
+        raise InputError(f"{where}: malformed hash {value!r}", "regenerate the lock file")
+    return value
+
+
+def hashes_table(table: Any, where: str) -> list[str]:
+    """PEP 751 ``hashes = {sha256 = "..."}`` -> ``["sha256:..."]``."""
+    if not isinstance(table, dict):
+        return []
+    return [hash_of(f"{algo}:{digest}", where) for algo, digest in table.items() if algo in _ALGOS]
+
+
+_ALGOS = ("sha256", "sha384", "sha512")
+
+
+@dataclass
+class Paths:
+    """Collects local path requirements and the fingerprints that make the caches notice edits."""
+
+    fingerprints: list[str] = field(default_factory=list)
+
+    def requirement(self, package: str, location: Path, marker: str | None, where: str) -> str:
+        local = location.resolve()
+        if not local.exists():
+            raise InputError(
+                f"{where}: local path {local} for {package} does not exist",
+                "fix the path (it is relative to the file's folder) or create the package there",
+            )
+        if local.is_dir():
+            self.fingerprints.append(f"{local}:{tree_digest(local)}")
+        return url_requirement(package, local.as_uri(), marker)
+
+
+def vcs_error(where: str, package: str, url: str) -> InputError:
+    return InputError(
+        f"{where}: {package} comes from version control ({url}); VCS dependencies are not supported", _VCS_HINT
+    )
+
+
+def marker_or_error(text: str, where: str) -> Marker:
+    try:
+        return Marker(text)
+    except InvalidMarker as exc:
+        raise InputError(f"{where}: invalid marker {text!r} ({exc})", "fix or regenerate the lock file") from None
+
+
+# -- markers -------------------------------------------------------------------------------------
+
+#: how to decide a marker atom on one of the selection variables; returns None for "not mine"
+AtomDecider = Callable[[str, str, str], bool | None]
+
+
+def selection_decider(extras: Iterable[str], groups: Iterable[str]) -> AtomDecider:
+    """Decide ``extra``/``extras``/``dependency_groups`` atoms for the selected extras and groups.
+
+    uv writes conflict markers as ``extra == 'extra-<n>-<package>-<extra>'`` and
+    ``'group-<n>-<package>-<group>'``; those are decided by their trailing extra/group name.
+    """
+    chosen_extras = {name(e) for e in extras}
+    chosen_groups = {name(g) for g in groups}
+
+    def decide(variable: str, op: str, value: str) -> bool | None:
+        if variable not in ("extra", "extras", "dependency_groups"):
+            return None
+        value = value.strip()
+        pool = chosen_groups if variable == "dependency_groups" else chosen_extras
+        m = re.fullmatch(r"(extra|group)-(\d+)-(.+)", value)
+        if variable == "extra" and m:
+            rest = m.group(3)[int(m.group(2)) + 1 :] if len(m.group(3)) > int(m.group(2)) else m.group(3)
+            pool = chosen_groups if m.group(1) == "group" else chosen_extras
+            value = rest
+        hit = name(value) in pool
+        if op in ("==", "in"):
+            return hit
+        if op in ("!=", "not in"):
+            return not hit
+        return None
+
+    return decide
+
+
+def reduce_marker(marker: str | None, decide: AtomDecider, where: str) -> bool | str:
+    """Partially evaluate ``marker``: atoms ``decide`` knows become constants, the rest stay as text.
+
+    Returns True (always), False (never) or the remaining marker string for the installer to evaluate
+    on the target. This is how extras/groups are applied without knowing the target's environment.
+    """
+    if not marker:
+        return True
+    parsed = marker_or_error(marker, where)
+    return _reduce(parsed._markers, decide)
+
+
+def marker_text(reduced: bool | str) -> str | None:
+    """A reduced marker that is not False, as an edge marker (None = unconditional)."""
+    return reduced if isinstance(reduced, str) else None
+
+
+def _reduce(items: list[Any], decide: AtomDecider) -> bool | str:
+    or_groups: list[list[Any]] = [[]]
+    for item in items:
+        if item == "or":
+            or_groups.append([])
+        elif item != "and":
+            or_groups[-1].append(item)
+    alternatives: list[str] = []
+    for group in or_groups:
+        parts: list[str] = []
+        never = False
+        for item in group:
+            value = _reduce(item, decide) if isinstance(item, list) else _atom(item, decide)
+            if value is False:
+                never = True
+                break
+            if isinstance(value, str):
+                parts.append(f"({value})" if " or " in value else value)
+        if never:
+            continue
+        if not parts:
+            return True
+        alternatives.append(" and ".join(parts))
+    if not alternatives:
+        return False
+    return " or ".join(alternatives)
+
+
+def _atom(atom: tuple[Any, Any, Any], decide: AtomDecider) -> bool | str:
+    lhs, op, rhs = atom
+    text = f"{lhs.serialize()} {op.serialize()} {rhs.serialize()}"
+    for variable, value in ((lhs, rhs), (rhs, lhs)):
+        if type(variable).__name__ == "Variable" and type(value).__name__ == "Value":
+            decided = decide(str(variable.value), str(op.value), str(value.value))
+            if decided is not None:
+                return decided
+    return text
+
+
+def and_markers(*markers: str | None) -> str | None:
+    parts = [m for m in markers if m]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return " and ".join(f"({p})" if " or " in p else p for p in parts)
+
+
+def or_markers(markers: Sequence[str | None]) -> str | None:
+    """None (no restriction) wins; otherwise the alternatives joined."""
+    if not markers or any(m is None for m in markers):
+        return None
+    unique = list(dict.fromkeys(m for m in markers if m))
+    if len(unique) == 1:
+        return unique[0]
+    return " or ".join(f"({m})" if " and " in m or " or " in m else m for m in unique)
+
+
+# -- walking a lock's dependency graph ------------------------------------------------------------
+
+N = TypeVar("N", bound=Hashable)
+
+
+class MarkerWalk(Generic[N]):
+    """Which locked packages are reachable from the selected roots, and under which markers.
+
+    A package's marker is the OR over all paths of the AND of the edge markers along the path, kept as
+    a set of conjunctions (absorbing supersets) so cycles settle instead of growing forever. Extras are
+    nodes of their own (``(package, extra)``) so an extra's dependencies inherit exactly the markers of
+    the paths that asked for it.
+    """
+
+    def __init__(self, edges: Callable[[N, str | None], Iterable[tuple[N, str | None, tuple[str, ...]]]]) -> None:
+        """``edges(node, extra)`` yields (child, edge marker or None, extras asked of the child)."""
+        self._edges = edges
+        self._dnf: dict[tuple[N, str | None], set[frozenset[str]]] = {}
+
+    def add_root(self, node: N, marker: str | None, extras: Sequence[str] = ()) -> None:
+        conj = frozenset([marker]) if marker else frozenset()
+        self._visit([(k, conj) for k in [(node, None), *((node, name(e)) for e in extras)]])
+
+    def _visit(self, work: list[tuple[tuple[N, str | None], frozenset[str]]]) -> None:
+        while work:
+            key, conj = work.pop()
+            dnf = self._dnf.setdefault(key, set())
+            if any(existing <= conj for existing in dnf):
+                continue
+            dnf.difference_update({existing for existing in dnf if conj < existing})
+            dnf.add(conj)
+            for child, marker, extras in self._edges(*key):
+                child_conj = conj | {marker} if marker else conj
+                work.append(((child, None), child_conj))
+                work.extend(((child, name(e)), child_conj) for e in extras)
+
+    def packages(self) -> dict[N, str | None]:
+        """Reached node -> combined marker string (None = unconditional)."""
+        out: dict[N, str | None] = {}
+        for (node, extra), dnf in self._dnf.items():
+            if extra is None:
+                out[node] = _dnf_text(dnf)
+        return out
+
+
+def _dnf_text(dnf: set[frozenset[str]]) -> str | None:
+    if frozenset() in dnf:
+        return None
+    conjunctions = sorted(and_markers(*sorted(c)) or "" for c in dnf)
+    text = or_markers(conjunctions)
+    return str(Marker(text)) if text else None
