@@ -223,12 +223,12 @@ def _reduce(items: list[Any], decide: AtomDecider) -> bool | str:
                 never = True
                 break
             if isinstance(value, str):
-                parts.append(f"({value})" if " or " in value else value)
+                parts.append(value)
         if never:
             continue
         if not parts:
             return True
-        alternatives.append(" and ".join(parts))
+        alternatives.append(and_markers(*parts) or "")
     if not alternatives:
         return False
     return " or ".join(alternatives)
