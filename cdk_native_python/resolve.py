@@ -20,18 +20,20 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import uv
 from .cache import Cache, digest
 from .errors import IndexUnreachableError, ResolutionError
+from .fingerprint import tree_digest
 from .indexes import download, project_files
 from .spec import DependencySpec, IndexOptions
 from .target import Target
 
 LOCK_FILE = "requirements.lock"
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,11 @@ def resolve(
 
     def build(tmp: Path) -> None:
         nonlocal indexes
-        if spec.locked:
-            (tmp / LOCK_FILE).write_text(spec.requirements_text())
+        local_spec = with_local_wheels(spec, target, cache, indexes)
+        if local_spec.locked:
+            (tmp / LOCK_FILE).write_text(local_spec.requirements_text())
             return
-        indexes = _compile(spec, target, cache, indexes, allowed, wheelhouse, tmp / LOCK_FILE)
+        indexes = _compile(local_spec, target, cache, indexes, allowed, wheelhouse, tmp / LOCK_FILE)
 
     with cache.lock("locks", key):
         if refresh and cache.get("locks", key) is not None:
@@ -99,6 +102,57 @@ def resolve(
             return Lock(key, hit / LOCK_FILE, indexes, spec, roots_of(spec)), True
         entry = cache.publish("locks", key, build)
     return Lock(key, entry / LOCK_FILE, indexes, spec, roots_of(spec)), False
+
+
+_LOCAL = re.compile(r"^\s*(?:(?P<name>[A-Za-z0-9][A-Za-z0-9._\[\],-]*)\s*@\s*)?(?:file://)?(?P<path>/[^;\s]*)"
+                    r"(?P<rest>\s*;.*)?$")
+
+
+def with_local_wheels(spec: DependencySpec, target: Target, cache: Cache, indexes: IndexOptions) -> DependencySpec:
+    """Replace local folder requirements (the user's own packages) by wheels built from them.
+
+    Building a folder of the user's repository runs the user's own build backend, never a third
+    party's; the result must be pure Python, since nothing native is built on the host for the target.
+    Wheels are cached by the folder's content, so an unchanged local package is built once.
+    """
+    lines: list[str] = []
+    changed = False
+    for line in spec.requirements:
+        m = _LOCAL.match(line)
+        path = Path(unquote(m.group("path"))) if m else None
+        if m is None or path is None or not path.is_dir():
+            lines.append(line)
+            continue
+        wheel = _build_local(path, target, cache, indexes, spec.source)
+        name = m.group("name") or wheel.name.split("-")[0]
+        lines.append(f"{name} @ {wheel.as_uri()}" + (m.group("rest") or ""))
+        changed = True
+    return replace(spec, requirements=tuple(lines)) if changed else spec
+
+
+def _build_local(path: Path, target: Target, cache: Cache, indexes: IndexOptions, source: Path) -> Path:
+    key = digest({"engine": ENGINE_VERSION, "path": str(path), "content": tree_digest(path)})
+
+    def build(tmp: Path) -> None:
+        result = uv.run(["build", "--wheel", "--out-dir", str(tmp), str(path), *indexes.uv_args()],
+                        cache.root / "uv")
+        if result.returncode != 0:
+            detail = "\n    ".join(result.message.splitlines()[-10:])
+            raise ResolutionError(f"building the local package {path} (from {source}) failed:\n    {detail}",
+                                  "fix its pyproject.toml / setup so that 'uv build --wheel' succeeds there")
+        for wheel in tmp.glob("*.whl"):
+            _, _, _, tags = parse_wheel_filename(wheel.name)
+            if any(t.abi != "none" or t.platform != "any" for t in tags):
+                raise ResolutionError(
+                    f"the local package {path} built a platform-specific wheel ({wheel.name})",
+                    f"native code is never built on the host for {target}: publish manylinux wheels of it "
+                    "(e.g. with cibuildwheel) and depend on those")
+
+    entry, _ = cache.get_or_create("local", key, build)
+    wheels = sorted(entry.glob("*.whl"))
+    if not wheels:
+        raise ResolutionError(f"building the local package {path} produced no wheel", "check its build backend")
+    return wheels[0]
 
 
 def _compile(
