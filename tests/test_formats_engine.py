@@ -60,3 +60,25 @@ def test_requirements_and_pyproject_resolve_the_same_names(tmp_path: Path, cache
     from_pyproject = build(BuildRequest(entry=pyproj, target=target), tmp_path / "o2", cache).packages
     assert set(from_requirements) == set(from_pyproject) == set(reference)
     assert "appnope" not in from_pyproject
+
+
+def test_local_path_dependency_is_built_and_included(tmp_path: Path, cache: Cache) -> None:
+    lib = tmp_path / "libs" / "shared_lib"
+    (lib / "shared_lib").mkdir(parents=True)
+    (lib / "shared_lib" / "__init__.py").write_text("VALUE = 1\n")
+    (lib / "pyproject.toml").write_text(
+        '[project]\nname = "shared-lib"\nversion = "0.1"\ndependencies = ["six"]\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n')
+    entry = tmp_path / "fn"
+    entry.mkdir()
+    (entry / "index.py").write_text("")
+    (entry / "requirements.txt").write_text("../libs/shared_lib\n")
+    target = TARGETS[0]
+    first = build(BuildRequest(entry=entry, target=target), tmp_path / "o1", cache)
+    assert {"shared-lib", "six"} <= set(first.packages)
+    assert (tmp_path / "o1" / "shared_lib" / "__init__.py").read_text() == "VALUE = 1\n"
+    # editing the local package invalidates the caches: the new content is bundled
+    (lib / "shared_lib" / "__init__.py").write_text("VALUE = 2\n")
+    second = build(BuildRequest(entry=entry, target=target), tmp_path / "o2", cache)
+    assert not second.resolve_hit
+    assert (tmp_path / "o2" / "shared_lib" / "__init__.py").read_text() == "VALUE = 2\n"
