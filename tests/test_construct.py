@@ -80,7 +80,7 @@ def test_missing_entry_and_index_are_clear(tmp_path: Path, entry: Path) -> None:
     with pytest.raises(ConfigurationError, match="does-not-exist") as err:
         NativePythonFunction(stack(tmp_path), "Fn", entry=str(tmp_path / "does-not-exist"))
     assert err.value.hint
-    with pytest.raises(ConfigurationError, match="main.py") as err:
+    with pytest.raises(ConfigurationError, match=r"main\.py") as err:
         NativePythonFunction(stack(tmp_path), "Fn", entry=str(entry), index="main.py")
     assert "index=" in str(err.value.hint)
 
