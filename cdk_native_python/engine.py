@@ -102,6 +102,15 @@ class BuildResult:
     size_bytes: int = 0
     source_files: list[str] = field(default_factory=list)
 
+    def report(self) -> dict[str, object]:
+        """Machine-readable account of the bundle (also written next to the cache entry)."""
+        return {
+            "target": str(self.target), "packages": dict(self.packages), "stripped": dict(self.stripped),
+            "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3),
+            "cache": {"resolve": "hit" if self.resolve_hit else "miss", "install": "hit" if self.install_hit else "miss"},
+            "placement": self.placement, "source_files": list(self.source_files),
+        }
+
     def summary(self, name: str) -> str:
         hits = f"resolve {'cached' if self.resolve_hit else 'done'}, install {'cached' if self.install_hit else 'done'}"
         return (f"[cdk-native-python] {name}: {self.target} — {len(self.packages)} packages, "
