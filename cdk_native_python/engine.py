@@ -61,6 +61,8 @@ class BuildRequest:
     refresh: bool = False
     resolve_pipfile: bool = False
     name: str = "function"
+    #: unzipped bytes the function's layers already use (counted against Lambda's 250 MB budget)
+    layer_bytes: int = 0
 
     def key(self) -> dict[str, object]:
         return {
