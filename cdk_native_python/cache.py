@@ -114,6 +114,26 @@ class Cache:
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
 
+    def write_file(self, kind: str, name: str, text: str) -> Path | None:
+        """Replace ``<root>/<kind>/<name>`` atomically (readers see the old file or the new one).
+
+        For records that are nice to have (build reports): a failure to write returns ``None``.
+        """
+        final = self.root / kind / name
+        tmp = ""
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=self.tmp_prefix(kind), dir=self.root / "tmp")
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, final)
+        except OSError:
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            return None
+        return final
+
     def get(self, kind: str, key: str, required: str | None = None) -> Path | None:
         """The entry, if published. ``required`` names a file a complete entry has: an entry without it
         (written by something other than :meth:`publish`, or damaged) is not trusted and is removed."""

@@ -23,15 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import inputs
+from .budget import LIMIT_BYTES, Budget, estimate_zipped, mb, tree_bytes
 from .cache import Cache
 from .errors import ConfigurationError, InstallError
 from .fingerprint import DEFAULT_EXCLUDES, tree_digest
 from .install import InstalledTree, install
 from .resolve import ENGINE_VERSION, Lock, resolve
+from .slim import SlimOptions
 from .spec import DependencySpec, IndexOptions
 from .stage import copy_source, place_tree
-from .strip import StripOptions
+from .strip import StripOptions, installed
+from .strip import plan as strip_plan
 from .target import Target
+from .verify import require_clean, scan
 
 Log = Callable[[str], None]
 
@@ -52,6 +56,9 @@ class BuildRequest:
     indexes: IndexOptions = field(default_factory=IndexOptions)
     allow_build: tuple[str, ...] = ()
     strip: StripOptions = field(default_factory=StripOptions)
+    slim: SlimOptions = field(default_factory=SlimOptions)
+    #: globs of files verification accepts as they are (e.g. a binary a package never loads on Linux)
+    verify_exclude: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     #: shell commands run with cwd = the output folder, before dependencies / after everything
     before_bundling: tuple[str, ...] = ()
@@ -67,6 +74,7 @@ class BuildRequest:
     def key(self) -> dict[str, object]:
         return {
             "target": self.target.key(), "strip": self.strip.key(), "excludes": list(self.excludes),
+            "slim": self.slim.key(), "verify_exclude": sorted(self.verify_exclude),
             "before": list(self.before_bundling), "after": list(self.after_bundling), "layer": self.layer,
         }
 
@@ -84,7 +92,7 @@ class Plan:
         h = hashlib.sha256()
         h.update(json.dumps({"engine": ENGINE_VERSION, "request": self.request.key()}, sort_keys=True).encode())
         if self.lock is not None:
-            h.update(self.lock.text.encode())
+            h.update(self.lock.portable_text.encode())
             h.update(json.dumps(self.lock.roots).encode())
         if not self.request.layer:
             h.update(tree_digest(self.request.entry, (*DEFAULT_EXCLUDES, *self.request.excludes)).encode())
@@ -103,20 +111,50 @@ class BuildResult:
     seconds: float
     size_bytes: int = 0
     source_files: list[str] = field(default_factory=list)
+    zipped_estimate_bytes: int = 0
+    layer_bytes: int = 0
+    asset_hash: str = ""
+    warnings: list[str] = field(default_factory=list)
+    #: the installed tree's record (package details, slim and verification results)
+    tree: dict[str, object] = field(default_factory=dict)
+    report_path: Path | None = None
 
     def report(self) -> dict[str, object]:
-        """Machine-readable account of the bundle (also written next to the cache entry)."""
+        """Machine-readable account of the bundle (also written to ``<cache>/reports/<asset hash>.json``)."""
+        details = self.tree.get("package_details", {})
         return {
-            "target": str(self.target), "packages": dict(self.packages), "stripped": dict(self.stripped),
-            "size_bytes": self.size_bytes, "seconds": round(self.seconds, 3),
-            "cache": {"resolve": "hit" if self.resolve_hit else "miss", "install": "hit" if self.install_hit else "miss"},
-            "placement": self.placement, "source_files": list(self.source_files),
+            "target": str(self.target), "runtime": self.target.runtime,
+            "architecture": self.target.lambda_architecture, "glibc": ".".join(map(str, self.target.glibc)),
+            "asset_hash": self.asset_hash,
+            "packages": details or {n: {"version": v} for n, v in self.packages.items()},
+            "stripped": dict(self.stripped), "kept_seeds": self.tree.get("kept_seeds", {}),
+            "slimmed": self.tree.get("slimmed", {}),
+            "verification": self.tree.get("verification", {}),
+            "size": {"unzipped_bytes": self.size_bytes, "zipped_estimate_bytes": self.zipped_estimate_bytes,
+                     "layers_bytes": self.layer_bytes, "limit_bytes": LIMIT_BYTES},
+            "source_files": list(self.source_files),
+            "cache": {"resolve": "hit" if self.resolve_hit else "miss",
+                      "install": "hit" if self.install_hit else "miss"},
+            "placement": self.placement, "seconds": round(self.seconds, 3), "warnings": list(self.warnings),
         }
 
-    def summary(self, name: str) -> str:
+    def summary(self, name: str, *, verbose: bool = False) -> str:
+        """One line per bundle (plus one per warning); ``verbose`` adds one line per package."""
         hits = f"resolve {'cached' if self.resolve_hit else 'done'}, install {'cached' if self.install_hit else 'done'}"
-        return (f"[cdk-native-python] {name}: {self.target} — {len(self.packages)} packages, "
-                f"{self.size_bytes / 1e6:.1f} MB, {self.seconds:.2f}s ({hits}, {self.placement})")
+        lines = [f"[cdk-native-python] {name}: {self.target} — {len(self.packages)} packages, "
+                 f"{mb(self.size_bytes)} (≈{mb(self.zipped_estimate_bytes)} zipped), {self.seconds:.2f}s "
+                 f"({hits}, {self.placement})"]
+        lines += [f"[cdk-native-python] {name}: warning: {w}" for w in self.warnings]
+        if verbose:
+            details: dict[str, dict[str, object]] = self.tree.get("package_details", {})  # type: ignore[assignment]
+            for pkg, d in details.items():
+                tags = ",".join(d.get("wheel_tags", []))  # type: ignore[arg-type]
+                lines.append(f"    {pkg}=={d.get('version')}  {mb(int(d.get('bytes', 0)))}  {tags}")  # type: ignore[call-overload]
+            for pkg, why in self.stripped.items():
+                lines.append(f"    stripped {pkg}: {why}")
+            if self.report_path:
+                lines.append(f"    report: {self.report_path}")
+        return "\n".join(lines)
 
 
 def load_spec(request: BuildRequest) -> DependencySpec | None:
@@ -150,7 +188,7 @@ def prepare(request: BuildRequest, cache: Cache | None = None) -> Plan:
 
 
 def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _stderr) -> BuildResult:
-    """Install and stage ``plan`` into ``output`` (created if missing; expected empty)."""
+    """Install and stage ``plan`` into ``output`` (created if missing; expected empty), then check it."""
     cache = cache or Cache()
     request = plan.request
     start = time.perf_counter() - plan.resolve_seconds
@@ -160,22 +198,68 @@ def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _std
     tree: InstalledTree | None = None
     install_hit = True
     placement = "none"
+    hooks = bool(request.before_bundling or request.after_bundling)
     if plan.lock is not None:
-        tree, install_hit = install(plan.lock, request.target, cache, request.strip,
-                                    try_offline=plan.resolve_hit)
-        hooks = bool(request.before_bundling or request.after_bundling)
+        tree, install_hit = install(plan.lock, request.target, cache, request.strip, request.slim,
+                                    verify_exclude=request.verify_exclude, try_offline=plan.resolve_hit)
         placement = place_tree(tree.path, deps_dir, link=not hooks)
     source_files = [] if request.layer else copy_source(request.entry, output, request.excludes)
     _run_hooks(request.after_bundling, request, output, "after_bundling")
-    size = sum(p.stat().st_size for p in output.rglob("*") if p.is_file() and not p.is_symlink())
+    meta = tree.meta if tree else {}
+    if hooks or tree is None:
+        # hooks may have added or changed anything: measure and check the whole output
+        size, files = tree_bytes(output)
+        require_clean(scan(output, request.target, files, request.verify_exclude), request.target,
+                      f"the asset of {request.name}")
+        zipped = estimate_zipped(output, files)
+    else:
+        # the tree was checked when it entered the cache; only the handler's files are new here
+        require_clean(scan(output, request.target, source_files, request.verify_exclude), request.target,
+                      f"the source of {request.name} ({request.entry})")
+        src = sum((output / f).stat().st_size for f in source_files)
+        size = int(meta.get("size_bytes", 0)) + src  # type: ignore[call-overload]
+        zipped = int(meta.get("zipped_estimate_bytes", 0)) + estimate_zipped(output, source_files)  # type: ignore[call-overload]
+    budget = _budget(request, tree, plan.lock.roots if plan.lock else (), size, zipped, output, source_files)
+    budget.check(f"{request.name} ({request.target})")
+    warning = budget.warning()
     result = BuildResult(
         output=output, target=request.target,
         packages=tree.packages if tree else {},
-        stripped=dict(tree.meta.get("stripped", {})) if tree else {},  # type: ignore[call-overload]
+        stripped=dict(meta.get("stripped", {})),  # type: ignore[call-overload]
         resolve_hit=plan.resolve_hit, install_hit=install_hit, placement=placement,
         seconds=time.perf_counter() - start, size_bytes=size, source_files=source_files,
+        zipped_estimate_bytes=zipped, layer_bytes=request.layer_bytes, asset_hash=plan.asset_hash(),
+        warnings=[warning] if warning else [], tree=dict(meta),
     )
+    result.report_path = cache.write_file("reports", f"{result.asset_hash}.json",
+                                          json.dumps(result.report(), indent=2, sort_keys=True) + "\n")
     return result
+
+
+def _budget(request: BuildRequest, tree: InstalledTree | None, roots: tuple[str, ...], size: int,
+            zipped: int, output: Path, source_files: Sequence[str]) -> Budget:
+    details: dict[str, dict[str, object]] = dict(tree.meta.get("package_details", {})) if tree else {}  # type: ignore[call-overload]
+    sizes = {name: int(d.get("bytes", 0)) for name, d in details.items()}  # type: ignore[call-overload]
+    if request.layer_bytes + size <= LIMIT_BYTES:
+        return Budget(size, zipped, request.layer_bytes, sizes)
+    parts = dict(sizes)
+    for rel in source_files:  # the handler's own files, by top-level name
+        top = rel.split("/", 1)[0] + ("/" if "/" in rel else "")
+        parts[f"{top} (source)"] = parts.get(f"{top} (source)", 0) + (output / rel).stat().st_size
+    if tree is None:
+        return Budget(size, zipped, request.layer_bytes, parts)
+    # over the limit: say what each way out would save, computed on the real dependency graph
+    savings: dict[str, int] = {}
+    dists = installed(tree.path)
+    for name, _ in sorted(sizes.items(), key=lambda kv: -kv[1])[:5]:
+        options = StripOptions(request.strip.keep_boto3, (*request.strip.strip, name), request.strip.keep)
+        removed = strip_plan(dists, request.target, [r for r in roots if r != name], options).removed
+        if removed:
+            savings[f"strip=[{name!r}] (removes {', '.join(sorted(removed))})"] = sum(sizes.get(n, 0) for n in removed)
+    if request.strip.keep_boto3:
+        boto = strip_plan(dists, request.target, roots, StripOptions(False, request.strip.strip, request.strip.keep))
+        savings["keep_boto3=False"] = sum(sizes.get(n, 0) for n in boto.removed)
+    return Budget(size, zipped, request.layer_bytes, parts, {k: v for k, v in savings.items() if v})
 
 
 def build(request: BuildRequest, output: Path, cache: Cache | None = None, log: Log = _stderr) -> BuildResult:

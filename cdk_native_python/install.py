@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import uv
+from .budget import estimate_zipped, tree_bytes
 from .cache import Cache, digest
 from .errors import InstallError
 from .resolve import ENGINE_VERSION, Lock, explain_failure
+from .slim import SlimOptions, SlimResult, drop_install_records, precompile, slim
 from .strip import StripOptions, StripResult, installed, strip
 from .target import Target
+from .verify import require_clean, scan
 
 TREE = "tree"
 META = "meta.json"
@@ -36,21 +39,28 @@ class InstalledTree:
         return packages
 
 
-def tree_key(lock: Lock, target: Target, strip_options: StripOptions) -> str:
-    return digest({"engine": ENGINE_VERSION, "lock": lock.text, "target": target.key(),
-                   "strip": strip_options.key(), "roots": list(lock.roots)})
+def tree_key(lock: Lock, target: Target, strip_options: StripOptions, slim_options: SlimOptions,
+             verify_exclude: tuple[str, ...] = ()) -> str:
+    return digest({"engine": ENGINE_VERSION, "lock": lock.portable_text, "target": target.key(),
+                   "strip": strip_options.key(), "roots": list(lock.roots), "slim": slim_options.key(),
+                   "verify_exclude": sorted(verify_exclude)})
 
 
 def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOptions,
-            *, try_offline: bool = True) -> tuple[InstalledTree, bool]:
-    """Return ``(tree, cache_hit)``."""
-    key = tree_key(lock, target, strip_options)
+            slim_options: SlimOptions | None = None, *, verify_exclude: tuple[str, ...] = (),
+            try_offline: bool = True) -> tuple[InstalledTree, bool]:
+    """Return ``(tree, cache_hit)``: installed, stripped, slimmed and verified for ``target``.
+
+    Verification runs before the entry is published, so a tree in the cache is a tree that passed.
+    """
+    slim_options = slim_options or SlimOptions()
+    key = tree_key(lock, target, strip_options, slim_options, verify_exclude)
 
     def build(tmp: Path) -> None:
         dest = tmp / TREE
         if not any(line.strip() and not line.lstrip().startswith("#") for line in lock.text.splitlines()):
             dest.mkdir()  # nothing to install (e.g. every requirement's marker is false on the target)
-            _write_meta(tmp, dest, target, StripResult({}, {}))
+            _write_meta(tmp, dest, target, StripResult({}, {}), SlimResult(0, 0, {}), {})
             return
         args = ["pip", "install", "--target", str(dest), "--no-deps", "--only-binary", ":all:",
                 "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
@@ -79,8 +89,15 @@ def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOption
         # console scripts carry the host interpreter's path in their shebang: useless on Lambda and
         # not reproducible across machines
         shutil.rmtree(dest / "bin", ignore_errors=True)
+        drop_install_records(dest)
         stripped = strip(dest, target, lock.roots, strip_options)
-        _write_meta(tmp, dest, target, stripped)
+        slimmed = slim(dest, slim_options)
+        report = scan(dest, target, exclude=verify_exclude)
+        require_clean(report, target, f"the dependencies of {lock.spec.source}")
+        if slim_options.compile_bytecode:
+            compiled, compiler = precompile(dest, target)
+            slimmed = SlimResult(slimmed.files, slimmed.bytes, slimmed.by_rule, compiled, compiler)
+        _write_meta(tmp, dest, target, stripped, slimmed, report.to_json())
 
     entry, hit = cache.get_or_create("trees", key, build, required=META)
     meta = json.loads((entry / META).read_text())
@@ -92,12 +109,39 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _write_meta(tmp: Path, tree: Path, target: Target, stripped: StripResult) -> None:
-    dists = installed(tree)
+def describe_packages(tree: Path) -> dict[str, dict[str, object]]:
+    """name -> version, wheel tags and installed bytes (files its RECORD lists that are still there)."""
+    details: dict[str, dict[str, object]] = {}
+    for name, dist in sorted(installed(tree).items()):
+        wheel = dist.dist_info / "WHEEL"
+        tags = [line.split(":", 1)[1].strip() for line in wheel.read_text(errors="replace").splitlines()
+                if line.startswith("Tag:")] if wheel.is_file() else []
+        size = 0
+        record = dist.dist_info / "RECORD"
+        if record.is_file():
+            for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
+                rel = line.rsplit(",", 2)[0].strip('"')
+                path = tree / rel
+                if rel and not rel.startswith("..") and path.is_file():
+                    size += path.stat().st_size
+        details[name] = {"version": dist.version, "wheel_tags": tags, "bytes": size}
+    return details
+
+
+def _write_meta(tmp: Path, tree: Path, target: Target, stripped: StripResult, slimmed: SlimResult,
+                verification: dict[str, object]) -> None:
+    details = describe_packages(tree)
+    size, files = tree_bytes(tree)
     meta = {
         "target": str(target),
-        "packages": {name: d.version for name, d in sorted(dists.items())},
+        "packages": {name: d["version"] for name, d in details.items()},
+        "package_details": details,
         "stripped": stripped.removed,
         "kept_seeds": stripped.kept_seeds,
+        "slimmed": slimmed.to_json(),
+        "verification": verification,
+        "size_bytes": size,
+        "zipped_estimate_bytes": estimate_zipped(tree, files),
     }
+    # written last, and what the cache requires: an entry without it is never trusted
     (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -43,7 +43,8 @@ class LocalBundler:
             print(message, file=sys.stderr, flush=True)
             raise RuntimeError(message) from None
         if os.environ.get("CDK_NATIVE_PYTHON_QUIET", "") in ("", "0"):
-            print(result.summary(self._name), file=sys.stderr, flush=True)
+            verbose = os.environ.get("CDK_NATIVE_PYTHON_VERBOSE", "") not in ("", "0")
+            print(result.summary(self._name, verbose=verbose), file=sys.stderr, flush=True)
         return True
 
 

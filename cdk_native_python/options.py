@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .engine import BuildRequest
+from .slim import SlimOptions
 from .spec import IndexOptions
 from .strip import StripOptions
 from .target import Target
@@ -53,6 +54,14 @@ class BundlingOptions:
     #: more packages to strip (with what only they need); and packages never to strip
     strip: Sequence[str] = ()
     keep: Sequence[str] = ()
+    #: remove files Lambda never reads from dependencies (bytecode, test suites, Cython sources; see README)
+    slim: bool = True
+    #: globs (relative to the dependency tree) that slimming never removes, e.g. "mypkg/tests/*"
+    slim_keep: Sequence[str] = ()
+    #: precompile dependencies' bytecode for the target Python (needs that Python version on the host)
+    compile_bytecode: bool = False
+    #: globs of files the native-code verification accepts as they are (e.g. a binary never loaded on Linux)
+    verify_exclude: Sequence[str] = ()
     command_hooks: CommandHooks | None = None
     #: re-resolve floating requirements even if the inputs did not change
     refresh: bool = False
@@ -60,7 +69,10 @@ class BundlingOptions:
     cache_dir: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def request(self, entry: Path, target: Target, *, layer: bool = False, name: str = "function") -> BuildRequest:
+    def request(self, entry: Path, target: Target, *, layer: bool = False, name: str = "function",
+                provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> BuildRequest:
+        """The engine's request. ``provided`` (name, version, layer) are left out of the bundle because the
+        function's layers hold them; ``layer_bytes`` (the layers' unzipped size) counts against the budget."""
         before: list[str] = []
         after: list[str] = []
         if self.command_hooks is not None:
@@ -79,7 +91,10 @@ class BundlingOptions:
                 no_index=self.no_index,
             ),
             allow_build=tuple(self.allow_build),
-            strip=StripOptions(keep_boto3=self.keep_boto3, strip=tuple(self.strip), keep=tuple(self.keep)),
+            strip=StripOptions(keep_boto3=self.keep_boto3, strip=tuple(self.strip), keep=tuple(self.keep),
+                               provided=tuple(provided)),
+            slim=SlimOptions(enabled=self.slim, keep=tuple(self.slim_keep), compile_bytecode=self.compile_bytecode),
+            verify_exclude=tuple(self.verify_exclude),
             excludes=tuple(self.asset_excludes),
             before_bundling=tuple(before),
             after_bundling=tuple(after),
@@ -87,4 +102,5 @@ class BundlingOptions:
             refresh=self.refresh,
             resolve_pipfile=self.resolve_pipfile,
             name=name,
+            layer_bytes=layer_bytes,
         )

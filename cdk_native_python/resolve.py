@@ -51,6 +51,13 @@ class Lock:
     def text(self) -> str:
         return self.path.read_text()
 
+    @property
+    def portable_text(self) -> str:
+        """The lock without this machine's cache location (where local wheels live): for keys and
+        asset hashes, which must not change when the same inputs are built in another cache."""
+        root = self.path.parents[2]  # <cache>/locks/<key>/<file>
+        return self.text.replace(root.as_uri(), "cache:").replace(str(root), "<cache>")
+
 
 def roots_of(spec: DependencySpec) -> tuple[str, ...]:
     names = []

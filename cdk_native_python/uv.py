@@ -56,6 +56,8 @@ def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offlin
     # --python-version describes the *target*: uv must not download a host interpreter of that version
     # (it would try, and wait on retries, when the host lacks it); the host's Python serves any build.
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    # build backends stamp wheel entries with this: a local package rebuilt elsewhere gives the same bytes
+    env.setdefault("SOURCE_DATE_EPOCH", "315532800")
     env.pop("VIRTUAL_ENV", None)
     for var in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_INDEX", "UV_DEFAULT_INDEX",
                 "UV_OFFLINE", "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_SYSTEM_PYTHON"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import errno
 import http.server
-import importlib.util
 import json
 import os
 import shutil
@@ -274,11 +273,6 @@ def test_12_hash_mismatch(tmp_path: Path, wheel_index: Any) -> None:
 
 # -- 16-19: size, cache directory, interrupted runs ----------------------------------------------------
 
-HAS_SIZE_CHECK = importlib.util.find_spec("cdk_native_python.verify") is not None
-
-
-@pytest.mark.xfail(not HAS_SIZE_CHECK, reason="size checks (verify.py, issue #4) are not in the engine yet",
-                   raises=AssertionError, strict=True)
 def test_16_bundle_over_the_size_limit(tmp_path: Path) -> None:
     entry = function(tmp_path, None)
     with open(entry / "model.bin", "wb") as f:  # sparse: 300 MB of size without 300 MB of writes

@@ -185,11 +185,19 @@ def test_sigkill_12_iterations_x_3_processes_during_resolve_and_install(tmp_path
         groups += [proc.pid for proc, _ in jobs]
         time.sleep(0.8)
         go.touch()
-        began = time.perf_counter()
         for proc, _ in sorted(jobs, key=lambda _: rng.random()):
-            delay = rng.uniform(0.05, 1.5)
-            time.sleep(max(0.0, delay - (time.perf_counter() - began)))
-            tmp = [p.name for p in (cache / "tmp").iterdir()] if (cache / "tmp").exists() else []
+            # Aim at the work, not at the clock (a build takes 0.1 s or 2 s depending on the machine and on
+            # how warm uv's cache is): wait until some process has a resolution or an install under way,
+            # then strike after a random few milliseconds.
+            phase = rng.choice(["locks-", "trees-"])
+            deadline = time.perf_counter() + 5
+            tmp: list[str] = []
+            while proc.poll() is None and time.perf_counter() < deadline:
+                tmp = [p.name for p in (cache / "tmp").iterdir()] if (cache / "tmp").exists() else []
+                if any(n.startswith(phase) for n in tmp):
+                    break
+                time.sleep(0.003)
+            time.sleep(rng.uniform(0.0, 0.12))
             stats["seen-resolving"] += any(n.startswith("locks-") for n in tmp)
             stats["seen-installing"] += any(n.startswith("trees-") for n in tmp)
             if proc.poll() is None:
