@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -106,3 +107,24 @@ def test_no_bundling_when_cdk_says_it_is_not_required(tmp_path: Path, entry: Pat
     # and with bundling required, the same file is reported with file:line
     with pytest.raises(Exception, match=r"requirements.txt:1"):
         NativePythonFunction(stack(tmp_path / "b"), "Fn", entry=str(entry))
+
+
+def test_same_inputs_give_the_same_asset_in_another_cache_and_cdk_out(
+        tmp_path: Path, entry: Path, wheel_index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cdk deploy` must see no change when nothing changed, whoever synthesizes (issue #4, reproducible)."""
+    (entry / "requirements.txt").write_text("purepkg\nnativepkg\nboto3\n")
+    synthesized = []
+    for i in (1, 2):
+        monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(tmp_path / f"cache-{i}"))
+        app = cdk.App(outdir=str(tmp_path / f"cdk.out-{i}"))
+        s = cdk.Stack(app, "S")
+        NativePythonFunction(s, "Fn", entry=str(entry), architecture=lambda_.Architecture.ARM_64,
+                             bundling=BundlingOptions(index_url=wheel_index.url))
+        (fn,) = Template.from_stack(s).find_resources("AWS::Lambda::Function").values()
+        key = str(fn["Properties"]["Code"]["S3Key"])
+        asset = tmp_path / f"cdk.out-{i}" / f"asset.{key.removesuffix('.zip')}"
+        files = {p.relative_to(asset).as_posix(): p.read_bytes() for p in sorted(asset.rglob("*")) if p.is_file()}
+        synthesized.append((key, files))
+    (key1, files1), (key2, files2) = synthesized
+    assert key1 == key2
+    assert files1 == files2 and "nativepkg/_native.abi3.so" in files1 and "boto3/__init__.py" not in files1
