@@ -7,6 +7,7 @@ Drop-in for ``aws_lambda_python_alpha.PythonFunction`` (``entry``, ``index``, ``
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,12 @@ def target_of(runtime: lambda_.Runtime, architecture: lambda_.Architecture | Non
 
 
 def bundled_code(
-    scope: Construct, construct_id: str, entry: Path, target: Target, bundling: BundlingOptions, *, layer: bool
+    scope: Construct, construct_id: str, entry: Path, target: Target, bundling: BundlingOptions, *, layer: bool,
+    provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0,
 ) -> lambda_.Code:
     """Resolve now (cheap when cached) and return asset code whose hash is content-addressed."""
-    request = bundling.request(entry, target, layer=layer, name=f"{scope.node.path}/{construct_id}")
+    request = bundling.request(entry, target, layer=layer, name=f"{scope.node.path}/{construct_id}",
+                               provided=provided, layer_bytes=layer_bytes)
     cache_dir = Path(bundling.cache_dir) if bundling.cache_dir else None
     if not Stack.of(scope).bundling_required:
         # `cdk ls`, or a stack outside `--exclusively`: CDK will not bundle, so neither do we.
@@ -72,6 +75,41 @@ def _entry(entry: str) -> Path:
             "point entry at the folder holding the handler file, relative to where cdk runs (cdk.json)",
         )
     return path
+
+
+def from_layers(layers: Sequence[Any], target: Target, name: str) -> tuple[tuple[tuple[str, str, str], ...], int]:
+    """What ``layers`` provide to a function of ``target``: ((package, version, layer), ...) and unzipped bytes.
+
+    Packages come from :class:`NativePythonLayerVersion` layers (which must be built for ``target``); the size
+    counts every layer whose code CDK staged from an asset (a layer imported by ARN has no size we can know).
+    Two layers holding one package at different versions are an error: only one copy can be imported.
+    """
+    from .layer import NativePythonLayerVersion, staged_asset, unzipped_bytes
+
+    holders: dict[str, tuple[str, str]] = {}
+    total = 0
+    seen: set[int] = set()
+    for layer in layers:
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if isinstance(layer, NativePythonLayerVersion):
+            for pkg, version in sorted(layer.provided_for(target, name).items()):
+                other = holders.get(pkg)
+                if other is not None and other[0] != version:
+                    raise ConfigurationError(
+                        f"{name}: layers {other[1]} and {layer.layer_path} hold different versions of {pkg} "
+                        f"({other[0]} and {version}); only one can be imported",
+                        f"build both layers with the same {pkg} version, or keep {pkg} in one of them only",
+                    )
+                holders.setdefault(pkg, (version, layer.layer_path))
+            total += layer.unzipped_bytes
+        elif isinstance(layer, Construct):
+            staged = staged_asset(layer)
+            if staged is not None:
+                total += unzipped_bytes(staged)
+    provided = tuple(sorted((pkg, version, path) for pkg, (version, path) in holders.items()))
+    return provided, total
 
 
 class NativePythonFunction(lambda_.Function):
@@ -107,7 +145,13 @@ class NativePythonFunction(lambda_.Function):
             )
         module = index[:-3].replace("/", ".").replace("\\", ".")
         target = target_of(runtime, architecture)
-        code = bundled_code(scope, construct_id, path, target, bundling or BundlingOptions(), layer=False)
+        provided: tuple[tuple[str, str, str], ...] = ()
+        layer_bytes = 0
+        if function_props.get("layers") and Stack.of(scope).bundling_required:
+            name = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
+            provided, layer_bytes = from_layers(function_props["layers"], target, name)
+        code = bundled_code(scope, construct_id, path, target, bundling or BundlingOptions(), layer=False,
+                            provided=provided, layer_bytes=layer_bytes)
         super().__init__(
             scope,
             construct_id,

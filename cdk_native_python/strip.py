@@ -4,6 +4,10 @@ Only the *exclusive* closure goes: starting from the seeds (boto3, botocore, ...
 constructs, jsii), a package is removed only when nothing that stays requires it, with requirements
 and their markers evaluated for the target. A seed that a kept package still needs stays as well
 ("never one that something kept still needs"); the report says who kept it.
+
+Packages the function's layers already hold (``StripOptions.provided``) are removed *exactly*: at run
+time the layer's copy is on ``sys.path``, so whatever needs them still finds them. A function that
+needs a different version than its layer holds is an error, since only one copy can be imported.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
+from .errors import ConfigurationError
 from .target import Target
 
 #: what every Lambda Python runtime ships (boto3 and its own dependencies)
@@ -34,6 +40,8 @@ class StripOptions:
     strip: tuple[str, ...] = ()
     #: names never removed even if a seed
     keep: tuple[str, ...] = ()
+    #: what the function's layers hold: (canonical name, version, layer path), removed exactly
+    provided: tuple[tuple[str, str, str], ...] = ()
 
     def seeds(self) -> set[str]:
         seeds = set(INFRASTRUCTURE) | {canonicalize_name(n) for n in self.strip}
@@ -42,7 +50,11 @@ class StripOptions:
         return {str(canonicalize_name(s)) for s in seeds} - {str(canonicalize_name(k)) for k in self.keep}
 
     def key(self) -> dict[str, object]:
-        return {"keep_boto3": self.keep_boto3, "strip": sorted(self.strip), "keep": sorted(self.keep)}
+        key: dict[str, object] = {"keep_boto3": self.keep_boto3, "strip": sorted(self.strip),
+                                  "keep": sorted(self.keep)}
+        if self.provided:  # absent when empty: keys (and cached trees) of layer-less builds are unchanged
+            key["provided"] = sorted([list(p) for p in self.provided])
+        return key
 
 
 @dataclass
@@ -171,9 +183,48 @@ def remove(tree: Path, dist: Distribution) -> int:
     return freed
 
 
+def same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def provided_by_layers(dists: dict[str, Distribution], options: StripOptions,
+                       already_removed: Iterable[str] = ()) -> dict[str, str]:
+    """name -> "provided by layer <path>" for the installed packages a layer holds at the same version.
+
+    Packages already stripped for another reason, and packages in ``keep``, are left alone. A package a
+    layer holds at another version raises :class:`ConfigurationError` naming both versions and the layer.
+    """
+    skip = set(already_removed) | {str(canonicalize_name(k)) for k in options.keep}
+    removed: dict[str, str] = {}
+    conflicts: list[str] = []
+    for raw, version, layer in sorted(options.provided):
+        name = str(canonicalize_name(raw))
+        dist = dists.get(name)
+        if dist is None or name in skip or name in removed:
+            continue
+        if same_version(dist.version, version):
+            removed[name] = f"provided by layer {layer}"
+        else:
+            conflicts.append(f"{name}=={dist.version} is needed, but layer {layer} holds {name}=={version}")
+    if conflicts:
+        first = conflicts[0].split("==")[0]
+        raise ConfigurationError(
+            "the function needs other versions than its layers provide (only one copy can be imported):\n    "
+            + "\n    ".join(conflicts),
+            "pin the layer's versions in the function's dependencies (or rebuild the layer with the function's), "
+            f"or use keep=[{first!r}] to ship the function's own copy, which shadows the layer's",
+        )
+    return removed
+
+
 def strip(tree: Path, target: Target, roots: Iterable[str], options: StripOptions) -> StripResult:
     dists = installed(tree)
     result = plan(dists, target, roots, options)
-    for name in result.removed:
+    provided = provided_by_layers(dists, options, result.removed) if options.provided else {}
+    removed = {**result.removed, **provided}
+    for name in sorted(removed):
         remove(tree, dists[name])
-    return result
+    return StripResult(removed, result.kept_seeds)
