@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,8 +92,12 @@ def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOption
         # not reproducible across machines
         shutil.rmtree(dest / "bin", ignore_errors=True)
         drop_install_records(dest)
-        stripped = strip(dest, target, lock.roots, strip_options)
-        slimmed = slim(dest, slim_options)
+        trash = Path(tempfile.mkdtemp(prefix=cache.tmp_prefix("trash"), dir=cache.root / "tmp"))
+        try:
+            stripped = strip(dest, target, lock.roots, strip_options, trash)
+            slimmed = slim(dest, slim_options, trash)
+        finally:
+            _delete_later(trash)
         report = scan(dest, target, exclude=verify_exclude)
         require_clean(report, target, f"the dependencies of {lock.spec.source}")
         if slim_options.compile_bytecode:
@@ -102,6 +108,16 @@ def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOption
     entry, hit = cache.get_or_create("trees", key, build, required=META)
     meta = json.loads((entry / META).read_text())
     return InstalledTree(key, entry / TREE, meta), hit
+
+
+def _delete_later(trash: Path) -> None:
+    """Delete ``trash`` off the critical path: a detached ``rm``; if it never runs, the folder's name says
+    its owner and the next run of any process removes it once this one is gone."""
+    try:
+        subprocess.Popen(["rm", "-rf", str(trash)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _write(path: Path, text: str) -> Path:

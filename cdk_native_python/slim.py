@@ -29,6 +29,7 @@ from pathlib import Path
 
 from .errors import InstallError
 from .fingerprint import is_excluded
+from .strip import discard
 from .target import Target
 
 #: (pattern, why) — a pattern ending in "/" matches a folder
@@ -95,8 +96,8 @@ def drop_install_records(tree: Path) -> None:
                               encoding="utf-8")
 
 
-def slim(tree: Path, options: SlimOptions = SlimOptions()) -> SlimResult:
-    """Apply ``SLIM_RULES`` to ``tree`` (a site-packages-like folder) in place."""
+def slim(tree: Path, options: SlimOptions = SlimOptions(), trash: Path | None = None) -> SlimResult:
+    """Apply ``SLIM_RULES`` to ``tree`` (a site-packages-like folder) in place (folders go to ``trash``)."""
     files = freed = 0
     by_rule: dict[str, int] = {}
     if not options.enabled:
@@ -109,7 +110,7 @@ def slim(tree: Path, options: SlimOptions = SlimOptions()) -> SlimResult:
             rule = _rule_for(d + "/", rel, options.keep)
             if rule:
                 n, size = _size(Path(dirpath, d))
-                shutil.rmtree(Path(dirpath, d))
+                discard(Path(dirpath, d), trash)
                 dirnames.remove(d)
                 files, freed = files + n, freed + size
                 by_rule[rule] = by_rule.get(rule, 0) + size

@@ -12,6 +12,7 @@ needs a different version than its layer holds is an error, since only one copy 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -158,28 +159,57 @@ def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], o
     return StripResult(removed, kept_seeds)
 
 
-def remove(tree: Path, dist: Distribution) -> int:
-    """Delete a distribution's files (from its RECORD) and return the bytes freed."""
+def discard(path: Path, trash: Path | None) -> None:
+    """Delete ``path``, or move it into ``trash`` (one rename) for a background delete to finish."""
+    if trash is None:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        return
+    os.rename(path, trash / f"{len(list(trash.iterdir()))}-{path.name}")
+
+
+def remove(tree: Path, dist: Distribution, trash: Path | None = None) -> int:
+    """Delete a distribution's files (from its RECORD) and return the bytes freed.
+
+    A top-level folder holding only this distribution's files goes in one rename to ``trash``
+    (botocore is 2,000+ files: unlinking them one by one costs a second on some file systems).
+    """
     freed = 0
     record = dist.dist_info / "RECORD"
-    dirs: set[Path] = set()
+    by_top: dict[str, set[str]] = {}
     if record.is_file():
         for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
-            rel = line.rsplit(",", 2)[0].strip('"')
-            if not rel:
+            rel = os.path.normpath(line.rsplit(",", 2)[0].strip('"'))
+            if not line.strip() or rel.startswith(("..", "/")) or rel == ".":
+                continue  # outside the tree (e.g. ../../bin/x): never ours to delete
+            by_top.setdefault(rel.split(os.sep, 1)[0], set()).add(rel)
+    info_name = dist.dist_info.name
+    for top, listed in sorted(by_top.items()):
+        if top == info_name:
+            continue
+        path = tree / top
+        if path.is_dir() and not path.is_symlink():
+            present = {os.path.relpath(os.path.join(d, n), tree) for d, _, names in os.walk(path) for n in names}
+            if present <= listed:  # nothing else lives there: take the whole folder
+                freed += sum(os.lstat(tree / f).st_size for f in present)
+                discard(path, trash)
                 continue
-            path = (tree / rel).resolve()
-            if tree.resolve() not in path.parents or not path.is_file():
-                continue
-            freed += path.stat().st_size
+            for rel in sorted(listed & present):
+                freed += os.lstat(tree / rel).st_size
+                (tree / rel).unlink()
+            for d in sorted({os.path.dirname(r) for r in listed}, key=len, reverse=True):
+                while d and d != top and os.path.isdir(tree / d) and not os.listdir(tree / d):
+                    os.rmdir(tree / d)
+                    d = os.path.dirname(d)
+            if not os.listdir(path):
+                path.rmdir()
+        elif path.is_file() or path.is_symlink():
+            freed += path.lstat().st_size
             path.unlink()
-            dirs.add(path.parent)
     if dist.dist_info.exists():
-        shutil.rmtree(dist.dist_info)
-    for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-        while d != tree and d.is_dir() and not any(d.iterdir()):
-            d.rmdir()
-            d = d.parent
+        discard(dist.dist_info, trash)
     return freed
 
 
@@ -220,11 +250,12 @@ def provided_by_layers(dists: dict[str, Distribution], options: StripOptions,
     return removed
 
 
-def strip(tree: Path, target: Target, roots: Iterable[str], options: StripOptions) -> StripResult:
+def strip(tree: Path, target: Target, roots: Iterable[str], options: StripOptions,
+          trash: Path | None = None) -> StripResult:
     dists = installed(tree)
     result = plan(dists, target, roots, options)
     provided = provided_by_layers(dists, options, result.removed) if options.provided else {}
     removed = {**result.removed, **provided}
     for name in sorted(removed):
-        remove(tree, dists[name])
+        remove(tree, dists[name], trash)
     return StripResult(removed, result.kept_seeds)
