@@ -19,15 +19,18 @@ reproducible and a command hook that edits a ``.py`` file can never be shadowed 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InstallError
+from . import uv
+from .errors import BundlingError, InstallError
 from .fingerprint import is_excluded
 from .strip import discard
 from .target import Target
@@ -143,6 +146,10 @@ def find_interpreter(target: Target) -> str | None:
     if sys.version_info[:2] == (3, target.python_minor):
         return sys.executable
     candidates = [shutil.which(f"python{target.python_version}")]
+    with contextlib.suppress(BundlingError, OSError):  # interpreters uv installed ("uv python install 3.13")
+        found = uv.run(["python", "find", "--no-project", target.python_version], Path(tempfile.gettempdir()))
+        if found.returncode == 0 and found.stdout.strip():
+            candidates.append(found.stdout.strip().splitlines()[-1])
     for exe in filter(None, candidates):
         proc = subprocess.run([exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                               capture_output=True, text=True, check=False)
