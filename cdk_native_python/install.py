@@ -19,9 +19,9 @@ from . import uv
 from .budget import estimate_zipped, tree_bytes
 from .cache import Cache, digest
 from .errors import InstallError
-from .resolve import ENGINE_VERSION, Lock, explain_failure
+from .resolve import ENGINE_VERSION, Lock, explain_failure, lock_without
 from .slim import SlimOptions, SlimResult, drop_install_records, precompile, slim
-from .strip import StripOptions, StripResult, installed, strip
+from .strip import StripOptions, StripResult, installed, plan_graph, strip
 from .target import Target
 from .verify import require_clean, scan
 
@@ -60,13 +60,24 @@ def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOption
 
     def build(tmp: Path) -> None:
         dest = tmp / TREE
-        if not any(line.strip() and not line.lstrip().startswith("#") for line in lock.text.splitlines()):
+        requirements, text = lock.path, lock.text
+        early = StripResult({}, {})
+        graph = lock.graph
+        if graph is not None:
+            # the resolver recorded who requires what: packages stripping would remove are never installed
+            # (boto3's botocore alone is 2,000+ files to download, unpack and delete again)
+            early = plan_graph(graph, lock.roots, strip_options)
+            if early.removed:
+                text = lock_without(text, early.removed)
+                requirements = _write(tmp / "install.txt", text)
+        if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
             dest.mkdir()  # nothing to install (e.g. every requirement's marker is false on the target)
-            _write_meta(tmp, dest, target, StripResult({}, {}), SlimResult(0, 0, {}), {})
+            (tmp / "install.txt").unlink(missing_ok=True)
+            _write_meta(tmp, dest, target, early, SlimResult(0, 0, {}), {})
             return
         args = ["pip", "install", "--target", str(dest), "--no-deps", "--only-binary", ":all:",
                 "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
-                "--link-mode", "copy", "--no-compile", "--quiet", "-r", str(lock.path)]
+                "--link-mode", "copy", "--no-compile", "--quiet", "-r", str(requirements)]
         if lock.spec.constraints:
             args += ["--constraint", str(_write(tmp / "constraints.txt", lock.spec.constraints_text()))]
         result = None
@@ -88,13 +99,15 @@ def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOption
                     "from a trusted index, or fix the --hash entry")
             raise explain_failure(result.message, lock.spec, target, lock.indexes) from None
         (tmp / "constraints.txt").unlink(missing_ok=True)
+        (tmp / "install.txt").unlink(missing_ok=True)
         # console scripts carry the host interpreter's path in their shebang: useless on Lambda and
         # not reproducible across machines
         shutil.rmtree(dest / "bin", ignore_errors=True)
         drop_install_records(dest)
         trash = Path(tempfile.mkdtemp(prefix=cache.tmp_prefix("trash"), dir=cache.root / "tmp"))
         try:
-            stripped = strip(dest, target, lock.roots, strip_options, trash)
+            late = strip(dest, target, lock.roots, strip_options, trash)
+            stripped = StripResult({**early.removed, **late.removed}, {**early.kept_seeds, **late.kept_seeds})
             slimmed = slim(dest, slim_options, trash)
         finally:
             _delete_later(trash)

@@ -14,10 +14,11 @@ reproducible and offline-capable. Lock files (uv.lock, poetry.lock, ...) skip re
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote
@@ -33,6 +34,8 @@ from .spec import DependencySpec, IndexOptions
 from .target import Target
 
 LOCK_FILE = "requirements.lock"
+#: who required what, from the resolver's annotations: lets the install skip packages stripping removes
+GRAPH_FILE = "graph.json"
 ENGINE_VERSION = "2"
 
 
@@ -50,6 +53,21 @@ class Lock:
     @property
     def text(self) -> str:
         return self.path.read_text()
+
+    @property
+    def graph(self) -> dict[str, set[str]] | None:
+        """``name -> names it requires`` on the target, when the resolver recorded it (not for lock files
+        read as they are, whose install is stripped afterwards from the installed metadata)."""
+        path = self.path.parent / GRAPH_FILE
+        if not path.is_file():
+            return None
+        required_by: dict[str, list[str]] = json.loads(path.read_text())
+        edges: dict[str, set[str]] = {name: set() for name in required_by}
+        for dep, users in required_by.items():
+            for user in users:
+                if user in edges:
+                    edges[user].add(dep)
+        return edges
 
     @property
     def portable_text(self) -> str:
@@ -175,7 +193,7 @@ def _compile(
     (work / "requirements.in").write_text(spec.requirements_text())
     args = ["pip", "compile", str(work / "requirements.in"), "-o", str(out),
             "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
-            "--only-binary", ":all:", "--generate-hashes", "--no-header", "--no-annotate", "--quiet"]
+            "--only-binary", ":all:", "--generate-hashes", "--no-header", "--quiet"]
     if spec.constraints:
         (work / "constraints.txt").write_text(spec.constraints_text())
         args += ["--constraint", str(work / "constraints.txt")]
@@ -185,7 +203,9 @@ def _compile(
         if result.returncode == 0:
             for f in ("requirements.in", "constraints.txt"):
                 (work / f).unlink(missing_ok=True)
-            out.write_text(apply_user_hashes(out.read_text(), spec))
+            text, required_by = split_annotations(out.read_text())
+            (work / GRAPH_FILE).write_text(json.dumps(required_by, indent=1, sort_keys=True) + "\n")
+            out.write_text(apply_user_hashes(text, spec))
             return indexes
         missing = uv.no_wheels(result.message)
         if missing and canonicalize_name(missing[0]) in allowed and canonicalize_name(missing[0]) not in built:
@@ -198,6 +218,48 @@ def _compile(
         if uv.no_space(result.message):
             raise cache.full(f"resolving {spec.source} for {target}")
         raise explain_failure(result.message, spec, target, indexes, allowed)
+
+
+_PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|@)")
+
+
+def split_annotations(text: str) -> tuple[str, dict[str, list[str]]]:
+    """uv's annotated lock → (the lock without comments, ``name -> [names that require it]``).
+
+    ``# via -r requirements.in`` (a root) and ``-c`` constraints are not packages and are dropped.
+    """
+    lines: list[str] = []
+    required_by: dict[str, list[str]] = {}
+    current = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            via = stripped.lstrip("#").strip()
+            via = via[len("via"):].strip() if via.startswith("via") else via
+            for user in filter(None, (u.strip() for u in via.split(","))):
+                if current and not user.startswith("-"):
+                    required_by[current].append(str(canonicalize_name(user.split("[")[0])))
+            continue
+        m = _PINNED.match(line)
+        if m:
+            current = str(canonicalize_name(m.group(1)))
+            required_by.setdefault(current, [])
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if lines else ""), required_by
+
+
+def lock_without(text: str, names: Iterable[str]) -> str:
+    """The lock minus the requirement blocks (a pin and its indented ``--hash`` lines) of ``names``."""
+    drop = {str(canonicalize_name(n)) for n in names}
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        if line and not line[0].isspace():
+            m = _PINNED.match(line)
+            skipping = m is not None and str(canonicalize_name(m.group(1))) in drop
+        if not skipping:
+            out.append(line)
+    return "\n".join(out) + ("\n" if out else "")
 
 
 _HASH_OPT = re.compile(r"--hash=(\S+)")

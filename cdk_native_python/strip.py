@@ -117,12 +117,21 @@ class StripResult:
 
 
 def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], options: StripOptions) -> StripResult:
-    edges = dependency_graph(dists, target)
-    seeds = options.seeds() & set(dists)
+    """What to strip from an installed tree (edges read from each package's metadata)."""
+    return plan_graph(dependency_graph(dists, target), roots, options)
+
+
+def plan_graph(edges: dict[str, set[str]], roots: Iterable[str], options: StripOptions) -> StripResult:
+    """What to strip, given ``name -> names it requires on the target`` for every package of the set.
+
+    The graph may come from installed metadata (:func:`dependency_graph`) or from the resolver's own
+    record of who required what, which lets the install skip stripped packages altogether.
+    """
+    seeds = options.seeds() & set(edges)
 
     def reach(starts: Iterable[str]) -> set[str]:
         seen: set[str] = set()
-        todo = [s for s in starts if s in dists]
+        todo = [s for s in starts if s in edges]
         while todo:
             n = todo.pop()
             if n not in seen:
@@ -135,7 +144,7 @@ def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], o
     # reach at all (so an incomplete list of roots can only keep too much, never remove too much).
     roots = {canonicalize_name(r) for r in roots} - seeds
     never = {str(canonicalize_name(k)) for k in options.keep}
-    kept = ((roots | never) & set(dists)) | (set(dists) - from_seeds)
+    kept = ((roots | never) & set(edges)) | (set(edges) - from_seeds)
     kept_seeds: dict[str, str] = {}
     changed = True
     while changed:  # a kept package pulls back whatever it needs, seeds included
@@ -148,12 +157,12 @@ def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], o
                         kept_seeds[dep] = name
                     changed = True
     removed = {}
-    for name in sorted(set(dists) - kept):
+    for name in sorted(set(edges) - kept):
         if name in seeds:
             why = "provided by the Lambda runtime" if name in RUNTIME_PROVIDED else (
                 "infrastructure-only" if name in INFRASTRUCTURE else "listed in strip")
         else:
-            users = sorted(n for n in dists if name in edges[n])
+            users = sorted(n for n in edges if name in edges[n])
             why = "only needed by " + ", ".join(users)
         removed[name] = why
     return StripResult(removed, kept_seeds)

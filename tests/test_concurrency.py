@@ -106,8 +106,9 @@ def check_cache(root: Path) -> tuple[int, int]:
     """Every published entry is complete and true to its metadata; returns (#locks, #trees)."""
     locks = [e for e in (root / "locks").iterdir() if e.is_dir()] if (root / "locks").exists() else []
     for entry in locks:
-        assert sorted(p.name for p in entry.iterdir()) == ["requirements.lock"], entry
+        assert sorted(p.name for p in entry.iterdir()) == ["graph.json", "requirements.lock"], entry
         assert "==" in (entry / "requirements.lock").read_text(), entry
+        assert json.loads((entry / "graph.json").read_text()), entry
     trees = list((root / "trees").iterdir()) if (root / "trees").exists() else []
     for entry in trees:
         assert sorted(p.name for p in entry.iterdir()) == ["meta.json", "tree"], entry

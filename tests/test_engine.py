@@ -174,3 +174,33 @@ def test_source_only_function(tmp_path: Path) -> None:
     (entry / "index.py").write_text("def handler(e, c):\n    return 1\n")
     result = build(BuildRequest(entry=entry, target=ARM313), tmp_path / "out", Cache(tmp_path / "cache"))
     assert result.packages == {} and (tmp_path / "out" / "index.py").is_file()
+
+
+def test_stripped_packages_are_never_installed_and_the_tree_is_the_same(
+        tmp_path: Path, wheel_index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver's record of who requires what lets the install skip botocore & co. altogether; the result
+    must equal stripping after install (what happens for lock files, which carry no such record)."""
+    import cdk_native_python.strip as strip_module
+    from cdk_native_python.install import install
+    from cdk_native_python.resolve import GRAPH_FILE
+
+    removed_after_install: list[str] = []
+    real_remove = strip_module.remove
+    monkeypatch.setattr(strip_module, "remove", lambda tree, dist, trash=None: (
+        removed_after_install.append(dist.name), real_remove(tree, dist, trash))[1])
+    entry = make_entry(tmp_path, "usesdateutil\nboto3\nusesattrs\naws-cdk-lib\npurepkg\n")
+    cache = Cache(tmp_path / "cache")
+    plan = prepare(request(entry, ARM313, wheel_index), cache)
+    assert plan.lock is not None and plan.lock.graph is not None
+    early, _ = install(plan.lock, ARM313, cache, StripOptions())
+    assert removed_after_install == []  # nothing was installed only to be deleted
+    assert set(early.meta["stripped"]) == {  # type: ignore[arg-type]
+        "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "aws-cdk-lib", "constructs", "jsii",
+        "typing-extensions"}
+    # the same lock without the record: installed whole, stripped afterwards, same tree and same reasons
+    (plan.lock.path.parent / GRAPH_FILE).unlink()
+    late, _ = install(plan.lock, ARM313, Cache(tmp_path / "cache-2"), StripOptions())
+    assert sorted(removed_after_install) == sorted(early.meta["stripped"])  # type: ignore[arg-type]
+    assert early.meta["stripped"] == late.meta["stripped"] and early.packages == late.packages
+    files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))  # noqa: E731
+    assert files(early.path) == files(late.path)
