@@ -8,7 +8,9 @@ trip), then online if something is missing.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -147,12 +149,13 @@ def describe_packages(tree: Path) -> dict[str, dict[str, object]]:
                 if line.startswith("Tag:")] if wheel.is_file() else []
         size = 0
         record = dist.dist_info / "RECORD"
+        base = str(tree)
         if record.is_file():
             for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
                 rel = line.rsplit(",", 2)[0].strip('"')
-                path = tree / rel
-                if rel and not rel.startswith("..") and path.is_file():
-                    size += path.stat().st_size
+                if rel and not rel.startswith(".."):
+                    with contextlib.suppress(OSError):  # gone if slimmed: not counted
+                        size += os.stat(os.path.join(base, rel)).st_size
         details[name] = {"version": dist.version, "wheel_tags": tags, "bytes": size}
     return details
 

@@ -29,7 +29,6 @@ from . import uv
 from .cache import Cache, digest
 from .errors import IndexUnreachableError, ResolutionError
 from .fingerprint import tree_digest
-from .indexes import download, project_files
 from .spec import DependencySpec, IndexOptions
 from .target import Target
 
@@ -330,6 +329,8 @@ def no_wheel_error(
 ) -> ResolutionError:
     what = f"{name}=={version}" if version else name
     try:
+        from .indexes import project_files  # only when explaining a failure: keeps urllib off the warm path
+
         files = [f for f, _ in project_files(name, indexes)]
     except Exception:  # the explanation must never hide the original error
         files = []
@@ -357,6 +358,8 @@ def _build_allowed(
     name: str, version: str | None, target: Target, cache: Cache, indexes: IndexOptions, wheelhouse: Path
 ) -> None:
     """Build the user-allowed sdist of ``name`` into a pure-Python wheel in the wheelhouse."""
+    from .indexes import download, project_files
+
     sdists = [(f, u) for f, u in project_files(name, indexes) if f.endswith((".tar.gz", ".zip"))]
     if version:
         sdists = [(f, u) for f, u in sdists if f"-{version}." in f] or sdists
