@@ -1,0 +1,62 @@
+"""Warm builds need no network (a laptop on a plane); cold ones say which index they could not reach (issue #6).
+
+The index is a real HTTP server that is shut down after the first build, so its address stays the same (the
+configuration does not change on a plane) but nothing answers there any more.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cdk_native_python.cache import Cache
+from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.errors import IndexUnreachableError
+from cdk_native_python.spec import IndexOptions
+from cdk_native_python.target import Target
+from tests.wheelfactory import standard_index
+
+ARM313 = Target.from_runtime("python3.13", "arm64")
+
+
+def entry(tmp_path: Path) -> Path:
+    fn = tmp_path / "fn"
+    fn.mkdir()
+    (fn / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (fn / "requirements.txt").write_text("purepkg\nnativepkg\nmarkerdeps\nboto3\nusesdateutil\n")
+    return fn
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("lost", ["nothing", "installed trees"])
+def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None:
+    index = standard_index(tmp_path / "index")
+    cache = Cache(tmp_path / "cache")
+    request = BuildRequest(entry=entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=index.url))
+    first = build(request, tmp_path / "online", cache)
+    index.close()  # the plane takes off
+    before = len(index.requests)
+    if lost != "nothing":  # a resolution-cache hit with no installed tree: installed offline from uv's cache
+        shutil.rmtree(cache.root / "trees")
+    offline = build(request, tmp_path / "offline", cache)
+    assert offline.resolve_hit and offline.install_hit == (lost == "nothing")
+    assert files(tmp_path / "offline") == files(tmp_path / "online")
+    assert offline.packages == first.packages and "nativepkg" in offline.packages
+    assert len(index.requests) == before  # (the server is down anyway: nothing even tried to reach it)
+
+
+def test_cold_build_names_the_unreachable_index(tmp_path: Path) -> None:
+    index = standard_index(tmp_path / "index")
+    url = index.url
+    index.close()
+    request = BuildRequest(entry=entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=url))
+    with pytest.raises(IndexUnreachableError) as err:
+        build(request, tmp_path / "out", Cache(tmp_path / "cache"))
+    assert url.rstrip("/") in str(err.value) and "requirements.txt" in str(err.value)
+    assert not (tmp_path / "cache" / "locks").exists() or not any(
+        p.is_dir() for p in (tmp_path / "cache" / "locks").iterdir())  # nothing half-written is trusted later
