@@ -113,7 +113,12 @@ def from_layers(layers: Sequence[Any], target: Target, name: str) -> tuple[tuple
 
 
 class NativePythonFunction(lambda_.Function):
-    """A Python Lambda function with dependencies installed from manylinux wheels for its target."""
+    """A Python Lambda function with dependencies installed from manylinux wheels for its target.
+
+    Packages held by the :class:`~cdk_native_python.layer.NativePythonLayerVersion` layers given in
+    ``layers=[...]`` are left out of the bundle (a different version is an error), and every asset-based
+    layer's unzipped size counts against Lambda's 250 MB limit together with the function's.
+    """
 
     def __init__(
         self,

@@ -1,0 +1,408 @@
+"""``cdk-native-python build``: the construct's bundles outside CDK (SAM, Serverless, Terraform, plain zips).
+
+The command builds a :class:`~cdk_native_python.engine.BuildRequest` through the same
+:class:`~cdk_native_python.options.BundlingOptions` the constructs use and runs the same engine, so a
+folder or zip built here holds exactly what ``cdk synth`` would put in the asset, and shares its cache.
+It never imports aws-cdk-lib.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import time
+import traceback
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .cache import Cache
+from .engine import BuildRequest, BuildResult
+from .engine import build as engine_build
+from .errors import BundlingError, ConfigurationError, IndexUnreachableError, InputError
+from .options import BundlingOptions
+from .target import Target
+
+PROG = "cdk-native-python"
+
+EXIT_OK = 0
+EXIT_BUNDLING = 1
+EXIT_USAGE = 2
+EXIT_NETWORK = 3
+EXIT_INTERNAL = 4
+
+#: the earliest time a zip can hold (DOS date): the reproducible-builds default when SOURCE_DATE_EPOCH is unset
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}  the bundle was written
+  {EXIT_BUNDLING}  bundling failed: no wheel for the target, conflict, hash mismatch, native code for
+     another platform, over Lambda's 250 MB size limit, ... (the message names the package)
+  {EXIT_USAGE}  usage error: bad or conflicting options, a missing or malformed dependency file,
+     an output folder that is not empty
+  {EXIT_NETWORK}  a package index could not be reached (network, DNS, proxy, credentials)
+  {EXIT_INTERNAL}  internal error in cdk-native-python (please report it; -v shows the traceback)
+"""
+
+BUILD_EPILOG = f"""\
+examples:
+  # a function (source + dependencies) as a deterministic zip for Lambda arm64 / python3.12
+  {PROG} build --runtime python3.12 --arch arm64 \\
+      --source src -r src/requirements.txt --zip dist/fn.zip
+
+  # dependencies only, into a new folder (e.g. for SAM's CodeUri or Terraform's archive_file)
+  {PROG} build --runtime python3.13 -r poetry.lock --output build/deps
+
+  # a layer (packages under python/) and a machine-readable report
+  {PROG} build --runtime python3.12 --arch arm64 -r requirements.txt \\
+      --layer --zip dist/layer.zip --report dist/layer.json
+
+  # a private index only
+  {PROG} build --runtime python3.12 -r requirements.txt --zip fn.zip \\
+      --index-url https://pypi.example.com/simple
+
+The dependency file may be in any supported format (requirements*.txt, uv.lock, poetry.lock,
+Pipfile.lock, pylock.toml, pyproject.toml); without -r it is detected in --source.
+Zips are reproducible: sorted entries, one fixed timestamp ($SOURCE_DATE_EPOCH, else
+1980-01-01), 0644 files, 0755 folders and executables. The cache is shared with `cdk synth`
+($CDK_NATIVE_PYTHON_CACHE_DIR), so a warm build needs no network.
+
+{EXIT_CODES}"""
+
+
+class UsageError(ConfigurationError):
+    """A flag, or a combination of flags, that cannot work."""
+
+
+def _runtime(value: str) -> str:
+    try:
+        Target.from_runtime(value, "x86_64")
+    except BundlingError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message} (e.g. python3.12)") from None
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog=PROG,
+        description="Docker-free bundling of Python AWS Lambda functions and layers: dependencies are resolved\n"
+                    "and installed from manylinux wheels for the Lambda target (runtime, architecture, glibc),\n"
+                    "with markers and wheel tags evaluated for the target, never for this machine.",
+        epilog=f"Run '{PROG} build --help' for the options and examples.\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+    b = commands.add_parser(
+        "build", help="bundle a function or a layer into a folder or a deterministic zip",
+        description="Bundle a Lambda function (handler source + dependencies) or a layer (dependencies under\n"
+                    "python/) for one runtime and architecture, into a new folder or a reproducible zip. Uses the\n"
+                    "same engine and cache as the NativePythonFunction / NativePythonLayerVersion constructs.",
+        epilog=BUILD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+    target = b.add_argument_group("target")
+    target.add_argument("--runtime", required=True, type=_runtime, metavar="RUNTIME",
+                        help="Lambda runtime: python3.8 ... python3.14 (required)")
+    target.add_argument("--arch", "--architecture", dest="arch", default="x86_64", metavar="ARCH",
+                        choices=("x86_64", "arm64"), help="Lambda architecture: x86_64 (default) or arm64")
+
+    inputs = b.add_argument_group("inputs")
+    inputs.add_argument("-r", "--dependency-file", metavar="FILE", type=Path,
+                        help="dependency file in any supported format (default: detected in --source)")
+    inputs.add_argument("--source", metavar="DIR", type=Path,
+                        help="the handler's source folder, copied into the bundle root (not with --layer, where it "
+                             "is only searched for the dependency file)")
+    inputs.add_argument("--group", dest="groups", action="append", default=[], metavar="NAME",
+                        help="dependency group to include (poetry, uv.lock, pyproject, pylock, Pipfile 'develop')")
+    inputs.add_argument("--extra", dest="extras", action="append", default=[], metavar="NAME",
+                        help="project extra to include (pyproject-based formats)")
+    inputs.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="leave matching source paths out (always left out: .venv, __pycache__, tests, .git, ...)")
+    inputs.add_argument("--resolve-pipfile", action="store_true",
+                        help="resolve a Pipfile that has no Pipfile.lock (otherwise an error asks you to lock it)")
+
+    out = b.add_argument_group("output (one of)")
+    where = out.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output", "-o", metavar="DIR", type=Path,
+                       help="write the bundle into DIR, which must not exist or be empty")
+    where.add_argument("--zip", metavar="FILE.zip", type=Path, help="write a deterministic zip (replaced atomically)")
+    out.add_argument("--layer", action="store_true", help="layer layout: dependencies under python/, no source")
+    out.add_argument("--report", metavar="FILE.json", type=Path,
+                     help="write the build report (packages, wheel tags, stripped, sizes, cache hits) as JSON")
+
+    index = b.add_argument_group("package sources (merged with those in the dependency file)")
+    index.add_argument("--index-url", metavar="URL", help="primary index (default: PyPI)")
+    index.add_argument("--extra-index-url", dest="extra_index_urls", action="append", default=[], metavar="URL")
+    index.add_argument("--find-links", action="append", default=[], metavar="PATH_OR_URL",
+                       help="folder or page of wheels")
+    index.add_argument("--no-index", action="store_true", help="use --find-links only")
+    index.add_argument("--allow-build", action="append", default=[], metavar="PKG",
+                       help="let PKG build from an sdist on this machine (its build code runs; must be pure Python)")
+
+    contents = b.add_argument_group("contents")
+    contents.add_argument("--keep-boto3", action="store_true",
+                          help="ship boto3/botocore/s3transfer/jmespath instead of using the runtime's")
+    contents.add_argument("--strip", action="append", default=[], metavar="PKG",
+                          help="also remove PKG (with what only it needs)")
+    contents.add_argument("--keep", action="append", default=[], metavar="PKG", help="never remove PKG")
+    contents.add_argument("--no-slim", action="store_true",
+                          help="keep files Lambda never reads (bytecode, test suites, ...) in dependencies")
+    contents.add_argument("--verify-exclude", action="append", default=[], metavar="GLOB",
+                          help="accept matching files as they are in the native-code verification")
+
+    run = b.add_argument_group("run")
+    run.add_argument("--cache-dir", metavar="DIR", type=Path,
+                     help="cache location (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)")
+    run.add_argument("--refresh", action="store_true", help="re-resolve floating requirements now")
+    noise = run.add_mutually_exclusive_group()
+    noise.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    noise.add_argument("-v", "--verbose", action="store_true",
+                       help="one line per package, and a traceback on internal errors")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)  # exits 2 on a usage error, 0 for --help / --version
+    if args.command is None:
+        parser().print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return build(args)
+    except BundlingError as exc:
+        _error(exc.message, exc.hint)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        # the file system refused (disk full, permission denied): the user's environment, not a bug
+        where = f" ({exc.filename})" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{where}", "check that the output location is writable and has space")
+        return EXIT_BUNDLING
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        _error(f"internal error: {type(exc).__name__}: {exc}",
+               "this is a bug in cdk-native-python; please report it with the command you ran"
+               + ("" if args.verbose else " and the traceback shown with -v"))
+        return EXIT_INTERNAL
+
+
+def exit_code(exc: BundlingError) -> int:
+    if isinstance(exc, IndexUnreachableError):
+        return EXIT_NETWORK
+    if isinstance(exc, (ConfigurationError, InputError)):
+        return EXIT_USAGE
+    return EXIT_BUNDLING
+
+
+def _error(message: str, hint: str | None) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"  hint: {hint}", file=sys.stderr)
+
+
+def build(args: argparse.Namespace) -> int:
+    source: Path | None = args.source.absolute() if args.source else None
+    dep_file: Path | None = args.dependency_file.absolute() if args.dependency_file else None
+    if source is None and dep_file is None:
+        raise UsageError("nothing to bundle: neither --source nor -r/--dependency-file was given",
+                         "pass -r requirements.txt (or any dependency file) and/or --source DIR")
+    if source is not None and not source.is_dir():
+        raise UsageError(f"--source {args.source}: {'not a folder' if source.exists() else 'does not exist'}",
+                         "pass the folder holding the handler's source")
+    if dep_file is not None and not dep_file.is_file():
+        raise UsageError(f"-r {args.dependency_file}: {'not a file' if dep_file.exists() else 'does not exist'}",
+                         "pass the path of the dependency file, relative to the current directory")
+    if args.no_index and not args.find_links:
+        raise UsageError("--no-index without --find-links leaves no package source",
+                         "add --find-links DIR (a folder of wheels), or drop --no-index")
+    epoch = zip_epoch() if args.zip else ZIP_EPOCH
+    final: Path = (args.zip or args.output).absolute()
+    if args.output is not None:
+        _check_output_dir(final)
+    elif final.is_dir():
+        raise UsageError(f"--zip {args.zip} is a folder", "pass the path of the zip file to write, e.g. dist/fn.zip")
+    excludes = list(args.exclude)
+    if source is not None and not args.layer:
+        # never bundle the output (or its temporary sibling) into itself when it lives inside the source
+        for path in (final, final.parent / f".{final.name}.tmp-*"):
+            if source in path.parents:
+                excludes.append(path.relative_to(source).as_posix())
+        if args.report is not None and source in args.report.absolute().parents:
+            excludes.append(args.report.absolute().relative_to(source).as_posix())
+
+    options = BundlingOptions(
+        asset_excludes=excludes, groups=args.groups, extras=args.extras, resolve_pipfile=args.resolve_pipfile,
+        index_url=args.index_url, extra_index_urls=args.extra_index_urls,
+        find_links=[link if "://" in link else str(Path(link).absolute()) for link in args.find_links],
+        no_index=args.no_index, allow_build=args.allow_build, keep_boto3=args.keep_boto3, strip=args.strip,
+        keep=args.keep, slim=not args.no_slim, verify_exclude=args.verify_exclude, refresh=args.refresh,
+    )
+    target = Target.from_runtime(args.runtime, args.arch)
+    cache = Cache(args.cache_dir.absolute() if args.cache_dir else None)
+    name = final.name
+    with contextlib.ExitStack() as stack:
+        # without --source, an empty folder stands in for it: dependencies only, nothing else copied
+        entry = source or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-native-python-src-")))
+        request = options.request(entry, target, layer=args.layer, name=name)
+        if dep_file is not None:
+            request = dataclasses.replace(request, dependency_file=dep_file)
+        output: dict[str, object] = {"path": str(final), "kind": "zip" if args.zip else "folder",
+                                     "layer": args.layer}
+        if args.zip:
+            staging = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-native-python-build-")))
+            result = engine_build(request, staging / "bundle", cache)
+            entries, size = write_zip(staging / "bundle", final, epoch)
+            output.update(entries=entries, bytes=size, sha256=hashlib.sha256(final.read_bytes()).hexdigest())
+            written = f"{final} ({entries} entries, {size / 1e6:.1f} MB)"
+        else:
+            result = build_dir(request, final, cache)
+            written = f"{final}{os.sep}"
+        if args.report is not None:
+            report = {**result.report(), "output": output}
+            write_atomically(args.report.absolute(), json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if not args.quiet:
+        print(result.summary(name, verbose=args.verbose), file=sys.stderr)
+        print(f"[{PROG}] wrote {written}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _check_output_dir(path: Path) -> None:
+    if path.is_dir():
+        if any(path.iterdir()):
+            raise UsageError(f"--output {path} is not empty",
+                             "pass a new or empty folder (or delete this one first): the bundle is never "
+                             "merged into existing files")
+    elif path.exists():
+        raise UsageError(f"--output {path} is a file", "pass the path of a new or empty folder")
+
+
+def build_dir(request: BuildRequest, final: Path, cache: Cache) -> BuildResult:
+    """Build into a temporary sibling and rename it into place: a failure leaves no half-written output."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 is for the temporary name only
+        result = engine_build(request, tmp, cache)
+        unlink_from_cache(tmp)
+        if final.is_dir():
+            final.rmdir()  # empty (checked before the build); fails, as it should, if something appeared since
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def unlink_from_cache(root: Path) -> None:
+    """Replace hard links into the cache by copies, so editing the output can never change the cache."""
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath, name)
+            st = path.lstat()
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                copy = path.with_name(f".{name}.copy")
+                shutil.copy2(path, copy)
+                os.replace(copy, path)
+
+
+def zip_epoch() -> tuple[int, int, int, int, int, int]:
+    """``$SOURCE_DATE_EPOCH`` (reproducible-builds.org) as a zip timestamp, clamped to what zip can hold."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return ZIP_EPOCH
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise UsageError(f"SOURCE_DATE_EPOCH={raw!r} is not a number of seconds",
+                         "set it to an integer Unix time (e.g. $(git log -1 --format=%ct)) or unset it") from None
+    t = time.gmtime(max(seconds, 315_532_800))  # 1980-01-01T00:00:00Z
+    if t.tm_year > 2107:
+        return (2107, 12, 31, 23, 59, 58)
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec - t.tm_sec % 2)
+
+
+def write_zip(root: Path, dest: Path, date_time: tuple[int, int, int, int, int, int] = ZIP_EPOCH) -> tuple[int, int]:
+    """Zip ``root`` into ``dest`` reproducibly; returns (entries, bytes of the zip).
+
+    Entries are sorted, carry ``date_time``, Unix permissions 0644 (0755 for folders and executables) and
+    paths relative to ``root`` only. Written to a temporary file next to ``dest``, then renamed over it.
+    """
+    items: list[tuple[str, Path | None, int]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        for d in list(dirnames):
+            if os.path.islink(os.path.join(dirpath, d)):
+                dirnames.remove(d)  # a link to a folder is not followed (nothing the engine stages makes one)
+            else:
+                items.append((prefix + d + "/", None, stat.S_IFDIR | 0o755))
+        for name in filenames:
+            file = Path(dirpath, name)
+            if not file.is_file():
+                continue  # a dangling link or a link to a folder
+            mode = 0o755 if file.stat().st_mode & 0o111 else 0o644
+            items.append((prefix + name, file, stat.S_IFREG | mode))
+    items.sort(key=lambda item: item[0])
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
+            for arcname, path, mode in items:
+                info = zipfile.ZipInfo(arcname, date_time=date_time)
+                info.create_system = 3  # Unix, so external_attr carries the permissions
+                info.external_attr = mode << 16
+                if path is None:
+                    info.external_attr |= 0x10  # MS-DOS directory flag
+                    zf.writestr(info, b"")
+                    continue
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.file_size = path.stat().st_size  # lets zipfile decide on zip64 up front
+                with open(path, "rb") as src, zf.open(info, "w") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            zf.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return len(items), dest.stat().st_size
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

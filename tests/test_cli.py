@@ -1,0 +1,312 @@
+"""``cdk-native-python build`` run as a subprocess against the hermetic index: zips unzipped and inspected."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_native_python import cli
+from cdk_native_python.cache import Cache
+from cdk_native_python.engine import build
+from cdk_native_python.options import BundlingOptions
+from cdk_native_python.target import Target
+
+EPOCH = (1980, 1, 1, 0, 0, 0)
+SCRIPT = Path(sys.executable).parent / "cdk-native-python"
+
+
+def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    environ.update({"CDK_NATIVE_PYTHON_CACHE_DIR": str(cwd / "cache"), **(env or {})})
+    return subprocess.run([sys.executable, "-m", "cdk_native_python.cli", *args], cwd=cwd, env=environ,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (src / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (src / "run.sh").chmod(0o755)
+    (src / "requirements.txt").write_text("purepkg\nnativepkg\nboto3\n")
+    (src / "tests").mkdir()
+    (src / "tests" / "test_x.py").write_text("")
+    return tmp_path
+
+
+def fn_args(index: Any, *extra: str) -> list[str]:
+    return ["build", "--runtime", "python3.12", "--arch", "arm64", "--source", "src", "--index-url", index.url,
+            *extra]
+
+
+def members(path: Path) -> dict[str, zipfile.ZipInfo]:
+    with zipfile.ZipFile(path) as zf:
+        return {info.filename: info for info in zf.infolist()}
+
+
+def elf_machine(data: bytes) -> int:
+    return int.from_bytes(data[18:20], "little")
+
+
+# -- help, version -------------------------------------------------------------------------------------------------
+
+def test_help_documents_every_option_examples_and_exit_codes(tmp_path: Path) -> None:
+    top = run(tmp_path, "--help")
+    assert top.returncode == 0 and "build" in top.stdout and "exit codes:" in top.stdout
+    out = run(tmp_path, "build", "--help")
+    assert out.returncode == 0
+    for flag in ("--runtime", "--arch", "--dependency-file", "--source", "--output", "--zip", "--layer", "--report",
+                 "--index-url", "--extra-index-url", "--find-links", "--no-index", "--allow-build", "--keep-boto3",
+                 "--strip", "--keep", "--exclude", "--cache-dir", "--refresh", "--quiet", "--verbose"):
+        assert flag in out.stdout, flag
+    assert "examples:" in out.stdout and "SOURCE_DATE_EPOCH" in out.stdout
+    for code in range(5):
+        assert f"\n  {code}  " in out.stdout
+    assert max(len(line) for line in out.stdout.splitlines()) <= 100
+    version = run(tmp_path, "--version")
+    assert version.returncode == 0 and version.stdout.strip() == "cdk-native-python 0.1.0"
+
+
+def test_the_installed_script_runs(tmp_path: Path) -> None:
+    if not SCRIPT.is_file():
+        pytest.skip("package not installed with its console script in this environment")
+    out = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and "cdk-native-python" in out.stdout
+
+
+# -- zips ----------------------------------------------------------------------------------------------------------
+
+def test_function_zip_contents_permissions_and_timestamps(project: Path, wheel_index: Any) -> None:
+    out = run(project, *fn_args(wheel_index, "--zip", "dist/fn.zip"))
+    assert out.returncode == 0, out.stderr
+    assert "wrote" in out.stderr and "fn.zip" in out.stderr and "Traceback" not in out.stderr
+    zpath = project / "dist" / "fn.zip"
+    infos = members(zpath)
+    names = list(infos)
+    assert names == sorted(names)
+    assert {"index.py", "run.sh", "requirements.txt", "purepkg/__init__.py", "depa/__init__.py",
+            "nativepkg/_native.abi3.so"} <= set(names)
+    assert not any(n.startswith(("boto3", "botocore", "tests/", "python/")) for n in names)
+    assert all(not n.startswith("/") and ".." not in n.split("/") for n in names)
+    for name, info in infos.items():
+        assert info.date_time == EPOCH, name
+        assert info.create_system == 3
+        mode = info.external_attr >> 16
+        if name.endswith("/"):
+            assert mode == stat.S_IFDIR | 0o755, name
+        elif name == "run.sh":
+            assert mode == stat.S_IFREG | 0o755
+        else:
+            assert mode == stat.S_IFREG | 0o644, name
+    with zipfile.ZipFile(zpath) as zf:
+        assert elf_machine(zf.read("nativepkg/_native.abi3.so")) == 183  # aarch64
+        # no host path anywhere in the archive
+        for name in zf.namelist():
+            data = zf.read(name)
+            assert str(project).encode() not in data and str(Path.home()).encode() + b"/" not in data, name
+    assert zpath.stat().st_mode & 0o777 == 0o644
+    assert not [p for p in zpath.parent.iterdir() if p.name != "fn.zip"]  # no temporary file left
+
+
+def test_same_inputs_give_byte_identical_zips(project: Path, wheel_index: Any) -> None:
+    first = run(project, *fn_args(wheel_index, "--zip", "a.zip"))
+    # another cache (cold: resolved and installed again) and another name
+    second = run(project, *fn_args(wheel_index, "--zip", "b.zip"), env={"CDK_NATIVE_PYTHON_CACHE_DIR":
+                                                                         str(project / "cache2")})
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "resolve done" in second.stderr
+    assert (project / "a.zip").read_bytes() == (project / "b.zip").read_bytes()
+    # a changed source changes the zip
+    (project / "src" / "index.py").write_text("def handler(event, context):\n    return 'changed'\n")
+    assert run(project, *fn_args(wheel_index, "--zip", "c.zip")).returncode == 0
+    assert (project / "c.zip").read_bytes() != (project / "a.zip").read_bytes()
+
+
+def test_source_date_epoch_sets_the_timestamp(project: Path, wheel_index: Any) -> None:
+    out = run(project, *fn_args(wheel_index, "--zip", "fn.zip"), env={"SOURCE_DATE_EPOCH": "1700000000"})
+    assert out.returncode == 0, out.stderr
+    assert {i.date_time for i in members(project / "fn.zip").values()} == {(2023, 11, 14, 22, 13, 20)}
+    bad = run(project, *fn_args(wheel_index, "--zip", "fn2.zip"), env={"SOURCE_DATE_EPOCH": "yesterday"})
+    assert bad.returncode == 2 and "SOURCE_DATE_EPOCH" in bad.stderr
+    assert not (project / "fn2.zip").exists()
+
+
+def test_layer_zip_puts_dependencies_under_python(project: Path, wheel_index: Any) -> None:
+    out = run(project, "build", "--runtime", "python3.12", "--arch", "x86_64", "-r", "src/requirements.txt",
+              "--layer", "--zip", "layer.zip", "--index-url", wheel_index.url)
+    assert out.returncode == 0, out.stderr
+    names = set(members(project / "layer.zip"))
+    assert {"python/", "python/purepkg/__init__.py", "python/depa/__init__.py",
+            "python/nativepkg/_native.abi3.so"} <= names
+    assert all(n.startswith("python/") for n in names)
+    assert not any("boto3" in n or n.endswith("index.py") for n in names)
+    with zipfile.ZipFile(project / "layer.zip") as zf:
+        assert elf_machine(zf.read("python/nativepkg/_native.abi3.so")) == 62  # x86_64
+
+
+def test_dependencies_only_without_source(project: Path, wheel_index: Any) -> None:
+    out = run(project, "build", "--runtime", "python3.13", "-r", "src/requirements.txt", "--zip", "deps.zip",
+              "--index-url", wheel_index.url, "--keep-boto3")
+    assert out.returncode == 0, out.stderr
+    names = set(members(project / "deps.zip"))
+    assert "purepkg/__init__.py" in names and "boto3/__init__.py" in names
+    assert "index.py" not in names and "requirements.txt" not in names
+
+
+def test_output_inside_the_source_is_not_bundled_into_itself(project: Path, wheel_index: Any) -> None:
+    for _ in range(2):
+        out = run(project / "src", "build", "--runtime", "python3.12", "--source", ".", "--index-url",
+                  wheel_index.url, "--zip", "build/fn.zip", "--report", "build/report.json",
+                  env={"CDK_NATIVE_PYTHON_CACHE_DIR": str(project / "cache")})
+        assert out.returncode == 0, out.stderr
+    names = set(members(project / "src" / "build" / "fn.zip"))
+    assert "index.py" in names and not any(n.startswith("build") for n in names)
+
+
+# -- folders -------------------------------------------------------------------------------------------------------
+
+def test_output_folder_is_new_or_empty_and_never_linked_to_the_cache(project: Path, wheel_index: Any) -> None:
+    out = run(project, *fn_args(wheel_index, "--output", "out/fn"))
+    assert out.returncode == 0, out.stderr
+    dest = project / "out" / "fn"
+    assert (dest / "index.py").is_file() and (dest / "purepkg" / "__init__.py").is_file()
+    assert stat.S_IMODE(dest.stat().st_mode) & 0o755 == 0o755
+    assert all(p.stat().st_nlink == 1 for p in dest.rglob("*") if p.is_file())  # edits cannot reach the cache
+    assert [p.name for p in dest.parent.iterdir()] == ["fn"]  # no temporary sibling left
+
+    again = run(project, *fn_args(wheel_index, "--output", "out/fn"))
+    assert again.returncode == 2
+    assert "out/fn is not empty" in again.stderr and "hint:" in again.stderr
+    assert (dest / "index.py").is_file()
+
+    (project / "empty").mkdir()
+    assert run(project, *fn_args(wheel_index, "--output", "empty")).returncode == 0
+    assert (project / "empty" / "purepkg").is_dir()
+
+
+def test_a_failed_build_leaves_no_output(project: Path, wheel_index: Any) -> None:
+    (project / "src" / "requirements.txt").write_text("purepkg\nmacpkg\n")  # no wheel for Linux
+    out = run(project, *fn_args(wheel_index, "--output", "out/fn"))
+    assert out.returncode == 1
+    assert out.stderr.startswith("cdk-native-python: error: ") and "macpkg" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (project / "out").exists() or not any((project / "out").iterdir())
+    zipped = run(project, *fn_args(wheel_index, "--zip", "dist/fn.zip"))
+    assert zipped.returncode == 1
+    assert not (project / "dist").exists() or not any((project / "dist").iterdir())
+
+
+# -- report --------------------------------------------------------------------------------------------------------
+
+def test_report_json(project: Path, wheel_index: Any) -> None:
+    out = run(project, *fn_args(wheel_index, "--zip", "fn.zip", "--report", "reports/fn.json", "-q"))
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    report = json.loads((project / "reports" / "fn.json").read_text())
+    assert report["runtime"] == "python3.12" and report["architecture"] == "arm64"
+    packages = report["packages"]
+    assert packages["purepkg"]["version"] == "1.0" and packages["depa"]["version"] == "2.0"
+    assert any("aarch64" in tag for tag in packages["nativepkg"]["wheel_tags"])
+    assert report["stripped"]["boto3"] == "provided by the Lambda runtime"
+    assert report["output"]["kind"] == "zip"
+    assert report["output"]["sha256"] == hashlib.sha256((project / "fn.zip").read_bytes()).hexdigest()
+    assert report["size"]["unzipped_bytes"] > 0 and report["cache"] == {"resolve": "miss", "install": "miss"}
+
+
+def test_the_cli_shares_the_constructs_engine_and_cache(project: Path, wheel_index: Any) -> None:
+    """What the construct's options build warms the cache for the CLI: same request, same asset."""
+    target = Target.from_runtime("python3.12", "arm64")
+    request = BundlingOptions(index_url=wheel_index.url).request(project / "src", target)
+    direct = build(request, project / "direct", Cache(project / "cache"))
+    out = run(project, *fn_args(wheel_index, "--output", "via-cli", "--report", "r.json"))
+    assert out.returncode == 0, out.stderr
+    report = json.loads((project / "r.json").read_text())
+    assert report["cache"] == {"resolve": "hit", "install": "hit"}
+    assert report["asset_hash"] == direct.asset_hash
+    files = {p.relative_to(project / "direct").as_posix() for p in (project / "direct").rglob("*")}
+    assert files == {p.relative_to(project / "via-cli").as_posix() for p in (project / "via-cli").rglob("*")}
+
+
+# -- exit codes ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (["build", "--runtime", "nodejs20.x", "-r", "src/requirements.txt", "--zip", "x.zip"], 2, "nodejs20.x"),
+    (["build", "--runtime", "python3.12", "--arch", "sparc", "-r", "src/requirements.txt", "--zip", "x.zip"], 2,
+     "sparc"),
+    (["build", "--runtime", "python3.12", "-r", "src/requirements.txt"], 2, "--output"),
+    (["build", "--runtime", "python3.12", "-r", "src/requirements.txt", "--zip", "x.zip", "--output", "o"], 2,
+     "not allowed with"),
+    (["build", "--runtime", "python3.12", "--zip", "x.zip"], 2, "nothing to bundle"),
+    (["build", "--runtime", "python3.12", "-r", "missing.txt", "--zip", "x.zip"], 2, "missing.txt"),
+    (["build", "--runtime", "python3.12", "--source", "nowhere", "--zip", "x.zip"], 2, "nowhere"),
+    (["build", "--runtime", "python3.12", "-r", "src/requirements.txt", "--zip", "src"], 2, "is a folder"),
+    (["build", "--runtime", "python3.12", "-r", "src/requirements.txt", "--zip", "x.zip", "--no-index"], 2,
+     "--find-links"),
+    (["build", "--runtime", "python3.12", "-r", "includes.txt", "--zip", "x.zip"], 2, "other.txt"),
+    (["build", "--runtime", "python3.12", "-r", "src/requirements.txt", "--zip", "x.zip",
+      "--index-url", "http://127.0.0.1:9/simple"], 3, "127.0.0.1:9"),
+    ([], 2, "usage"),
+    (["frobnicate"], 2, "invalid choice"),
+])
+def test_exit_codes(project: Path, args: list[str], code: int, says: str) -> None:
+    (project / "includes.txt").write_text("-r other.txt\n")
+    out = run(project, *args)
+    assert out.returncode == code, out.stderr
+    assert says in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (project / "x.zip").exists()
+
+
+def test_unknown_package_is_a_bundling_failure(project: Path, wheel_index: Any) -> None:
+    (project / "src" / "requirements.txt").write_text("no-such-package-here\n")
+    out = run(project, *fn_args(wheel_index, "--zip", "x.zip"))
+    assert out.returncode == 1
+    assert "cdk-native-python: error: " in out.stderr and "no-such-package-here" in out.stderr
+    assert "hint: " in out.stderr
+
+
+def test_internal_errors_ask_for_a_report(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    def boom(*_: object, **__: object) -> None:
+        raise KeyError("unexpected")
+
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(project / "cache"))
+    monkeypatch.setattr(cli, "engine_build", boom)
+    args = ["build", "--runtime", "python3.12", "--source", "src", "--zip", "x.zip"]
+    assert cli.main(args) == cli.EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "internal error: KeyError" in err and "please report" in err and "Traceback" not in err
+    assert cli.main([*args, "-v"]) == cli.EXIT_INTERNAL
+    assert "Traceback" in capsys.readouterr().err
+    assert not (project / "x.zip").exists()
+
+
+def test_zip_writer_is_deterministic_and_atomic(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "b").mkdir(parents=True)
+    (root / "b" / "z.py").write_text("z")
+    (root / "a.py").write_text("a")
+    (root / "tool").write_text("#!/bin/sh\n")
+    (root / "tool").chmod(0o700)
+    (root / "link.py").symlink_to(root / "a.py")
+    dest = tmp_path / "out.zip"
+    dest.write_bytes(b"old")
+    entries, size = cli.write_zip(root, dest)
+    assert entries == 5 and size == dest.stat().st_size
+    infos = members(dest)
+    assert list(infos) == ["a.py", "b/", "b/z.py", "link.py", "tool"]
+    assert infos["tool"].external_attr >> 16 == stat.S_IFREG | 0o755
+    os.utime(root / "a.py", (0, 0))  # host mtimes do not matter
+    cli.write_zip(root, tmp_path / "again.zip")
+    assert (tmp_path / "again.zip").read_bytes() == dest.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.zip", "out.zip", "root"]
