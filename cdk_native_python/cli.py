@@ -92,6 +92,15 @@ def _runtime(value: str) -> str:
     return value
 
 
+def _arch(value: str) -> str:
+    """Lambda's names, also accepting the machine names people type (``aarch64``, ``amd64``)."""
+    name = {"x86_64": "x86_64", "amd64": "x86_64", "x64": "x86_64", "arm64": "arm64",
+            "aarch64": "arm64"}.get(value.strip().lower())
+    if name is None:
+        raise argparse.ArgumentTypeError(f"unknown architecture {value!r}: use x86_64 or arm64")
+    return name
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog=PROG,
@@ -114,8 +123,8 @@ def parser() -> argparse.ArgumentParser:
     target = b.add_argument_group("target")
     target.add_argument("--runtime", required=True, type=_runtime, metavar="RUNTIME",
                         help="Lambda runtime: python3.8 ... python3.14 (required)")
-    target.add_argument("--arch", "--architecture", dest="arch", default="x86_64", metavar="ARCH",
-                        choices=("x86_64", "arm64"), help="Lambda architecture: x86_64 (default) or arm64")
+    target.add_argument("--arch", "--architecture", dest="arch", default="x86_64", metavar="ARCH", type=_arch,
+                        help="Lambda architecture: x86_64 (default) or arm64 (aarch64 and amd64 are accepted)")
 
     inputs = b.add_argument_group("inputs")
     inputs.add_argument("-r", "--dependency-file", metavar="FILE", type=Path,

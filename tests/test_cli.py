@@ -163,6 +163,14 @@ def test_dependencies_only_without_source(project: Path, wheel_index: Any) -> No
     assert "index.py" not in names and "requirements.txt" not in names
 
 
+@pytest.mark.parametrize(("arch", "machine"), [("aarch64", 183), ("AMD64", 62)])
+def test_machine_names_are_accepted_for_arch(project: Path, wheel_index: Any, arch: str, machine: int) -> None:
+    out = run(project, "build", "--runtime", "python3.12", "--arch", arch, "-r", "src/requirements.txt",
+              "--output", "deps", "--index-url", wheel_index.url)
+    assert out.returncode == 0, out.stderr
+    assert elf_machine((project / "deps" / "nativepkg" / "_native.abi3.so").read_bytes()) == machine
+
+
 def test_output_inside_the_source_is_not_bundled_into_itself(project: Path, wheel_index: Any) -> None:
     for _ in range(2):
         out = run(project / "src", "build", "--runtime", "python3.12", "--source", ".", "--index-url",
