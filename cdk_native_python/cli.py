@@ -304,8 +304,7 @@ def build_dir(request: BuildRequest, final: Path, cache: Cache) -> BuildResult:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 is for the temporary name only
-        result = engine_build(request, tmp, cache)
-        unlink_from_cache(tmp)
+        result = engine_build(request, tmp, cache, link=False)  # copies: the folder is the user's to edit
         if final.is_dir():
             final.rmdir()  # empty (checked before the build); fails, as it should, if something appeared since
         os.rename(tmp, final)
@@ -319,18 +318,6 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def unlink_from_cache(root: Path) -> None:
-    """Replace hard links into the cache by copies, so editing the output can never change the cache."""
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            path = Path(dirpath, name)
-            st = path.lstat()
-            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                copy = path.with_name(f".{name}.copy")
-                shutil.copy2(path, copy)
-                os.replace(copy, path)
 
 
 def zip_epoch() -> tuple[int, int, int, int, int, int]:

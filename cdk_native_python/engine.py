@@ -187,8 +187,14 @@ def prepare(request: BuildRequest, cache: Cache | None = None) -> Plan:
     return Plan(request, spec, lock, hit, time.perf_counter() - start)
 
 
-def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _stderr) -> BuildResult:
-    """Install and stage ``plan`` into ``output`` (created if missing; expected empty), then check it."""
+def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _stderr, *,
+           link: bool = True) -> BuildResult:
+    """Install and stage ``plan`` into ``output`` (created if missing; expected empty), then check it.
+
+    The installed tree is hard-linked from the cache when ``link`` and no command hook could edit it;
+    ``link=False`` copies it, for an output handed to people who may edit it (writes through a link
+    would change the cache entry every later build trusts).
+    """
     cache = cache or Cache()
     request = plan.request
     start = time.perf_counter() - plan.resolve_seconds
@@ -202,7 +208,7 @@ def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _std
     if plan.lock is not None:
         tree, install_hit = install(plan.lock, request.target, cache, request.strip, request.slim,
                                     verify_exclude=request.verify_exclude, try_offline=plan.resolve_hit)
-        placement = place_tree(tree.path, deps_dir, link=not hooks)
+        placement = place_tree(tree.path, deps_dir, link=link and not hooks)
     source_files = [] if request.layer else copy_source(request.entry, output, request.excludes)
     _run_hooks(request.after_bundling, request, output, "after_bundling")
     meta = tree.meta if tree else {}
@@ -262,9 +268,10 @@ def _budget(request: BuildRequest, tree: InstalledTree | None, roots: tuple[str,
     return Budget(size, zipped, request.layer_bytes, parts, {k: v for k, v in savings.items() if v})
 
 
-def build(request: BuildRequest, output: Path, cache: Cache | None = None, log: Log = _stderr) -> BuildResult:
+def build(request: BuildRequest, output: Path, cache: Cache | None = None, log: Log = _stderr, *,
+          link: bool = True) -> BuildResult:
     cache = cache or Cache()
-    return bundle(prepare(request, cache), output, cache, log)
+    return bundle(prepare(request, cache), output, cache, log, link=link)
 
 
 def _run_hooks(commands: Sequence[str], request: BuildRequest, output: Path, phase: str) -> None:

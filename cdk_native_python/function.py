@@ -40,12 +40,17 @@ def target_of(runtime: lambda_.Runtime, architecture: lambda_.Architecture | Non
     return Target.from_runtime(runtime.name, (architecture or lambda_.Architecture.X86_64).name)
 
 
+def construct_path(scope: Construct, construct_id: str) -> str:
+    """How a function or layer is named in messages and reports: its construct path, e.g. ``Stack/Api``."""
+    return f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
+
+
 def bundled_code(
     scope: Construct, construct_id: str, entry: Path, target: Target, bundling: BundlingOptions, *, layer: bool,
     provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0,
 ) -> lambda_.Code:
     """Resolve now (cheap when cached) and return asset code whose hash is content-addressed."""
-    request = bundling.request(entry, target, layer=layer, name=f"{scope.node.path}/{construct_id}",
+    request = bundling.request(entry, target, layer=layer, name=construct_path(scope, construct_id),
                                provided=provided, layer_bytes=layer_bytes)
     cache_dir = Path(bundling.cache_dir) if bundling.cache_dir else None
     if not Stack.of(scope).bundling_required:
@@ -153,8 +158,7 @@ class NativePythonFunction(lambda_.Function):
         provided: tuple[tuple[str, str, str], ...] = ()
         layer_bytes = 0
         if function_props.get("layers") and Stack.of(scope).bundling_required:
-            name = f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
-            provided, layer_bytes = from_layers(function_props["layers"], target, name)
+            provided, layer_bytes = from_layers(function_props["layers"], target, construct_path(scope, construct_id))
         code = bundled_code(scope, construct_id, path, target, bundling or BundlingOptions(), layer=False,
                             provided=provided, layer_bytes=layer_bytes)
         super().__init__(

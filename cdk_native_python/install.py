@@ -148,14 +148,9 @@ def describe_packages(tree: Path) -> dict[str, dict[str, object]]:
         tags = [line.split(":", 1)[1].strip() for line in wheel.read_text(errors="replace").splitlines()
                 if line.startswith("Tag:")] if wheel.is_file() else []
         size = 0
-        record = dist.dist_info / "RECORD"
-        base = str(tree)
-        if record.is_file():
-            for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
-                rel = line.rsplit(",", 2)[0].strip('"')
-                if rel and not rel.startswith(".."):
-                    with contextlib.suppress(OSError):  # gone if slimmed: not counted
-                        size += os.stat(os.path.join(base, rel)).st_size
+        for rel in dist.record_files():
+            with contextlib.suppress(OSError):  # gone if slimmed: not counted
+                size += os.stat(os.path.join(tree, rel)).st_size
         details[name] = {"version": dist.version, "wheel_tags": tags, "bytes": size}
     return details
 

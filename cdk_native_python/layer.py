@@ -28,7 +28,7 @@ from . import engine
 from .budget import tree_bytes
 from .cache import Cache
 from .errors import BundlingError, ConfigurationError
-from .function import _entry, bundled_code, target_of
+from .function import _entry, bundled_code, construct_path, target_of
 from .local_bundling import format_error
 from .options import BundlingOptions
 from .strip import installed
@@ -40,21 +40,6 @@ __all__ = ["NativePythonLayerVersion", "target_label"]
 def target_label(target: Target) -> str:
     """``python3.12/arm64``: how a layer's targets are named (the runtime and Lambda architecture)."""
     return f"{target.runtime}/{target.lambda_architecture}"
-
-
-def construct_path(scope: Construct, construct_id: str) -> str:
-    return f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
-
-
-def wheel_tags(site: Path) -> dict[str, tuple[str, list[str]]]:
-    """name -> (version, wheel tags) of every distribution installed in ``site``."""
-    found: dict[str, tuple[str, list[str]]] = {}
-    for name, dist in installed(site).items():
-        wheel = dist.dist_info / "WHEEL"
-        tags = [line.split(":", 1)[1].strip() for line in wheel.read_text(errors="replace").splitlines()
-                if line.startswith("Tag:")] if wheel.is_file() else []
-        found[name] = (dist.version, tags)
-    return found
 
 
 def is_pure(tags: Sequence[str]) -> bool:
@@ -168,7 +153,7 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
 
     def _read(self, staged: Path) -> None:
         site = staged / "python"
-        self._packages = {n: v for n, (v, _) in wheel_tags(site).items()} if site.is_dir() else {}
+        self._packages = {name: dist.version for name, dist in installed(site).items()} if site.is_dir() else {}
         self._bytes = unzipped_bytes(staged)
 
     def _contents(self) -> tuple[dict[str, str], int]:
@@ -181,11 +166,11 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
         assert self._packages is not None and self._bytes is not None
         return self._packages, self._bytes
 
-    def _bundle_into(self, target: Target, out: Path) -> None:
+    def _bundle_into(self, target: Target, out: Path) -> engine.BuildResult:
         request = self._bundling.request(self._entry_path, target, layer=True, name=self._name)
         cache = Cache(Path(self._bundling.cache_dir) if self._bundling.cache_dir else None)
         try:
-            engine.build(request, out, cache, log=lambda _msg: None)
+            return engine.build(request, out, cache, log=lambda _msg: None)
         except BundlingError as exc:
             raise BundlingError(format_error(self._name, exc).split(": ", 1)[1]) from None
 
@@ -196,9 +181,10 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
         tmp = Path(tempfile.mkdtemp(prefix="cdk-native-python-layer-"))
         try:
             for i, target in enumerate(targets):
-                out = tmp / str(i)
-                self._bundle_into(target, out)
-                sets[target] = wheel_tags(out / "python") if (out / "python").is_dir() else {}
+                # the installed tree's record has each package's version and wheel tags
+                details: dict[str, dict[str, Any]] = dict(
+                    self._bundle_into(target, tmp / str(i)).tree.get("package_details", {}))  # type: ignore[call-overload]
+                sets[target] = {pkg: (str(d["version"]), list(d["wheel_tags"])) for pkg, d in details.items()}
         finally:
             with contextlib.suppress(OSError):
                 shutil.rmtree(tmp)

@@ -65,6 +65,19 @@ class Distribution:
     dist_info: Path
     requires: list[Requirement] = field(default_factory=list)
 
+    def record_files(self) -> list[str]:
+        """The files its RECORD lists inside the tree, as normalized relative paths (entries that point
+        outside it, e.g. ``../../bin/x``, are never this tree's to count or delete)."""
+        record = self.dist_info / "RECORD"
+        if not record.is_file():
+            return []
+        files = []
+        for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
+            rel = os.path.normpath(line.rsplit(",", 2)[0].strip('"'))
+            if line.strip() and not rel.startswith(("..", "/")) and rel != ".":
+                files.append(rel)
+        return files
+
 
 def installed(tree: Path) -> dict[str, Distribution]:
     dists: dict[str, Distribution] = {}
@@ -186,14 +199,9 @@ def remove(tree: Path, dist: Distribution, trash: Path | None = None) -> int:
     (botocore is 2,000+ files: unlinking them one by one costs a second on some file systems).
     """
     freed = 0
-    record = dist.dist_info / "RECORD"
     by_top: dict[str, set[str]] = {}
-    if record.is_file():
-        for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
-            rel = os.path.normpath(line.rsplit(",", 2)[0].strip('"'))
-            if not line.strip() or rel.startswith(("..", "/")) or rel == ".":
-                continue  # outside the tree (e.g. ../../bin/x): never ours to delete
-            by_top.setdefault(rel.split(os.sep, 1)[0], set()).add(rel)
+    for rel in dist.record_files():
+        by_top.setdefault(rel.split(os.sep, 1)[0], set()).add(rel)
     info_name = dist.dist_info.name
     for top, listed in sorted(by_top.items()):
         if top == info_name:
