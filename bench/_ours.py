@@ -16,45 +16,32 @@ import time
 _t0 = time.perf_counter()
 
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
 
 from cdk_native_python import uv  # noqa: E402
-from cdk_native_python.cache import Cache  # noqa: E402
 from cdk_native_python.engine import BuildRequest, bundle, prepare  # noqa: E402
+from cdk_native_python.store.local import LocalStore  # noqa: E402
 from cdk_native_python.target import Target  # noqa: E402
 
 _imported = time.perf_counter()
 uv_calls: list[tuple[str, float]] = []
-_run = uv.run
-
-
-def _timed_run(args: Any, cache_dir: Path, **kwargs: Any) -> uv.Result:
-    start = time.perf_counter()
-    try:
-        return _run(args, cache_dir, **kwargs)
-    finally:
-        kind = " ".join(list(args)[:2]) + (" --offline" if kwargs.get("offline") else "")
-        uv_calls.append((kind, time.perf_counter() - start))
-
-
-uv.run = _timed_run  # install.py and resolve.py call uv.run through the module
 
 
 def main() -> None:
     entry, runtime, arch, out, cache_dir = sys.argv[1:6]
-    cache = Cache(Path(cache_dir))
+    cache = LocalStore(Path(cache_dir))
     request = BuildRequest(entry=Path(entry), target=Target.from_runtime(runtime, arch))
-    t1 = time.perf_counter()
-    plan = prepare(request, cache)
-    t2 = time.perf_counter()
-    result = bundle(plan, Path(out), cache)
-    t3 = time.perf_counter()
+    with uv.observed(lambda call: uv_calls.append((call.kind, call.seconds))):
+        t1 = time.perf_counter()
+        plan = prepare(request, cache)
+        t2 = time.perf_counter()
+        result = bundle(plan, Path(out), cache)
+        t3 = time.perf_counter()
     print(result.summary("bench"), file=sys.stderr)
     if len(sys.argv) > 6:
         phases = {"imports": _imported - _t0, "prepare": t2 - t1, "bundle": t3 - t2,
                   "uv": uv_calls, "resolve_hit": result.resolve_hit, "install_hit": result.install_hit,
-                  "placement": result.placement, "packages": len(result.packages),
-                  "size_bytes": result.size_bytes}
+                  "placement": result.report.placement, "packages": len(result.packages),
+                  "size_bytes": result.report.size.unzipped_bytes}
         Path(sys.argv[6]).write_text(json.dumps(phases))
 
 

@@ -25,11 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .cache import Cache
 from .engine import BuildRequest, BuildResult
 from .engine import build as engine_build
 from .errors import BundlingError, ConfigurationError, IndexUnreachableError, InputError
 from .options import BundlingOptions
+from .records import to_json
+from .reporter import Reporter
+from .store import Store
+from .store.local import LocalStore
 from .target import Target
 
 PROG = "cdk-native-python"
@@ -260,8 +263,9 @@ def build(args: argparse.Namespace) -> int:
         keep=args.keep, slim=not args.no_slim, verify_exclude=args.verify_exclude, refresh=args.refresh,
     )
     target = Target.from_runtime(args.runtime, args.arch)
-    cache = Cache(args.cache_dir.absolute() if args.cache_dir else None)
     name = final.name
+    reporter = Reporter(name, sink=_quiet if args.quiet else None)
+    cache = LocalStore(args.cache_dir.absolute() if args.cache_dir else None, reporter=reporter)
     with contextlib.ExitStack() as stack:
         # without --source, an empty folder stands in for it: dependencies only, nothing else copied
         entry = source or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-native-python-src-")))
@@ -272,20 +276,24 @@ def build(args: argparse.Namespace) -> int:
                                      "layer": args.layer}
         if args.zip:
             staging = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-native-python-build-")))
-            result = engine_build(request, staging / "bundle", cache)
+            result = engine_build(request, staging / "bundle", cache, reporter)
             entries, size = write_zip(staging / "bundle", final, epoch)
             output.update(entries=entries, bytes=size, sha256=hashlib.sha256(final.read_bytes()).hexdigest())
             written = f"{final} ({entries} entries, {size / 1e6:.1f} MB)"
         else:
-            result = build_dir(request, final, cache)
+            result = build_dir(request, final, cache, reporter)
             written = f"{final}{os.sep}"
         if args.report is not None:
-            report = {**result.report(), "output": output}
+            report = {**to_json(result.report), "output": output}
             write_atomically(args.report.absolute(), json.dumps(report, indent=2, sort_keys=True) + "\n")
     if not args.quiet:
         print(result.summary(name, verbose=args.verbose), file=sys.stderr)
         print(f"[{PROG}] wrote {written}", file=sys.stderr)
     return EXIT_OK
+
+
+def _quiet(*_: object) -> None:
+    """-q: warnings are in the report, not on the terminal."""
 
 
 def _check_output_dir(path: Path) -> None:
@@ -298,13 +306,13 @@ def _check_output_dir(path: Path) -> None:
         raise UsageError(f"--output {path} is a file", "pass the path of a new or empty folder")
 
 
-def build_dir(request: BuildRequest, final: Path, cache: Cache) -> BuildResult:
+def build_dir(request: BuildRequest, final: Path, cache: Store, reporter: Reporter) -> BuildResult:
     """Build into a temporary sibling and rename it into place: a failure leaves no half-written output."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 is for the temporary name only
-        result = engine_build(request, tmp, cache, link=False)  # copies: the folder is the user's to edit
+        result = engine_build(request, tmp, cache, reporter, link=False)  # copies: the folder is the user's to edit
         if final.is_dir():
             final.rmdir()  # empty (checked before the build); fails, as it should, if something appeared since
         os.rename(tmp, final)

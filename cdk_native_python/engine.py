@@ -1,47 +1,46 @@
-"""The pipeline, end to end: inputs → target → resolve → install (+strip) → stage.
+"""The pipeline, end to end: inputs → target → resolve → install (strip, slim, verify) → stage, over a store.
 
 Two calls, because CDK needs the asset hash before it asks for the bundle:
 
-* :func:`prepare` reads the dependency file and resolves it (a cache hit is a file read), giving a
-  :class:`Plan` whose :meth:`Plan.asset_hash` is content-addressed: unchanged inputs give an unchanged
-  hash, so CDK reuses the staged asset and never calls :func:`bundle` again.
-* :func:`bundle` installs the lock (or takes the installed tree from the cache) and stages the asset.
+* :func:`prepare` reads the dependency file and resolves it (a store hit is a file read), giving a
+  :class:`Plan` whose ``asset_hash`` is content-addressed: unchanged inputs give an unchanged hash, so CDK
+  reuses the staged asset and never calls :func:`bundle` again.
+* :func:`bundle` installs the resolution (or takes the installed tree from the store), stages the asset
+  and checks it (native code, size) and writes its report.
 
-The engine knows nothing about CDK; the constructs and the CLI are thin adapters over it.
+The engine knows nothing about CDK; the constructs and the CLI are thin adapters over it. Collaborators
+(the store, the reporter) are passed in, with defaults.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import subprocess
-import sys
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import inputs
+from . import hooks, inputs
 from .budget import LIMIT_BYTES, Budget, estimate_zipped, mb, tree_bytes
-from .cache import Cache
-from .errors import ConfigurationError, InstallError
+from .distributions import installed
+from .errors import ConfigurationError
 from .fingerprint import DEFAULT_EXCLUDES, tree_digest
-from .install import InstalledTree, install
-from .resolve import ENGINE_VERSION, Lock, resolve
-from .slim import SlimOptions
+from .install import InstalledTree, InstallOptions, install
+from .localbuild import Builder, allowed_names
+from .pins import Resolution
+from .records import BuildReport, SizeRecord, TreeRecord, digest, dumps
+from .reporter import Reporter
+from .resolve import resolve
 from .spec import DependencySpec, IndexOptions
 from .stage import copy_source, place_tree
-from .strip import StripOptions, installed
-from .strip import plan as strip_plan
+from .store import Store
+from .store.local import LocalStore
+from .strip import StripOptions, plan
 from .target import Target
 from .verify import require_clean, scan
 
-Log = Callable[[str], None]
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+#: bump when the same inputs should give another asset (changes every asset hash)
+VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,10 @@ class BuildRequest:
     extras: tuple[str, ...] = ()
     indexes: IndexOptions = field(default_factory=IndexOptions)
     allow_build: tuple[str, ...] = ()
-    strip: StripOptions = field(default_factory=StripOptions)
-    slim: SlimOptions = field(default_factory=SlimOptions)
-    #: globs of files verification accepts as they are (e.g. a binary a package never loads on Linux)
-    verify_exclude: tuple[str, ...] = ()
+    install: InstallOptions = field(default_factory=InstallOptions)
     excludes: tuple[str, ...] = ()
-    #: shell commands run with cwd = the output folder, before dependencies / after everything
-    before_bundling: tuple[str, ...] = ()
-    after_bundling: tuple[str, ...] = ()
+    #: the user's command hooks, run with the real folders around bundling
+    hooks: hooks.CommandHooks | None = None
     #: install dependencies under ``python/`` (a Lambda layer) and copy no source
     layer: bool = False
     refresh: bool = False
@@ -72,92 +67,70 @@ class BuildRequest:
     layer_bytes: int = 0
 
     def key(self) -> dict[str, object]:
+        """What, besides the resolution and the source, decides the bundle's bytes."""
         return {
-            "target": self.target.key(), "strip": self.strip.key(), "excludes": list(self.excludes),
-            "slim": self.slim.key(), "verify_exclude": sorted(self.verify_exclude),
-            "before": list(self.before_bundling), "after": list(self.after_bundling), "layer": self.layer,
+            "target": self.target.key(), **self.install.key(), "excludes": list(self.excludes),
+            "before": list(hooks.commands(self.hooks, "before_bundling")),
+            "after": list(hooks.commands(self.hooks, "after_bundling")), "layer": self.layer,
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
+    """A prepared request: its dependencies resolved, its asset hash known."""
+
     request: BuildRequest
     spec: DependencySpec | None
-    lock: Lock | None
+    resolution: Resolution | None
     resolve_hit: bool
     resolve_seconds: float
-
-    def asset_hash(self) -> str:
-        """sha256 of (lock, target, options, source contents): equal inputs give an equal asset."""
-        h = hashlib.sha256()
-        h.update(json.dumps({"engine": ENGINE_VERSION, "request": self.request.key()}, sort_keys=True).encode())
-        if self.lock is not None:
-            h.update(self.lock.portable_text.encode())
-            h.update(json.dumps(self.lock.roots).encode())
-        if not self.request.layer:
-            h.update(tree_digest(self.request.entry, (*DEFAULT_EXCLUDES, *self.request.excludes)).encode())
-        return h.hexdigest()
+    #: sha256 of (engine version, request key, resolution, source contents): equal inputs, equal asset
+    asset_hash: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildResult:
     output: Path
     target: Target
-    packages: dict[str, str]
-    stripped: dict[str, str]
-    resolve_hit: bool
-    install_hit: bool
-    placement: str
-    seconds: float
-    size_bytes: int = 0
-    source_files: list[str] = field(default_factory=list)
-    zipped_estimate_bytes: int = 0
-    layer_bytes: int = 0
-    asset_hash: str = ""
-    warnings: list[str] = field(default_factory=list)
-    #: the installed tree's record (package details, slim and verification results)
-    tree: dict[str, object] = field(default_factory=dict)
+    report: BuildReport
     report_path: Path | None = None
 
-    def report(self) -> dict[str, object]:
-        """Machine-readable account of the bundle (also written to ``<cache>/reports/<asset hash>.json``)."""
-        details = self.tree.get("package_details", {})
-        return {
-            "target": str(self.target), "runtime": self.target.runtime,
-            "architecture": self.target.lambda_architecture, "glibc": ".".join(map(str, self.target.glibc)),
-            "asset_hash": self.asset_hash,
-            "packages": details or {n: {"version": v} for n, v in self.packages.items()},
-            "stripped": dict(self.stripped), "kept_seeds": self.tree.get("kept_seeds", {}),
-            "slimmed": self.tree.get("slimmed", {}),
-            "verification": self.tree.get("verification", {}),
-            "size": {"unzipped_bytes": self.size_bytes, "zipped_estimate_bytes": self.zipped_estimate_bytes,
-                     "layers_bytes": self.layer_bytes, "limit_bytes": LIMIT_BYTES},
-            "source_files": list(self.source_files),
-            "cache": {"resolve": "hit" if self.resolve_hit else "miss",
-                      "install": "hit" if self.install_hit else "miss"},
-            "placement": self.placement, "seconds": round(self.seconds, 3), "warnings": list(self.warnings),
-        }
+    @property
+    def packages(self) -> dict[str, str]:
+        """name -> version of what the bundle holds."""
+        return {name: p.version for name, p in self.report.packages.items()}
+
+    @property
+    def asset_hash(self) -> str:
+        return self.report.asset_hash
+
+    @property
+    def resolve_hit(self) -> bool:
+        return self.report.cache.get("resolve") == "hit"
+
+    @property
+    def install_hit(self) -> bool:
+        return self.report.cache.get("install") == "hit"
 
     def summary(self, name: str, *, verbose: bool = False) -> str:
-        """One line per bundle (plus one per warning); ``verbose`` adds one line per package."""
-        hits = f"resolve {'cached' if self.resolve_hit else 'done'}, install {'cached' if self.install_hit else 'done'}"
-        lines = [f"[cdk-native-python] {name}: {self.target} — {len(self.packages)} packages, "
-                 f"{mb(self.size_bytes)} (≈{mb(self.zipped_estimate_bytes)} zipped), {self.seconds:.2f}s "
-                 f"({hits}, {self.placement})"]
-        lines += [f"[cdk-native-python] {name}: warning: {w}" for w in self.warnings]
+        """One line per bundle; ``verbose`` adds one line per package (and stripped package)."""
+        r = self.report
+        hits = (f"resolve {'cached' if self.resolve_hit else 'done'}, "
+                f"install {'cached' if self.install_hit else 'done'}")
+        lines = [f"[cdk-native-python] {name}: {self.target} — {len(r.packages)} packages, "
+                 f"{mb(r.size.unzipped_bytes)} (≈{mb(r.size.zipped_estimate_bytes)} zipped), {r.seconds:.2f}s "
+                 f"({hits}, {r.placement})"]
         if verbose:
-            details: dict[str, dict[str, object]] = self.tree.get("package_details", {})  # type: ignore[assignment]
-            for pkg, d in details.items():
-                tags = ",".join(d.get("wheel_tags", []))  # type: ignore[arg-type]
-                lines.append(f"    {pkg}=={d.get('version')}  {mb(int(d.get('bytes', 0)))}  {tags}")  # type: ignore[call-overload]
-            for pkg, why in self.stripped.items():
+            for pkg, d in r.packages.items():
+                lines.append(f"    {pkg}=={d.version}  {mb(d.bytes)}  {','.join(d.wheel_tags)}")
+            for pkg, why in r.stripped.items():
                 lines.append(f"    stripped {pkg}: {why}")
             if self.report_path:
                 lines.append(f"    report: {self.report_path}")
         return "\n".join(lines)
 
 
-def load_spec(request: BuildRequest) -> DependencySpec | None:
+def load_spec(request: BuildRequest, reporter: Reporter) -> DependencySpec | None:
     entry = request.entry.absolute()
     if not entry.is_dir():
         raise ConfigurationError(f"entry {entry} is not a folder", "point entry at the folder holding the handler")
@@ -168,119 +141,127 @@ def load_spec(request: BuildRequest) -> DependencySpec | None:
                        resolve_pipfile=request.resolve_pipfile)
     if spec is None:
         return None
+    for notice in spec.notices:
+        reporter.emit(notice)
     if request.indexes != IndexOptions():
-        spec = DependencySpec(
-            source=spec.source, requirements=spec.requirements, constraints=spec.constraints,
-            indexes=spec.indexes.merged(request.indexes), locked=spec.locked, kind=spec.kind,
-            path_fingerprints=spec.path_fingerprints,
-        )
+        spec = dataclasses.replace(spec, indexes=spec.indexes.merged(request.indexes))
     return spec
 
 
-def prepare(request: BuildRequest, cache: Cache | None = None) -> Plan:
-    cache = cache or Cache()
+def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporter | None = None) -> Plan:
+    """Read the inputs and resolve them (a store hit is a file read); the plan knows its asset hash."""
+    reporter = reporter or Reporter(request.name)
+    store = store or LocalStore(reporter=reporter)
     start = time.perf_counter()
-    spec = load_spec(request)
-    if spec is None or not spec.requirements:
-        return Plan(request, spec, None, True, time.perf_counter() - start)
-    lock, hit = resolve(spec, request.target, cache, allow_build=request.allow_build, refresh=request.refresh)
-    return Plan(request, spec, lock, hit, time.perf_counter() - start)
+    spec = load_spec(request, reporter)
+    resolution: Resolution | None = None
+    hit = True
+    if spec is not None and spec.requirements:
+        builder = Builder(store, request.target, spec.indexes, allowed_names(request.allow_build))
+        spec = builder.local_wheels(spec)
+        resolution, hit = resolve(spec, request.target, store, builder, refresh=request.refresh, reporter=reporter)
+    return Plan(request, spec, resolution, hit, time.perf_counter() - start, _asset_hash(request, resolution))
 
 
-def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _stderr, *,
+def _asset_hash(request: BuildRequest, resolution: Resolution | None) -> str:
+    description: dict[str, object] = {"v": VERSION, "request": request.key()}
+    if resolution is not None:
+        description["pins"] = resolution.pins
+        description["roots"] = list(resolution.roots)
+    if not request.layer:
+        description["source"] = tree_digest(request.entry, (*DEFAULT_EXCLUDES, *request.excludes))
+    return digest(description, 64)  # 64 hex digits, like CDK's own asset hashes
+
+
+def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Reporter | None = None, *,
            link: bool = True) -> BuildResult:
     """Install and stage ``plan`` into ``output`` (created if missing; expected empty), then check it.
 
-    The installed tree is hard-linked from the cache when ``link`` and no command hook could edit it;
-    ``link=False`` copies it, for an output handed to people who may edit it (writes through a link
-    would change the cache entry every later build trusts).
+    The installed tree is hard-linked from the store when ``link`` and no command hook could edit it;
+    ``link=False`` copies it, for an output handed to people who may edit it.
     """
-    cache = cache or Cache()
     request = plan.request
+    reporter = reporter or Reporter(request.name)
+    store = store or LocalStore(reporter=reporter)
     start = time.perf_counter() - plan.resolve_seconds
     output.mkdir(parents=True, exist_ok=True)
-    deps_dir = output / "python" if request.layer else output
-    _run_hooks(request.before_bundling, request, output, "before_bundling")
+    hooks.run(request.hooks, "before_bundling", request.entry, output)
     tree: InstalledTree | None = None
     install_hit = True
     placement = "none"
-    hooks = bool(request.before_bundling or request.after_bundling)
-    if plan.lock is not None:
-        tree, install_hit = install(plan.lock, request.target, cache, request.strip, request.slim,
-                                    verify_exclude=request.verify_exclude, try_offline=plan.resolve_hit)
-        placement = place_tree(tree.path, deps_dir, link=link and not hooks)
+    if plan.resolution is not None and plan.spec is not None:
+        tree, install_hit = install(plan.resolution, plan.spec, request.target, store, request.install,
+                                    try_offline=plan.resolve_hit, reporter=reporter)
+        deps_dir = output / "python" if request.layer else output
+        placement = place_tree(tree.path, deps_dir, link=link and request.hooks is None)
     source_files = [] if request.layer else copy_source(request.entry, output, request.excludes)
-    _run_hooks(request.after_bundling, request, output, "after_bundling")
-    meta = tree.meta if tree else {}
-    if hooks or tree is None:
-        # hooks may have added or changed anything: measure and check the whole output
-        size, files = tree_bytes(output)
-        require_clean(scan(output, request.target, files, request.verify_exclude), request.target,
-                      f"the asset of {request.name}")
-        zipped = estimate_zipped(output, files)
-    else:
-        # the tree was checked when it entered the cache; only the handler's files are new here
-        require_clean(scan(output, request.target, source_files, request.verify_exclude), request.target,
-                      f"the source of {request.name} ({request.entry})")
-        src = sum((output / f).stat().st_size for f in source_files)
-        size = int(meta.get("size_bytes", 0)) + src  # type: ignore[call-overload]
-        zipped = int(meta.get("zipped_estimate_bytes", 0)) + estimate_zipped(output, source_files)  # type: ignore[call-overload]
-    budget = _budget(request, tree, plan.lock.roots if plan.lock else (), size, zipped, output, source_files)
+    hooks.run(request.hooks, "after_bundling", request.entry, output)
+    size, zipped = _measure(request, tree, output, source_files)
+    budget = _budget(request, tree, plan.resolution, size, zipped, output, source_files)
     budget.check(f"{request.name} ({request.target})")
     warning = budget.warning()
-    result = BuildResult(
-        output=output, target=request.target,
-        packages=tree.packages if tree else {},
-        stripped=dict(meta.get("stripped", {})),  # type: ignore[call-overload]
-        resolve_hit=plan.resolve_hit, install_hit=install_hit, placement=placement,
-        seconds=time.perf_counter() - start, size_bytes=size, source_files=source_files,
-        zipped_estimate_bytes=zipped, layer_bytes=request.layer_bytes, asset_hash=plan.asset_hash(),
-        warnings=[warning] if warning else [], tree=dict(meta),
+    if warning:
+        reporter.warn("size-near-limit", warning)
+    record = tree.record if tree else TreeRecord(str(request.target))
+    report = BuildReport(
+        target=str(request.target), runtime=request.target.runtime,
+        architecture=request.target.lambda_architecture, glibc=".".join(map(str, request.target.glibc)),
+        asset_hash=plan.asset_hash, packages=record.packages, stripped=record.stripped.removed,
+        kept_seeds=record.stripped.kept_seeds, slimmed=record.slimmed, verification=record.verification,
+        size=SizeRecord(size, zipped, request.layer_bytes, LIMIT_BYTES), source_files=tuple(source_files),
+        cache={"resolve": "hit" if plan.resolve_hit else "miss", "install": "hit" if install_hit else "miss"},
+        placement=placement, seconds=round(time.perf_counter() - start, 3),
+        warnings=tuple(n.message for n in reporter.warnings),
     )
-    result.report_path = cache.write_file("reports", f"{result.asset_hash}.json",
-                                          json.dumps(result.report(), indent=2, sort_keys=True) + "\n")
-    return result
+    path = store.write_record("reports", f"{plan.asset_hash}.json", dumps(report))
+    return BuildResult(output, request.target, report, path)
 
 
-def _budget(request: BuildRequest, tree: InstalledTree | None, roots: tuple[str, ...], size: int,
+def build(request: BuildRequest, output: Path, store: Store | None = None, reporter: Reporter | None = None, *,
+          link: bool = True) -> BuildResult:
+    reporter = reporter or Reporter(request.name)
+    store = store or LocalStore(reporter=reporter)
+    return bundle(prepare(request, store, reporter), output, store, reporter, link=link)
+
+
+def _measure(request: BuildRequest, tree: InstalledTree | None, output: Path,
+             source_files: Sequence[str]) -> tuple[int, int]:
+    """(unzipped bytes, estimated zipped bytes) of the staged asset, after checking what is new in it."""
+    if request.hooks is not None or tree is None:
+        # hooks may have added or changed anything: measure and check the whole output
+        size, files = tree_bytes(output)
+        require_clean(scan(output, request.target, files, request.install.verify_exclude), request.target,
+                      f"the asset of {request.name}")
+        return size, estimate_zipped(output, files)
+    # the tree was checked when it entered the store; only the handler's files are new here
+    require_clean(scan(output, request.target, source_files, request.install.verify_exclude), request.target,
+                  f"the source of {request.name} ({request.entry})")
+    src = sum((output / f).stat().st_size for f in source_files)
+    return tree.record.size_bytes + src, tree.record.zipped_estimate_bytes + estimate_zipped(output, source_files)
+
+
+def _budget(request: BuildRequest, tree: InstalledTree | None, resolution: Resolution | None, size: int,
             zipped: int, output: Path, source_files: Sequence[str]) -> Budget:
-    details: dict[str, dict[str, object]] = dict(tree.meta.get("package_details", {})) if tree else {}  # type: ignore[call-overload]
-    sizes = {name: int(d.get("bytes", 0)) for name, d in details.items()}  # type: ignore[call-overload]
+    sizes = {name: p.bytes for name, p in tree.record.packages.items()} if tree else {}
     if request.layer_bytes + size <= LIMIT_BYTES:
         return Budget(size, zipped, request.layer_bytes, sizes)
     parts = dict(sizes)
     for rel in source_files:  # the handler's own files, by top-level name
         top = rel.split("/", 1)[0] + ("/" if "/" in rel else "")
         parts[f"{top} (source)"] = parts.get(f"{top} (source)", 0) + (output / rel).stat().st_size
-    if tree is None:
+    if tree is None or resolution is None:
         return Budget(size, zipped, request.layer_bytes, parts)
     # over the limit: say what each way out would save, computed on the real dependency graph
     savings: dict[str, int] = {}
     dists = installed(tree.path)
+    roots = resolution.roots
+    options = request.install.strip
     for name, _ in sorted(sizes.items(), key=lambda kv: -kv[1])[:5]:
-        options = StripOptions(request.strip.keep_boto3, (*request.strip.strip, name), request.strip.keep)
-        removed = strip_plan(dists, request.target, [r for r in roots if r != name], options).removed
+        more = StripOptions(options.keep_boto3, (*options.strip, name), options.keep)
+        removed = plan(dists, request.target, [r for r in roots if r != name], more).removed
         if removed:
             savings[f"strip=[{name!r}] (removes {', '.join(sorted(removed))})"] = sum(sizes.get(n, 0) for n in removed)
-    if request.strip.keep_boto3:
-        boto = strip_plan(dists, request.target, roots, StripOptions(False, request.strip.strip, request.strip.keep))
+    if options.keep_boto3:
+        boto = plan(dists, request.target, roots, StripOptions(False, options.strip, options.keep))
         savings["keep_boto3=False"] = sum(sizes.get(n, 0) for n in boto.removed)
     return Budget(size, zipped, request.layer_bytes, parts, {k: v for k, v in savings.items() if v})
-
-
-def build(request: BuildRequest, output: Path, cache: Cache | None = None, log: Log = _stderr, *,
-          link: bool = True) -> BuildResult:
-    cache = cache or Cache()
-    return bundle(prepare(request, cache), output, cache, log, link=link)
-
-
-def _run_hooks(commands: Sequence[str], request: BuildRequest, output: Path, phase: str) -> None:
-    for command in commands:
-        env = {**os.environ, "INPUT_DIR": str(request.entry), "OUTPUT_DIR": str(output)}
-        proc = subprocess.run(command, shell=True, cwd=output, env=env, capture_output=True, text=True,
-                              check=False)
-        if proc.returncode != 0:
-            tail = "\n    ".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
-            raise InstallError(f"{phase} command {command!r} failed with exit code {proc.returncode}:\n    {tail}",
-                               "fix the command (it runs on the host with cwd = the asset folder, "
-                               "INPUT_DIR and OUTPUT_DIR set)")

@@ -1,174 +1,176 @@
-"""``Lock`` + ``Target`` → an installed, stripped dependency tree in the cache.
+"""``Resolution`` + ``Target`` → an installed, stripped, slimmed and verified dependency tree in the store.
 
-The tree is keyed by the lock's content, the target and the strip options, so every function with
-the same dependencies shares one entry and a re-synth only links or copies it. Installation runs
-``--offline`` first (uv's wheel cache usually has everything once a lock exists: no index round
-trip), then online if something is missing.
+The tree is keyed by the pins, the roots, the target and the strip, slim and verification options, so
+every function with the same dependencies shares one entry and a re-synth only links or copies it.
+Installation runs ``--offline`` first (uv's wheel cache usually has everything once the set was
+resolved here: no index round trip), then online if something is missing.
+
+Steps of a fresh install, each a function below: what stripping removes before anything is installed
+(when the resolver recorded who requires whom), ``uv pip install --target``, the installer's own notes
+removed, stripping (from the installed metadata), slimming, verification, optional bytecode, the record.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import shutil
-import subprocess
-import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import uv
 from .budget import estimate_zipped, tree_bytes
-from .cache import Cache, digest
-from .errors import InstallError
-from .resolve import ENGINE_VERSION, Lock, explain_failure, lock_without
-from .slim import SlimOptions, SlimResult, drop_install_records, precompile, slim
-from .strip import StripOptions, StripResult, installed, plan_graph, strip
+from .diagnose import explain
+from .distributions import Distribution, installed, remove
+from .pins import Resolution, count_requirements, has_requirements, with_store, without
+from .records import PackageRecord, SlimResult, StripResult, TreeRecord, digest, dumps, loads
+from .reporter import Reporter, silent
+from .slim import SlimOptions, drop_install_records, precompile, slim
+from .spec import DependencySpec, IndexOptions
+from .store import Store
+from .strip import StripOptions, plan, plan_graph, provided_by_layers
 from .target import Target
 from .verify import require_clean, scan
 
+#: bump when what an installed tree holds changes (keys of ``trees/`` entries)
+VERSION = "3"
 TREE = "tree"
-META = "meta.json"
+RECORD_FILE = "tree.json"
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    """What decides the contents of an installed tree besides the pins and the target."""
+
+    strip: StripOptions = field(default_factory=StripOptions)
+    slim: SlimOptions = field(default_factory=SlimOptions)
+    #: globs of files verification accepts as they are
+    verify_exclude: tuple[str, ...] = ()
+
+    def key(self) -> dict[str, object]:
+        return {"strip": self.strip.key(), "slim": self.slim.key(), "verify_exclude": sorted(self.verify_exclude)}
 
 
 @dataclass(frozen=True)
 class InstalledTree:
     key: str
     path: Path  # the site-packages-like folder
-    meta: dict[str, object]
-
-    @property
-    def packages(self) -> dict[str, str]:
-        packages: dict[str, str] = dict(self.meta.get("packages", {}))  # type: ignore[call-overload]
-        return packages
+    record: TreeRecord
 
 
-def tree_key(lock: Lock, target: Target, strip_options: StripOptions, slim_options: SlimOptions,
-             verify_exclude: tuple[str, ...] = ()) -> str:
-    return digest({"engine": ENGINE_VERSION, "lock": lock.portable_text, "target": target.key(),
-                   "strip": strip_options.key(), "roots": list(lock.roots), "slim": slim_options.key(),
-                   "verify_exclude": sorted(verify_exclude)})
+def tree_key(resolution: Resolution, target: Target, options: InstallOptions) -> str:
+    return digest({"v": VERSION, "pins": resolution.pins, "roots": list(resolution.roots), "target": target.key(),
+                   **options.key()})
 
 
-def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOptions,
-            slim_options: SlimOptions | None = None, *, verify_exclude: tuple[str, ...] = (),
-            try_offline: bool = True) -> tuple[InstalledTree, bool]:
-    """Return ``(tree, cache_hit)``: installed, stripped, slimmed and verified for ``target``.
+def install(resolution: Resolution, spec: DependencySpec, target: Target, store: Store,
+            options: InstallOptions | None = None, *, try_offline: bool = True,
+            reporter: Reporter | None = None) -> tuple[InstalledTree, bool]:
+    """Return ``(tree, found in the store)``; a tree in the store is a tree that passed verification."""
+    options = options or InstallOptions()
+    key = tree_key(resolution, target, options)
+    reporter = reporter or silent()
 
-    Verification runs before the entry is published, so a tree in the cache is a tree that passed.
-    """
-    slim_options = slim_options or SlimOptions()
-    key = tree_key(lock, target, strip_options, slim_options, verify_exclude)
+    def build(dest: Path) -> None:
+        tree = dest / TREE
+        early = _strip_before_install(resolution, options.strip)
+        pins = without(resolution.pins, early.removed) if early.removed else resolution.pins
+        reporter.phase(f"installing {count_requirements(pins)} packages for {target.label}")
+        if has_requirements(pins):
+            _uv_install(pins, resolution, spec, target, store, tree, try_offline)
+        else:
+            tree.mkdir()  # nothing to install (e.g. every requirement's marker is false on the target)
+        reporter.phase(f"verifying the installed packages for {target.label}")
+        record = _finish(tree, resolution, target, store, options, early)
+        (dest / RECORD_FILE).write_text(dumps(record), encoding="utf-8")
 
-    def build(tmp: Path) -> None:
-        dest = tmp / TREE
-        requirements, text = lock.path, lock.text
-        early = StripResult({}, {})
-        graph = lock.graph
-        if graph is not None:
-            # the resolver recorded who requires what: packages stripping would remove are never installed
-            # (boto3's botocore alone is 2,000+ files to download, unpack and delete again)
-            early = plan_graph(graph, lock.roots, strip_options)
-            if early.removed:
-                text = lock_without(text, early.removed)
-                requirements = _write(tmp / "install.txt", text)
-        if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
-            dest.mkdir()  # nothing to install (e.g. every requirement's marker is false on the target)
-            (tmp / "install.txt").unlink(missing_ok=True)
-            _write_meta(tmp, dest, target, early, SlimResult(0, 0, {}), {})
-            return
-        args = ["pip", "install", "--target", str(dest), "--no-deps", "--only-binary", ":all:",
+    def admit(entry: Path) -> None:
+        """A tree from another machine must pass the same verification as a fresh install."""
+        require_clean(scan(entry / TREE, target, exclude=options.verify_exclude), target,
+                      f"the dependencies of {spec.source} (from the remote cache)")
+
+    entry = store.get_or_create("trees", key, build, check=_load, admit=admit)
+    return InstalledTree(key, entry.path / TREE, _load(entry.path)), entry.hit
+
+
+def _load(entry: Path) -> TreeRecord:
+    return loads(TreeRecord, (entry / RECORD_FILE).read_text(encoding="utf-8"))
+
+
+def _strip_before_install(resolution: Resolution, options: StripOptions) -> StripResult:
+    """What stripping removes, when the resolver recorded who requires whom: those packages are never
+    downloaded or installed (boto3's botocore alone is 2,000+ files to unpack and delete again)."""
+    graph = resolution.graph
+    return plan_graph(graph, resolution.roots, options) if graph is not None else StripResult()
+
+
+def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target: Target, store: Store,
+                tree: Path, try_offline: bool) -> None:
+    indexes = resolution_indexes(resolution, spec, store)
+    with store.scratch("install") as work:
+        requirements = work / "pins.txt"
+        requirements.write_text(with_store(pins, store.root), encoding="utf-8")
+        args = ["pip", "install", "--target", str(tree), "--no-deps", "--only-binary", ":all:",
                 "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
                 "--link-mode", "copy", "--no-compile", "--quiet", "-r", str(requirements)]
-        if lock.spec.constraints:
-            args += ["--constraint", str(_write(tmp / "constraints.txt", lock.spec.constraints_text()))]
-        result = None
-        if try_offline:
-            result = uv.run([*args, *lock.indexes.uv_args()], cache.root / "uv", offline=True)
-            if result.returncode != 0:
-                shutil.rmtree(dest, ignore_errors=True)
+        if spec.constraints:
+            (work / "constraints.txt").write_text(with_store(spec.constraints_text(), store.root), encoding="utf-8")
+            args += ["--constraint", str(work / "constraints.txt")]
+        args += indexes.uv_args()
+        result = uv.run(args, store.uv_cache, offline=True) if try_offline else None
         if result is None or result.returncode != 0:
-            result = uv.run([*args, *lock.indexes.uv_args()], cache.root / "uv")
-        if result.returncode != 0:
-            if uv.no_space(result.message):
-                raise cache.full(f"installing {lock.spec.source} for {target}")
-            mismatch = uv.hash_mismatch(result.message)
-            if mismatch:
-                raise InstallError(
-                    f"hash mismatch for {mismatch} while installing {lock.spec.source} for {target}:\n    "
-                    + "\n    ".join(result.message.splitlines()[-6:]),
-                    f"the file the index serves for {mismatch} is not the one the lock recorded: re-lock "
-                    "from a trusted index, or fix the --hash entry")
-            raise explain_failure(result.message, lock.spec, target, lock.indexes) from None
-        (tmp / "constraints.txt").unlink(missing_ok=True)
-        (tmp / "install.txt").unlink(missing_ok=True)
-        # console scripts carry the host interpreter's path in their shebang: useless on Lambda and
-        # not reproducible across machines
-        shutil.rmtree(dest / "bin", ignore_errors=True)
-        drop_install_records(dest)
-        trash = Path(tempfile.mkdtemp(prefix=cache.tmp_prefix("trash"), dir=cache.root / "tmp"))
-        try:
-            late = strip(dest, target, lock.roots, strip_options, trash)
-            stripped = StripResult({**early.removed, **late.removed}, {**early.kept_seeds, **late.kept_seeds})
-            slimmed = slim(dest, slim_options, trash)
-        finally:
-            _delete_later(trash)
-        report = scan(dest, target, exclude=verify_exclude)
-        require_clean(report, target, f"the dependencies of {lock.spec.source}")
-        if slim_options.compile_bytecode:
-            compiled, compiler = precompile(dest, target)
-            slimmed = SlimResult(slimmed.files, slimmed.bytes, slimmed.by_rule, compiled, compiler)
-        _write_meta(tmp, dest, target, stripped, slimmed, report.to_json())
-
-    entry, hit = cache.get_or_create("trees", key, build, required=META)
-    meta = json.loads((entry / META).read_text())
-    return InstalledTree(key, entry / TREE, meta), hit
+            shutil.rmtree(tree, ignore_errors=True)
+            result = uv.run(args, store.uv_cache)
+    if result.returncode != 0:
+        if uv.no_space(result.message):
+            raise store.full(f"installing {spec.source} for {target}")
+        raise explain(result.message, spec.source, target, indexes, doing="installing")
 
 
-def _delete_later(trash: Path) -> None:
-    """Delete ``trash`` off the critical path: a detached ``rm``; if it never runs, the folder's name says
-    its owner and the next run of any process removes it once this one is gone."""
-    try:
-        subprocess.Popen(["rm", "-rf", str(trash)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    except OSError:
-        shutil.rmtree(trash, ignore_errors=True)
+def resolution_indexes(resolution: Resolution, spec: DependencySpec, store: Store) -> IndexOptions:
+    """The spec's package sources plus the folders of wheels built for this resolution."""
+    extra = tuple(with_store(f, store.root) for f in resolution.record.find_links)
+    return replace(spec.indexes, find_links=(*spec.indexes.find_links, *extra)) if extra else spec.indexes
 
 
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def describe_packages(tree: Path) -> dict[str, dict[str, object]]:
-    """name -> version, wheel tags and installed bytes (files its RECORD lists that are still there)."""
-    details: dict[str, dict[str, object]] = {}
-    for name, dist in sorted(installed(tree).items()):
-        wheel = dist.dist_info / "WHEEL"
-        tags = [line.split(":", 1)[1].strip() for line in wheel.read_text(errors="replace").splitlines()
-                if line.startswith("Tag:")] if wheel.is_file() else []
-        size = 0
-        for rel in dist.record_files():
-            with contextlib.suppress(OSError):  # gone if slimmed: not counted
-                size += os.stat(os.path.join(tree, rel)).st_size
-        details[name] = {"version": dist.version, "wheel_tags": tags, "bytes": size}
-    return details
-
-
-def _write_meta(tmp: Path, tree: Path, target: Target, stripped: StripResult, slimmed: SlimResult,
-                verification: dict[str, object]) -> None:
-    details = describe_packages(tree)
+def _finish(tree: Path, resolution: Resolution, target: Target, store: Store, options: InstallOptions,
+            early: StripResult) -> TreeRecord:
+    """Strip, slim, verify (and precompile) a fresh install; returns its record."""
+    # console scripts carry the host interpreter's path in their shebang: useless on Lambda and
+    # not reproducible across machines
+    shutil.rmtree(tree / "bin", ignore_errors=True)
+    dists = installed(tree)
+    drop_install_records(tree, dists.values())
+    with store.trash() as trash:
+        late = strip_installed(tree, target, resolution.roots, options.strip, trash, dists)
+        stripped = StripResult({**early.removed, **late.removed}, {**early.kept_seeds, **late.kept_seeds})
+        slimmed = slim(tree, options.slim, trash)
+    report = scan(tree, target, exclude=options.verify_exclude)
+    require_clean(report, target, "the installed dependencies")
+    if options.slim.compile_bytecode:
+        compiled, compiler = precompile(tree, target)
+        slimmed = SlimResult(slimmed.files_removed, slimmed.bytes_removed, slimmed.by_rule, compiled, compiler)
+    packages = {name: PackageRecord(d.version, d.wheel_tags, d.installed_bytes(tree))
+                for name, d in sorted(dists.items()) if name not in late.removed}
     size, files = tree_bytes(tree)
-    meta = {
-        "target": str(target),
-        "packages": {name: d["version"] for name, d in details.items()},
-        "package_details": details,
-        "stripped": stripped.removed,
-        "kept_seeds": stripped.kept_seeds,
-        "slimmed": slimmed.to_json(),
-        "verification": verification,
-        "size_bytes": size,
-        "zipped_estimate_bytes": estimate_zipped(tree, files),
-    }
-    # written last, and what the cache requires: an entry without it is never trusted
-    (tmp / META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return TreeRecord(
+        target=str(target),
+        packages=packages,
+        stripped=stripped, slimmed=slimmed, verification=report.result(),
+        size_bytes=size, zipped_estimate_bytes=estimate_zipped(tree, files),
+    )
+
+
+def strip_installed(tree: Path, target: Target, roots: Sequence[str], options: StripOptions,
+                    trash: Path | None = None, dists: dict[str, Distribution] | None = None) -> StripResult:
+    """Apply the strip policy to an installed tree by its metadata (lock files read as they are have no
+    resolver graph), and leave out what the function's layers hold."""
+    dists = installed(tree) if dists is None else dists
+    result = plan(dists, target, roots, options)
+    provided = provided_by_layers(dists, options, result.removed) if options.provided else {}
+    removed = {**result.removed, **provided}
+    for name in sorted(removed):
+        remove(tree, dists[name], trash)
+    return StripResult(removed, result.kept_seeds)
+
+
+__all__ = ["InstallOptions", "InstalledTree", "install", "strip_installed", "tree_key"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,22 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import engine
-from .budget import tree_bytes
-from .cache import Cache
+from .bundling import (
+    bundled_code,
+    construct_path,
+    entry_folder,
+    fail,
+    reject_code_prop,
+    reporter_for,
+    staged_asset,
+    store_for,
+    target_of,
+    unzipped_bytes,
+)
+from .distributions import installed
 from .errors import BundlingError, ConfigurationError
-from .function import _entry, bundled_code, construct_path, target_of
-from .local_bundling import format_error
 from .options import BundlingOptions
-from .strip import installed
+from .records import PackageRecord
 from .target import Target
 
 __all__ = ["NativePythonLayerVersion", "target_label"]
@@ -39,33 +47,7 @@ __all__ = ["NativePythonLayerVersion", "target_label"]
 
 def target_label(target: Target) -> str:
     """``python3.12/arm64``: how a layer's targets are named (the runtime and Lambda architecture)."""
-    return f"{target.runtime}/{target.lambda_architecture}"
-
-
-def is_pure(tags: Sequence[str]) -> bool:
-    return bool(tags) and all(tag.endswith("-none-any") for tag in tags)
-
-
-def staged_asset(construct: Construct) -> Path | None:
-    """The folder or file CDK staged as the code asset of ``construct`` (a Function or LayerVersion), if any.
-
-    ``Code.from_asset`` creates an ``aws_s3_assets.Asset`` child named ``Code`` whose ``Stage`` child
-    is the ``AssetStaging`` (bundled, when bundling ran, before the construct's constructor returned).
-    """
-    code = construct.node.try_find_child("Code")
-    stage = code.node.try_find_child("Stage") if code is not None else None
-    path = getattr(stage, "absolute_staged_path", None)
-    return Path(path) if isinstance(path, str) and Path(path).exists() else None
-
-
-def unzipped_bytes(path: Path) -> int:
-    """Unzipped size of a staged asset: a folder's files, or the members of a ``.zip``."""
-    if path.is_dir():
-        return tree_bytes(path)[0]
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            return sum(info.file_size for info in zf.infolist())
-    return path.stat().st_size
+    return target.label
 
 
 class NativePythonLayerVersion(lambda_.LayerVersion):
@@ -87,28 +69,25 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
         bundling: BundlingOptions | None = None,
         **props: Any,
     ) -> None:
-        for reserved in ("code",):
-            if reserved in props:
-                raise ConfigurationError(
-                    f"{construct_id}: '{reserved}' cannot be set on NativePythonLayerVersion",
-                    "it is built from entry; use lambda_.LayerVersion if you bring your own code",
-                )
         runtimes = list(compatible_runtimes or [lambda_.Runtime.PYTHON_3_13])
         arches = list(compatible_architectures or [lambda_.Architecture.X86_64])
-        targets = tuple(dict.fromkeys(target_of(r, a) for r in runtimes for a in arches))
-        path = _entry(entry)
         bundling = bundling or BundlingOptions()
         name = construct_path(scope, construct_id)
-        self._targets = targets
-        self._entry_path = path
-        self._bundling = bundling
         self._name = name
+        self._bundling = bundling
         self._packages: dict[str, str] | None = None
         self._bytes: int | None = None
         required = Stack.of(scope).bundling_required
-        if required and len(targets) > 1:
-            self._check_one_zip_serves_all(targets, path, bundling, name)
-        code = bundled_code(scope, construct_id, path, targets[0], bundling, layer=True)
+        try:
+            reject_code_prop(props, "lambda_.LayerVersion")
+            self._targets = tuple(dict.fromkeys(target_of(r, a) for r in runtimes for a in arches))
+            self._entry_path = entry_folder(entry)
+            if required and len(self._targets) > 1:
+                self._check_one_zip_serves_all(self._targets, name)
+            code = bundled_code(scope, construct_id, self._entry_path, self._targets[0], bundling, layer=True)
+        except BundlingError as exc:
+            raise fail(exc, name) from None
+        path = self._entry_path
         super().__init__(scope, construct_id, code=code, compatible_runtimes=runtimes,
                          compatible_architectures=arches, **props)
         staged = staged_asset(self)
@@ -168,32 +147,26 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
 
     def _bundle_into(self, target: Target, out: Path) -> engine.BuildResult:
         request = self._bundling.request(self._entry_path, target, layer=True, name=self._name)
-        cache = Cache(Path(self._bundling.cache_dir) if self._bundling.cache_dir else None)
-        try:
-            return engine.build(request, out, cache, log=lambda _msg: None)
-        except BundlingError as exc:
-            raise BundlingError(format_error(self._name, exc).split(": ", 1)[1]) from None
+        reporter = reporter_for(self._name)
+        return engine.build(request, out, store_for(self._bundling, reporter), reporter)
 
-    def _check_one_zip_serves_all(self, targets: tuple[Target, ...], entry: Path, bundling: BundlingOptions,
-                                  name: str) -> None:
+    def _check_one_zip_serves_all(self, targets: tuple[Target, ...], name: str) -> None:
         """Install every target (cached) and require the same pure-Python set for all of them."""
-        sets: dict[Target, dict[str, tuple[str, list[str]]]] = {}
+        sets: dict[Target, Mapping[str, PackageRecord]] = {}
         tmp = Path(tempfile.mkdtemp(prefix="cdk-native-python-layer-"))
         try:
             for i, target in enumerate(targets):
-                # the installed tree's record has each package's version and wheel tags
-                details: dict[str, dict[str, Any]] = dict(
-                    self._bundle_into(target, tmp / str(i)).tree.get("package_details", {}))  # type: ignore[call-overload]
-                sets[target] = {pkg: (str(d["version"]), list(d["wheel_tags"])) for pkg, d in details.items()}
+                # the build report has each package's version and wheel tags
+                sets[target] = self._bundle_into(target, tmp / str(i)).report.packages
         finally:
             with contextlib.suppress(OSError):
                 shutil.rmtree(tmp)
         compiled: dict[str, list[str]] = {}
         for target, found in sets.items():
-            for pkg, (version, tags) in sorted(found.items()):
-                if not is_pure(tags):
-                    compiled.setdefault(pkg, []).append(
-                        f"{target_label(target)}: {version} {','.join(tags) or '(no WHEEL tags)'}")
+            for pkg, record in sorted(found.items()):
+                if not record.pure:
+                    tags = ",".join(record.wheel_tags) or "(no WHEEL tags)"
+                    compiled.setdefault(pkg, []).append(f"{target_label(target)}: {record.version} {tags}")
         labels = ", ".join(target_label(t) for t in targets)
         hint = ("declare one runtime and one architecture per NativePythonLayerVersion (e.g. a layer for "
                 "python3.12/arm64 and another for python3.12/x86_64) and give each function the layer of its target")
@@ -202,7 +175,7 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
             raise ConfigurationError(
                 f"layer {name} declares {labels}, but one zip cannot serve them: these packages have "
                 f"compiled wheels, which differ per target:\n    {lines}", hint)
-        versions = {t: {pkg: v for pkg, (v, _) in found.items()} for t, found in sets.items()}
+        versions = {t: {pkg: r.version for pkg, r in found.items()} for t, found in sets.items()}
         first = versions[targets[0]]
         differ: list[str] = []
         for target in targets[1:]:

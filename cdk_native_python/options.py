@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from .engine import BuildRequest
+from .hooks import CommandHooks
+from .install import InstallOptions
 from .slim import SlimOptions
 from .spec import IndexOptions
 from .strip import StripOptions
 from .target import Target
-
-
-class CommandHooks(Protocol):
-    """Like ``aws_lambda_python_alpha.ICommandHooks``: shell commands run on the host around bundling.
-
-    ``output_dir`` is passed as the literal ``$OUTPUT_DIR`` (the commands run in a shell whose working
-    directory is the asset folder, with ``INPUT_DIR`` and ``OUTPUT_DIR`` set).
-    """
-
-    def before_bundling(self, input_dir: str, output_dir: str) -> list[str]: ...
-
-    def after_bundling(self, input_dir: str, output_dir: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -67,17 +56,11 @@ class BundlingOptions:
     refresh: bool = False
     #: where caches live (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)
     cache_dir: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def request(self, entry: Path, target: Target, *, layer: bool = False, name: str = "function",
                 provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> BuildRequest:
         """The engine's request. ``provided`` (name, version, layer) are left out of the bundle because the
         function's layers hold them; ``layer_bytes`` (the layers' unzipped size) counts against the budget."""
-        before: list[str] = []
-        after: list[str] = []
-        if self.command_hooks is not None:
-            before = list(self.command_hooks.before_bundling(str(entry), "$OUTPUT_DIR"))
-            after = list(self.command_hooks.after_bundling(str(entry), "$OUTPUT_DIR"))
         return BuildRequest(
             entry=entry,
             target=target,
@@ -91,13 +74,15 @@ class BundlingOptions:
                 no_index=self.no_index,
             ),
             allow_build=tuple(self.allow_build),
-            strip=StripOptions(keep_boto3=self.keep_boto3, strip=tuple(self.strip), keep=tuple(self.keep),
-                               provided=tuple(provided)),
-            slim=SlimOptions(enabled=self.slim, keep=tuple(self.slim_keep), compile_bytecode=self.compile_bytecode),
-            verify_exclude=tuple(self.verify_exclude),
+            install=InstallOptions(
+                strip=StripOptions(keep_boto3=self.keep_boto3, strip=tuple(self.strip), keep=tuple(self.keep),
+                                   provided=tuple(provided)),
+                slim=SlimOptions(enabled=self.slim, keep=tuple(self.slim_keep),
+                                 compile_bytecode=self.compile_bytecode),
+                verify_exclude=tuple(self.verify_exclude),
+            ),
             excludes=tuple(self.asset_excludes),
-            before_bundling=tuple(before),
-            after_bundling=tuple(after),
+            hooks=self.command_hooks,
             layer=layer,
             refresh=self.refresh,
             resolve_pipfile=self.resolve_pipfile,

@@ -1,389 +1,111 @@
-"""``DependencySpec`` + ``Target`` → ``Lock``: the exact, hashed set of wheels to install.
+"""``DependencySpec`` + ``Target`` → :class:`~cdk_native_python.pins.Resolution`: the exact, hashed set of
+wheels to install.
 
 Resolution is uv's (``uv pip compile --python-platform --python-version``), so markers and wheel tags
 are evaluated for the Lambda target. Only wheels are allowed (``--only-binary :all:``); a package the
-user allowed to build from source is built once into a wheelhouse (and must come out pure Python),
-then resolution runs again wheel-only with that wheelhouse as a find-links source.
+user allowed to build from source is built once into a wheel (:mod:`~cdk_native_python.localbuild`),
+then resolution runs again with that wheel as a find-links source. A locked spec (uv.lock, poetry.lock,
+...) is not resolved: its pins are taken as they are.
 
-Cache policy: the lock is cached under a key of the *normalized inputs* (requirements, constraints,
-index URLs without credentials, target, allowed builds, engine version). A floating requirement such
-as ``requests>=2`` is therefore re-resolved only when an input changes, or when the caller asks for a
-refresh (``refresh=True``, ``CDK_NATIVE_PYTHON_REFRESH=1``, or deleting the cache); this keeps synth
-reproducible and offline-capable. Lock files (uv.lock, poetry.lock, ...) skip resolution entirely.
+Cache policy: the resolution is a store entry keyed by the *normalized inputs* (requirements, constraints,
+index URLs without credentials, target, allowed builds). A floating requirement such as ``requests>=2``
+is therefore re-resolved only when an input changes, or when the caller asks for a refresh
+(``refresh=True``, ``CDK_NATIVE_PYTHON_REFRESH=1``, or deleting the cache); this keeps synth reproducible
+and offline-capable.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import tempfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from urllib.parse import unquote
-
-from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import uv
-from .cache import Cache, digest
-from .errors import IndexUnreachableError, ResolutionError
-from .fingerprint import tree_digest
-from .spec import DependencySpec, IndexOptions
+from .diagnose import explain
+from .distributions import normalize
+from .localbuild import Builder
+from .pins import (
+    PINS_FILE,
+    RECORD_FILE,
+    Resolution,
+    ResolutionRecord,
+    apply_user_hashes,
+    portable,
+    roots_of,
+    split_annotations,
+    user_hashes,
+    with_store,
+)
+from .records import digest, dumps
+from .reporter import Reporter, env_flag, silent
+from .spec import DependencySpec
+from .store import Store
 from .target import Target
 
-LOCK_FILE = "requirements.lock"
-#: who required what, from the resolver's annotations: lets the install skip packages stripping removes
-GRAPH_FILE = "graph.json"
-ENGINE_VERSION = "2"
+#: bump when what a resolution holds changes (keys of ``resolutions/`` entries)
+VERSION = "3"
+REFRESH_ENV = "CDK_NATIVE_PYTHON_REFRESH"
 
 
-@dataclass(frozen=True)
-class Lock:
-    """A pinned requirements file for one target (``path``) and where its wheels come from."""
-
-    key: str
-    path: Path
-    indexes: IndexOptions
-    spec: DependencySpec
-    #: names the user asked for directly (the roots kept when stripping)
-    roots: tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        return self.path.read_text()
-
-    @property
-    def graph(self) -> dict[str, set[str]] | None:
-        """``name -> names it requires`` on the target, when the resolver recorded it (not for lock files
-        read as they are, whose install is stripped afterwards from the installed metadata)."""
-        path = self.path.parent / GRAPH_FILE
-        if not path.is_file():
-            return None
-        required_by: dict[str, list[str]] = json.loads(path.read_text())
-        edges: dict[str, set[str]] = {name: set() for name in required_by}
-        for dep, users in required_by.items():
-            for user in users:
-                if user in edges:
-                    edges[user].add(dep)
-        return edges
-
-    @property
-    def portable_text(self) -> str:
-        """The lock without this machine's cache location (where local wheels live): for keys and
-        asset hashes, which must not change when the same inputs are built in another cache."""
-        root = self.path.parents[2]  # <cache>/locks/<key>/<file>
-        return self.text.replace(root.as_uri(), "cache:").replace(str(root), "<cache>")
+def resolution_key(spec: DependencySpec, target: Target, allowed: frozenset[str]) -> str:
+    return digest({"v": VERSION, "spec": spec.key(), "target": target.key(), "allow_build": sorted(allowed)})
 
 
-def roots_of(spec: DependencySpec) -> tuple[str, ...]:
-    names = []
-    for line in spec.requirements:
-        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-        if m and not line.startswith("/"):
-            names.append(canonicalize_name(m.group(1)))
-    return tuple(sorted(set(names)))
+def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder, *,
+            refresh: bool = False, reporter: Reporter | None = None) -> tuple[Resolution, bool]:
+    """Return ``(resolution, found in the store)`` for ``spec`` (local packages already built as wheels)."""
+    key = resolution_key(spec, target, builder.allowed)
+    roots = spec.roots if spec.roots is not None else roots_of(spec.requirements)
+    reporter = reporter or silent()
+
+    def build(dest: Path) -> None:
+        reporter.phase(f"{'reading' if spec.locked else 'resolving'} {len(spec.requirements)} requirements "
+                       f"for {target.label}")
+        if spec.locked:
+            pins, record = spec.requirements_text(), ResolutionRecord(None, tuple(sorted(roots)))
+        else:
+            pins, record = _compile(spec, target, store, builder, roots)
+        (dest / PINS_FILE).write_text(pins, encoding="utf-8")
+        (dest / RECORD_FILE).write_text(dumps(record), encoding="utf-8")
+
+    entry = store.get_or_create("resolutions", key, build, check=lambda path: _check(key, path),
+                                refresh=refresh or env_flag(REFRESH_ENV))
+    return Resolution.load(key, entry.path), entry.hit
 
 
-def resolve(
-    spec: DependencySpec,
-    target: Target,
-    cache: Cache,
-    *,
-    allow_build: Sequence[str] = (),
-    refresh: bool = False,
-) -> tuple[Lock, bool]:
-    """Return ``(lock, cache_hit)``."""
-    allowed = sorted({str(canonicalize_name(n)) for n in allow_build})
-    key = digest({
-        "engine": ENGINE_VERSION,
-        "spec": spec.key(),
-        "target": target.key(),
-        "allow_build": allowed,
-    })
-    refresh = refresh or os.environ.get("CDK_NATIVE_PYTHON_REFRESH", "") not in ("", "0")
-    wheelhouse = cache.root / "wheelhouse" / target.runtime
-    indexes = spec.indexes
-    if allowed and wheelhouse.is_dir():
-        indexes = replace(indexes, find_links=(*indexes.find_links, str(wheelhouse)))
-
-    entry = cache.get("locks", key, LOCK_FILE)
-    if entry is not None and not refresh:
-        return Lock(key, entry / LOCK_FILE, indexes, spec, roots_of(spec)), True
-
-    def build(tmp: Path) -> None:
-        nonlocal indexes
-        local_spec = with_local_wheels(spec, target, cache, indexes)
-        if local_spec.locked:
-            (tmp / LOCK_FILE).write_text(local_spec.requirements_text())
-            return
-        indexes = _compile(local_spec, target, cache, indexes, allowed, wheelhouse, tmp / LOCK_FILE)
-
-    with cache.lock("locks", key):
-        if refresh and cache.get("locks", key) is not None:
-            cache.discard("locks", key)  # renamed away first: readers never see a half-deleted lock
-        elif (hit := cache.get("locks", key, LOCK_FILE)) is not None:
-            return Lock(key, hit / LOCK_FILE, indexes, spec, roots_of(spec)), True
-        entry = cache.publish("locks", key, build)
-    return Lock(key, entry / LOCK_FILE, indexes, spec, roots_of(spec)), False
+def _check(key: str, path: Path) -> None:
+    Resolution.load(key, path)  # raises RecordError on a damaged entry
 
 
-_LOCAL = re.compile(r"^\s*(?:(?P<name>[A-Za-z0-9][A-Za-z0-9._\[\],-]*)\s*@\s*)?(?:file://)?(?P<path>/[^;\s]*)"
-                    r"(?P<rest>\s*;.*)?$")
-
-
-def with_local_wheels(spec: DependencySpec, target: Target, cache: Cache, indexes: IndexOptions) -> DependencySpec:
-    """Replace local folder requirements (the user's own packages) by wheels built from them.
-
-    Building a folder of the user's repository runs the user's own build backend, never a third
-    party's; the result must be pure Python, since nothing native is built on the host for the target.
-    Wheels are cached by the folder's content, so an unchanged local package is built once.
-    """
-    lines: list[str] = []
-    changed = False
-    for line in spec.requirements:
-        m = _LOCAL.match(line)
-        path = Path(unquote(m.group("path"))) if m else None
-        if m is None or path is None or not path.is_dir():
-            lines.append(line)
-            continue
-        wheel = _build_local(path, target, cache, indexes, spec.source)
-        name = m.group("name") or wheel.name.split("-")[0]
-        lines.append(f"{name} @ {wheel.as_uri()}" + (m.group("rest") or ""))
-        changed = True
-    return replace(spec, requirements=tuple(lines)) if changed else spec
-
-
-def _build_local(path: Path, target: Target, cache: Cache, indexes: IndexOptions, source: Path) -> Path:
-    key = digest({"engine": ENGINE_VERSION, "path": str(path), "content": tree_digest(path)})
-
-    def build(tmp: Path) -> None:
-        result = uv.run(["build", "--wheel", "--out-dir", str(tmp), str(path), *indexes.uv_args()],
-                        cache.root / "uv")
-        if result.returncode != 0:
-            detail = "\n    ".join(result.message.splitlines()[-10:])
-            raise ResolutionError(f"building the local package {path} (from {source}) failed:\n    {detail}",
-                                  "fix its pyproject.toml / setup so that 'uv build --wheel' succeeds there")
-        for wheel in tmp.glob("*.whl"):
-            _, _, _, tags = parse_wheel_filename(wheel.name)
-            if any(t.abi != "none" or t.platform != "any" for t in tags):
-                raise ResolutionError(
-                    f"the local package {path} built a platform-specific wheel ({wheel.name})",
-                    f"native code is never built on the host for {target}: publish manylinux wheels of it "
-                    "(e.g. with cibuildwheel) and depend on those")
-
-    entry, _ = cache.get_or_create("local", key, build)
-    wheels = sorted(entry.glob("*.whl"))
-    if not wheels:
-        raise ResolutionError(f"building the local package {path} produced no wheel", "check its build backend")
-    return wheels[0]
-
-
-def _compile(
-    spec: DependencySpec,
-    target: Target,
-    cache: Cache,
-    indexes: IndexOptions,
-    allowed: list[str],
-    wheelhouse: Path,
-    out: Path,
-) -> IndexOptions:
-    work = out.parent
-    (work / "requirements.in").write_text(spec.requirements_text())
-    args = ["pip", "compile", str(work / "requirements.in"), "-o", str(out),
-            "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
-            "--only-binary", ":all:", "--generate-hashes", "--no-header", "--quiet"]
-    if spec.constraints:
-        (work / "constraints.txt").write_text(spec.constraints_text())
-        args += ["--constraint", str(work / "constraints.txt")]
-    built: set[str] = set()
-    while True:
-        result = uv.run([*args, *indexes.uv_args()], cache.root / "uv")
-        if result.returncode == 0:
-            for f in ("requirements.in", "constraints.txt"):
-                (work / f).unlink(missing_ok=True)
-            text, required_by = split_annotations(out.read_text())
-            (work / GRAPH_FILE).write_text(json.dumps(required_by, indent=1, sort_keys=True) + "\n")
-            out.write_text(apply_user_hashes(text, spec))
-            return indexes
-        missing = uv.no_wheels(result.message)
-        if missing and canonicalize_name(missing[0]) in allowed and canonicalize_name(missing[0]) not in built:
-            name = canonicalize_name(missing[0])
-            _build_allowed(name, missing[1], target, cache, indexes, wheelhouse)
-            built.add(name)
-            if str(wheelhouse) not in indexes.find_links:
-                indexes = replace(indexes, find_links=(*indexes.find_links, str(wheelhouse)))
-            continue
-        if uv.no_space(result.message):
-            raise cache.full(f"resolving {spec.source} for {target}")
-        raise explain_failure(result.message, spec, target, indexes, allowed)
-
-
-_PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|@)")
-
-
-def split_annotations(text: str) -> tuple[str, dict[str, list[str]]]:
-    """uv's annotated lock → (the lock without comments, ``name -> [names that require it]``).
-
-    ``# via -r requirements.in`` (a root) and ``-c`` constraints are not packages and are dropped.
-    """
-    lines: list[str] = []
-    required_by: dict[str, list[str]] = {}
-    current = ""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            via = stripped.lstrip("#").strip()
-            via = via[len("via"):].strip() if via.startswith("via") else via
-            for user in filter(None, (u.strip() for u in via.split(","))):
-                if current and not user.startswith("-"):
-                    required_by[current].append(str(canonicalize_name(user.split("[")[0])))
-            continue
-        m = _PINNED.match(line)
-        if m:
-            current = str(canonicalize_name(m.group(1)))
-            required_by.setdefault(current, [])
-        lines.append(line)
-    return "\n".join(lines) + ("\n" if lines else ""), required_by
-
-
-def lock_without(text: str, names: Iterable[str]) -> str:
-    """The lock minus the requirement blocks (a pin and its indented ``--hash`` lines) of ``names``."""
-    drop = {str(canonicalize_name(n)) for n in names}
-    out: list[str] = []
-    skipping = False
-    for line in text.splitlines():
-        if line and not line[0].isspace():
-            m = _PINNED.match(line)
-            skipping = m is not None and str(canonicalize_name(m.group(1))) in drop
-        if not skipping:
-            out.append(line)
-    return "\n".join(out) + ("\n" if out else "")
-
-
-_HASH_OPT = re.compile(r"--hash=(\S+)")
-
-
-def apply_user_hashes(lock_text: str, spec: DependencySpec) -> str:
-    """Pin the user's own ``--hash`` values into the lock.
-
-    ``uv pip compile --generate-hashes`` writes the hashes the index *currently* serves; a user who
-    pinned hashes wants the opposite check (the file must be the one they recorded), so their hashes
-    replace the generated ones and the installer rejects any other file as a hash mismatch.
-    """
-    pinned: dict[str, list[str]] = {}
-    for line in (*spec.requirements, *spec.constraints):
-        hashes = _HASH_OPT.findall(line)
-        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
-        if hashes and m:
-            pinned.setdefault(str(canonicalize_name(m.group(1))), []).extend(hashes)
-    if not pinned:
-        return lock_text
-    out: list[str] = []
-    for entry in lock_text.replace("\\\n", " ").splitlines():
-        m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", entry)
-        name = str(canonicalize_name(m.group(1))) if m else ""
-        if name in pinned and not entry.lstrip().startswith("#"):
-            head = _HASH_OPT.sub("", entry).rstrip()
-            entry = " ".join([head, *(f"--hash={h}" for h in pinned[name])])
-        out.append(entry)
-    return "\n".join(out) + "\n"
-
-
-def explain_failure(
-    message: str, spec: DependencySpec, target: Target, indexes: IndexOptions, allowed: Sequence[str] = ()
-) -> Exception:
-    """Turn uv's diagnostics into an error that names the package, the target and the fix."""
-    source = spec.source
-    if uv.unauthorized(message):
-        return IndexUnreachableError(
-            f"the package index refused the credentials while resolving {source} for {target}: "
-            f"{indexes.describe()}",
-            "check the user/token in the index URL (or ~/.netrc, or the environment variable it comes from)",
-        )
-    missing = uv.no_wheels(message)
-    if missing:
-        name, version = missing
-        return no_wheel_error(name, version, target, indexes, source, allowed)
-    unknown = uv.not_found(message)
-    if unknown:
-        return ResolutionError(
-            f"package {unknown!r} (from {source}) was not found on {indexes.describe()}",
-            "check the spelling of the name, or add the index that hosts it (--index-url / --extra-index-url)",
-        )
-    if uv.unreachable(message):
-        return IndexUnreachableError(
-            f"cannot reach the package index {indexes.describe()} to resolve {source}",
-            "check the network / VPN / proxy, or the index URL; warm builds work offline once resolved",
-        )
-    detail = "\n    ".join(message.splitlines()[-8:])
-    return ResolutionError(
-        f"no set of wheels satisfies {source} for {target}:\n    {detail}",
-        "relax the conflicting version pins shown above",
-    )
-
-
-def no_wheel_error(
-    name: str, version: str | None, target: Target, indexes: IndexOptions, source: Path,
-    allowed: Sequence[str] = (),
-) -> ResolutionError:
-    what = f"{name}=={version}" if version else name
-    try:
-        from .indexes import project_files  # only when explaining a failure: keeps urllib off the warm path
-
-        files = [f for f, _ in project_files(name, indexes)]
-    except Exception:  # the explanation must never hide the original error
-        files = []
-    if version:
-        files = [f for f in files if f"-{version}-" in f or f"-{version}." in f] or files
-    wheels = [f for f in files if f.endswith(".whl")]
-    sdists = [f for f in files if not f.endswith(".whl")]
-    available = ""
-    if wheels:
-        shown = wheels[-12:]
-        available += "\n  wheels that exist: " + ", ".join(shown) + (" ..." if len(wheels) > 12 else "")
-    if sdists:
-        available += "\n  source distributions: " + ", ".join(sdists[-3:])
-    if not files:
-        available = "\n  (could not list the files the index has for it)"
-    hint = (f"use a version of {name} that publishes a wheel for {target.machine} Linux "
-            f"({target.manylinux} or older), or drop it for this target with a marker")
-    if sdists and canonicalize_name(name) not in allowed:
-        hint += (f"; if {name} is pure Python, allow building it: "
-                 f"BundlingOptions(allow_build=['{name}'])")
-    return ResolutionError(f"{what} (from {source}) has no wheel for {target}{available}", hint)
-
-
-def _build_allowed(
-    name: str, version: str | None, target: Target, cache: Cache, indexes: IndexOptions, wheelhouse: Path
-) -> None:
-    """Build the user-allowed sdist of ``name`` into a pure-Python wheel in the wheelhouse."""
-    from .indexes import download, project_files
-
-    sdists = [(f, u) for f, u in project_files(name, indexes) if f.endswith((".tar.gz", ".zip"))]
-    if version:
-        sdists = [(f, u) for f, u in sdists if f"-{version}." in f] or sdists
-    if not sdists:
-        raise ResolutionError(
-            f"{name} is allowed to build from source, but no source distribution of it was found on "
-            f"{indexes.describe()}", f"check that the index hosts an sdist of {name}")
-    filename, url = sdists[-1]
-    wheelhouse.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache.root / "tmp", prefix=cache.tmp_prefix("sdist")) as tmpdir:
-        tmp = Path(tmpdir)
-        sdist = download(url, tmp)
-        out = tmp / "out"
-        result = uv.run(["build", "--wheel", "--out-dir", str(out), str(sdist), *indexes.uv_args()],
-                        cache.root / "uv")
-        if result.returncode != 0:
-            detail = "\n    ".join(result.message.splitlines()[-10:])
-            raise ResolutionError(f"building {filename} (allowed to build from source) failed:\n    {detail}",
-                                  f"fix the sdist's build, or use a version of {name} that has wheels")
-        for wheel in out.glob("*.whl"):
-            _, _, _, tags = parse_wheel_filename(wheel.name)
-            if any(t.abi != "none" or t.platform != "any" for t in tags):
-                raise ResolutionError(
-                    f"{filename} built a platform-specific wheel ({wheel.name}) on this host",
-                    f"native code is never built on the host for {target}: use a version of {name} "
-                    "that publishes manylinux wheels")
-            os.replace(wheel, wheelhouse / wheel.name)
+def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builder,
+             roots: tuple[str, ...]) -> tuple[str, ResolutionRecord]:
+    """``uv pip compile`` for the target; allowed sdists are built when uv finds no wheel for them."""
+    find_links: list[str] = []
+    with store.scratch("compile") as work:
+        (work / "requirements.in").write_text(with_store(spec.requirements_text(), store.root), encoding="utf-8")
+        out = work / "pins.txt"
+        args = ["pip", "compile", str(work / "requirements.in"), "-o", str(out),
+                "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
+                "--only-binary", ":all:", "--generate-hashes", "--no-header", "--quiet"]
+        if spec.constraints:
+            (work / "constraints.txt").write_text(with_store(spec.constraints_text(), store.root), encoding="utf-8")
+            args += ["--constraint", str(work / "constraints.txt")]
+        while True:
+            indexes = replace(spec.indexes, find_links=(*spec.indexes.find_links, *find_links))
+            result = uv.run([*args, *indexes.uv_args()], store.uv_cache)
+            if result.returncode == 0:
+                text = out.read_text(encoding="utf-8")
+                break
+            missing = uv.no_wheels(result.message)
+            if missing and normalize(missing[0]) in builder.allowed:
+                folder = str(builder.allowed_sdist(missing[0], missing[1], spec.source))
+                if folder not in find_links:
+                    find_links.append(folder)
+                    continue
+            if uv.no_space(result.message):
+                raise store.full(f"resolving {spec.source} for {target}")
+            raise explain(result.message, spec.source, target, indexes, allowed=sorted(builder.allowed))
+    pins, required_by = split_annotations(portable(text, store.root))
+    pins = apply_user_hashes(pins, user_hashes([*spec.requirements, *spec.constraints]))
+    record = ResolutionRecord(required_by, tuple(sorted(roots)),
+                              tuple(portable(f, store.root) for f in find_links))
+    return pins, record

@@ -25,14 +25,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import uv
+from .distributions import Distribution, discard
 from .errors import BundlingError, InstallError
 from .fingerprint import is_excluded
-from .strip import discard
+from .records import SlimResult
 from .target import Target
 
 #: (pattern, why) — a pattern ending in "/" matches a folder
@@ -61,19 +62,6 @@ class SlimOptions:
         return {"enabled": self.enabled, "keep": sorted(self.keep), "compile": self.compile_bytecode}
 
 
-@dataclass(frozen=True)
-class SlimResult:
-    files: int
-    bytes: int
-    by_rule: dict[str, int]  # rule -> bytes freed
-    compiled: int = 0
-    compiler: str = ""
-
-    def to_json(self) -> dict[str, object]:
-        return {"files_removed": self.files, "bytes_removed": self.bytes, "by_rule": dict(self.by_rule),
-                "compiled": self.compiled, "compiler": self.compiler}
-
-
 def _size(path: Path) -> tuple[int, int]:
     if path.is_dir() and not path.is_symlink():
         files = [Path(d, n) for d, _, names in os.walk(path) for n in names]
@@ -85,18 +73,15 @@ def _size(path: Path) -> tuple[int, int]:
 INSTALL_RECORDS: tuple[str, ...] = ("direct_url.json", "uv_cache.json")
 
 
-def drop_install_records(tree: Path) -> None:
+def drop_install_records(tree: Path, dists: Iterable[Distribution]) -> None:
     """Remove the installer's notes about this particular install, and their ``RECORD`` lines."""
     (tree / ".lock").unlink(missing_ok=True)  # uv's lock on the --target folder
-    for info in tree.glob("*.dist-info"):
-        dropped = {f"{info.name}/{name}" for name in INSTALL_RECORDS if (info / name).is_file()}
+    for dist in dists:
+        dropped = {f"{dist.dist_info.name}/{name}" for name in INSTALL_RECORDS if (dist.dist_info / name).is_file()}
         for rel in dropped:
             (tree / rel).unlink()
-        record = info / "RECORD"
-        if dropped and record.is_file():
-            lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
-            record.write_text("".join(x for x in lines if x.rsplit(",", 2)[0].strip('"') not in dropped),
-                              encoding="utf-8")
+        if dropped and (dist.dist_info / "RECORD").is_file():
+            dist.drop_record_lines(dropped)
 
 
 def slim(tree: Path, options: SlimOptions = SlimOptions(), trash: Path | None = None) -> SlimResult:

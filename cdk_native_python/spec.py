@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from .reporter import Notice
+
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
@@ -99,6 +101,11 @@ class DependencySpec:
     kind: str = "requirements.txt"
     #: content fingerprints of local path dependencies, so editing one invalidates the caches
     path_fingerprints: tuple[str, ...] = ()
+    #: the names the user asked for directly, when the format tells them apart from transitive pins
+    #: (a lock's root project); ``None``: every requirement is one the user asked for
+    roots: tuple[str, ...] | None = None
+    #: what the reader wants the user to know (e.g. a lock entry resolved for the target); not in key()
+    notices: tuple[Notice, ...] = ()
 
     def requirements_text(self) -> str:
         return "".join(line + "\n" for line in self.requirements)
@@ -118,6 +125,7 @@ class DependencySpec:
             "indexes": self.indexes.key(),
             "locked": self.locked,
             "paths": list(self.path_fingerprints),
+            "roots": None if self.roots is None else sorted(self.roots),
         }
 
     def digest(self) -> str:

@@ -12,18 +12,15 @@ needs a different version than its layer holds is an error, since only one copy 
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from email.parser import Parser
-from pathlib import Path
+from dataclasses import dataclass
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from .distributions import Distribution
 from .errors import ConfigurationError
+from .records import StripResult
 from .target import Target
 
 #: what every Lambda Python runtime ships (boto3 and its own dependencies)
@@ -58,45 +55,6 @@ class StripOptions:
         return key
 
 
-@dataclass
-class Distribution:
-    name: str
-    version: str
-    dist_info: Path
-    requires: list[Requirement] = field(default_factory=list)
-
-    def record_files(self) -> list[str]:
-        """The files its RECORD lists inside the tree, as normalized relative paths (entries that point
-        outside it, e.g. ``../../bin/x``, are never this tree's to count or delete)."""
-        record = self.dist_info / "RECORD"
-        if not record.is_file():
-            return []
-        files = []
-        for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
-            rel = os.path.normpath(line.rsplit(",", 2)[0].strip('"'))
-            if line.strip() and not rel.startswith(("..", "/")) and rel != ".":
-                files.append(rel)
-        return files
-
-
-def installed(tree: Path) -> dict[str, Distribution]:
-    dists: dict[str, Distribution] = {}
-    for info in sorted(tree.glob("*.dist-info")):
-        meta = info / "METADATA"
-        if not meta.is_file():
-            continue
-        msg = Parser().parsestr(meta.read_text(encoding="utf-8", errors="replace"), headersonly=True)
-        reqs = []
-        for raw in msg.get_all("Requires-Dist") or []:
-            try:
-                reqs.append(Requirement(raw))
-            except InvalidRequirement:
-                continue
-        name = canonicalize_name(msg.get("Name", info.name.split("-")[0]))
-        dists[name] = Distribution(name, msg.get("Version", "?"), info, reqs)
-    return dists
-
-
 def dependency_graph(dists: dict[str, Distribution], target: Target) -> dict[str, set[str]]:
     """name -> names it requires on the target (extras followed as far as they are requested)."""
     active_extras: dict[str, set[str]] = {n: set() for n in dists}
@@ -121,12 +79,6 @@ def dependency_graph(dists: dict[str, Distribution], target: Target) -> dict[str
                     active_extras[dep] |= new
                     changed = True
     return edges
-
-
-@dataclass(frozen=True)
-class StripResult:
-    removed: dict[str, str]  # name -> reason
-    kept_seeds: dict[str, str]  # seed -> the kept package that needs it
 
 
 def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], options: StripOptions) -> StripResult:
@@ -181,55 +133,6 @@ def plan_graph(edges: dict[str, set[str]], roots: Iterable[str], options: StripO
     return StripResult(removed, kept_seeds)
 
 
-def discard(path: Path, trash: Path | None) -> None:
-    """Delete ``path``, or move it into ``trash`` (one rename) for a background delete to finish."""
-    if trash is None:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-        return
-    os.rename(path, trash / f"{len(list(trash.iterdir()))}-{path.name}")
-
-
-def remove(tree: Path, dist: Distribution, trash: Path | None = None) -> int:
-    """Delete a distribution's files (from its RECORD) and return the bytes freed.
-
-    A top-level folder holding only this distribution's files goes in one rename to ``trash``
-    (botocore is 2,000+ files: unlinking them one by one costs a second on some file systems).
-    """
-    freed = 0
-    by_top: dict[str, set[str]] = {}
-    for rel in dist.record_files():
-        by_top.setdefault(rel.split(os.sep, 1)[0], set()).add(rel)
-    info_name = dist.dist_info.name
-    for top, listed in sorted(by_top.items()):
-        if top == info_name:
-            continue
-        path = tree / top
-        if path.is_dir() and not path.is_symlink():
-            present = {os.path.relpath(os.path.join(d, n), tree) for d, _, names in os.walk(path) for n in names}
-            if present <= listed:  # nothing else lives there: take the whole folder
-                freed += sum(os.lstat(tree / f).st_size for f in present)
-                discard(path, trash)
-                continue
-            for rel in sorted(listed & present):
-                freed += os.lstat(tree / rel).st_size
-                (tree / rel).unlink()
-            for d in sorted({os.path.dirname(r) for r in listed}, key=len, reverse=True):
-                while d and d != top and os.path.isdir(tree / d) and not os.listdir(tree / d):
-                    os.rmdir(tree / d)
-                    d = os.path.dirname(d)
-            if not os.listdir(path):
-                path.rmdir()
-        elif path.is_file() or path.is_symlink():
-            freed += path.lstat().st_size
-            path.unlink()
-    if dist.dist_info.exists():
-        discard(dist.dist_info, trash)
-    return freed
-
-
 def same_version(a: str, b: str) -> bool:
     try:
         return Version(a) == Version(b)
@@ -265,14 +168,3 @@ def provided_by_layers(dists: dict[str, Distribution], options: StripOptions,
             f"or use keep=[{first!r}] to ship the function's own copy, which shadows the layer's",
         )
     return removed
-
-
-def strip(tree: Path, target: Target, roots: Iterable[str], options: StripOptions,
-          trash: Path | None = None) -> StripResult:
-    dists = installed(tree)
-    result = plan(dists, target, roots, options)
-    provided = provided_by_layers(dists, options, result.removed) if options.provided else {}
-    removed = {**result.removed, **provided}
-    for name in sorted(removed):
-        remove(tree, dists[name], trash)
-    return StripResult(removed, result.kept_seeds)

@@ -85,6 +85,11 @@ class Target:
     def __str__(self) -> str:
         return f"{self.runtime} / {self.manylinux} {self.machine}"
 
+    @property
+    def label(self) -> str:
+        """``python3.12/arm64``: the runtime and Lambda's name for the architecture."""
+        return f"{self.runtime}/{self.lambda_architecture}"
+
     # -- what the resolver and installer need -------------------------------------------------------
     @property
     def uv_python_platform(self) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +27,34 @@ def uv_binary() -> str:
         ) from None
 
 
-def version() -> str:
-    out = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
-    return out.stdout.strip()
+@dataclass(frozen=True)
+class Call:
+    """One finished uv run, as observers see it: the subcommand's arguments, the time it took, its exit code."""
+
+    args: tuple[str, ...]
+    offline: bool
+    seconds: float
+    returncode: int
+
+    @property
+    def kind(self) -> str:
+        """``pip compile``, ``pip install --offline``, ``build``, ..."""
+        words = [a for a in self.args[:2] if not a.startswith("-")]
+        return " ".join(words) + (" --offline" if self.offline else "")
+
+
+Observer = Callable[[Call], None]
+_observers: list[Observer] = []
+
+
+@contextlib.contextmanager
+def observed(observer: Observer) -> Iterator[None]:
+    """Call ``observer`` after every uv run while the block runs (the benchmark and tests count calls)."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
 
 
 @dataclass(frozen=True)
@@ -63,7 +90,11 @@ def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offlin
                 "UV_OFFLINE", "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_SYSTEM_PYTHON"):
         env.pop(var, None)
     cmd = [uv_binary(), *args] + (["--offline"] if offline else [])
+    start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, check=False)
+    call = Call(tuple(args), offline, time.perf_counter() - start, proc.returncode)
+    for observer in list(_observers):
+        observer(call)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -20,14 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._elffile import ELFCLASS64, ELFDATA2LSB, ELFError, ELFFile
+from .distributions import owners as owners_of
 from .errors import VerificationError
 from .fingerprint import is_excluded
+from .records import VerificationResult, Violation
 from .target import Target
 
-#: e_machine values (ELF spec) and names for the ones we may meet
-_MACHINES = {3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm", 62: "x86_64", 183: "aarch64",
-             243: "riscv64"}
-_SHT_GNU_VERNEED = 0x6FFFFFFE
 #: the libraries glibc ships: their GLIBC_x.y version needs are what the runtime's glibc must provide
 _GLIBC_LIBS = re.compile(r"^(libc|libm|libpthread|libdl|librt|libutil|libresolv|libanl|ld-linux[-\w.]*)\.so")
 #: GLIBC_ABI_DT_RELR marks binaries using packed relocations, which glibc loads only from 2.36 on
@@ -71,74 +70,24 @@ class Report:
     def violations(self) -> list[Finding]:
         return [f for f in self.native if f.problem]
 
-    def to_json(self) -> dict[str, object]:
+    def result(self) -> VerificationResult:
+        """The record kept with a tree and in reports."""
         glibc = max((f.glibc for f in self.native if f.glibc), key=_version_key, default="")
-        return {
-            "files_checked": self.checked,
-            "native_files": len(self.native),
-            "max_glibc_needed": glibc,
-            "violations": [{"file": f.path, "package": f.package, "problem": f.problem} for f in self.violations],
-        }
+        return VerificationResult(self.checked, len(self.native), glibc,
+                                  tuple(Violation(f.path, f.package, f.problem) for f in self.violations))
 
 
 def _version_key(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split(".") if p.isdigit())
 
 
-def _read_at(f: object, offset: int, size: int) -> bytes:
-    f.seek(offset)  # type: ignore[attr-defined]
-    data: bytes = f.read(size)  # type: ignore[attr-defined]
-    return data
-
-
 def glibc_needs(path: Path) -> tuple[list[str], str]:
-    """GLIBC_* versions an ELF64 LE file needs from glibc's libraries, and its machine name."""
+    """GLIBC_* versions an ELF file needs from glibc's libraries, and its machine name."""
     with open(path, "rb") as f:
-        head = f.read(64)
-        if len(head) < 64 or head[:4] != b"\x7fELF":
-            raise ValueError("not an ELF file")
-        machine = _MACHINES.get(struct.unpack_from("<H", head, 18)[0], "unknown")
-        if head[4] != 2 or head[5] != 1:
-            return [], machine
-        shoff, = struct.unpack_from("<Q", head, 40)
-        shentsize, shnum, _ = struct.unpack_from("<HHH", head, 58)
-        if not shoff or shentsize != 64 or shnum == 0:
-            return [], machine
-        table = _read_at(f, shoff, shnum * 64)
-        sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * 64) for i in range(len(table) // 64)]
-        needs: list[str] = []
-        for sh in sections:
-            if sh[1] != _SHT_GNU_VERNEED or sh[6] >= len(sections):
-                continue
-            data = _read_at(f, sh[4], sh[5])
-            strtab_sh = sections[sh[6]]
-            strtab = _read_at(f, strtab_sh[4], strtab_sh[5])
-
-            def name_at(off: int, strtab: bytes = strtab) -> str:
-                end = strtab.find(b"\0", off)
-                return strtab[off:end if end >= 0 else None].decode("ascii", "replace")
-
-            pos = 0
-            for _ in range(sh[7] or 1_000):  # sh_info: number of Verneed entries
-                if pos + 16 > len(data):
-                    break
-                _, cnt, file_off, aux, nxt = struct.unpack_from("<HHIII", data, pos)
-                from_glibc = bool(_GLIBC_LIBS.match(name_at(file_off)))
-                apos = pos + aux
-                for _ in range(cnt):
-                    if apos + 16 > len(data):
-                        break
-                    _, _, _, name_off, anext = struct.unpack_from("<IHHII", data, apos)
-                    version = name_at(name_off)
-                    if from_glibc and version.startswith("GLIBC_"):
-                        needs.append(version)
-                    if not anext:
-                        break
-                    apos += anext
-                if not nxt:
-                    break
-                pos += nxt
-        return needs, machine
+        elf = ELFFile(f)
+        needs = [version for library, version in elf.version_needs()
+                 if _GLIBC_LIBS.match(library) and version.startswith("GLIBC_")]
+        return needs, elf.header.machine
 
 
 def _glibc_required(needs: Iterable[str]) -> tuple[int, ...]:
@@ -187,9 +136,9 @@ def check_file(path: Path, rel: str, target: Target) -> Finding | None:
         return Finding(rel, kind, problem=f"a Windows (PE) binary; {target} needs a Linux ELF for {wanted}")
     try:
         needs, machine = glibc_needs(path)
-    except (OSError, ValueError, struct.error) as exc:
+    except (OSError, ELFError, struct.error) as exc:
         return Finding(rel, kind, problem=f"an unreadable ELF file ({exc})")
-    if head[4] != 2 or head[5] != 1:
+    if head[4] != ELFCLASS64 or head[5] != ELFDATA2LSB:
         return Finding(rel, kind, machine, problem=f"a 32-bit or big-endian ELF ({machine}); {target} needs "
                        f"64-bit little-endian {wanted}")
     if machine != wanted:
@@ -211,27 +160,14 @@ def check_file(path: Path, rel: str, target: Target) -> Finding | None:
     return Finding(rel, kind, machine, glibc)
 
 
-def _owners(tree: Path) -> dict[str, str]:
-    """relative path -> "name version" of the distribution whose RECORD lists it."""
-    owners: dict[str, str] = {}
-    for record in tree.glob("*.dist-info/RECORD"):
-        stem = record.parent.name[: -len(".dist-info")]
-        name, _, version = stem.partition("-")
-        for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
-            rel = line.rsplit(",", 2)[0].strip('"')
-            if rel:
-                owners[rel] = f"{name} {version}".strip()
-    return owners
-
-
 def scan(root: Path, target: Target, files: Sequence[str] | None = None,
-         exclude: Sequence[str] = (), prefix: str = "") -> Report:
+         exclude: Sequence[str] = ()) -> Report:
     """Check ``files`` (relative to ``root``; default: every file under it) for ``target``."""
     report = Report()
     if files is None:
         base = len(str(root)) + 1
         files = [f"{d[base:]}/{n}" if len(d) >= base else n for d, _, names in os.walk(root) for n in names]
-    owners: dict[str, str] | None = None
+    owners: dict[str, str] | None = None  # who installed each file: read once, only to name a culprit
     for rel in sorted(files):
         suffix = os.path.splitext(rel)[1].lower()
         if suffix in _TEXT_SUFFIXES or rel.endswith((".dist-info/RECORD", ".dist-info/METADATA")):
@@ -240,12 +176,12 @@ def scan(root: Path, target: Target, files: Sequence[str] | None = None,
         if path.is_symlink() or not path.is_file() or (exclude and is_excluded(rel, exclude)):
             continue
         report.checked += 1
-        finding = check_file(path, prefix + rel, target)
+        finding = check_file(path, rel, target)
         if finding is None:
             continue
         if finding.problem:
             if owners is None:
-                owners = _owners(root)
+                owners = owners_of(root)
             finding = Finding(finding.path, finding.kind, finding.machine, finding.glibc, finding.problem,
                               owners.get(rel, ""))
         report.native.append(finding)

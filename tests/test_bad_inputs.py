@@ -27,7 +27,6 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from cdk_native_python import NativePythonFunction
-from cdk_native_python.cache import Cache
 from cdk_native_python.engine import BuildRequest, build
 from cdk_native_python.errors import (
     BundlingError,
@@ -40,6 +39,7 @@ from cdk_native_python.errors import (
     VerificationError,
 )
 from cdk_native_python.spec import IndexOptions
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,8 +85,8 @@ def says(err: BundlingError, *culprits: str, hint: str) -> str:
     return text
 
 
-def _build(entry_or_request: BuildRequest, tmp_path: Path, cache: Cache | None = None) -> Callable[[], object]:
-    return lambda: build(entry_or_request, tmp_path / "out", cache or Cache(tmp_path / "cache"))
+def _build(entry_or_request: BuildRequest, tmp_path: Path, cache: LocalStore | None = None) -> Callable[[], object]:
+    return lambda: build(entry_or_request, tmp_path / "out", cache or LocalStore(tmp_path / "cache"))
 
 
 def closed_port() -> int:
@@ -278,7 +278,7 @@ def test_16_bundle_over_the_size_limit(tmp_path: Path) -> None:
     with open(entry / "model.bin", "wb") as f:  # sparse: 300 MB of size without 300 MB of writes
         f.truncate(300 * 1024 * 1024)
     try:
-        build(request(entry), tmp_path / "out", Cache(tmp_path / "cache"))
+        build(request(entry), tmp_path / "out", LocalStore(tmp_path / "cache"))
     except VerificationError as err:
         says(err, "250", "model.bin", hint="")
         return
@@ -311,14 +311,14 @@ def test_17_read_only_cache_falls_back_with_a_warning(tmp_path: Path, wheel_inde
                                                      capfd: pytest.CaptureFixture[str]) -> None:
     ro = small_fs("ro", "size=4m,ro")
     entry = function(tmp_path, "purepkg\n")
-    cache = Cache(ro / "cache")
+    cache = LocalStore(ro / "cache")
     warning = capfd.readouterr().err
     assert cache.fallback_from == (ro / "cache").absolute()
     assert str(ro / "cache") in warning and "CDK_NATIVE_PYTHON_CACHE_DIR" in warning
     result = build(request(entry, wheel_index), tmp_path / "out", cache)
     assert {"purepkg", "depa"} <= set(result.packages)
     # without the fallback it says so
-    err = fails(CacheError, lambda: Cache(ro / "cache", fallback=False))
+    err = fails(CacheError, lambda: LocalStore(ro / "cache", fallback=False))
     says(err, str(ro / "cache"), "Read-only", hint="CDK_NATIVE_PYTHON_CACHE_DIR")
 
 
@@ -329,13 +329,13 @@ def test_18_full_cache_disk(tmp_path: Path, wheel_index: Any, small_fs: Any,
     with open(full / "filler", "wb") as f, pytest.raises(OSError) as info:
         f.write(b"\0" * 10**6)
     assert info.value.errno == errno.ENOSPC
-    cache = Cache(full / "cache")
+    cache = LocalStore(full / "cache")
     assert cache.fallback_from == (full / "cache").absolute()
     assert str(full / "cache") in capfd.readouterr().err
     # fills up while installing: a clear error naming the cache directory, and no entry is published
     tight = small_fs("tight", "size=200k")
     entry = function(tmp_path, "nativepkg\npurepkg\n")
-    small = Cache(tight / "cache")
+    small = LocalStore(tight / "cache")
     assert small.fallback_from is None
     with open(tight / "filler", "wb") as f:  # leave ~40 kB: enough for the lock, not for the wheels
         f.write(b"\0" * (160 * 1024))
@@ -344,32 +344,46 @@ def test_18_full_cache_disk(tmp_path: Path, wheel_index: Any, small_fs: Any,
     assert not (tight / "cache" / "trees").exists() or not any((tight / "cache" / "trees").iterdir())
 
 
+HOLDER = """
+import sys, time
+from pathlib import Path
+from cdk_native_python.store.local import LocalStore
+with LocalStore(Path(sys.argv[1])).scratch("trees-live") as path:
+    print(path, flush=True)
+    time.sleep(120)
+"""
+
+
 def test_19_interrupted_previous_run_is_ignored_and_cleaned(tmp_path: Path, wheel_index: Any) -> None:
     entry = function(tmp_path, "purepkg\n")
     root = tmp_path / "cache"
-    clean = build(request(entry, wheel_index), tmp_path / "clean", Cache(tmp_path / "reference"))
-    Cache(root)
-    # a killed run's leftovers: a half-built temp entry whose owner is dead, and an old anonymous one
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    leftover = root / "tmp" / f"trees-0123456789ab-pid{dead.pid}@{Cache(root).tmp_prefix('x').split('@')[1]}abc"
+    clean = build(request(entry, wheel_index), tmp_path / "clean", LocalStore(tmp_path / "reference"))
+    LocalStore(root)
+    # a killed run's leftover: a half-built scratch folder nobody holds any more (whatever its name says)
+    leftover = root / "tmp" / "trees-0123456789ab-abc"
     (leftover / "tree" / "purepkg").mkdir(parents=True)
     (leftover / "tree" / "purepkg" / "__init__.py").write_text("half")
-    old = root / "tmp" / "tmp-anonymous"
-    old.mkdir()
-    os.utime(old, (0, 0))
-    # and a published-looking entry without its completion marker (meta.json): never trusted
-    result = build(request(entry, wheel_index), tmp_path / "out1", Cache(root))
-    assert not leftover.exists() and not old.exists()
+    # and a live one, held by another process (as in another container sharing the volume): never touched
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        live = Path(holder.stdout.readline().strip()) if holder.stdout else Path()
+        assert live.is_dir()
+        result = build(request(entry, wheel_index), tmp_path / "out1", LocalStore(root))
+        assert not leftover.exists() and live.is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+    LocalStore(root)  # its holder is gone: the next start removes it
+    assert not live.exists()
+    # a published entry changed behind the store's back: quarantined and rebuilt, never shipped
     trees = list((root / "trees").iterdir())
     assert len(trees) == 1
-    (trees[0] / "meta.json").unlink()
     half = trees[0] / "tree" / "purepkg" / "__init__.py"
     half.unlink()  # out1 holds a hard link to the old file; the half write is a new one
     half.write_text("tampered half write")
-    again = build(request(entry, wheel_index), tmp_path / "out2", Cache(root))
+    again = build(request(entry, wheel_index), tmp_path / "out2", LocalStore(root))
     assert not again.install_hit
-    assert (trees[0] / "meta.json").is_file()
+    assert [p.name.split("-")[0] for p in (root / "quarantine").iterdir()] == ["trees"]
     for out in (tmp_path / "out1", tmp_path / "out2"):
         assert (out / "purepkg" / "__init__.py").read_text() == \
             (tmp_path / "clean" / "purepkg" / "__init__.py").read_text()

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from cdk_native_python import cli
-from cdk_native_python.cache import Cache
 from cdk_native_python.engine import build
 from cdk_native_python.options import BundlingOptions
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -234,7 +234,7 @@ def test_the_cli_shares_the_constructs_engine_and_cache(project: Path, wheel_ind
     """What the construct's options build warms the cache for the CLI: same request, same asset."""
     target = Target.from_runtime("python3.12", "arm64")
     request = BundlingOptions(index_url=wheel_index.url).request(project / "src", target)
-    direct = build(request, project / "direct", Cache(project / "cache"))
+    direct = build(request, project / "direct", LocalStore(project / "cache"))
     out = run(project, *fn_args(wheel_index, "--output", "via-cli", "--report", "r.json"))
     assert out.returncode == 0, out.stderr
     report = json.loads((project / "r.json").read_text())

@@ -2,8 +2,10 @@
 
 Workers are separate Python processes running the engine (resolve + install + stage) against the hermetic
 wheel index over HTTP. Every bundle is compared file by file with a bundle built alone with a clean cache,
-and every cache entry is checked: a ``locks/`` entry has its lock file, a ``trees/`` entry has ``meta.json``
-and its tree holds exactly the distributions that ``meta.json`` lists; no temporary directory survives.
+and every cache entry is checked: it matches its manifest, a ``resolutions/`` entry has its pins and record,
+a ``trees/`` entry's tree holds exactly the distributions its record lists; no scratch folder survives.
+Workers report the phase they are in (``resolving``, ``installing``) through the engine's reporter, which
+is how the SIGKILL test aims at the work.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cdk_native_python.cache import Cache
+from cdk_native_python.distributions import installed
 from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.install import RECORD_FILE as TREE_RECORD
+from cdk_native_python.pins import PINS_FILE, RECORD_FILE
+from cdk_native_python.records import TreeRecord, loads
+from cdk_native_python.reporter import silent
 from cdk_native_python.spec import IndexOptions
-from cdk_native_python.strip import installed
+from cdk_native_python.store import manifest
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 
 SETS = {
@@ -39,18 +46,21 @@ TARGETS = [(f"python3.{m}", arch) for m in (11, 12, 13, 14) for arch in ("arm64"
 WORKER = '''\
 import json, sys, time
 from pathlib import Path
-from cdk_native_python.cache import Cache
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.reporter import Reporter
 from cdk_native_python.spec import IndexOptions
 from cdk_native_python.target import Target
 
 cfg = json.loads(sys.argv[1])
+phases = open(cfg["phases"], "a", buffering=1)
+reporter = Reporter(on_phase=lambda text, subject: phases.write(text + "\\n"))
 go = Path(cfg["go"])
 while not go.exists():
     time.sleep(0.002)
 request = BuildRequest(entry=Path(cfg["entry"]), target=Target.from_runtime(cfg["runtime"], cfg["arch"]),
                        indexes=IndexOptions(index_url=cfg["index"]))
-result = build(request, Path(cfg["out"]), Cache(Path(cfg["cache"])), log=lambda m: None)
+result = build(request, Path(cfg["out"]), LocalStore(Path(cfg["cache"]), reporter=reporter), reporter)
 print(json.dumps({"packages": result.packages, "resolve_hit": result.resolve_hit,
                   "install_hit": result.install_hit}))
 '''
@@ -78,8 +88,8 @@ class Bench:
         key = (name, runtime, arch)
         if key not in self._refs:
             out = self.tmp / "ref" / "-".join(key)
-            build(self.request(name, runtime, arch), out, Cache(self.tmp / "ref-cache" / "-".join(key)),
-                  log=lambda m: None)
+            build(self.request(name, runtime, arch), out, LocalStore(self.tmp / "ref-cache" / "-".join(key)),
+                  silent())
             self._refs[key] = contents(out)
         return self._refs[key]
 
@@ -88,10 +98,12 @@ class Bench:
                             indexes=IndexOptions(index_url=self.index.url))
 
     def start(self, cache: Path, go: Path, name: str, runtime: str, arch: str) -> tuple[subprocess.Popen[str], Path]:
+        """A worker; its phases are written to ``<out>.phases`` as they start."""
         self._n += 1
         out = self.tmp / "out" / f"{self._n:03d}-{name}-{runtime}-{arch}"
+        out.parent.mkdir(parents=True, exist_ok=True)
         cfg = {"go": str(go), "entry": str(self.entries[name]), "runtime": runtime, "arch": arch,
-               "index": self.index.url, "out": str(out), "cache": str(cache)}
+               "index": self.index.url, "out": str(out), "cache": str(cache), "phases": f"{out}.phases"}
         proc = subprocess.Popen([sys.executable, str(self.worker), json.dumps(cfg)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         return proc, out
@@ -103,17 +115,19 @@ def contents(folder: Path) -> dict[str, str]:
 
 
 def check_cache(root: Path) -> tuple[int, int]:
-    """Every published entry is complete and true to its metadata; returns (#locks, #trees)."""
-    locks = [e for e in (root / "locks").iterdir() if e.is_dir()] if (root / "locks").exists() else []
+    """Every published entry is complete and true to its manifest and record; returns (#resolutions, #trees)."""
+    locks = [e for e in (root / "resolutions").iterdir() if e.is_dir()] if (root / "resolutions").exists() else []
     for entry in locks:
-        assert sorted(p.name for p in entry.iterdir()) == ["graph.json", "requirements.lock"], entry
-        assert "==" in (entry / "requirements.lock").read_text(), entry
-        assert json.loads((entry / "graph.json").read_text()), entry
+        assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, PINS_FILE, RECORD_FILE], entry
+        assert manifest.corrupted(entry, manifest.load(entry)) is None, entry
+        assert "==" in (entry / PINS_FILE).read_text(), entry
+        assert json.loads((entry / RECORD_FILE).read_text())["required_by"], entry
     trees = list((root / "trees").iterdir()) if (root / "trees").exists() else []
     for entry in trees:
-        assert sorted(p.name for p in entry.iterdir()) == ["meta.json", "tree"], entry
-        meta = json.loads((entry / "meta.json").read_text())
-        assert {n: d.version for n, d in installed(entry / "tree").items()} == meta["packages"], entry
+        assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, "tree", TREE_RECORD], entry
+        assert manifest.corrupted(entry, manifest.load(entry)) is None, entry
+        record = loads(TreeRecord, (entry / TREE_RECORD).read_text())
+        assert {n: d.version for n, d in installed(entry / "tree").items()} == record.versions, entry
         for dist in (entry / "tree").glob("*.dist-info"):  # every file a wheel recorded is there, whole
             for line in (dist / "RECORD").read_text().splitlines():
                 path, algo_digest, _ = line.rsplit(",", 2)
@@ -125,7 +139,7 @@ def check_cache(root: Path) -> tuple[int, int]:
 
 
 def leftovers(root: Path) -> list[str]:
-    Cache(root)  # a new run cleans what dead processes left behind
+    LocalStore(root)  # a new run cleans what dead processes left behind
     return sorted(p.name for p in (root / "tmp").iterdir())
 
 
@@ -163,6 +177,8 @@ def test_8_processes_x_3_rounds_share_one_cache(tmp_path: Path, wheel_index: Any
     print(f"{PROCS} processes x {ROUNDS} rounds = {total} bundles on one cache in {seconds:.1f}s: "
           f"{n_locks} locks, {n_trees} trees, installs per tree key {sorted(builders.values())}")
     # each distinct (set, target) was installed by exactly one process; the others waited and reused it
+    quarantined = sorted(p.name for p in (cache / "quarantine").iterdir()) if (cache / "quarantine").exists() else []
+    assert not quarantined
     assert all(count == 1 for count in builders.values()), builders
     assert n_trees == len(builders)
     assert leftovers(cache) == []
@@ -190,17 +206,17 @@ def test_sigkill_12_iterations_x_3_processes_during_resolve_and_install(tmp_path
             # Aim at the work, not at the clock (a build takes 0.1 s or 2 s depending on the machine and on
             # how warm uv's cache is): wait until some process has a resolution or an install under way,
             # then strike after a random few milliseconds.
-            phase = rng.choice(["locks-", "trees-"])
+            phase = rng.choice(["resolving", "installing"])
             deadline = time.perf_counter() + 5
-            tmp: list[str] = []
+            said = ""
             while proc.poll() is None and time.perf_counter() < deadline:
-                tmp = [p.name for p in (cache / "tmp").iterdir()] if (cache / "tmp").exists() else []
-                if any(n.startswith(phase) for n in tmp):
+                said = " ".join(Path(f"{out}.phases").read_text() for _, out in jobs if Path(f"{out}.phases").exists())
+                if phase in said:
                     break
                 time.sleep(0.003)
             time.sleep(rng.uniform(0.0, 0.12))
-            stats["seen-resolving"] += any(n.startswith("locks-") for n in tmp)
-            stats["seen-installing"] += any(n.startswith("trees-") for n in tmp)
+            stats["seen-resolving"] += "resolving" in said
+            stats["seen-installing"] += "installing" in said
             if proc.poll() is None:
                 if rng.random() < 0.5:
                     os.killpg(proc.pid, signal.SIGKILL)  # the process and its uv child
@@ -230,4 +246,5 @@ def test_sigkill_12_iterations_x_3_processes_during_resolve_and_install(tmp_path
     print(f"SIGKILL {KILL_ITERATIONS} iterations x {PER_ITERATION} processes: {stats}; afterwards "
           f"{len(used)} bundles correct, {n_locks} locks and {n_trees} trees complete, leftovers {left}")
     assert stats["killed"] >= KILL_ITERATIONS  # the test did kill processes mid-build
+    assert stats["seen-resolving"] and stats["seen-installing"]  # ... while they resolved and installed
     assert left == []

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.cache import Cache
 from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 
 pytestmark = pytest.mark.pypi
@@ -18,11 +18,11 @@ TARGETS = [Target.from_runtime("python3.12", "arm64"), Target.from_runtime("pyth
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Cache:
-    return Cache(tmp_path_factory.mktemp("formats-cache"))
+def cache(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    return LocalStore(tmp_path_factory.mktemp("formats-cache"))
 
 
-def bundle(fmt: str, target: Target, root: Path, cache: Cache) -> dict[str, str]:
+def bundle(fmt: str, target: Target, root: Path, cache: LocalStore) -> dict[str, str]:
     entry = root / fmt
     shutil.copytree(FORMATS / fmt, entry)
     (entry / "index.py").write_text("def handler(event, context):\n    return 1\n")
@@ -35,7 +35,7 @@ def bundle(fmt: str, target: Target, root: Path, cache: Cache) -> dict[str, str]
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=str)
-def test_all_lock_formats_install_the_same_set(tmp_path: Path, cache: Cache, target: Target) -> None:
+def test_all_lock_formats_install_the_same_set(tmp_path: Path, cache: LocalStore, target: Target) -> None:
     sets = {fmt: bundle(fmt, target, tmp_path, cache) for fmt in LOCKED}
     reference = sets["uv"]
     assert "orjson" in reference and "appnope" not in reference
@@ -43,7 +43,7 @@ def test_all_lock_formats_install_the_same_set(tmp_path: Path, cache: Cache, tar
         assert packages == reference, fmt
 
 
-def test_requirements_and_pyproject_resolve_the_same_names(tmp_path: Path, cache: Cache) -> None:
+def test_requirements_and_pyproject_resolve_the_same_names(tmp_path: Path, cache: LocalStore) -> None:
     target = TARGETS[0]
     reference = bundle("uv", target, tmp_path, cache)
     deps = ["orjson>=3.10", "click>=8.1", "python-dateutil>=2.9", "appnope>=0.1.4; sys_platform == 'darwin'"]
@@ -62,7 +62,7 @@ def test_requirements_and_pyproject_resolve_the_same_names(tmp_path: Path, cache
     assert "appnope" not in from_pyproject
 
 
-def test_local_path_dependency_is_built_and_included(tmp_path: Path, cache: Cache) -> None:
+def test_local_path_dependency_is_built_and_included(tmp_path: Path, cache: LocalStore) -> None:
     lib = tmp_path / "libs" / "shared_lib"
     (lib / "shared_lib").mkdir(parents=True)
     (lib / "shared_lib" / "__init__.py").write_text("VALUE = 1\n")

@@ -14,8 +14,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
 from cdk_native_python import BundlingOptions, NativePythonFunction, NativePythonLayerVersion, budget, engine, uv
+from cdk_native_python.distributions import installed
 from cdk_native_python.errors import ConfigurationError
-from cdk_native_python.strip import StripOptions, installed, provided_by_layers, strip
+from cdk_native_python.install import strip_installed as strip
+from cdk_native_python.strip import StripOptions, provided_by_layers
 from cdk_native_python.target import Target
 from tests.test_strip import dist
 
@@ -104,7 +106,7 @@ def test_pure_layer_serves_every_declared_target_with_one_zip(tmp_path: Path, wh
     t.has_resource_properties("AWS::Lambda::LayerVersion", {
         "CompatibleRuntimes": ["python3.12", "python3.13"], "CompatibleArchitectures": ["arm64", "x86_64"]})
     # every target was resolved (one lock each)
-    assert len([p for p in (tmp_path / "cache" / "locks").iterdir() if p.is_dir()]) == 4
+    assert len([p for p in (tmp_path / "cache" / "resolutions").iterdir() if p.is_dir()]) == 4
 
 
 def test_compiled_wheels_cannot_share_one_zip(tmp_path: Path, wheel_index: Any) -> None:
@@ -226,13 +228,6 @@ def test_layers_count_against_the_size_budget(tmp_path: Path, wheel_index: Any,
 def test_ten_functions_with_the_same_dependencies_resolve_and_install_once(
         tmp_path: Path, wheel_index: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     calls: list[str] = []
-    real_run = uv.run
-
-    def counting_run(args: list[str], *rest: Any, **kw: Any) -> Any:
-        calls.append(" ".join(args[:2]))
-        return real_run(args, *rest, **kw)
-
-    monkeypatch.setattr(uv, "run", counting_run)
 
     def synth(root: Path, count: int) -> Path:
         app, s = app_stack(root)
@@ -243,17 +238,18 @@ def test_ten_functions_with_the_same_dependencies_resolve_and_install_once(
         app.synth()
         return root / "cache"
 
-    monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(tmp_path / "one" / "cache"))
-    synth(tmp_path / "one", 1)
-    one_function = list(calls)
-    calls.clear()
-    capsys.readouterr()
-    monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(tmp_path / "ten" / "cache"))
-    cache = synth(tmp_path / "ten", 10)
+    with uv.observed(lambda call: calls.append(call.kind)):
+        monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(tmp_path / "one" / "cache"))
+        synth(tmp_path / "one", 1)
+        one_function = list(calls)
+        calls.clear()
+        capsys.readouterr()
+        monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(tmp_path / "ten" / "cache"))
+        cache = synth(tmp_path / "ten", 10)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("[cdk-native-python] S/Fn")]
 
     assert calls == one_function and calls  # the same uv work as for a single function
-    assert len([p for p in (cache / "locks").iterdir() if p.is_dir()]) == 1
+    assert len([p for p in (cache / "resolutions").iterdir() if p.is_dir()]) == 1
     assert len([p for p in (cache / "trees").iterdir() if p.is_dir()]) == 1
     assert len(lines) == 10
     assert sum("resolve done" in line for line in lines) == 1 and sum("install done" in line for line in lines) == 1

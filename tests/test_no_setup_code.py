@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.cache import Cache
 from cdk_native_python.engine import BuildRequest, build, prepare
 from cdk_native_python.errors import ResolutionError
 from cdk_native_python.spec import IndexOptions
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 
 TARGET = Target.from_runtime("python3.12", "arm64")
@@ -46,7 +46,7 @@ def _request(entry: Path, index: Any, via: str, **kw: Any) -> BuildRequest:
 def test_setup_py_never_runs_unless_its_package_is_allowed(tmp_path: Path, wheel_index: Any, sentinel: Path,
                                                             via: str, allowed: tuple[str, ...]) -> None:
     entry = _entry(tmp_path, "purepkg\nsdistonly\n")
-    cache = Cache(tmp_path / "cache")
+    cache = LocalStore(tmp_path / "cache")
     with pytest.raises(ResolutionError) as info:
         build(_request(entry, wheel_index, via, allow_build=allowed), tmp_path / "out", cache)
     message = str(info.value)
@@ -59,7 +59,7 @@ def test_setup_py_never_runs_unless_its_package_is_allowed(tmp_path: Path, wheel
 
 def test_setup_py_runs_when_the_user_allows_that_package(tmp_path: Path, wheel_index: Any, sentinel: Path) -> None:
     entry = _entry(tmp_path, "purepkg\nsdistonly\n")
-    cache = Cache(tmp_path / "cache")
+    cache = LocalStore(tmp_path / "cache")
     result = build(_request(entry, wheel_index, "http", allow_build=("sdistonly",)), tmp_path / "out", cache)
     assert sentinel.exists(), "allowed, yet sdistonly's setup.py did not run"
     assert "sdistonly" in result.packages

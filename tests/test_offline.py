@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.cache import Cache
 from cdk_native_python.engine import BuildRequest, build
 from cdk_native_python.errors import IndexUnreachableError
 from cdk_native_python.spec import IndexOptions
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 from tests.wheelfactory import standard_index
 
@@ -36,7 +36,7 @@ def files(folder: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("lost", ["nothing", "installed trees"])
 def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None:
     index = standard_index(tmp_path / "index")
-    cache = Cache(tmp_path / "cache")
+    cache = LocalStore(tmp_path / "cache")
     request = BuildRequest(entry=entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=index.url))
     first = build(request, tmp_path / "online", cache)
     index.close()  # the plane takes off
@@ -56,7 +56,7 @@ def test_cold_build_names_the_unreachable_index(tmp_path: Path) -> None:
     index.close()
     request = BuildRequest(entry=entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=url))
     with pytest.raises(IndexUnreachableError) as err:
-        build(request, tmp_path / "out", Cache(tmp_path / "cache"))
+        build(request, tmp_path / "out", LocalStore(tmp_path / "cache"))
     assert url.rstrip("/") in str(err.value) and "requirements.txt" in str(err.value)
-    assert not (tmp_path / "cache" / "locks").exists() or not any(
-        p.is_dir() for p in (tmp_path / "cache" / "locks").iterdir())  # nothing half-written is trusted later
+    assert not (tmp_path / "cache" / "resolutions").exists() or not any(
+        p.is_dir() for p in (tmp_path / "cache" / "resolutions").iterdir())  # nothing half-written is trusted later

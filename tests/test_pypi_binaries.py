@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from cdk_native_python.cache import Cache
 from cdk_native_python.engine import BuildRequest, build
 from cdk_native_python.errors import VerificationError
+from cdk_native_python.records import to_json
 from cdk_native_python.spec import IndexOptions
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 
 pytestmark = pytest.mark.pypi
@@ -22,13 +23,13 @@ ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Cache:
-    return Cache(tmp_path_factory.mktemp("pypi-cache"))
+def cache(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    return LocalStore(tmp_path_factory.mktemp("pypi-cache"))
 
 
 @pytest.mark.parametrize(("runtime", "arch"), [("python3.13", "arm64"), ("python3.12", "x86_64"),
                                                 ("python3.11", "arm64")])
-def test_compiled_wheels_are_elf_for_the_target(tmp_path: Path, cache: Cache, runtime: str, arch: str) -> None:
+def test_compiled_wheels_are_elf_for_the_target(tmp_path: Path, cache: LocalStore, runtime: str, arch: str) -> None:
     entry = tmp_path / "fn"
     entry.mkdir()
     (entry / "index.py").write_text("def handler(event, context):\n    return 1\n")
@@ -60,7 +61,7 @@ def test_compiled_wheels_are_elf_for_the_target(tmp_path: Path, cache: Cache, ru
     assert not [p for p in out.rglob("*.pyc") if p.relative_to(out).as_posix() not in recorded]
     assert sys.version_info[:2] != (3, target.python_minor) or target.machine != "x86_64"  # a real cross build
     # verification read every native file: all fit the runtime's glibc
-    verification = result.report()["verification"]
+    verification = to_json(result.report)["verification"]
     assert verification["native_files"] >= len(shared) and verification["violations"] == []  # type: ignore[index]
     needed = tuple(int(x) for x in str(verification["max_glibc_needed"]).split("."))  # type: ignore[index]
     assert (2, 17) <= needed <= target.glibc
@@ -81,7 +82,7 @@ def _download(tmp_path: Path, project: str, platform: str) -> Path:
 
 @pytest.mark.parametrize(("platform", "found"), [("manylinux_2_17_x86_64", "an ELF for x86_64"),
                                                  ("macosx_11_0_arm64", "macOS (Mach-O)")])
-def test_real_mislabeled_wheel_is_caught(tmp_path: Path, cache: Cache, platform: str, found: str) -> None:
+def test_real_mislabeled_wheel_is_caught(tmp_path: Path, cache: LocalStore, platform: str, found: str) -> None:
     """A real orjson wheel for another platform, renamed as manylinux aarch64 (what a bad upload to a private
     index looks like): the tags say it fits, verification reads the binary and refuses it."""
     wheel = _download(tmp_path, "orjson==3.10.18", platform)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdk_native_python.strip import StripOptions, installed, plan, strip
+from cdk_native_python.distributions import installed
+from cdk_native_python.install import strip_installed as strip
+from cdk_native_python.strip import StripOptions, plan
 from cdk_native_python.target import Target
 
 ARM313 = Target.from_runtime("python3.13", "arm64")

@@ -50,13 +50,13 @@ def test_example_app_synth_cold_then_warm(tmp_path: Path) -> None:
     assert all(p.read_bytes()[:4] == b"\x7fELF" for p in shared)
 
     # nothing changed: same asset hashes and no bundling, hence no resolution and no install
-    locks_before = sorted(p.name for p in (cache / "locks").iterdir())
+    locks_before = sorted(p.name for p in (cache / "resolutions").iterdir())
     trees_before = sorted(p.name for p in (cache / "trees").iterdir())
     warm = synth(ROOT, out, cache)
     assert warm.returncode == 0, warm.stderr[-3000:]
     assert "Bundling asset" not in warm.stderr and "[cdk-native-python]" not in warm.stderr
     assert functions(out) == fns
-    assert sorted(p.name for p in (cache / "locks").iterdir()) == locks_before
+    assert sorted(p.name for p in (cache / "resolutions").iterdir()) == locks_before
     assert sorted(p.name for p in (cache / "trees").iterdir()) == trees_before
 
     # a fresh cdk.out with a warm cache re-stages from the cache without resolving or installing

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.cache import Cache
 from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 
 pytestmark = [pytest.mark.emulated, pytest.mark.pypi]
@@ -78,15 +78,15 @@ def bundles() -> dict[tuple[str, str], Path]:
 
 
 @pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Cache:
+def shared_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> LocalStore:
     """One cache for the whole matrix, shared by xdist workers too (the cache is multi-process safe)."""
     base = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         base = base.parent
-    return Cache(base / "matrix-cache")
+    return LocalStore(base / "matrix-cache")
 
 
-def _bundle(bundles: dict[tuple[str, str], Path], cache: Cache, base: Path, arch: str, version: str) -> Path:
+def _bundle(bundles: dict[tuple[str, str], Path], cache: LocalStore, base: Path, arch: str, version: str) -> Path:
     if (arch, version) not in bundles:
         entry = base / f"src-{arch}-{version}"
         entry.mkdir(parents=True)
@@ -112,7 +112,7 @@ def _run(arch: str, version: str, asset: Path) -> subprocess.CompletedProcess[st
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("arch", ARCHES)
-def test_bundle_runs_on_its_target(bundles: dict[tuple[str, str], Path], shared_cache: Cache,
+def test_bundle_runs_on_its_target(bundles: dict[tuple[str, str], Path], shared_cache: LocalStore,
                                    tmp_path_factory: pytest.TempPathFactory, arch: str, version: str) -> None:
     asset = _bundle(bundles, shared_cache, tmp_path_factory.getbasetemp() / "matrix", arch, version)
     proc = _run(arch, version, asset)
@@ -131,7 +131,7 @@ def test_bundle_runs_on_its_target(bundles: dict[tuple[str, str], Path], shared_
 @pytest.mark.parametrize(("built_for", "run_on", "version"), [("arm64", "x86_64", "3.13"),
                                                                ("x86_64", "arm64", "3.11")])
 def test_bundle_does_not_import_on_the_other_architecture(
-    bundles: dict[tuple[str, str], Path], shared_cache: Cache, tmp_path_factory: pytest.TempPathFactory,
+    bundles: dict[tuple[str, str], Path], shared_cache: LocalStore, tmp_path_factory: pytest.TempPathFactory,
     built_for: str, run_on: str, version: str,
 ) -> None:
     asset = _bundle(bundles, shared_cache, tmp_path_factory.getbasetemp() / "matrix", built_for, version)

@@ -1,0 +1,173 @@
+"""What the constructs share: CDK props → an engine request, and the ``ILocalBundling`` adapter.
+
+``function.py`` and ``layer.py`` depend on this module only downward (as the CDK alpha module's
+``function.ts``/``layer.ts`` depend on ``bundling.ts``). CDK calls :meth:`LocalBundler.try_bundle` during
+synth; the engine does the work. Errors reach the user as one line naming the construct: an error raised
+inside a jsii callback comes back wrapped in a JavaScript stack, so the message is printed first and a
+hook that shows just that line is put in place only when such an error is raised (importing this package
+never changes ``sys.excepthook``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import zipfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jsii
+from aws_cdk import AssetHashType, DockerImage, ILocalBundling, Stack
+from aws_cdk import BundlingOptions as CdkBundlingOptions
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from . import engine
+from .budget import tree_bytes
+from .errors import BundlingError, ConfigurationError
+from .options import BundlingOptions
+from .reporter import QUIET_ENV, VERBOSE_ENV, Reporter, env_flag
+from .store.local import LocalStore
+from .target import Target
+
+MARKER = "cdk-native-python:"
+#: never pulled: local bundling always succeeds or raises, but CDK requires an image
+_UNUSED_IMAGE = "cdk-native-python/no-docker"
+
+
+def target_of(runtime: lambda_.Runtime, architecture: lambda_.Architecture | None) -> Target:
+    if runtime.family != lambda_.RuntimeFamily.PYTHON or not runtime.name.startswith("python3"):
+        raise ConfigurationError(
+            f"runtime {runtime.name} is not a Python 3 runtime",
+            "use a Python runtime such as lambda_.Runtime.PYTHON_3_13 (use lambda_.Function for other languages)",
+        )
+    return Target.from_runtime(runtime.name, (architecture or lambda_.Architecture.X86_64).name)
+
+
+def construct_path(scope: Construct, construct_id: str) -> str:
+    """How a function or layer is named in messages and reports: its construct path, e.g. ``Stack/Api``."""
+    return f"{scope.node.path}/{construct_id}" if scope.node.path else construct_id
+
+
+def entry_folder(entry: str) -> Path:
+    path = Path(entry).absolute()
+    if not path.is_dir():
+        raise ConfigurationError(
+            f"entry {entry!r} is not a folder" + (" (it does not exist)" if not path.exists() else ""),
+            "point entry at the folder holding the handler file, relative to where cdk runs (cdk.json)",
+        )
+    return path
+
+
+def reject_code_prop(props: dict[str, Any], instead: str) -> None:
+    if "code" in props:
+        raise ConfigurationError("'code' cannot be set here",
+                                 f"it is built from entry; use {instead} if you bring your own code")
+
+
+def store_for(bundling: BundlingOptions, reporter: Reporter) -> LocalStore:
+    return LocalStore(Path(bundling.cache_dir) if bundling.cache_dir else None, reporter=reporter)
+
+
+def reporter_for(name: str) -> Reporter:
+    return Reporter(name)
+
+
+def fail(exc: BundlingError, name: str) -> BundlingError:
+    """``exc`` naming the construct, shown as one line if it ends the app."""
+    named = exc.about(name)
+    _show_cleanly()
+    return named
+
+
+def bundled_code(scope: Construct, construct_id: str, entry: Path, target: Target, bundling: BundlingOptions, *,
+                 layer: bool, provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> lambda_.Code:
+    """Resolve now (cheap when cached) and return asset code whose hash is content-addressed."""
+    name = construct_path(scope, construct_id)
+    request = bundling.request(entry, target, layer=layer, name=name, provided=provided, layer_bytes=layer_bytes)
+    local: LocalBundler | None = None
+    if not Stack.of(scope).bundling_required:
+        # `cdk ls`, or a stack outside `--exclusively`: CDK will not bundle, so neither do we.
+        asset_hash = hashlib.sha256(f"skipped:{entry}:{target}".encode()).hexdigest()
+    else:
+        reporter = reporter_for(name)
+        plan = engine.prepare(request, store_for(bundling, reporter), reporter)
+        asset_hash = plan.asset_hash
+        local = LocalBundler(plan, bundling, reporter)
+    return lambda_.Code.from_asset(
+        str(entry),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=asset_hash,
+        bundling=CdkBundlingOptions(image=DockerImage.from_registry(_UNUSED_IMAGE), local=local),
+    )
+
+
+@jsii.implements(ILocalBundling)
+class LocalBundler:
+    def __init__(self, plan: engine.Plan, bundling: BundlingOptions, reporter: Reporter) -> None:
+        self._plan = plan
+        self._bundling = bundling
+        self._reporter = reporter
+
+    def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
+        name = self._plan.request.name
+        try:
+            result = engine.bundle(self._plan, Path(output_dir), store_for(self._bundling, self._reporter),
+                                   self._reporter)
+        except BundlingError as exc:
+            message = f"{MARKER} {fail(exc, name)}"
+            print(message, file=sys.stderr, flush=True)
+            raise RuntimeError(message) from None
+        if not env_flag(QUIET_ENV):
+            print(result.summary(name, verbose=env_flag(VERBOSE_ENV)), file=sys.stderr, flush=True)
+        return True
+
+
+def staged_asset(construct: Construct) -> Path | None:
+    """The folder or file CDK staged as the code asset of ``construct`` (a Function or LayerVersion), if any.
+
+    ``Code.from_asset`` creates an ``aws_s3_assets.Asset`` child named ``Code`` whose ``Stage`` child
+    is the ``AssetStaging`` (bundled, when bundling ran, before the construct's constructor returned).
+    """
+    code = construct.node.try_find_child("Code")
+    stage = code.node.try_find_child("Stage") if code is not None else None
+    path = getattr(stage, "absolute_staged_path", None)
+    return Path(path) if isinstance(path, str) and Path(path).exists() else None
+
+
+def unzipped_bytes(path: Path) -> int:
+    """Unzipped size of a staged asset: a folder's files, or the members of a ``.zip``."""
+    if path.is_dir():
+        return tree_bytes(path)[0]
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    return path.stat().st_size
+
+
+# -- showing an error that ends the app as one line -----------------------------------------------------
+
+
+def _show_cleanly() -> None:
+    """Put a hook in place that shows our errors as their message (only when one is being raised)."""
+    if sys.excepthook is not _excepthook:
+        global _previous_hook
+        _previous_hook = sys.excepthook
+        sys.excepthook = _excepthook
+
+
+def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    if isinstance(exc, BundlingError):
+        print(f"\n{MARKER} {exc}\n", file=sys.stderr)
+        return
+    text = str(exc)
+    if MARKER in text:
+        line = text[text.index(MARKER):]
+        cut = line.find("\n    at ")  # drop the JavaScript stack that jsii appends after our message
+        print("\n" + (line[:cut] if cut > 0 else line).rstrip() + "\n", file=sys.stderr)
+        return
+    _previous_hook(kind, exc, tb)
+
+
+_previous_hook = sys.excepthook

@@ -1,0 +1,198 @@
+"""Typed records: what travels between the pipeline's steps, into the store and into reports.
+
+Every record is a frozen dataclass. :func:`to_json` and :func:`from_json` convert them to and from JSON
+by their field types, so a record read back from disk (or from a remote cache) is checked field by field:
+a damaged file is a :class:`RecordError`, which the store treats as a corrupt entry, never as a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class RecordError(ValueError):
+    """A record on disk does not have the shape its type promises."""
+
+
+# -- the records --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackageRecord:
+    """One installed distribution of a tree."""
+
+    version: str
+    wheel_tags: tuple[str, ...] = ()
+    bytes: int = 0
+
+    @property
+    def pure(self) -> bool:
+        """Installed from a pure-Python wheel (``*-none-any``): the same file serves every target."""
+        return bool(self.wheel_tags) and all(tag.endswith("-none-any") for tag in self.wheel_tags)
+
+
+@dataclass(frozen=True)
+class StripResult:
+    """What stripping removed (name -> why) and which seeds a kept package pulled back (seed -> who)."""
+
+    removed: Mapping[str, str] = field(default_factory=dict)
+    kept_seeds: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SlimResult:
+    """What slimming removed (per rule, in bytes) and what bytecode was written for the target."""
+
+    files_removed: int = 0
+    bytes_removed: int = 0
+    by_rule: Mapping[str, int] = field(default_factory=dict)
+    compiled: int = 0
+    compiler: str = ""
+
+
+@dataclass(frozen=True)
+class Violation:
+    file: str
+    package: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The native-code check of a tree: files looked at, native files found, what they need."""
+
+    files_checked: int = 0
+    native_files: int = 0
+    max_glibc_needed: str = ""
+    violations: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class TreeRecord:
+    """An installed, stripped, slimmed and verified dependency tree (``trees/<key>/tree.json``)."""
+
+    target: str
+    packages: Mapping[str, PackageRecord] = field(default_factory=dict)
+    stripped: StripResult = field(default_factory=StripResult)
+    slimmed: SlimResult = field(default_factory=SlimResult)
+    verification: VerificationResult = field(default_factory=VerificationResult)
+    size_bytes: int = 0
+    zipped_estimate_bytes: int = 0
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {name: p.version for name, p in self.packages.items()}
+
+
+@dataclass(frozen=True)
+class SizeRecord:
+    unzipped_bytes: int = 0
+    zipped_estimate_bytes: int = 0
+    layers_bytes: int = 0
+    limit_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """The account of one bundle (``<cache>/reports/<asset hash>.json``, ``--report``)."""
+
+    target: str
+    runtime: str
+    architecture: str
+    glibc: str
+    asset_hash: str
+    packages: Mapping[str, PackageRecord] = field(default_factory=dict)
+    stripped: Mapping[str, str] = field(default_factory=dict)
+    kept_seeds: Mapping[str, str] = field(default_factory=dict)
+    slimmed: SlimResult = field(default_factory=SlimResult)
+    verification: VerificationResult = field(default_factory=VerificationResult)
+    size: SizeRecord = field(default_factory=SizeRecord)
+    source_files: tuple[str, ...] = ()
+    #: "resolve" / "install" -> "hit" | "miss"
+    cache: Mapping[str, str] = field(default_factory=dict)
+    placement: str = "none"
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+
+
+def digest(description: object, length: int = 32) -> str:
+    """A stable key (``length`` hex digits of sha256) for any JSON-serialisable description."""
+    text = json.dumps(to_json(description), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+# -- JSON ---------------------------------------------------------------------------------------------
+
+
+def to_json(record: Any) -> Any:
+    """A record (or a value inside one) as JSON-ready data; mappings keep their keys."""
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return {f.name: to_json(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    if isinstance(record, Mapping):
+        return {str(k): to_json(v) for k, v in record.items()}
+    if isinstance(record, (tuple, list)):
+        return [to_json(v) for v in record]
+    return record
+
+
+def dumps(record: Any) -> str:
+    return json.dumps(to_json(record), indent=2, sort_keys=True) + "\n"
+
+
+def from_json(cls: type[T], data: Any) -> T:
+    """Build ``cls`` from JSON data, checking every field against its declared type."""
+    return typing.cast(T, _convert(cls, data, cls.__name__))
+
+
+def loads(cls: type[T], text: str) -> T:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordError(f"not JSON ({exc})") from None
+    return from_json(cls, data)
+
+
+def _convert(kind: Any, data: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(data, dict):
+            raise RecordError(f"{where}: expected an object")
+        hints = typing.get_type_hints(kind)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(kind):
+            if f.name in data:
+                values[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecordError(f"{where}: {f.name} is missing")
+        return kind(**values)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if data is None and type(None) in options:
+            return None
+        for option in options:
+            if option is not type(None):
+                return _convert(option, data, where)
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        if not isinstance(data, list):
+            raise RecordError(f"{where}: expected a list")
+        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(data))
+    if origin in (dict, Mapping):
+        _, value = typing.get_args(kind)
+        if not isinstance(data, dict):
+            raise RecordError(f"{where}: expected an object")
+        return {str(k): _convert(value, v, f"{where}.{k}") for k, v in data.items()}
+    if kind is float and isinstance(data, (int, float)) and not isinstance(data, bool):
+        return float(data)
+    if kind in (str, int, bool) and type(data) is kind:
+        return data
+    raise RecordError(f"{where}: expected {getattr(kind, '__name__', kind)}, found {type(data).__name__}")

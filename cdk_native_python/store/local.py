@@ -1,0 +1,407 @@
+"""The local store: a private, content-addressed folder shared by concurrent processes and containers.
+
+Layout under the root (``$CDK_NATIVE_PYTHON_CACHE_DIR`` or the user cache directory)::
+
+    resolutions/<key>/  trees/<key>/  wheels/<key>/   entries: complete or absent, files read-only,
+                                                      manifest.json written last
+    reports/<asset hash>.json                         build reports
+    uv/                                               uv's download cache
+    tmp/                                              scratch folders, each held by an flock while used
+    mutex/<kind>-<key>                                per-key flock files: one builder per key
+    quarantine/                                       entries that changed after publishing, kept for a look
+
+Trust rules:
+
+* The root must belong to the current user and be writable by nobody else; otherwise another local user
+  could plant an entry that our next bundle ships. A root that fails this, or cannot be written, is
+  replaced for the run by a fresh private folder (``mkdtemp``), with a one-line warning.
+* An entry is built in a scratch folder, sealed (files read-only, manifest) and published with one
+  atomic rename, so a killed process never leaves an entry that a later run trusts.
+* Before every reuse the manifest's fingerprint is compared with the files (one ``lstat`` each) and
+  the step's record is parsed; an entry that fails is moved to ``quarantine/`` with a warning, and built
+  again.
+* A scratch folder is alive while its owner holds an ``flock`` on it; the kernel drops the lock when the
+  owner dies, in whatever PID namespace or container it ran. Only unlocked scratch folders are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CacheError
+from ..records import RecordError
+from ..reporter import Reporter
+from . import Build, Check, CorruptEntry, Entry, RemoteTier, manifest
+
+ENV_VAR = "CDK_NATIVE_PYTHON_CACHE_DIR"
+KINDS = ("resolutions", "trees", "wheels")
+#: quarantined entries are kept this long for a look, then removed by the next start
+QUARANTINE_SECONDS = 7 * 86400
+
+
+def default_root() -> Path:
+    """``$CDK_NATIVE_PYTHON_CACHE_DIR``, else the platform's user cache directory."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "cdk-native-python"
+
+
+def private_problem(root: Path) -> str | None:
+    """Why ``root`` is not a folder only the current user controls (``None``: it is)."""
+    if not hasattr(os, "getuid"):
+        return None  # no POSIX ownership to check (Windows)
+    try:
+        st = os.lstat(root)
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    if not os.path.isdir(root) or os.path.islink(root):
+        return "it is not a folder" if not os.path.islink(root) else "it is a symbolic link"
+    if st.st_uid != os.getuid():
+        return f"it belongs to uid {st.st_uid}, not to you (uid {os.getuid()})"
+    if st.st_mode & 0o022:
+        who = " and ".join(w for w, bit in (("its group", 0o020), ("other users", 0o002)) if st.st_mode & bit)
+        return f"{who} can write to it (mode {oct(st.st_mode & 0o777)})"
+    return None
+
+
+def _writable_problem(root: Path) -> str | None:
+    try:
+        for sub in ("tmp", "mutex"):
+            (root / sub).mkdir(exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root / "tmp") as f:
+            f.write(b"x" * 4096)
+            f.flush()
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """An entry as ``cache info``/``prune`` see it."""
+
+    kind: str
+    key: str
+    path: Path
+    bytes: int
+    last_used: float
+
+
+class LocalStore:
+    """The :class:`~cdk_native_python.store.Store` on this machine (with an optional remote tier behind it)."""
+
+    def __init__(self, root: Path | None = None, *, remote: RemoteTier | None = None,
+                 reporter: Reporter | None = None, fallback: bool = True) -> None:
+        self.reporter = reporter or Reporter()
+        self.remote = remote
+        configured = (root or default_root()).absolute()
+        #: the configured root when it could not be used and a private temporary one serves this run
+        self.fallback_from: Path | None = None
+        self._root = configured
+        problem = self._prepare(configured)
+        if problem is not None:
+            if not fallback:
+                raise CacheError(f"cache directory {configured} cannot be used: {problem}",
+                                 f"fix it (chmod go-w, chown, free space) or point {ENV_VAR} at a private directory",
+                                 code="cache-unusable")
+            self._root = Path(tempfile.mkdtemp(prefix="cdk-native-python-")).absolute()
+            self.fallback_from = configured
+            self.reporter.warn("cache-fallback", f"cache directory {configured} cannot be used ({problem}); "
+                               f"using a private temporary cache for this run. Fix it or set {ENV_VAR} "
+                               "to a directory only you can write, to keep builds warm")
+            self._prepare(self._root)
+        self._clean()
+
+    @staticmethod
+    def _prepare(root: Path) -> str | None:
+        try:
+            root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            return str(exc.strerror or exc)
+        return private_problem(root) or _writable_problem(root)
+
+    # -- the Store interface ------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @property
+    def uv_cache(self) -> Path:
+        return self._root / "uv"
+
+    def path(self, kind: str, key: str) -> Path:
+        return self._root / kind / key
+
+    def get_or_create(self, kind: str, key: str, build: Build, *, check: Check | None = None,
+                      admit: Check | None = None, refresh: bool = False) -> Entry:
+        if not refresh and (found := self._get(kind, key, check)) is not None:
+            return found
+        with self.mutex(kind, key):
+            if refresh:
+                self._remove(kind, key)
+            elif (found := self._get(kind, key, check)) is not None:
+                return found  # another process published it while we waited
+            if self.remote is not None and not refresh and (fetched := self._fetch(kind, key, check, admit)):
+                return fetched
+            path = self._publish(kind, key, build)
+            if self.remote is not None:
+                self.remote.push(kind, key, path)
+            return Entry(kind, key, path, "built")
+
+    @contextlib.contextmanager
+    def scratch(self, label: str) -> Iterator[Path]:
+        """A private folder under ``tmp/``, locked while in use and removed afterwards."""
+        with self._held_tmp(label) as path:
+            try:
+                yield path
+            finally:
+                shutil.rmtree(path, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def trash(self) -> Iterator[Path]:
+        """A folder to move unwanted files into with one rename each; emptied by a detached ``rm`` so the
+        deletion (botocore: 2,000+ files) is off the critical path. If the ``rm`` never finishes, the
+        folder is no longer held and the next start removes it."""
+        with self._held_tmp("trash") as path:
+            yield path
+        try:
+            subprocess.Popen(["rm", "-rf", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def write_record(self, kind: str, name: str, text: str) -> Path | None:
+        """Replace ``<root>/<kind>/<name>`` atomically; ``None`` when it could not be written (reports are
+        nice to have: a full disk must not fail a build that succeeded)."""
+        final = self._root / kind / name
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=final.parent)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+                os.replace(tmp, final)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError:
+            return None
+        return final
+
+    # -- entries ------------------------------------------------------------------------------------
+
+    def _get(self, kind: str, key: str, check: Check | None) -> Entry | None:
+        path = self.path(kind, key)
+        if not path.is_dir():
+            return None
+        try:
+            sealed = manifest.load(path)
+            problem = manifest.changed(path, sealed)
+            if problem:
+                raise CorruptEntry(problem)
+            if check is not None:
+                check(path)
+        except (CorruptEntry, RecordError, OSError, UnicodeDecodeError) as exc:
+            self.quarantine(kind, key, str(exc) or type(exc).__name__)
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path / manifest.NAME)  # last use, for `cache prune` (least recently used first)
+        return Entry(kind, key, path, "local")
+
+    def quarantine(self, kind: str, key: str, why: str) -> Path | None:
+        """Move an entry aside (it is never deleted in place: a reader may be linking from it)."""
+        where = self._root / "quarantine"
+        where.mkdir(exist_ok=True)
+        dest = where / f"{kind}-{key}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        try:
+            os.rename(self.path(kind, key), dest)
+        except FileNotFoundError:
+            return None  # another process moved it first
+        self.reporter.warn("cache-entry-quarantined",
+                           f"cache entry {kind}/{key[:16]} failed its check ({why}); moved to {dest} and rebuilt")
+        return dest
+
+    def _remove(self, kind: str, key: str) -> None:
+        """Take an entry away without exposing a half-deleted one: rename it away first."""
+        with self._held_tmp(f"old-{kind}") as grave:
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(self.path(kind, key), grave / "entry")
+            shutil.rmtree(grave, ignore_errors=True)
+
+    def _fetch(self, kind: str, key: str, check: Check | None, admit: Check | None) -> Entry | None:
+        assert self.remote is not None
+        with self.scratch(f"fetch-{kind}") as tmp:
+            dest = tmp / "entry"
+            dest.mkdir()
+            if not self.remote.fetch(kind, key, dest):
+                return None
+            try:
+                for step in (admit, check):
+                    if step is not None:
+                        step(dest)
+            except Exception as exc:  # a remote entry that fails a check is a miss, never a failed build
+                self.reporter.warn("remote-entry-rejected",
+                                   f"remote cache entry {kind}/{key[:16]} was rejected ({_reason(exc)}); building "
+                                   "locally")
+                return None
+            path = self._seal_and_rename(kind, key, dest)
+        return Entry(kind, key, path, "remote")
+
+    def _publish(self, kind: str, key: str, build: Build) -> Path:
+        with self.scratch(f"{kind}-{key[:12]}") as tmp:
+            dest = tmp / "entry"
+            dest.mkdir()
+            try:
+                build(dest)
+                return self._seal_and_rename(kind, key, dest)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise self.full(f"writing {kind}/{key[:16]}") from None
+                if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    raise CacheError(f"cannot write to cache directory {self._root}: {exc.strerror}",
+                                     f"make it writable or point {ENV_VAR} at a writable directory") from None
+                raise
+
+    def _seal_and_rename(self, kind: str, key: str, dest: Path) -> Path:
+        manifest.seal(dest)
+        final = self.path(kind, key)
+        final.parent.mkdir(exist_ok=True)
+        try:
+            os.rename(dest, final)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise  # ENOTEMPTY/EEXIST: someone else published the same content first, which is as good
+        return final
+
+    def full(self, doing: str) -> CacheError:
+        """The error for a disk that filled up while ``doing`` (e.g. "installing fn/requirements.txt")."""
+        return CacheError(f"no space left on the disk of the cache directory {self._root} while {doing}",
+                          f"free space on its disk or point {ENV_VAR} at a directory on a larger one",
+                          code="cache-disk-full")
+
+    # -- locks and scratch folders ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def mutex(self, kind: str, key: str) -> Iterator[None]:
+        """One builder per key: others wait, then find the entry the first one published."""
+        with open(self._root / "mutex" / f"{kind}-{key}", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def _gate(self, mode: int) -> Iterator[None]:
+        """Creators of scratch folders hold it shared from ``mkdtemp`` until their ``flock``; the cleaner
+        holds it exclusively while it looks, so no folder is seen between its creation and its lock."""
+        with open(self._root / "mutex" / ".scratch", "a") as f:
+            fcntl.flock(f, mode)
+            yield
+
+    @contextlib.contextmanager
+    def _held_tmp(self, label: str) -> Iterator[Path]:
+        with self._gate(fcntl.LOCK_SH):
+            path = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self._root / "tmp"))
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            os.close(fd)
+
+    def _clean(self) -> None:
+        """Remove scratch folders no live process holds, and quarantined entries past their time."""
+        with self._gate(fcntl.LOCK_EX):
+            dead = [child for child in _children(self._root / "tmp") if not _held(child)]
+        for child in dead:  # a folder nobody holds is never held again: delete it outside the gate
+            with contextlib.suppress(OSError):
+                _delete(child)
+        now = time.time()
+        for child in _children(self._root / "quarantine"):
+            with contextlib.suppress(OSError):
+                if now - child.lstat().st_mtime > QUARANTINE_SECONDS:
+                    _delete(child)
+
+    # -- maintenance (the `cache` command) ------------------------------------------------------------
+
+    def entries(self) -> list[EntryInfo]:
+        out = []
+        for kind in KINDS:
+            for path in _children(self._root / kind):
+                try:
+                    sealed = manifest.load(path)
+                    used = (path / manifest.NAME).stat().st_mtime
+                except (RecordError, OSError):
+                    sealed, used = manifest.Manifest(()), 0.0
+                out.append(EntryInfo(kind, path.name, path, sealed.bytes, used))
+        return out
+
+    def verify(self, info: EntryInfo) -> str | None:
+        """Re-hash an entry against its manifest; a mismatch is quarantined and returned."""
+        try:
+            problem = manifest.corrupted(info.path, manifest.load(info.path))
+        except (RecordError, OSError) as exc:
+            problem = str(exc)
+        if problem:
+            self.quarantine(info.kind, info.key, problem)
+        return problem
+
+    def remove(self, info: EntryInfo) -> None:
+        with self.mutex(info.kind, info.key):
+            self._remove(info.kind, info.key)
+        with contextlib.suppress(OSError):
+            (self._root / "mutex" / f"{info.kind}-{info.key}").unlink()
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
+
+
+def _held(path: Path) -> bool:
+    """Does a live process hold ``path``'s flock (see ``_held_tmp``)? Files are never held."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return True  # gone or unreadable: not ours to delete
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _delete(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink()
