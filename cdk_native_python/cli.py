@@ -24,7 +24,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cachecmd
 from .engine import BuildRequest, BuildResult
 from .engine import build as engine_build
 from .errors import BundlingError, ConfigurationError, IndexUnreachableError, InputError
@@ -181,6 +181,7 @@ def parser() -> argparse.ArgumentParser:
     noise.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     noise.add_argument("-v", "--verbose", action="store_true",
                        help="one line per package, and a traceback on internal errors")
+    cachecmd.add_parser(commands)
     return top
 
 
@@ -190,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        if args.command == "cache":
+            return cachecmd.run(args)
         return build(args)
     except BundlingError as exc:
         _error(exc.message, exc.hint)
@@ -203,11 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(f"{exc.strerror or exc}{where}", "check that the output location is writable and has space")
         return EXIT_BUNDLING
     except Exception as exc:
-        if args.verbose:
+        if getattr(args, "verbose", False):
             traceback.print_exc()
         _error(f"internal error: {type(exc).__name__}: {exc}",
                "this is a bug in cdk-native-python; please report it with the command you ran"
-               + ("" if args.verbose else " and the traceback shown with -v"))
+               + ("" if getattr(args, "verbose", False) else " and the traceback shown with -v"))
         return EXIT_INTERNAL
 
 

@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from .distributions import normalize
-from .records import loads
+from .records import RecordError, loads
 
 PINS_FILE = "pins.txt"
 RECORD_FILE = "resolution.json"
@@ -48,8 +50,12 @@ class Resolution:
     @classmethod
     def load(cls, key: str, entry: Path) -> Resolution:
         """Read an entry; a damaged one raises ``records.RecordError`` (the store quarantines it)."""
-        return cls(key, (entry / PINS_FILE).read_text(encoding="utf-8"),
-                   loads(ResolutionRecord, (entry / RECORD_FILE).read_text(encoding="utf-8")))
+        pins = (entry / PINS_FILE).read_text(encoding="utf-8")
+        names = check_pins(pins)
+        record = loads(ResolutionRecord, (entry / RECORD_FILE).read_text(encoding="utf-8"))
+        if record.required_by is not None and set(record.required_by) != names:
+            raise RecordError(f"{PINS_FILE} and {RECORD_FILE} name different packages")
+        return cls(key, pins, record)
 
     @property
     def roots(self) -> tuple[str, ...]:
@@ -83,6 +89,27 @@ def portable(text: str, root: Path) -> str:
 
 
 _PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|@)")
+_OPTION = re.compile(r"\s--hash=[a-z0-9]+:[0-9a-fA-F]+")
+
+
+def check_pins(text: str) -> set[str]:
+    """Every line of stored pins is a pinned requirement (``name==1.0``, ``name @ url``) with hashes: a damaged
+    file is a :class:`~cdk_native_python.records.RecordError`, never a resolver error blaming the user's pins.
+    Returns the pinned names."""
+    names: set[str] = set()
+    for number, line in enumerate(text.replace("\\\n", " ").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        body = _OPTION.sub("", " " + line).strip()
+        try:
+            Requirement(body)
+        except InvalidRequirement:
+            raise RecordError(f"{PINS_FILE} line {number} is not a pinned requirement") from None
+        pinned = _PINNED.match(body)
+        if not pinned:
+            raise RecordError(f"{PINS_FILE} line {number} is not pinned")
+        names.add(normalize(pinned.group(1)))
+    return names
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _HASH_OPT = re.compile(r"--hash=(\S+)")
 

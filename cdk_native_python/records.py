@@ -167,6 +167,9 @@ def _convert(kind: Any, data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             raise RecordError(f"{where}: expected an object")
         hints = typing.get_type_hints(kind)
+        unknown = set(data) - {f.name for f in dataclasses.fields(kind)}
+        if unknown:
+            raise RecordError(f"{where}: unknown field {sorted(unknown)[0]!r}")
         values: dict[str, Any] = {}
         for f in dataclasses.fields(kind):
             if f.name in data:
