@@ -83,3 +83,21 @@ def test_keep_boto3_and_custom_strip(tmp_path: Path) -> None:
     custom = plan(installed(tmp_path), ARM313, ["boto3", "pandas"], StripOptions(strip=("pandas",), keep=("jmespath",)))
     assert {"pandas", "numpy", "boto3", "botocore"} <= set(custom.removed)
     assert "jmespath" not in custom.removed
+
+
+def test_extras_a_kept_package_requests_keep_what_they_need(tmp_path: Path) -> None:
+    """``app`` needs ``lib[http]``, whose extra needs urllib3, which botocore (stripped) needs as well: urllib3 is
+    needed by something kept only through the extra, so it stays."""
+    boto_tree(tmp_path)
+    dist(tmp_path, "app", ["lib[http]"])
+    dist(tmp_path, "lib", ['urllib3; extra == "http"', 'idna; extra == "dns"'])
+    dist(tmp_path, "idna")
+    result = plan(installed(tmp_path), ARM313, ["boto3", "app"], StripOptions())
+    assert "urllib3" not in result.removed and "botocore" in result.removed
+    # an extra nobody asks for keeps nothing: without lib[http], urllib3 is botocore's alone
+    plain = tmp_path / "plain"
+    boto_tree(plain)
+    dist(plain, "app", ["lib"])
+    dist(plain, "lib", ['urllib3; extra == "http"'])
+    without_extra = plan(installed(plain), ARM313, ["boto3", "app"], StripOptions())
+    assert without_extra.removed["urllib3"] == "only needed by botocore"

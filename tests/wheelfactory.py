@@ -64,14 +64,14 @@ def _align8(n: int) -> int:
     return (n + 7) & ~7
 
 
-def make_elf(machine: str, needed_glibc: tuple[str, ...] = ()) -> bytes:
+def make_elf(machine: str, needed_glibc: tuple[str, ...] = (), library: str = "libc.so.6") -> bytes:
     """A small well-formed ELF64 LE shared object for ``machine`` ("x86_64" / "aarch64").
 
-    It has a PT_LOAD and a PT_DYNAMIC segment, ``.dynamic`` with ``DT_NEEDED libc.so.6`` and, when ``needed_glibc``
-    is given, a ``.gnu.version_r`` naming those versions from libc.so.6: what auditwheel and ``readelf -V`` read to
-    decide the minimum glibc.
+    It has a PT_LOAD and a PT_DYNAMIC segment, ``.dynamic`` with ``DT_NEEDED library`` and, when ``needed_glibc``
+    is given, a ``.gnu.version_r`` naming those versions from ``library`` (glibc's libc.so.6, libm.so.6,
+    libpthread.so.0, ld-linux-*.so.*, ...): what auditwheel and ``readelf -V`` read to decide the minimum glibc.
     """
-    dynstr, at = _strtab(["libc.so.6", *needed_glibc])
+    dynstr, at = _strtab([library, *needed_glibc])
     names = [".dynstr", ".dynamic", ".shstrtab"] + ([".gnu.version_r"] if needed_glibc else [])
     shstrtab, sh_at = _strtab(names)
 
@@ -81,11 +81,11 @@ def make_elf(machine: str, needed_glibc: tuple[str, ...] = ()) -> bytes:
     verneed_off = dynamic_off + ndyn * 16
     verneed = b""
     if needed_glibc:
-        verneed = struct.pack("<HHIII", 1, len(needed_glibc), at["libc.so.6"], 16, 0)
+        verneed = struct.pack("<HHIII", 1, len(needed_glibc), at[library], 16, 0)
         for i, version in enumerate(needed_glibc):
             last = i == len(needed_glibc) - 1
             verneed += struct.pack("<IHHII", _elf_hash(version.encode()), 0, 2 + i, at[version], 0 if last else 16)
-    dynamic = [(_DT_NEEDED, at["libc.so.6"]), (_DT_STRTAB, dynstr_off), (_DT_STRSZ, len(dynstr))]
+    dynamic = [(_DT_NEEDED, at[library]), (_DT_STRTAB, dynstr_off), (_DT_STRSZ, len(dynstr))]
     if needed_glibc:
         dynamic += [(_DT_VERNEED, verneed_off), (_DT_VERNEEDNUM, 1)]
     dynamic_bytes = b"".join(struct.pack("<qQ", tag, val) for tag, val in [*dynamic, (_DT_NULL, 0)])
