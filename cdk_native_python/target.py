@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from packaging import tags
 from packaging.markers import Marker
 
 from .errors import ConfigurationError
@@ -97,31 +96,6 @@ class Target:
         level = max(v for v in _UV_MANYLINUX if v <= self.glibc)
         return f"{self.machine}-manylinux_{level[0]}_{level[1]}"
 
-    @property
-    def abi(self) -> str:
-        return f"cp3{self.python_minor}"
-
-    @cached_property
-    def tags(self) -> list[tags.Tag]:
-        """Compatible wheel tags, most preferred first (manylinux_2_X down to 2_5 + legacy aliases)."""
-        # legacy aliases: manylinux2014 == 2_17, manylinux2010 == 2_12, manylinux1 == 2_5
-        legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-        platforms: list[str] = []
-        for minor in range(self.glibc[1], 4, -1):
-            platforms.append(f"manylinux_2_{minor}_{self.machine}")
-            # manylinux2010/manylinux1 were only ever defined for x86 CPUs
-            if minor in legacy and (minor == 17 or self.machine == "x86_64"):
-                platforms.append(f"{legacy[minor]}_{self.machine}")
-        # linux_* wheels are host builds with no portability promise: never compatible
-        version = (3, self.python_minor)
-        out = list(tags.cpython_tags(version, abis=[self.abi], platforms=platforms))
-        out += list(tags.compatible_tags(version, interpreter=self.abi, platforms=platforms))
-        return out
-
-    @cached_property
-    def tag_set(self) -> frozenset[str]:
-        return frozenset(str(t) for t in self.tags)
-
     @cached_property
     def marker_environment(self) -> dict[str, str]:
         """PEP 508 environment of the Lambda interpreter (not the host's)."""
@@ -150,10 +124,9 @@ class Target:
         return any(m.evaluate({**self.marker_environment, "extra": e}) for e in extras)
 
     @property
-    def extension_suffixes(self) -> tuple[str, ...]:
-        """Filename suffixes an extension module may carry on this interpreter."""
-        triplet = f"{self.machine}-linux-gnu"
-        return (f".cpython-3{self.python_minor}-{triplet}.so", ".abi3.so", ".so")
+    def extension_tag(self) -> str:
+        """The tag of this interpreter's own extension modules, e.g. ``cpython-312-aarch64-linux-gnu``."""
+        return f"cpython-3{self.python_minor}-{self.machine}-linux-gnu"
 
     def key(self) -> dict[str, object]:
         return {"runtime": self.runtime, "machine": self.machine, "glibc": list(self.glibc)}

@@ -100,7 +100,7 @@ def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offlin
 
 _NO_WHEELS = re.compile(r"(?:Because |and |, )([A-Za-z0-9._-]+)==([^\s,]+) has no (?:usable )?wheels")
 _NO_WHEELS_ANY = re.compile(r"Wheels are required for `([^`]+)`")
-_NOT_FOUND = re.compile(r"([A-Za-z0-9._-]+) was not found in the package registry")
+_NOT_FOUND = re.compile(r"([A-Za-z0-9._-]+) was not found in the (?:package registry|provided package locations)")
 _UNREACHABLE = re.compile(
     r"(Connect|tcp connect error|dns error|Connection refused|failed to lookup address|"
     r"error sending request|Could not connect|timed out|Failed to fetch)",

@@ -152,7 +152,7 @@ def check_file(path: Path, rel: str, target: Target) -> Finding | None:
             f"needs glibc {glibc} ({', '.join(worst[-3:])}); {target.runtime} runs on {target.os_generation} "
             f"with glibc {have[0]}.{have[1]}"))
     tag = _EXT_TAG.match(os.path.basename(rel))
-    own = target.extension_suffixes[0].split(".")[1]  # cpython-312-aarch64-linux-gnu
+    own = target.extension_tag
     if tag and tag.group("tag") not in ("abi3", own):
         return Finding(rel, kind, machine, glibc, problem=(
             f"an extension module built for '{tag.group('tag')}'; {target.runtime} on {wanted} imports "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cdk_native_python import uv
 from cdk_native_python.engine import BuildRequest, build
 from cdk_native_python.errors import IndexUnreachableError
 from cdk_native_python.spec import IndexOptions
@@ -39,15 +40,24 @@ def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None
     cache = LocalStore(tmp_path / "cache")
     request = BuildRequest(entry=entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=index.url))
     first = build(request, tmp_path / "online", cache)
-    index.close()  # the plane takes off
+    if lost != "nothing":  # a resolution hit with no installed tree: installed offline from uv's cache
+        shutil.rmtree(cache.root / "trees")
+    # with the index still up, a warm build asks it nothing at all ...
     before = len(index.requests)
-    if lost != "nothing":  # a resolution-cache hit with no installed tree: installed offline from uv's cache
+    calls: list[uv.Call] = []
+    with uv.observed(calls.append):
+        warm = build(request, tmp_path / "warm", cache)
+    assert len(index.requests) == before
+    assert [c.kind for c in calls] == ([] if lost == "nothing" else ["pip install --offline"])
+    assert warm.resolve_hit and warm.install_hit == (lost == "nothing")
+    # ... so it works with the index gone (the plane takes off)
+    index.close()
+    if lost != "nothing":
         shutil.rmtree(cache.root / "trees")
     offline = build(request, tmp_path / "offline", cache)
     assert offline.resolve_hit and offline.install_hit == (lost == "nothing")
-    assert files(tmp_path / "offline") == files(tmp_path / "online")
+    assert files(tmp_path / "offline") == files(tmp_path / "online") == files(tmp_path / "warm")
     assert offline.packages == first.packages and "nativepkg" in offline.packages
-    assert len(index.requests) == before  # (the server is down anyway: nothing even tried to reach it)
 
 
 def test_cold_build_names_the_unreachable_index(tmp_path: Path) -> None:

@@ -59,7 +59,6 @@ def test_compiled_wheels_are_elf_for_the_target(tmp_path: Path, cache: LocalStor
     out = tmp_path / "out"
     recorded = {line.split(",")[0] for rec in out.glob("*.dist-info/RECORD") for line in rec.read_text().splitlines()}
     assert not [p for p in out.rglob("*.pyc") if p.relative_to(out).as_posix() not in recorded]
-    assert sys.version_info[:2] != (3, target.python_minor) or target.machine != "x86_64"  # a real cross build
     # verification read every native file: all fit the runtime's glibc
     verification = to_json(result.report)["verification"]
     assert verification["native_files"] >= len(shared) and verification["violations"] == []  # type: ignore[index]
