@@ -12,6 +12,7 @@ The engine knows nothing about CDK; the constructs and the CLI are thin adapters
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -26,12 +27,13 @@ from . import inputs
 from .budget import LIMIT_BYTES, Budget, estimate_zipped, mb, tree_bytes
 from .cache import Cache
 from .errors import ConfigurationError, InstallError
-from .fingerprint import DEFAULT_EXCLUDES, tree_digest
+from .fingerprint import DEFAULT_EXCLUDES
 from .install import InstalledTree, install
 from .resolve import ENGINE_VERSION, Lock, resolve
 from .slim import SlimOptions
+from .source import SourceTree, snapshot
 from .spec import DependencySpec, IndexOptions
-from .stage import copy_source, place_tree
+from .stage import place_tree
 from .strip import StripOptions, installed
 from .strip import plan as strip_plan
 from .target import Target
@@ -87,6 +89,11 @@ class Plan:
     resolve_hit: bool
     resolve_seconds: float
 
+    @functools.cached_property
+    def source(self) -> SourceTree:
+        """The handler's files, walked once: what the asset hash covers is what the bundle copies."""
+        return snapshot(self.request.entry, (*DEFAULT_EXCLUDES, *self.request.excludes))
+
     def asset_hash(self) -> str:
         """sha256 of (lock, target, options, source contents): equal inputs give an equal asset."""
         h = hashlib.sha256()
@@ -95,7 +102,7 @@ class Plan:
             h.update(self.lock.portable_text.encode())
             h.update(json.dumps(self.lock.roots).encode())
         if not self.request.layer:
-            h.update(tree_digest(self.request.entry, (*DEFAULT_EXCLUDES, *self.request.excludes)).encode())
+            h.update(self.source.digest.encode())
         return h.hexdigest()
 
 
@@ -198,6 +205,7 @@ def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _std
     cache = cache or Cache()
     request = plan.request
     start = time.perf_counter() - plan.resolve_seconds
+    source = None if request.layer else plan.source  # walked and size-checked before anything is installed
     output.mkdir(parents=True, exist_ok=True)
     deps_dir = output / "python" if request.layer else output
     _run_hooks(request.before_bundling, request, output, "before_bundling")
@@ -209,7 +217,7 @@ def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _std
         tree, install_hit = install(plan.lock, request.target, cache, request.strip, request.slim,
                                     verify_exclude=request.verify_exclude, try_offline=plan.resolve_hit)
         placement = place_tree(tree.path, deps_dir, link=link and not hooks)
-    source_files = [] if request.layer else copy_source(request.entry, output, request.excludes)
+    source_files = source.copy_to(output) if source else []
     _run_hooks(request.after_bundling, request, output, "after_bundling")
     meta = tree.meta if tree else {}
     if hooks or tree is None:
@@ -235,7 +243,8 @@ def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _std
         resolve_hit=plan.resolve_hit, install_hit=install_hit, placement=placement,
         seconds=time.perf_counter() - start, size_bytes=size, source_files=source_files,
         zipped_estimate_bytes=zipped, layer_bytes=request.layer_bytes, asset_hash=plan.asset_hash(),
-        warnings=[warning] if warning else [], tree=dict(meta),
+        warnings=[*(n.message for n in (source.notices if source else ())), *([warning] if warning else [])],
+        tree=dict(meta),
     )
     result.report_path = cache.write_file("reports", f"{result.asset_hash}.json",
                                           json.dumps(result.report(), indent=2, sort_keys=True) + "\n")
