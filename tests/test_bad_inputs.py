@@ -13,7 +13,6 @@ import errno
 import http.server
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -283,28 +282,6 @@ def test_16_bundle_over_the_size_limit(tmp_path: Path) -> None:
         says(err, "250", "model.bin", hint="")
         return
     raise AssertionError("a 300 MB bundle was accepted (Lambda's unzipped limit is 250 MB)")
-
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Callable[[str, str], Path]]:
-    """Mount tiny tmpfs file systems (root only): ``small_fs(name, options)``; unmounted afterwards."""
-    mounted: list[Path] = []
-
-    def mount(name: str, options: str) -> Path:
-        if os.geteuid() != 0 or not shutil.which("mount"):
-            pytest.skip("needs root to mount a small or read-only file system")
-        point = tmp_path / name
-        point.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            pytest.skip(f"cannot mount tmpfs here: {proc.stderr.strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in reversed(mounted):
-        subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 def test_17_read_only_cache_falls_back_with_a_warning(tmp_path: Path, wheel_index: Any, small_fs: Any,

@@ -1,0 +1,122 @@
+"""Writing files and folders so that a reader sees the old version or the new one, never half of one.
+
+Everything is first written inside a temporary folder next to its destination, then renamed into place.
+The folder holds a lock file on which its writer keeps an exclusive ``flock`` for as long as it lives; the
+kernel drops the lock when the process dies, however it dies. A later run can so tell a dead writer's
+leftovers from a live writer's work without trusting pids (reused, meaningless on another host of a
+shared file system) or ages (a slow build is not a dead one), and removes them (:func:`remove_dead`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import fnmatch
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+#: the lock file that marks a temporary folder as ours and tells whether its writer is alive
+LOCK_NAME = ".cdk-native-python.lock"
+#: how temporary folders are named: ``.<destination name>.tmp-<random>``
+TMP_GLOB = ".*.tmp-*"
+#: a folder without its lock file is a writer killed between creating the folder and locking it (a few
+#: microseconds), or not ours: it is removed only when this old and holding nothing but a pending lock
+ORPHAN_SECONDS = 3600
+
+
+def tmp_prefix(dest: Path) -> str:
+    return f".{dest.name}.tmp-"
+
+
+@contextlib.contextmanager
+def held_tempdir(parent: Path, prefix: str) -> Iterator[Path]:
+    """A new folder in ``parent``, locked by this process until the block ends, then removed with what it
+    still holds (whatever the block renamed out of it stays where it went)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        fd = _hold(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.close(fd)  # releases the lock only once nothing is left to clean up
+
+
+def _hold(folder: Path) -> int:
+    """Create the lock file already locked: it is made under another name, locked, then renamed, so no
+    cleaner can ever find it unlocked while its writer lives."""
+    pending = folder / f"{LOCK_NAME}.new"
+    fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(pending, folder / LOCK_NAME)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def replacing(dest: Path) -> Iterator[Path]:
+    """A path to write ``dest``'s new content to (a file, or a folder to create); when the block succeeds it
+    replaces ``dest`` in one rename (a folder replaces only a missing or empty one). A failure or a kill
+    leaves ``dest`` as it was and nothing a later run trusts."""
+    with held_tempdir(dest.parent, tmp_prefix(dest)) as tmp:
+        part = tmp / dest.name
+        yield part
+        os.replace(part, dest)
+
+
+def atomic_write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8), durably and atomically."""
+    with replacing(path) as part:
+        with open(part, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(part, mode)
+
+
+def remove_dead(parent: Path, pattern: str = TMP_GLOB) -> list[Path]:
+    """Remove the temporary folders in ``parent`` whose writer is gone; returns what was removed.
+
+    A folder is removed only when its lock can be taken (its writer died: the kernel released the lock), or
+    when it has no lock file, is older than :data:`ORPHAN_SECONDS` and holds nothing but a pending lock.
+    Anything that is not a folder matching ``pattern`` is never touched.
+    """
+    removed: list[Path] = []
+    try:
+        children = [c for c in parent.iterdir() if fnmatch.fnmatchcase(c.name, pattern)]
+    except OSError:
+        return removed
+    for child in children:
+        with contextlib.suppress(OSError):
+            if child.is_symlink() or not child.is_dir():
+                continue
+            if _dead(child):
+                shutil.rmtree(child, ignore_errors=True)
+                removed.append(child)
+    return removed
+
+
+def _dead(folder: Path) -> bool:
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        old = time.time() - folder.lstat().st_mtime > ORPHAN_SECONDS
+        return old and {c.name for c in folder.iterdir()} <= {f"{LOCK_NAME}.new"}
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # its writer holds it: alive
+    finally:
+        os.close(fd)  # a dead writer's folder is removed right after; nobody else creates that name
+    return True
