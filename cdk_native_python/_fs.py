@@ -23,8 +23,8 @@ from pathlib import Path
 LOCK_NAME = ".cdk-native-python.lock"
 #: how temporary folders are named: ``.<destination name>.tmp-<random>``
 TMP_GLOB = ".*.tmp-*"
-#: a folder without its lock file is a writer killed between creating the folder and locking it (a few
-#: microseconds), or not ours: it is removed only when this old and holding nothing but a pending lock
+#: a folder holding nothing but a half-created lock file is a writer killed while creating it (a window of
+#: microseconds): it is removed once this old. Any other folder without the lock file is not ours: never touched
 ORPHAN_SECONDS = 3600
 
 
@@ -89,8 +89,8 @@ def remove_dead(parent: Path, pattern: str = TMP_GLOB) -> list[Path]:
     """Remove the temporary folders in ``parent`` whose writer is gone; returns what was removed.
 
     A folder is removed only when its lock can be taken (its writer died: the kernel released the lock), or
-    when it has no lock file, is older than :data:`ORPHAN_SECONDS` and holds nothing but a pending lock.
-    Anything that is not a folder matching ``pattern`` is never touched.
+    when it holds nothing but a half-created lock file and is older than :data:`ORPHAN_SECONDS`. Anything
+    else (not a folder matching ``pattern``, or without our lock file) is never touched.
     """
     removed: list[Path] = []
     try:
@@ -112,7 +112,7 @@ def _dead(folder: Path) -> bool:
         fd = os.open(folder / LOCK_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         old = time.time() - folder.lstat().st_mtime > ORPHAN_SECONDS
-        return old and {c.name for c in folder.iterdir()} <= {f"{LOCK_NAME}.new"}
+        return old and [c.name for c in folder.iterdir()] == [f"{LOCK_NAME}.new"]
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

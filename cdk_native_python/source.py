@@ -11,7 +11,8 @@ What the walk does with each kind of entry (README: "What is copied from the ent
 
 * folder links are followed and their files copied and fingerprinted, like ``Code.from_asset`` (the
   monorepo's ``common -> ../../common``); a link that leads outside the entry is copied with a warning
-  naming it and where it leads (``source-link-outside``): no file from outside arrives unannounced;
+  naming it and where it leads (``source-link-outside``): no file from outside arrives unannounced (links
+  within a folder that was announced so, to places within it, are not announced again);
 * a link that leads to a folder containing it, or to itself, is refused (``source-link-loop``);
 * a dangling link is left out with a warning (``source-link-dangling``): editors leave such links
   (Emacs' ``.#file`` locks), and nothing could be copied from it anyway;
@@ -126,14 +127,17 @@ class _Walk:
     utf8_names: bool
     files: list[tuple[str, str, os.stat_result]]
     notices: list[Notice]
-    #: real paths of the entry and of the outside folders already announced (links inside them are not news)
-    announced: list[str]
+    #: the entry's real path: a link leading outside it is announced
+    real_root: str
 
     def refuse(self, path: str, rel: str, what: str, code: str, fix: str = "remove it") -> InputError:
         return InputError(f"{_shown(path)} {what}", f"{fix}, or leave it out of the asset with "
                           f"{_exclude_hint(rel)}", code=code)
 
-    def walk(self, directory: str, rel_dir: str, ancestors: tuple[tuple[int, int], ...]) -> None:
+    def walk(self, directory: str, rel_dir: str, ancestors: tuple[tuple[int, int], ...], region: str) -> None:
+        """Visit the entries of ``directory``; ``ancestors`` are the (device, inode) of the folders above it
+        (a link to one of them is a loop), ``region`` the real folder being walked (the entry, or an outside
+        folder a link led to: links within it are not news)."""
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: os.fsencode(e.name))
@@ -147,9 +151,9 @@ class _Walk:
                 raise self.refuse(entry.path, rel, "has a name that is not valid UTF-8: Node.js (CDK's asset "
                                   "tools) and zip files cannot carry it", "source-name-encoding",
                                   "rename it to a UTF-8 name")
-            self.visit(entry, rel, ancestors)
+            self.visit(entry, rel, ancestors, region)
 
-    def visit(self, entry: os.DirEntry[str], rel: str, ancestors: tuple[tuple[int, int], ...]) -> None:
+    def visit(self, entry: os.DirEntry[str], rel: str, ancestors: tuple[tuple[int, int], ...], region: str) -> None:
         try:
             link = entry.is_symlink()
             st = os.stat(entry.path) if link else entry.stat(follow_symlinks=False)
@@ -163,14 +167,14 @@ class _Walk:
                                   "source-link-loop", "point the link at a real file or folder") from None
             raise _unreadable(entry.path, rel, exc) from None
         if link:
-            self.link(entry.path, rel, st)
+            region = self.link(entry.path, rel, st, region)
         if stat.S_ISDIR(st.st_mode):
             here = (st.st_dev, st.st_ino)
             if here in ancestors:
                 raise self.refuse(entry.path, rel, f"is a link to {os.path.realpath(entry.path)}, a folder that "
                                   "contains it: following it would never end", "source-link-loop",
                                   "point the link at a folder outside its own tree")
-            self.walk(entry.path, rel + "/", (*ancestors, here))
+            self.walk(entry.path, rel + "/", (*ancestors, here), region)
         elif stat.S_ISREG(st.st_mode):
             self.files.append((rel, entry.path, st))
             self.secret(rel, entry.path if link else None)
@@ -180,18 +184,20 @@ class _Walk:
             raise self.refuse(entry.path, rel, f"is {kind}{target}: only regular files and folders can be "
                               "bundled, and reading it could block or never end", code)
 
-    def link(self, path: str, rel: str, st: os.stat_result) -> None:
-        """Announce a link leading outside the entry (once per outside folder, not for links within it)."""
+    def link(self, path: str, rel: str, st: os.stat_result, region: str) -> str:
+        """Announce a link that leads outside the entry, unless it stays within the outside folder being walked
+        (announced by the link that led there); returns the region its folder is walked as."""
         real = os.path.realpath(path)
-        if any(_within(real, base) for base in self.announced):
-            return
+        if _within(real, region):
+            return region
+        if _within(real, self.real_root):
+            return self.real_root
         folder = stat.S_ISDIR(st.st_mode)
         copied = "its files are copied" if folder else "the file is copied"
         self.notices.append(Notice("source-link-outside", f"source link {rel} leads outside the entry, to {real}: "
                                    f"{copied} into the asset ({_exclude_hint(rel)} leaves {'them' if folder else 'it'} "
                                    "out)"))
-        if folder:
-            self.announced.append(real)
+        return real
 
     def secret(self, rel: str, link: str | None) -> None:
         why = _looks_secret(rel) or (_looks_secret(os.path.realpath(link)) if link else None)
@@ -212,8 +218,9 @@ def snapshot(root: Path, excludes: Sequence[str] = (), *, limit: int | None = LI
         top = os.stat(root)
     except OSError as exc:
         raise _unreadable(str(root), ".", exc) from None
-    walk = _Walk(root, excludes, utf8_names, [], [], [os.path.realpath(root)])
-    walk.walk(str(root), "", ((top.st_dev, top.st_ino),))
+    real_root = os.path.realpath(root)
+    walk = _Walk(root, excludes, utf8_names, [], [], real_root)
+    walk.walk(str(root), "", ((top.st_dev, top.st_ino),), real_root)
     if limit is not None:
         _check_size(root, walk.files, limit)
     h = hashlib.sha256(_DIGEST_VERSION)

@@ -16,14 +16,9 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python._fs import atomic_write, held_tempdir, remove_dead, replacing
-
-
-def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
-    env["CDK_NATIVE_PYTHON_CACHE_DIR"] = str(cwd / "cache")
-    return subprocess.run([sys.executable, "-m", "cdk_native_python.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+from cdk_native_python._fs import LOCK_NAME, atomic_write, held_tempdir, remove_dead, replacing
+from tests.test_cli import fn_args as fn
+from tests.test_cli import run
 
 
 def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
@@ -39,10 +34,6 @@ def project(tmp_path: Path) -> Path:
     (src / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
     (src / "requirements.txt").write_text("purepkg\nnativepkg\n")
     return tmp_path
-
-
-def fn(index: Any, *extra: str) -> list[str]:
-    return ["build", "--runtime", "python3.12", "--arch", "arm64", "--source", "src", "--index-url", index.url, *extra]
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -180,6 +171,16 @@ def test_atomic_writes_replace_whole_or_not_at_all(tmp_path: Path) -> None:
     with held_tempdir(tmp_path, ".live.tmp-") as tmp:
         assert remove_dead(tmp_path) == [] and tmp.is_dir()
     assert leftovers(tmp_path) == []
+    # killed while creating its lock: removed once old; folders without our lock file are not ours
+    half, young, foreign = tmp_path / ".a.tmp-1", tmp_path / ".b.tmp-2", tmp_path / ".c.tmp-3"
+    for folder in (half, young):
+        folder.mkdir()
+        (folder / f"{LOCK_NAME}.new").write_text("")
+    (foreign / "data").mkdir(parents=True)
+    for folder in (half, foreign):
+        os.utime(folder, (0, 0))
+    assert remove_dead(tmp_path) == [half]
+    assert leftovers(tmp_path) == [young.name, foreign.name]
 
 
 # -- every hint says something true --------------------------------------------------------------------------------

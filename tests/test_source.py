@@ -418,14 +418,18 @@ def test_a_local_package_fingerprint_is_walked_the_same_way(tmp_path: Path) -> N
 
 
 def test_the_walk_is_one_record_for_hash_and_copy(tmp_path: Path) -> None:
-    entry, _ = monorepo(tmp_path)
+    entry, common = monorepo(tmp_path)
     (entry / "run.sh").write_text("#!/bin/sh\n")
     (entry / "run.sh").chmod(0o755)
+    (common / "alias.py").symlink_to("util.py")  # within the outside folder: not news
+    (entry / "lib").symlink_to(common)  # another link to it: named too
     tree = snapshot(entry)
-    assert [f.rel for f in tree.files] == ["common/__init__.py", "common/util.py", "index.py", "run.sh"]
-    assert [f.executable for f in tree.files] == [False, False, False, True]
+    assert [f.rel for f in tree.files] == ["common/__init__.py", "common/alias.py", "common/util.py", "index.py",
+                                           "lib/__init__.py", "lib/alias.py", "lib/util.py", "run.sh"]
+    assert [f.executable for f in tree.files] == [False] * 7 + [True]
     assert tree.total_bytes == sum(os.stat(f.path).st_size for f in tree.files)
-    assert [n.code for n in tree.notices] == ["source-link-outside"]
+    assert [(n.code, n.message.split(" leads")[0]) for n in tree.notices] == [
+        ("source-link-outside", "source link common"), ("source-link-outside", "source link lib")]
     copied = tree.copy_to(tmp_path / "out")
     assert copied == [f.rel for f in tree.files]
     assert os.access(tmp_path / "out" / "run.sh", os.X_OK)
