@@ -49,9 +49,11 @@ EXIT_CODES = f"""\
 exit codes:
   {EXIT_OK}  the bundle was written
   {EXIT_BUNDLING}  bundling failed: no wheel for the target, conflict, hash mismatch, native code for
-     another platform, over Lambda's 250 MB size limit, ... (the message names the package)
+     another platform, over Lambda's 250 MB size limit, an output that cannot be written
+     (disk full, read-only, ...), ... (the message names the package or the file)
   {EXIT_USAGE}  usage error: bad or conflicting options, a missing or malformed dependency file,
-     an output folder that is not empty
+     an output folder that is not empty, a source folder holding a link loop, a named pipe,
+     a socket, a device or a file name that is not UTF-8
   {EXIT_NETWORK}  a package index could not be reached (network, DNS, proxy, credentials)
   {EXIT_INTERNAL}  internal error in cdk-native-python (please report it; -v shows the traceback)
 """
