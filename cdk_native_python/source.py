@@ -112,7 +112,7 @@ class SourceTree:
                 content, _ = _read(f.path, f.rel, out.write)
             if content.hex() != f.sha256:
                 raise InputError(
-                    f"source file {f.path} changed while it was being bundled", "run the build again once it "
+                    f"source file {_shown(f.path)} changed while it was being bundled", "run the build again once it "
                     "is no longer being written (the asset must hold what its hash was computed from)",
                     code="source-changed")
             os.chmod(dst, f.mode)
@@ -121,7 +121,8 @@ class SourceTree:
 
 @dataclass
 class _Walk:
-    root: Path
+    """The walk's state: what it found so far."""
+
     excludes: Sequence[str]
     #: refuse names that are not UTF-8 (assets); a fingerprint takes them by their bytes
     utf8_names: bool
@@ -154,6 +155,7 @@ class _Walk:
             self.visit(entry, rel, ancestors, region)
 
     def visit(self, entry: os.DirEntry[str], rel: str, ancestors: tuple[tuple[int, int], ...], region: str) -> None:
+        link = False
         try:
             link = entry.is_symlink()
             st = os.stat(entry.path) if link else entry.stat(follow_symlinks=False)
@@ -210,7 +212,7 @@ class _Walk:
 
 
 def snapshot(root: Path, excludes: Sequence[str] = (), *, limit: int | None = LIMIT_BYTES,
-         utf8_names: bool = True) -> SourceTree:
+             utf8_names: bool = True) -> SourceTree:
     """Walk ``root`` (minus ``excludes``, globs as :func:`~cdk_native_python.fingerprint.is_excluded` reads them)
     and read its files once for the digest; ``limit`` (bytes) is checked before anything is read."""
     root = Path(root).absolute()
@@ -219,7 +221,7 @@ def snapshot(root: Path, excludes: Sequence[str] = (), *, limit: int | None = LI
     except OSError as exc:
         raise _unreadable(str(root), ".", exc) from None
     real_root = os.path.realpath(root)
-    walk = _Walk(root, excludes, utf8_names, [], [], real_root)
+    walk = _Walk(excludes, utf8_names, [], [], real_root)
     walk.walk(str(root), "", ((top.st_dev, top.st_ino),), real_root)
     if limit is not None:
         _check_size(root, walk.files, limit)
