@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -21,10 +22,11 @@ import tempfile
 import time
 import traceback
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import __version__, cachecmd
+from ._fs import atomic_write, held_tempdir, remove_dead, replacing, tmp_prefix
 from .engine import BuildRequest, BuildResult
 from .engine import build as engine_build
 from .errors import BundlingError, ConfigurationError, IndexUnreachableError, InputError
@@ -50,9 +52,11 @@ EXIT_CODES = f"""\
 exit codes:
   {EXIT_OK}  the bundle was written
   {EXIT_BUNDLING}  bundling failed: no wheel for the target, conflict, hash mismatch, native code for
-     another platform, over Lambda's 250 MB size limit, ... (the message names the package)
+     another platform, over Lambda's 250 MB size limit, an output that cannot be written
+     (disk full, read-only, ...), ... (the message names the package or the file)
   {EXIT_USAGE}  usage error: bad or conflicting options, a missing or malformed dependency file,
-     an output folder that is not empty
+     an output folder that is not empty, a source folder holding a link loop, a named pipe,
+     a socket, a device or a file name that is not UTF-8
   {EXIT_NETWORK}  a package index could not be reached (network, DNS, proxy, credentials)
   {EXIT_INTERNAL}  internal error in cdk-native-python (please report it; -v shows the traceback)
 """
@@ -85,6 +89,12 @@ Zips are reproducible: sorted entries, one fixed timestamp ($SOURCE_DATE_EPOCH, 
 
 class UsageError(ConfigurationError):
     """A flag, or a combination of flags, that cannot work."""
+
+
+class OutputError(BundlingError):
+    """The output (``--output``, ``--zip``, ``--report``) cannot be written: full disk, read-only, permissions."""
+
+    default_code = "output-unwritable"
 
 
 def _runtime(value: str) -> str:
@@ -147,7 +157,8 @@ def parser() -> argparse.ArgumentParser:
     out = b.add_argument_group("output (one of)")
     where = out.add_mutually_exclusive_group(required=True)
     where.add_argument("--output", "-o", metavar="DIR", type=Path,
-                       help="write the bundle into DIR, which must not exist or be empty")
+                       help="write the bundle into DIR, which must not exist or be empty (a name ending in .zip "
+                            "writes a zip file, as --zip does)")
     where.add_argument("--zip", metavar="FILE.zip", type=Path, help="write a deterministic zip (replaced atomically)")
     out.add_argument("--layer", action="store_true", help="layer layout: dependencies under python/, no source")
     out.add_argument("--report", metavar="FILE.json", type=Path,
@@ -185,6 +196,10 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _quiet(*_: object) -> None:
+    """-q: warnings are in the report, not on the terminal."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # exits 2 on a usage error, 0 for --help / --version
     if args.command is None:
@@ -201,9 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        # the file system refused (disk full, permission denied): the user's environment, not a bug
-        where = f" ({exc.filename})" if exc.filename else ""
-        _error(f"{exc.strerror or exc}{where}", "check that the output location is writable and has space")
+        # the file system refused (permissions, a loop of links, ...): the user's environment, not a bug
+        names = " -> ".join(os.fsdecode(f) for f in (exc.filename, exc.filename2) if f)
+        _error(f"{exc.strerror or exc}" + (f": {names}" if names else ""), os_hint(exc))
         return EXIT_BUNDLING
     except Exception as exc:
         if getattr(args, "verbose", False):
@@ -212,6 +227,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                "this is a bug in cdk-native-python; please report it with the command you ran"
                + ("" if getattr(args, "verbose", False) else " and the traceback shown with -v"))
         return EXIT_INTERNAL
+
+
+#: what an errno says about its cause, and what to do: every hint must be true for the error it is shown with
+_OS_HINTS: dict[int, str] = {
+    errno.ENOSPC: "the disk holding that path is full: free space on it, or use a location on another disk",
+    errno.EDQUOT: "your disk quota there is used up: free space, or use a location on another file system",
+    errno.EACCES: "you lack permission for that path: change its permissions, or use another location",
+    errno.EPERM: "the operation is not permitted on that path: change its permissions, or use another location",
+    errno.EROFS: "that path is on a read-only file system: use a writable location",
+    errno.ELOOP: "a symbolic link on that path leads back to itself (a loop): fix or remove the link",
+    errno.ENOENT: "that path, a folder on it or a link's target does not exist: check the path",
+    errno.ENOTDIR: "a part of that path is a file where a folder is needed: check the path",
+    errno.EISDIR: "that path is a folder where a file is needed: check the path",
+    errno.EEXIST: "something (perhaps a link) already exists where a new file or folder was to be made: check it",
+    errno.ENXIO: "that path is a socket or a device, not a regular file: use a regular file or folder",
+    errno.ENAMETOOLONG: "that path is too long for its file system: use a shorter one",
+    errno.EMFILE: "this process has too many open files: raise the limit (ulimit -n)",
+    errno.ENFILE: "the system has too many open files: close some programs, or raise the limit",
+}
+
+
+def os_hint(exc: OSError) -> str:
+    code = errno.errorcode.get(exc.errno or 0, "an unknown error")
+    return _OS_HINTS.get(exc.errno or 0, f"the operating system refused the operation ({code}): check that path")
 
 
 def exit_code(exc: BundlingError) -> int:
@@ -243,20 +282,29 @@ def build(args: argparse.Namespace) -> int:
     if args.no_index and not args.find_links:
         raise UsageError("--no-index without --find-links leaves no package source",
                          "add --find-links DIR (a folder of wheels), or drop --no-index")
-    epoch = zip_epoch() if args.zip else ZIP_EPOCH
+    flag = "--zip" if args.zip else "--output"
     final: Path = (args.zip or args.output).absolute()
-    if args.output is not None:
+    # a .zip name is a zip whichever flag gave it: a folder named fn.zip/ is never what was meant
+    as_zip = args.zip is not None or final.name.lower().endswith(".zip")
+    epoch = zip_epoch() if as_zip else ZIP_EPOCH
+    report: Path | None = args.report.absolute() if args.report else None
+    for path in (final, report):
+        _reachable(path)
+    if not as_zip:
         _check_output_dir(final)
     elif final.is_dir():
-        raise UsageError(f"--zip {args.zip} is a folder", "pass the path of the zip file to write, e.g. dist/fn.zip")
+        raise UsageError(f"{flag} {final} is a folder, and a name ending in .zip is written as a zip file",
+                         "pass the path of the zip file to write (e.g. dist/fn.zip), or remove that folder"
+                         + ("" if args.zip else "; for a folder output, use a name without .zip"))
     excludes = list(args.exclude)
     if source is not None and not args.layer:
         # never bundle the output (or its temporary sibling) into itself when it lives inside the source
-        for path in (final, final.parent / f".{final.name}.tmp-*"):
+        for path in (final, final.parent / f"{tmp_prefix(final)}*"):
             if source in path.parents:
                 excludes.append(path.relative_to(source).as_posix())
-        if args.report is not None and source in args.report.absolute().parents:
-            excludes.append(args.report.absolute().relative_to(source).as_posix())
+        if report is not None and source in report.parents:
+            excludes.append(report.relative_to(source).as_posix())
+            excludes.append((report.parent / f"{tmp_prefix(report)}*").relative_to(source).as_posix())
 
     options = BundlingOptions(
         asset_excludes=excludes, groups=args.groups, extras=args.extras, resolve_pipfile=args.resolve_pipfile,
@@ -266,6 +314,8 @@ def build(args: argparse.Namespace) -> int:
         keep=args.keep, slim=not args.no_slim, verify_exclude=args.verify_exclude, refresh=args.refresh,
     )
     target = Target.from_runtime(args.runtime, args.arch)
+    for folder in {final.parent, *([report.parent] if report else [])}:
+        remove_dead(folder)  # what killed builds left next to their outputs
     name = final.name
     reporter = Reporter(name, sink=_quiet if args.quiet else None)
     cache = LocalStore(args.cache_dir.absolute() if args.cache_dir else None, reporter=reporter)
@@ -275,28 +325,64 @@ def build(args: argparse.Namespace) -> int:
         request = options.request(entry, target, layer=args.layer, name=name)
         if dep_file is not None:
             request = dataclasses.replace(request, dependency_file=dep_file)
-        output: dict[str, object] = {"path": str(final), "kind": "zip" if args.zip else "folder",
+        output: dict[str, object] = {"path": str(final), "kind": "zip" if as_zip else "folder",
                                      "layer": args.layer}
-        if args.zip:
-            staging = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-native-python-build-")))
-            result = engine_build(request, staging / "bundle", cache, reporter)
-            entries, size = write_zip(staging / "bundle", final, epoch)
-            output.update(entries=entries, bytes=size, sha256=hashlib.sha256(final.read_bytes()).hexdigest())
-            written = f"{final} ({entries} entries, {size / 1e6:.1f} MB)"
-        else:
-            result = build_dir(request, final, cache, reporter)
-            written = f"{final}{os.sep}"
-        if args.report is not None:
-            report = {**to_json(result.report), "output": output}
-            write_atomically(args.report.absolute(), json.dumps(report, indent=2, sort_keys=True) + "\n")
+        with writing(flag, final):
+            if as_zip:
+                result, entries, size, sha256 = build_zip(request, final, cache, reporter, epoch)
+                output.update(entries=entries, bytes=size, sha256=sha256)
+                written = f"{final} ({entries} entries, {size / 1e6:.1f} MB)"
+            else:
+                result = build_dir(request, final, cache, reporter)
+                written = f"{final}{os.sep}"
+        if report is not None:
+            with writing("--report", report):
+                atomic_write(report, json.dumps({**to_json(result.report), "output": output}, indent=2, sort_keys=True)
+                             + "\n")
     if not args.quiet:
         print(result.summary(name, verbose=args.verbose), file=sys.stderr)
         print(f"[{PROG}] wrote {written}", file=sys.stderr)
     return EXIT_OK
 
 
-def _quiet(*_: object) -> None:
-    """-q: warnings are in the report, not on the terminal."""
+#: (what it means for the output, what to do) per errno a write can fail with
+_WRITE_ERRORS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space is left on its disk", "free space on the disk that holds {where}, or write the "
+                   "output to another disk"),
+    errno.EDQUOT: ("your disk quota is used up", "free space within your quota, or write the output to another "
+                   "file system"),
+    errno.EFBIG: ("the file is larger than its file system allows", "write the output to another file system"),
+    errno.EROFS: ("its file system is read-only", "write the output to a writable location"),
+    errno.EACCES: ("permission denied", "make {where} writable for you, or write the output elsewhere"),
+    errno.EPERM: ("the operation is not permitted", "make {where} writable for you, or write the output elsewhere"),
+    errno.ENOTEMPTY: ("files appeared in it during the build", "pass a new or empty folder; the bundle is never "
+                      "merged into existing files"),
+}
+
+
+@contextlib.contextmanager
+def writing(flag: str, final: Path) -> Iterator[None]:
+    """Turn the file system's refusal to write ``final`` into an error naming the output and the real cause
+    (the OSError itself may name a file in the cache that was being copied from)."""
+    try:
+        yield
+    except OSError as exc:
+        meaning = _WRITE_ERRORS.get(exc.errno or 0)
+        ours = (str(final), str(final.parent / tmp_prefix(final)))
+        names = [os.fsdecode(f) for f in (exc.filename, exc.filename2) if f]
+        if meaning is None or (names and not any(n.startswith(ours) for n in names)):
+            raise
+        why, fix = meaning
+        raise OutputError(f"cannot write {flag} {final}: {why} ({exc.strerror})",
+                          fix.format(where=final.parent)) from None
+
+
+def _reachable(path: Path | None) -> None:
+    """Fail now with the file system's own reason (a loop of links, a file where a folder should be) when
+    ``path`` can never be written, before anything is built for it."""
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.stat(path)
 
 
 def _check_output_dir(path: Path) -> None:
@@ -310,25 +396,20 @@ def _check_output_dir(path: Path) -> None:
 
 
 def build_dir(request: BuildRequest, final: Path, cache: Store, reporter: Reporter) -> BuildResult:
-    """Build into a temporary sibling and rename it into place: a failure leaves no half-written output."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 is for the temporary name only
-        result = engine_build(request, tmp, cache, reporter, link=False)  # copies: the folder is the user's to edit
-        if final.is_dir():
-            final.rmdir()  # empty (checked before the build); fails, as it should, if something appeared since
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return result
+    """Build into a locked temporary sibling and rename it into place: a failure leaves no output, a kill
+    leaves a folder the next run removes."""
+    with replacing(final) as part:
+        return engine_build(request, part, cache, reporter, link=False)  # copies: the folder is the user's to edit
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def build_zip(request: BuildRequest, final: Path, cache: Store, reporter: Reporter,
+              epoch: tuple[int, int, int, int, int, int]) -> tuple[BuildResult, int, int, str]:
+    """Stage in a locked temporary folder next to the zip (same disk, cleaned after a kill), then zip;
+    returns the result, the zip's entries, bytes and sha256."""
+    with held_tempdir(final.parent, tmp_prefix(final)) as staging:
+        result = engine_build(request, staging / "bundle", cache, reporter)
+        entries, size = write_zip(staging / "bundle", final, epoch)
+    return result, entries, size, _sha256(final)
 
 
 def zip_epoch() -> tuple[int, int, int, int, int, int]:
@@ -351,7 +432,7 @@ def write_zip(root: Path, dest: Path, date_time: tuple[int, int, int, int, int, 
     """Zip ``root`` into ``dest`` reproducibly; returns (entries, bytes of the zip).
 
     Entries are sorted, carry ``date_time``, Unix permissions 0644 (0755 for folders and executables) and
-    paths relative to ``root`` only. Written to a temporary file next to ``dest``, then renamed over it.
+    paths relative to ``root`` only. Written in a locked temporary folder next to ``dest``, then renamed over it.
     """
     items: list[tuple[str, Path | None, int]] = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -369,46 +450,33 @@ def write_zip(root: Path, dest: Path, date_time: tuple[int, int, int, int, int, 
             mode = 0o755 if file.stat().st_mode & 0o111 else 0o644
             items.append((prefix + name, file, stat.S_IFREG | mode))
     items.sort(key=lambda item: item[0])
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as zf:
-            for arcname, path, mode in items:
-                info = zipfile.ZipInfo(arcname, date_time=date_time)
-                info.create_system = 3  # Unix, so external_attr carries the permissions
-                info.external_attr = mode << 16
-                if path is None:
-                    info.external_attr |= 0x10  # MS-DOS directory flag
-                    zf.writestr(info, b"")
-                    continue
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.file_size = path.stat().st_size  # lets zipfile decide on zip64 up front
-                with open(path, "rb") as src, zf.open(info, "w") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
-            zf.close()
+    with replacing(dest) as part:
+        with open(part, "wb") as raw:
+            with zipfile.ZipFile(raw, "w") as zf:
+                for arcname, path, mode in items:
+                    info = zipfile.ZipInfo(arcname, date_time=date_time)
+                    info.create_system = 3  # Unix, so external_attr carries the permissions
+                    info.external_attr = mode << 16
+                    if path is None:
+                        info.external_attr |= 0x10  # MS-DOS directory flag
+                        zf.writestr(info, b"")
+                        continue
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    info.file_size = path.stat().st_size  # lets zipfile decide on zip64 up front
+                    with open(path, "rb") as src, zf.open(info, "w") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
             raw.flush()
             os.fsync(raw.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        os.chmod(part, 0o644)
     return len(items), dest.stat().st_size
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 if __name__ == "__main__":

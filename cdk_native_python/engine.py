@@ -24,15 +24,16 @@ from . import hooks, inputs
 from .budget import LIMIT_BYTES, Budget, estimate_zipped, mb, tree_bytes
 from .distributions import installed
 from .errors import ConfigurationError
-from .fingerprint import DEFAULT_EXCLUDES, tree_digest
+from .fingerprint import DEFAULT_EXCLUDES
 from .install import InstalledTree, InstallOptions, install
 from .localbuild import Builder, allowed_names
 from .pins import Resolution
 from .records import BuildReport, SizeRecord, TreeRecord, digest, dumps
 from .reporter import Reporter
 from .resolve import resolve
+from .source import SourceTree, snapshot
 from .spec import DependencySpec, IndexOptions
-from .stage import copy_source, place_tree
+from .stage import place_tree
 from .store import Store
 from .store.local import LocalStore
 from .strip import StripOptions, plan
@@ -84,6 +85,8 @@ class Plan:
     resolution: Resolution | None
     resolve_hit: bool
     resolve_seconds: float
+    #: the handler's files, walked once: what the asset hash covers is what the bundle copies (None: a layer)
+    source: SourceTree | None
     #: sha256 of (engine version, request key, resolution, source contents): equal inputs, equal asset
     asset_hash: str
 
@@ -132,8 +135,6 @@ class BuildResult:
 
 def load_spec(request: BuildRequest, reporter: Reporter) -> DependencySpec | None:
     entry = request.entry.absolute()
-    if not entry.is_dir():
-        raise ConfigurationError(f"entry {entry} is not a folder", "point entry at the folder holding the handler")
     dep_file = request.dependency_file
     if dep_file is not None and not dep_file.is_absolute():
         dep_file = entry / dep_file
@@ -153,6 +154,13 @@ def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporte
     reporter = reporter or Reporter(request.name)
     store = store or LocalStore(reporter=reporter)
     start = time.perf_counter()
+    if not request.entry.is_dir():
+        raise ConfigurationError(f"entry {request.entry.absolute()} is not a folder",
+                                 "point entry at the folder holding the handler", code="entry-missing")
+    # walked and size-checked before anything is resolved: a 3 GiB file fails here, unread
+    source = None if request.layer else snapshot(request.entry, (*DEFAULT_EXCLUDES, *request.excludes))
+    for notice in source.notices if source else ():
+        reporter.emit(notice)
     spec = load_spec(request, reporter)
     resolution: Resolution | None = None
     hit = True
@@ -160,16 +168,17 @@ def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporte
         builder = Builder(store, request.target, spec.indexes, allowed_names(request.allow_build))
         spec = builder.local_wheels(spec)
         resolution, hit = resolve(spec, request.target, store, builder, refresh=request.refresh, reporter=reporter)
-    return Plan(request, spec, resolution, hit, time.perf_counter() - start, _asset_hash(request, resolution))
+    return Plan(request, spec, resolution, hit, time.perf_counter() - start, source,
+                _asset_hash(request, resolution, source))
 
 
-def _asset_hash(request: BuildRequest, resolution: Resolution | None) -> str:
+def _asset_hash(request: BuildRequest, resolution: Resolution | None, source: SourceTree | None) -> str:
     description: dict[str, object] = {"v": VERSION, "request": request.key()}
     if resolution is not None:
         description["pins"] = resolution.pins
         description["roots"] = list(resolution.roots)
-    if not request.layer:
-        description["source"] = tree_digest(request.entry, (*DEFAULT_EXCLUDES, *request.excludes))
+    if source is not None:
+        description["source"] = source.digest
     return digest(description, 64)  # 64 hex digits, like CDK's own asset hashes
 
 
@@ -194,7 +203,7 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
                                     try_offline=plan.resolve_hit, reporter=reporter)
         deps_dir = output / "python" if request.layer else output
         placement = place_tree(tree.path, deps_dir, link=link and request.hooks is None)
-    source_files = [] if request.layer else copy_source(request.entry, output, request.excludes)
+    source_files = plan.source.copy_to(output) if plan.source else []
     hooks.run(request.hooks, "after_bundling", request.entry, output)
     size, zipped = _measure(request, tree, output, source_files)
     budget = _budget(request, tree, plan.resolution, size, zipped, output, source_files)

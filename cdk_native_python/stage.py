@@ -1,4 +1,4 @@
-"""Assemble an asset folder: the installed dependency tree, then the handler's source on top.
+"""Assemble an asset folder: the installed dependency tree (the handler's source goes on top: ``source.py``).
 
 The tree is hard-linked from the cache when nothing will modify the staged files (no command hooks):
 placing 200 MB then costs a few milliseconds per thousand files. With hooks, or across file systems,
@@ -12,10 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-
-from .fingerprint import DEFAULT_EXCLUDES, walk
 
 #: GNU coreutils' cp (Linux): `cp -al` hard-links a tree; BSD/macOS cp has no -a -l pair
 _CP_LINKS = sys.platform.startswith("linux") and shutil.which("cp") is not None
@@ -51,17 +48,3 @@ def place_tree(tree: Path, dest: Path, *, link: bool) -> str:
             shutil.copyfile(src, dst, follow_symlinks=False)
             shutil.copymode(src, dst)
     return mode
-
-
-def copy_source(entry: Path, dest: Path, excludes: Sequence[str] = ()) -> list[str]:
-    """Copy the handler's source (minus excluded paths) into ``dest``; returns the relative paths."""
-    copied = []
-    for rel, src in walk(entry, (*DEFAULT_EXCLUDES, *excludes)):
-        dst = dest / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if dst.exists() or dst.is_symlink():
-            dst.unlink()  # the handler's file wins over a dependency's, and never writes through a link
-        shutil.copyfile(src, dst)
-        shutil.copymode(src, dst)
-        copied.append(rel)
-    return copied

@@ -13,7 +13,6 @@ import errno
 import http.server
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -285,28 +284,6 @@ def test_16_bundle_over_the_size_limit(tmp_path: Path) -> None:
     raise AssertionError("a 300 MB bundle was accepted (Lambda's unzipped limit is 250 MB)")
 
 
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Callable[[str, str], Path]]:
-    """Mount tiny tmpfs file systems (root only): ``small_fs(name, options)``; unmounted afterwards."""
-    mounted: list[Path] = []
-
-    def mount(name: str, options: str) -> Path:
-        if os.geteuid() != 0 or not shutil.which("mount"):
-            pytest.skip("needs root to mount a small or read-only file system")
-        point = tmp_path / name
-        point.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            pytest.skip(f"cannot mount tmpfs here: {proc.stderr.strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in reversed(mounted):
-        subprocess.run(["umount", "-l", str(point)], check=False)
-
-
 def test_17_read_only_cache_falls_back_with_a_warning(tmp_path: Path, wheel_index: Any, small_fs: Any,
                                                      capfd: pytest.CaptureFixture[str]) -> None:
     ro = small_fs("ro", "size=4m,ro")
@@ -360,9 +337,12 @@ def test_19_interrupted_previous_run_is_ignored_and_cleaned(tmp_path: Path, whee
     clean = build(request(entry, wheel_index), tmp_path / "clean", LocalStore(tmp_path / "reference"))
     LocalStore(root)
     # a killed run's leftover: a half-built scratch folder nobody holds any more (whatever its name says)
-    leftover = root / "tmp" / "trees-0123456789ab-abc"
+    killed = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE, text=True)
+    leftover = Path(killed.stdout.readline().strip()) if killed.stdout else Path()
     (leftover / "tree" / "purepkg").mkdir(parents=True)
     (leftover / "tree" / "purepkg" / "__init__.py").write_text("half")
+    killed.kill()
+    killed.wait()
     # and a live one, held by another process (as in another container sharing the volume): never touched
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE, text=True)
     try:

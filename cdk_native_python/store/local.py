@@ -31,7 +31,6 @@ import errno
 import fcntl
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._fs import atomic_write, held_tempdir, remove_dead
 from ..errors import CacheError
 from ..records import RecordError
 from ..reporter import Reporter
@@ -46,6 +46,8 @@ from . import Build, Check, CorruptEntry, Entry, RemoteTier, manifest
 
 ENV_VAR = "CDK_NATIVE_PYTHON_CACHE_DIR"
 KINDS = ("resolutions", "trees", "wheels")
+#: a scratch folder is locked microseconds after it is made: one without its lock this old was never locked
+_LOCKLESS_SECONDS = 60
 #: quarantined entries are kept this long for a look, then removed by the next start
 QUARANTINE_SECONDS = 7 * 86400
 
@@ -164,43 +166,21 @@ class LocalStore:
                 self.remote.push(kind, key, path)
             return Entry(kind, key, path, "built")
 
-    @contextlib.contextmanager
-    def scratch(self, label: str) -> Iterator[Path]:
-        """A private folder under ``tmp/``, locked while in use and removed afterwards."""
-        with self._held_tmp(label) as path:
-            try:
-                yield path
-            finally:
-                shutil.rmtree(path, ignore_errors=True)
+    def scratch(self, label: str) -> contextlib.AbstractContextManager[Path]:
+        """A private folder under ``tmp/``, held (flock) while in use and removed afterwards."""
+        return held_tempdir(self._root / "tmp", f"{label}-")
 
-    @contextlib.contextmanager
-    def trash(self) -> Iterator[Path]:
+    def trash(self) -> contextlib.AbstractContextManager[Path]:
         """A folder to move unwanted files into with one rename each; emptied by a detached ``rm`` so the
-        deletion (botocore: 2,000+ files) is off the critical path. If the ``rm`` never finishes, the
-        folder is no longer held and the next start removes it."""
-        with self._held_tmp("trash") as path:
-            yield path
-        try:
-            subprocess.Popen(["rm", "-rf", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
-        except OSError:
-            shutil.rmtree(path, ignore_errors=True)
+        deletion (botocore: 2,000+ files) is off the critical path."""
+        return held_tempdir(self._root / "tmp", "trash-", background=True)
 
     def write_record(self, kind: str, name: str, text: str) -> Path | None:
         """Replace ``<root>/<kind>/<name>`` atomically; ``None`` when it could not be written (reports are
         nice to have: a full disk must not fail a build that succeeded)."""
         final = self._root / kind / name
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=final.parent)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(text)
-                os.replace(tmp, final)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            atomic_write(final, text)
         except OSError:
             return None
         return final
@@ -240,10 +220,8 @@ class LocalStore:
 
     def _remove(self, kind: str, key: str) -> None:
         """Take an entry away without exposing a half-deleted one: rename it away first."""
-        with self._held_tmp(f"old-{kind}") as grave:
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(self.path(kind, key), grave / "entry")
-            shutil.rmtree(grave, ignore_errors=True)
+        with self.trash() as grave, contextlib.suppress(FileNotFoundError):
+            os.rename(self.path(kind, key), grave / "entry")
 
     def _fetch(self, kind: str, key: str, check: Check | None, admit: Check | None) -> Entry | None:
         assert self.remote is not None
@@ -308,32 +286,10 @@ class LocalStore:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    @contextlib.contextmanager
-    def _gate(self, mode: int) -> Iterator[None]:
-        """Creators of scratch folders hold it shared from ``mkdtemp`` until their ``flock``; the cleaner
-        holds it exclusively while it looks, so no folder is seen between its creation and its lock."""
-        with open(self._root / "mutex" / ".scratch", "a") as f:
-            fcntl.flock(f, mode)
-            yield
-
-    @contextlib.contextmanager
-    def _held_tmp(self, label: str) -> Iterator[Path]:
-        with self._gate(fcntl.LOCK_SH):
-            path = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self._root / "tmp"))
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield path
-        finally:
-            os.close(fd)
-
     def _clean(self) -> None:
         """Remove scratch folders no live process holds, and quarantined entries past their time."""
-        with self._gate(fcntl.LOCK_EX):
-            dead = [child for child in _children(self._root / "tmp") if not _held(child)]
-        for child in dead:  # a folder nobody holds is never held again: delete it outside the gate
-            with contextlib.suppress(OSError):
-                _delete(child)
+        # everything in tmp/ is the store's: a folder without its lock file is a writer killed before locking it
+        remove_dead(self._root / "tmp", "*", lockless_after=_LOCKLESS_SECONDS)
         now = time.time()
         for child in _children(self._root / "quarantine"):
             with contextlib.suppress(OSError):
@@ -381,23 +337,6 @@ def _children(folder: Path) -> list[Path]:
         return sorted(folder.iterdir())
     except OSError:
         return []
-
-
-def _held(path: Path) -> bool:
-    """Does a live process hold ``path``'s flock (see ``_held_tmp``)? Files are never held."""
-    if path.is_symlink() or not path.is_dir():
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return True  # gone or unreadable: not ours to delete
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def _delete(path: Path) -> None:
