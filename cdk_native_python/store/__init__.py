@@ -1,0 +1,1 @@
+"""Where built entries live: the local store and the remote tier (the integrator fills this in)."""
