@@ -343,42 +343,55 @@ def test_a_garbage_pointer_is_a_miss_with_a_warning(s3_server: S3Server, s3_buck
     assert not any(dest.iterdir())
 
 
-def _unsafe_cases(outside: Path) -> dict[str, list[Member]]:
+def _unsafe_cases(outside: Path) -> dict[str, tuple[str, list[Member]]]:
+    """Archives an attacker with write access could upload, each with the reason it must be refused for."""
     ok = member("tree/ok.py", data=b"x = 1\n")
+    not_plain = "is not a plain relative path"
     return {
-        "dot-dot": [ok, member("tree/../../escaped", data=b"pwned")],
-        "absolute": [ok, member(str(outside / "absolute"), data=b"pwned")],
-        "symlink": [ok, member("tree/link", tarfile.SYMTYPE, linkname=str(outside))],
-        "symlink-then-write-through": [member("tree/link", tarfile.SYMTYPE, linkname=str(outside)),
-                                       member("tree/link/through", data=b"pwned")],
-        "hardlink": [ok, member("tree/hard", tarfile.LNKTYPE, linkname="tree/ok.py")],
-        "char-device": [ok, member("tree/null", tarfile.CHRTYPE, devmajor=1, devminor=3)],
-        "block-device": [ok, member("tree/disk", tarfile.BLKTYPE, devmajor=8, devminor=0)],
-        "fifo": [ok, member("tree/pipe", tarfile.FIFOTYPE)],
-        "dot-segment": [ok, member("tree/./x", data=b"x")],
-        "duplicate": [ok, member("tree/ok.py", data=b"evil = 1\n")],
-        "file-then-dir": [ok, member("tree/ok.py/inner", data=b"x")],
-        "backslash": [ok, member("tree\\..\\..\\escaped", data=b"pwned")],
+        "dot-dot": (not_plain, [ok, member("tree/../../escaped", data=b"pwned")]),
+        "leading-dot-dot": (not_plain, [member("../escaped", data=b"pwned")]),
+        "absolute": (not_plain, [ok, member(str(outside / "absolute"), data=b"pwned")]),
+        "dot-segment": (not_plain, [ok, member("tree/./x", data=b"x")]),
+        "backslash": (not_plain, [ok, member("tree\\..\\..\\escaped", data=b"pwned")]),
+        "symlink": ("is a symlink", [ok, member("tree/link", tarfile.SYMTYPE, linkname=str(outside))]),
+        "symlink-then-write-through": ("is a symlink", [
+            member("tree/link", tarfile.SYMTYPE, linkname=str(outside)), member("tree/link/through", data=b"pwned")]),
+        "hardlink": ("is a hard link", [ok, member("tree/hard", tarfile.LNKTYPE, linkname="tree/ok.py")]),
+        "char-device": ("is a character device", [ok, member("tree/null", tarfile.CHRTYPE, devmajor=1, devminor=3)]),
+        "block-device": ("is a block device", [ok, member("tree/disk", tarfile.BLKTYPE, devmajor=8, devminor=0)]),
+        "fifo": ("is a fifo", [ok, member("tree/pipe", tarfile.FIFOTYPE)]),
+        "duplicate": ("clashes with another member", [ok, member("tree/ok.py", data=b"evil = 1\n")]),
+        "file-then-dir": ("clashes with another member", [ok, member("tree/ok.py/inner", data=b"x")]),
     }
 
 
-@pytest.mark.usefixtures("as_writer")
 @pytest.mark.parametrize("case", sorted(_unsafe_cases(Path("/x"))))
+def test_unpack_refuses_unsafe_members_and_leaves_nothing(tmp_path: Path, case: str) -> None:
+    outside = empty_dir(tmp_path / "outside")
+    dest = empty_dir(tmp_path / "area" / "work" / "dest")
+    reason, members = _unsafe_cases(outside)[case]
+    with pytest.raises(archive.ArchiveError, match=reason):
+        archive.unpack(io.BytesIO(craft(members)), archive.ZSTD, dest)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "area", "area/work", "area/work/dest", "outside"]
+
+
+@pytest.mark.usefixtures("as_writer")
+@pytest.mark.parametrize("case", ["dot-dot", "absolute", "symlink-then-write-through", "hardlink", "char-device"])
 def test_unsafe_archives_are_refused_and_nothing_is_written(s3_server: S3Server, s3_bucket: str, tmp_path: Path,
                                                             case: str) -> None:
-    area = empty_dir(tmp_path / "area")
+    """Uploaded under their true digest with a valid pointer: the digest matches, extraction still refuses."""
     outside = empty_dir(tmp_path / "outside")
-    dest = empty_dir(area / "work" / "dest")
-    blob = craft(_unsafe_cases(outside)[case])
-    content_key = plant(s3_server, s3_bucket, "trees", "evil", blob)
+    dest = empty_dir(tmp_path / "area" / "work" / "dest")
+    reason, members = _unsafe_cases(outside)[case]
+    content_key = plant(s3_server, s3_bucket, "trees", "evil", craft(members))
     reporter = silent()
     assert cache(s3_bucket, reporter=reporter).fetch("trees", "evil", dest) is False
     assert codes(reporter) == ["remote-cache-corrupt"]
-    assert content_key in reporter.warnings[0].message and "refused" in reporter.warnings[0].message
-    assert list(dest.iterdir()) == [], "nothing written inside"
-    assert list(outside.iterdir()) == [], "nothing written outside"
+    message = reporter.warnings[0].message
+    assert content_key in message and "refused" in message and reason in message
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
-        "area", "area/work", "area/work/dest", "outside"]
+        "area", "area/work", "area/work/dest", "outside"], "nothing written inside or outside"
 
 
 # -- failures ------------------------------------------------------------------------------------------------------

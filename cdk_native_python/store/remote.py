@@ -273,8 +273,7 @@ class RemoteCache:
             raise ValueError(f"{dest} is not empty")
         try:
             return self._fetch(pointer_key, dest)
-        except Exception as exc:  # the remote tier never fails a build
-            archive.empty(dest)
+        except Exception as exc:  # the remote tier never fails a build (and unpack left dest empty)
             self._failed(exc, "read", f"reading {kind}/{key}", "building locally")
             return False
 
