@@ -330,6 +330,27 @@ def test_a_pointer_to_a_missing_blob_is_a_miss_with_a_warning(s3_server: S3Serve
 
 
 @pytest.mark.usefixtures("as_writer")
+def test_one_warning_per_kind_of_failure_per_process(s3_server: S3Server, s3_bucket: str, entry: Path,
+                                                     tmp_path: Path) -> None:
+    """Ten functions missing ten blobs: the first construct's reporter says it once, the others stay quiet."""
+    rc = cache(s3_bucket, write=True)
+    admin = s3_server.client(ADMIN)
+    for key in ("k1", "k2"):
+        rc.push("trees", key, entry)
+        blob = next(k for k in s3_server.keys(s3_bucket) if "/cas/" in k)
+        admin.delete_object(Bucket=s3_bucket, Key=blob)
+        (entry / "tree" / "extra").write_text(key)  # the next key gets other content
+    first, second = silent(), silent()
+    assert cache(s3_bucket, reporter=first).fetch("trees", "k1", empty_dir(tmp_path / "a")) is False
+    assert cache(s3_bucket, reporter=second).fetch("trees", "k2", empty_dir(tmp_path / "b")) is False
+    assert codes(first) == ["remote-cache-missing"] and codes(second) == []
+    # another kind of failure is still said once
+    admin.put_object(Bucket=s3_bucket, Key=f"{PREFIX}/v1/ac/trees/k3.json", Body=b"garbage")
+    assert cache(s3_bucket, reporter=second).fetch("trees", "k3", empty_dir(tmp_path / "c")) is False
+    assert codes(second) == ["remote-cache-corrupt"]
+
+
+@pytest.mark.usefixtures("as_writer")
 @pytest.mark.parametrize("body", [b"not json", b'{"schema": "other"}', b"[]",
                                   b'{"schema": "cdk-native-python/remote-pointer/1", "digest": "sha256:../../x", '
                                   b'"size": 10, "format": "tar+zstd"}'])
