@@ -330,6 +330,25 @@ def test_a_pointer_to_a_missing_blob_is_a_miss_with_a_warning(s3_server: S3Serve
 
 
 @pytest.mark.usefixtures("as_writer")
+def test_a_writer_restores_expired_content_behind_a_pointer(s3_server: S3Server, s3_bucket: str, entry: Path,
+                                                            tmp_path: Path) -> None:
+    """Lifecycle rules expire content by its own age, which can be older than a pointer to it: the next
+    writer that builds the entry uploads the same bytes again, and the entry works once more."""
+    cache(s3_bucket, write=True).push("trees", "k1", entry)
+    objects = s3_server.keys(s3_bucket)
+    content_key = next(k for k in objects if "/cas/" in k)
+    s3_server.client(ADMIN).delete_object(Bucket=s3_bucket, Key=content_key)
+    reporter = silent()
+    assert cache(s3_bucket, reporter=reporter).fetch("trees", "k1", empty_dir(tmp_path / "miss")) is False
+    cache(s3_bucket, write=True, reporter=reporter).push("trees", "k1", entry)
+    assert codes(reporter) == ["remote-cache-missing"], "the miss was said, the repair was silent"
+    assert s3_server.keys(s3_bucket) == objects
+    dest = empty_dir(tmp_path / "dest")
+    assert cache(s3_bucket, reporter=reporter).fetch("trees", "k1", dest) is True
+    assert snapshot(dest) == normalised(snapshot(entry))
+
+
+@pytest.mark.usefixtures("as_writer")
 def test_one_warning_per_kind_of_failure_per_process(s3_server: S3Server, s3_bucket: str, entry: Path,
                                                      tmp_path: Path) -> None:
     """Ten functions missing ten blobs: the first construct's reporter says it once, the others stay quiet."""
@@ -564,12 +583,12 @@ def test_fetching_into_a_folder_that_is_not_empty_is_a_bug(tmp_path: Path) -> No
 # -- concurrent writers ----------------------------------------------------------------------------------------------
 
 class _AfterCheck(RemoteCache):
-    """A writer that waits at ``barrier`` after finding the key absent: both writers of a race then upload."""
+    """A writer that waits at ``barrier`` after looking for the key: both writers of a race then upload."""
 
     barrier: threading.Barrier
 
-    def _exists(self, client: Any, object_key: str) -> bool:
-        found = super()._exists(client, object_key)
+    def _read_pointer(self, client: Any, pointer_key: str) -> Pointer | None:
+        found = super()._read_pointer(client, pointer_key)
         self.barrier.wait(timeout=30)
         return found
 
@@ -646,7 +665,7 @@ def test_a_late_writer_gets_412_and_counts_it_as_success(s3_server: S3Server, s3
     (other / "tree" / "extra.txt").write_text("different bytes\n")
     late = _AfterCheck(RemoteConfig(f"s3://{s3_bucket}/{PREFIX}", write=True), silent())
     late.barrier = threading.Barrier(1)
-    late._exists = lambda client, key: False  # type: ignore[method-assign]  # it looked before the winner wrote
+    late._read_pointer = lambda client, key: None  # type: ignore[method-assign]  # it looked before the winner wrote
     late.push("trees", "k1", other)
     assert late.reporter.notices == []
     after = s3_server.keys(s3_bucket)

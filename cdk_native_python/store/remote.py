@@ -12,7 +12,9 @@ content streams to a private temporary file, before anything is extracted, and e
 
 Writing (:meth:`RemoteCache.push`) happens only when the configuration says so (trusted CI on main),
 content first and pointer last, both create-only (``If-None-Match: *``): the first writer of a key wins
-and a later one that gets HTTP 412 counts it as success. Entries are therefore immutable.
+and a later one that gets HTTP 412 counts it as success. Entries are therefore immutable. A writer that
+finds a pointer whose content is gone (lifecycle rules expire content by its own age) uploads the
+content again when its archive has the same digest, so a shared entry heals on the next CI run.
 
 The remote tier never fails a build. Any problem (unreachable, denied, missing or corrupt object, boto3
 not installed) is one warning per kind of failure per process, then the caller builds locally; after a
@@ -281,14 +283,9 @@ class RemoteCache:
         client = self._client_for("read")
         if client is None:
             return False
-        try:
-            response = client.get_object(Bucket=self._bucket, Key=pointer_key)
-        except Exception as exc:
-            if _error(exc)[0] in ("NoSuchKey", "404"):
-                return False  # a plain miss
-            raise
-        data = response["Body"].read(MAX_POINTER_BYTES + 1)
-        pointer = Pointer.parse(data if len(data) <= MAX_POINTER_BYTES else b"", pointer_key)
+        pointer = self._read_pointer(client, pointer_key)
+        if pointer is None:
+            return False  # a plain miss
         content_key = self.content_key(pointer.digest)
         with tempfile.TemporaryFile(dir=dest.parent) as spool:
             self._download(client, pointer, pointer_key, content_key, spool)
@@ -300,6 +297,17 @@ class RemoteCache:
             except archive.ArchiveError as exc:
                 raise Problem("corrupt", f"{content_key} refused: {exc}") from None
         return True
+
+    def _read_pointer(self, client: Any, pointer_key: str) -> Pointer | None:
+        """The pointer stored at ``pointer_key``, ``None`` if there is none."""
+        try:
+            response = client.get_object(Bucket=self._bucket, Key=pointer_key)
+        except Exception as exc:
+            if _error(exc)[0] in ("NoSuchKey", "404"):
+                return None
+            raise
+        data = response["Body"].read(MAX_POINTER_BYTES + 1)
+        return Pointer.parse(data if len(data) <= MAX_POINTER_BYTES else b"", pointer_key)
 
     def _download(self, client: Any, pointer: Pointer, pointer_key: str, content_key: str, spool: IO[bytes]) -> None:
         """Stream the content into ``spool``, checking its size and sha256 against the pointer."""
@@ -340,22 +348,30 @@ class RemoteCache:
 
     def _push(self, pointer_key: str, src: Path) -> None:
         client = self._client_for("write")
-        if client is None or self._exists(client, pointer_key):
+        if client is None:
             return
+        existing = self._read_pointer(client, pointer_key)
+        if existing is not None and self._exists(client, self.content_key(existing.digest)):
+            return  # shared already: nothing to archive
         fmt = archive.DEFAULT_FORMAT if archive.has_codec(archive.DEFAULT_FORMAT) else archive.GZIP
         with tempfile.TemporaryFile() as spool:
             packed = archive.pack(src, spool, fmt)
             if packed.size > MAX_CONTENT_BYTES:
                 raise Problem("failed", f"{src} archives to more than {MAX_CONTENT_BYTES >> 30} GiB")
+            if existing is not None and existing.digest != packed.digest:
+                # the pointer is create-only: only its own bytes can repair it
+                raise Problem("missing", f"{pointer_key} points at {self.content_key(existing.digest)}, which is "
+                                         "missing, and this machine archives the entry differently; it stays a "
+                                         "miss until a lifecycle rule expires the pointer")
             spool.seek(0)
             self._put_create_only(client, self.content_key(packed.digest), spool, packed.size, packed.digest,
                                   _CONTENT_TYPES[fmt])
-        body = Pointer(packed.digest, packed.size, fmt).to_bytes()
-        self._put_create_only(client, pointer_key, body, len(body), hashlib.sha256(body).hexdigest(),
-                              "application/json")
+        if existing is None:
+            body = Pointer(packed.digest, packed.size, fmt).to_bytes()
+            self._put_create_only(client, pointer_key, body, len(body), hashlib.sha256(body).hexdigest(),
+                                  "application/json")
 
     def _exists(self, client: Any, object_key: str) -> bool:
-        """Whether the remote has ``object_key`` already (a writer then skips archiving altogether)."""
         try:
             client.head_object(Bucket=self._bucket, Key=object_key)
         except Exception as exc:

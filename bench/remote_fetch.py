@@ -1,0 +1,137 @@
+"""Benchmark: how long a fresh machine takes to fetch an installed tree from a warm S3 remote cache.
+
+    .venv/bin/python bench/remote_fetch.py TREE [TREE...] [--runs 5] [--formats tar+zstd,tar+gzip]
+
+Each TREE is an entry folder (e.g. one made with ``uv pip install --target TREE/tree ...``). The script
+starts the tests' real S3 server (SeaweedFS on 127.0.0.1, ``tests/s3server.py``), pushes every tree as a
+writer would, then times, per format:
+
+* ``push``: archive + upload (what trusted CI pays once per new entry);
+* ``fresh process``: a new Python process that imports our module, makes a boto3 client and fetches the
+  tree (pointer + download + sha256 + extract): what a fresh CI runner pays per entry, whole;
+* the in-process phases of one fetch: ``download+verify`` and ``extract``.
+
+Numbers are medians of ``--runs``. The machine's load average is printed with them: on a shared
+machine the extract phase (thousands of file creations) moves with other processes' load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cdk_native_python.store import archive, remote  # noqa: E402
+from cdk_native_python.store.remote import Pointer, RemoteCache, RemoteConfig  # noqa: E402
+from tests import s3server  # noqa: E402
+
+_FRESH = """
+import sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from cdk_native_python.store.remote import RemoteCache, RemoteConfig
+rc = RemoteCache(RemoteConfig(sys.argv[1]))
+ok = rc.fetch("trees", sys.argv[2], Path(sys.argv[3]))
+print(ok, time.perf_counter() - t0)
+"""
+
+
+def _tree_stats(tree: Path) -> tuple[int, int]:
+    files = size = 0
+    for path in tree.rglob("*"):
+        if path.is_file():
+            files += 1
+            size += path.stat().st_size
+    return files, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("trees", nargs="+", type=Path)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--formats", default=f"{archive.ZSTD},{archive.GZIP}")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="remote-bench-"))
+    server = s3server.start(work / "server")
+    try:
+        os.environ.update(server.env(s3server.WRITER))
+        bucket = server.new_bucket("bench")
+        url = f"s3://{bucket}/bench"
+        for tree in args.trees:
+            files, size = _tree_stats(tree)
+            print(f"\n## {tree} ({files} files, {size / 1e6:.0f} MB)")
+            for fmt in args.formats.split(","):
+                _bench(server, url, tree, fmt, args.runs, work)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _bench(server: s3server.S3Server, url: str, tree: Path, fmt: str, runs: int, work: Path) -> None:
+    key = hashlib.sha256(f"{tree.resolve()}:{fmt}".encode()).hexdigest()[:32]
+    writer = RemoteCache(RemoteConfig(url, write=True))
+    start = time.perf_counter()
+    if fmt == archive.DEFAULT_FORMAT:
+        writer.push("trees", key, tree)
+    else:  # the same protocol, another format
+        client = remote._default_client()
+        with tempfile.TemporaryFile() as spool:
+            packed = archive.pack(tree, spool, fmt)
+            spool.seek(0)
+            writer._put_create_only(client, writer.content_key(packed.digest), spool, packed.size, packed.digest,
+                                    "application/octet-stream")
+        body = Pointer(packed.digest, packed.size, fmt).to_bytes()
+        writer._put_create_only(client, writer.pointer_key("trees", key), body, len(body),
+                                hashlib.sha256(body).hexdigest(), "application/json")
+    push = time.perf_counter() - start
+    size = next(len(v) for k, v in server.keys(url.split("/")[2]).items() if "/cas/" in k and _is(v, fmt))
+
+    fresh, download, extract = [], [], []
+    for i in range(runs):
+        dest = work / f"fresh-{i}"
+        dest.mkdir()
+        out = subprocess.run([sys.executable, "-c", _FRESH, url, key, str(dest)], capture_output=True, text=True,
+                             cwd=ROOT, check=True)
+        ok, seconds = out.stdout.split()
+        assert ok == "True", out
+        fresh.append(float(seconds))
+        shutil.rmtree(dest)
+        # the phases, in process
+        reader = RemoteCache(RemoteConfig(url))
+        client = remote._default_client()
+        pointer_key = reader.pointer_key("trees", key)
+        pointer = Pointer.parse(client.get_object(Bucket=reader._bucket, Key=pointer_key)["Body"].read(), pointer_key)
+        dest = work / f"phases-{i}"
+        dest.mkdir()
+        with tempfile.TemporaryFile(dir=work) as spool:
+            t = time.perf_counter()
+            reader._download(client, pointer, pointer_key, reader.content_key(pointer.digest), spool)
+            download.append(time.perf_counter() - t)
+            spool.seek(0)
+            t = time.perf_counter()
+            archive.unpack(spool, fmt, dest)
+            extract.append(time.perf_counter() - t)
+        shutil.rmtree(dest)
+    load = os.getloadavg()[0]
+    print(f"{fmt}: archive {size / 1e6:.1f} MB, push {push:.2f} s; fetch in a fresh process "
+          f"{statistics.median(fresh):.2f} s (min {min(fresh):.2f}); phases: download+verify "
+          f"{statistics.median(download):.2f} s, extract {statistics.median(extract):.2f} s "
+          f"[median of {runs}, load average {load:.1f}]")
+
+
+def _is(blob: bytes, fmt: str) -> bool:
+    return blob.startswith(b"\x28\xb5\x2f\xfd") if fmt == archive.ZSTD else blob.startswith(b"\x1f\x8b")
+
+
+if __name__ == "__main__":
+    main()
