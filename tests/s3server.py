@@ -190,13 +190,22 @@ def start(directory: Path, attempts: int = 3) -> S3Server:
     raise S3ServerError(last)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when the test process dies, even by SIGKILL (Linux only)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _launch(weed: Path, directory: Path, ports: dict[str, int], config: Path) -> S3Server:
     (directory / "data").mkdir(exist_ok=True)
     (directory / "tmp").mkdir(exist_ok=True)
     env = {**os.environ, "TMPDIR": str(directory / "tmp")}  # where weed's own log files go
     with open(directory / "weed.log", "ab") as log:
         process = subprocess.Popen(_command(weed, directory, ports, config), stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                   stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                   preexec_fn=_die_with_parent)
     return S3Server(f"http://127.0.0.1:{ports['s3']}", directory, process, ports)
 
 
