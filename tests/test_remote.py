@@ -7,6 +7,7 @@ access real 403s.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -454,10 +455,43 @@ def test_server_down_is_one_quick_warning_then_no_more_tries(closed_port: int, t
     message = reporter.warnings[0].message
     assert f"127.0.0.1:{closed_port}" in message and "s3://some-bucket/team/cache" in message
     assert "building locally" in message
-    assert first < 1 + remote.ATTEMPTS * remote.CONNECT_TIMEOUT, f"the first failure took {first:.2f}s"
+    assert first < 3.0, f"the first failure took {first:.2f}s"
     assert later < 0.05, f"the endpoint was tried again ({later:.2f}s)"
     assert not any(dest.iterdir())
     print(f"\nunreachable remote: first fetch {first * 1000:.0f} ms, later calls {later * 1000:.1f} ms")
+
+
+def test_a_blackholed_endpoint_costs_the_connect_timeouts_once(tmp_path: Path,
+                                                                use_aws: Callable[[dict[str, str]], None]) -> None:
+    """A listener whose accept queue is full drops new SYNs, as a firewall that drops packets would."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.1)
+        use_aws(client_env(f"http://127.0.0.1:{port}", READER))
+        remote.reset_process_state()
+        remote._default_client()  # made beforehand: only the network part is timed
+        reporter = silent()
+        start = time.perf_counter()
+        assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "d")) is False
+        elapsed = time.perf_counter() - start
+        assert codes(reporter) == ["remote-cache-unreachable"]
+        assert f"connect timeout to http://127.0.0.1:{port}" in reporter.warnings[0].message
+        assert elapsed < 3.0, f"an unreachable remote must cost at most a couple of seconds, not {elapsed:.2f}s"
+        print(f"\nblackholed remote: first fetch {elapsed:.2f} s")
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
 
 
 def test_a_server_that_never_answers_costs_a_bounded_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -440,8 +440,10 @@ class RemoteCache:
             return "failed", f"the server answered {code or status}"
         if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
             return "credentials", "no usable AWS credentials were found (standard AWS chain)"
-        if name in ("ConnectTimeoutError", "ReadTimeoutError"):
-            return "unreachable", f"{'connect' if name.startswith('Connect') else 'read'} timeout from {endpoint}"
+        if name == "ConnectTimeoutError":
+            return "unreachable", f"connect timeout to {endpoint}"
+        if name == "ReadTimeoutError":
+            return "unreachable", f"read timeout from {endpoint}"
         if name in ("EndpointConnectionError", "ConnectionClosedError", "ProxyConnectionError",
                     "ResponseStreamingError", "HTTPClientError", "SSLError") or isinstance(exc, ConnectionError):
             return "unreachable", f"cannot connect to {endpoint} ({name})"
