@@ -7,8 +7,9 @@ starts the tests' real S3 server (SeaweedFS on 127.0.0.1, ``tests/s3server.py``)
 writer would, then times, per format:
 
 * ``push``: archive + upload (what trusted CI pays once per new entry);
-* ``fresh process``: a new Python process that imports our module, makes a boto3 client and fetches the
-  tree (pointer + download + sha256 + extract): what a fresh CI runner pays per entry, whole;
+* ``fresh process``: a new Python process that imports our module, makes a boto3 client and fetches a
+  lock entry and then the tree (pointer + download + sha256 + extract each): what a fresh CI runner pays
+  for one dependency set, whole;
 * the in-process phases of one fetch: ``download+verify`` and ``extract``;
 * ``cp -a`` of the tree, interleaved: the floor of any way to put that many files on this disk.
 
@@ -42,7 +43,11 @@ t0 = time.perf_counter()
 from pathlib import Path
 from cdk_native_python.store.remote import RemoteCache, RemoteConfig
 rc = RemoteCache(RemoteConfig(sys.argv[1]))
-ok = rc.fetch("trees", sys.argv[2], Path(sys.argv[3]))
+lock = Path(sys.argv[3]) / "lock"
+tree = Path(sys.argv[3]) / "tree"
+lock.mkdir()
+tree.mkdir()
+ok = rc.fetch("locks", sys.argv[2], lock) and rc.fetch("trees", sys.argv[2], tree)
 print(ok, time.perf_counter() - t0)
 """
 
@@ -81,6 +86,11 @@ def main() -> None:
 def _bench(server: s3server.S3Server, url: str, tree: Path, fmt: str, runs: int, work: Path) -> None:
     key = hashlib.sha256(f"{tree.resolve()}:{fmt}".encode()).hexdigest()[:32]
     writer = RemoteCache(RemoteConfig(url, write=True))
+    lock = work / "lock-entry"
+    lock.mkdir(exist_ok=True)
+    (lock / "requirements.lock").write_text("".join(f"package-{i}==1.0 \\\n    --hash=sha256:{'0' * 64}\n"
+                                                     for i in range(40)))
+    writer.push("locks", key, lock)
     start = time.perf_counter()
     if fmt == archive.DEFAULT_FORMAT:
         writer.push("trees", key, tree)

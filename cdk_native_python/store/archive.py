@@ -154,8 +154,8 @@ def pack(src: Path, out: IO[bytes], fmt: str = DEFAULT_FORMAT) -> Packed:
     Raises :class:`ArchiveError` naming the first entry that is neither a regular file nor a folder.
     """
     sink = _HashingWriter(out)
-    with _compressor(fmt, sink) as stream, tarfile.open(
-        fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK, encoding="utf-8"
+    with _compressor(fmt, sink) as stream, tarfile.TarFile(
+        fileobj=_ForwardWriter(stream), mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8", copybufsize=_CHUNK
     ) as tar:
         for name, st in _walk(src):
             if stat.S_ISDIR(st.st_mode):
@@ -243,6 +243,35 @@ def _stream_errors(fmt: str) -> tuple[type[BaseException], ...]:
     """What a damaged stream of format ``fmt`` raises while being read."""
     errors: tuple[type[BaseException], ...] = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeError)
     return (*errors, _zstandard().ZstdError) if fmt == ZSTD else errors
+
+
+class _ForwardWriter:
+    """A compressing stream as the file :class:`tarfile.TarFile` writes to: it only needs ``write`` and ``tell``.
+
+    tarfile's own stream mode (``w|``) appends every 16 KiB write to one growing buffer, copying it each
+    time; writing straight through is several times faster for a tree of a few hundred MB.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.pos = 0
+
+    def write(self, data: bytes) -> int:
+        self.stream.write(data)
+        self.pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, size: int = -1) -> bytes:  # pragma: no cover - required by tarfile's file protocol only
+        raise OSError("write-only stream")
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:  # pragma: no cover - as read()
+        raise OSError("write-only stream")
+
+    def close(self) -> None:
+        pass  # the compressor is closed by its own context manager
 
 
 class _ForwardReader:
