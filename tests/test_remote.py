@@ -105,15 +105,23 @@ def installed_tree(root: Path, index: WheelIndex) -> Path:
     private = tree / "private.cfg"
     private.write_text("x=1\n")
     private.chmod(0o600)
-    (tree / "big.bin").write_bytes(os.urandom(3 << 20))
+    (tree / "big.bin").write_bytes(os.urandom(3 << 19))  # crosses the 1 MiB copy chunk
     (root / "meta.json").write_text(json.dumps({"target": "python3.12/x86_64"}))
     assert any(p.suffix == ".so" for p in tree.rglob("*")), "the tree has a real ELF extension module"
     return root
 
 
+@pytest.fixture(scope="module")
+def entry_template(tmp_path_factory: pytest.TempPathFactory, wheel_index: WheelIndex) -> Path:
+    return installed_tree(empty_dir(tmp_path_factory.mktemp("remote") / "entry"), wheel_index)
+
+
 @pytest.fixture
-def entry(tmp_path: Path, wheel_index: WheelIndex) -> Path:
-    return installed_tree(empty_dir(tmp_path / "entry"), wheel_index)
+def entry(entry_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the installed entry (tests may change it)."""
+    import shutil
+
+    return Path(shutil.copytree(entry_template, tmp_path / "entry"))
 
 
 def craft(members: list[Member], fmt: str = archive.ZSTD) -> bytes:

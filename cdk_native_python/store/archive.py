@@ -320,7 +320,7 @@ def _mkdirs(dest: Path, parts: list[str], made: set[str]) -> None:
         rel = "/".join(parts[:i])
         if rel in made:
             continue
-        path = dest.joinpath(*parts[:i])
+        path = os.path.join(dest, rel)
         try:
             os.mkdir(path, _DIR_MODE)
         except FileExistsError:
@@ -331,7 +331,7 @@ def _mkdirs(dest: Path, parts: list[str], made: set[str]) -> None:
 
 def _write_file(dest: Path, name: str, parts: list[str], data: IO[bytes], size: int, mode: int) -> None:
     try:
-        fd = os.open(dest.joinpath(*parts), _FILE_FLAGS, mode)
+        fd = os.open(os.path.join(dest, *parts), _FILE_FLAGS, mode)
     except FileExistsError:
         raise ArchiveError(f"member {name!r} clashes with another member") from None
     with os.fdopen(fd, "wb") as out:
