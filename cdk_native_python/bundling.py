@@ -28,7 +28,7 @@ from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
 from .options import BundlingOptions
 from .reporter import QUIET_ENV, VERBOSE_ENV, Reporter, env_flag
-from .store.local import LocalStore
+from .store.local import LocalStore, open_store
 from .target import Target
 
 MARKER = "cdk-native-python:"
@@ -67,7 +67,7 @@ def reject_code_prop(props: dict[str, Any], instead: str) -> None:
 
 
 def store_for(bundling: BundlingOptions, reporter: Reporter) -> LocalStore:
-    return LocalStore(Path(bundling.cache_dir) if bundling.cache_dir else None, reporter=reporter)
+    return open_store(Path(bundling.cache_dir) if bundling.cache_dir else None, reporter=reporter)
 
 
 def reporter_for(name: str) -> Reporter:

@@ -34,7 +34,7 @@ from .options import BundlingOptions
 from .records import to_json
 from .reporter import Reporter
 from .store import Store
-from .store.local import LocalStore
+from .store.local import open_store
 from .target import Target
 
 PROG = "cdk-native-python"
@@ -188,6 +188,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--cache-dir", metavar="DIR", type=Path,
                      help="cache location (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)")
     run.add_argument("--refresh", action="store_true", help="re-resolve floating requirements now")
+    run.add_argument("--remote-cache", metavar="s3://BUCKET[/PREFIX]",
+                     help="share resolutions and installed trees through this S3 bucket (default: "
+                          "$CDK_NATIVE_PYTHON_REMOTE_CACHE); read-only unless --remote-cache-write")
+    run.add_argument("--remote-cache-write", action="store_true",
+                     help="also upload what this build makes (trusted CI only; default: "
+                          "$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE)")
     noise = run.add_mutually_exclusive_group()
     noise.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     noise.add_argument("-v", "--verbose", action="store_true",
@@ -318,7 +324,8 @@ def build(args: argparse.Namespace) -> int:
         remove_dead(folder)  # what killed builds left next to their outputs
     name = final.name
     reporter = Reporter(name, sink=_quiet if args.quiet else None)
-    cache = LocalStore(args.cache_dir.absolute() if args.cache_dir else None, reporter=reporter)
+    cache = open_store(args.cache_dir.absolute() if args.cache_dir else None, remote_url=args.remote_cache,
+                       remote_write=True if args.remote_cache_write else None, reporter=reporter)
     with contextlib.ExitStack() as stack:
         # without --source, an empty folder stands in for it: dependencies only, nothing else copied
         entry = source or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-native-python-src-")))

@@ -35,7 +35,7 @@ from .source import SourceTree, snapshot
 from .spec import DependencySpec, IndexOptions
 from .stage import place_tree
 from .store import Store
-from .store.local import LocalStore
+from .store.local import open_store
 from .strip import StripOptions, plan
 from .target import Target
 from .verify import require_clean, scan
@@ -152,7 +152,7 @@ def load_spec(request: BuildRequest, reporter: Reporter) -> DependencySpec | Non
 def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporter | None = None) -> Plan:
     """Read the inputs and resolve them (a store hit is a file read); the plan knows its asset hash."""
     reporter = reporter or Reporter(request.name)
-    store = store or LocalStore(reporter=reporter)
+    store = store or open_store(reporter=reporter)
     start = time.perf_counter()
     if not request.entry.is_dir():
         raise ConfigurationError(f"entry {request.entry.absolute()} is not a folder",
@@ -191,7 +191,7 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
     """
     request = plan.request
     reporter = reporter or Reporter(request.name)
-    store = store or LocalStore(reporter=reporter)
+    store = store or open_store(reporter=reporter)
     start = time.perf_counter() - plan.resolve_seconds
     output.mkdir(parents=True, exist_ok=True)
     hooks.run(request.hooks, "before_bundling", request.entry, output)
@@ -229,7 +229,7 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
 def build(request: BuildRequest, output: Path, store: Store | None = None, reporter: Reporter | None = None, *,
           link: bool = True) -> BuildResult:
     reporter = reporter or Reporter(request.name)
-    store = store or LocalStore(reporter=reporter)
+    store = store or open_store(reporter=reporter)
     return bundle(prepare(request, store, reporter), output, store, reporter, link=link)
 
 

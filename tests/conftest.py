@@ -1,4 +1,4 @@
-"""Shared fixtures: the hermetic wheel index (built once per session) and a clean environment."""
+"""Shared fixtures: the hermetic wheel index (built once per session), a real S3 server, a clean environment."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import s3server
+from tests.s3server import S3Server
 from tests.wheelfactory import WheelIndex, standard_index
 
 
@@ -40,3 +42,22 @@ def small_fs(tmp_path: Path) -> Iterator[Callable[[str, str], Path]]:
     yield mount
     for point in reversed(mounted):
         subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (SeaweedFS) on 127.0.0.1, one per pytest process (see tests/s3server.py)."""
+    server = s3server.start(tmp_path_factory.mktemp("s3server"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    """A fresh empty bucket on the test server; the remote tier's per-process memory starts clean."""
+    from cdk_native_python.store.remote import reset_process_state
+
+    reset_process_state()
+    return s3_server.new_bucket()

@@ -28,6 +28,10 @@ from typing import Literal, Protocol
 
 from ..errors import CacheError
 
+#: the remote tier's location (``s3://bucket/prefix``) and whether this machine may write to it
+REMOTE_URL_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE"
+REMOTE_WRITE_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE"
+
 #: fills an empty folder with a new entry's files
 Build = Callable[[Path], None]
 #: raises (e.g. ``records.RecordError``, ``errors.VerificationError``) when an entry must not be used
@@ -95,4 +99,5 @@ class Store(Protocol):
         ...
 
 
-__all__ = ["Build", "Check", "CorruptEntry", "Entry", "Origin", "RemoteTier", "Store"]
+__all__ = ["REMOTE_URL_ENV", "REMOTE_WRITE_ENV", "Build", "Check", "CorruptEntry", "Entry", "Origin", "RemoteTier",
+           "Store"]

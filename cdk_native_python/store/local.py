@@ -37,12 +37,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._fs import atomic_write, held_tempdir, remove_dead
-from ..errors import CacheError
+from ..errors import CacheError, excerpt
 from ..records import RecordError
 from ..reporter import Reporter
-from . import Build, Check, CorruptEntry, Entry, RemoteTier, manifest
+from . import REMOTE_URL_ENV, Build, Check, CorruptEntry, Entry, RemoteTier, manifest
+
+if TYPE_CHECKING:
+    from .remote import RemoteConfig
 
 ENV_VAR = "CDK_NATIVE_PYTHON_CACHE_DIR"
 KINDS = ("resolutions", "trees", "wheels")
@@ -161,10 +165,7 @@ class LocalStore:
                 return found  # another process published it while we waited
             if self.remote is not None and not refresh and (fetched := self._fetch(kind, key, check, admit)):
                 return fetched
-            path = self._publish(kind, key, build)
-            if self.remote is not None:
-                self.remote.push(kind, key, path)
-            return Entry(kind, key, path, "built")
+            return Entry(kind, key, self._publish(kind, key, build), "built")
 
     def scratch(self, label: str) -> contextlib.AbstractContextManager[Path]:
         """A private folder under ``tmp/``, held (flock) while in use and removed afterwards."""
@@ -248,6 +249,9 @@ class LocalStore:
             dest.mkdir()
             try:
                 build(dest)
+                if self.remote is not None:
+                    # shared as built, before the manifest (which records this machine's mtimes) is written
+                    self.remote.push(kind, key, dest)
                 return self._seal_and_rename(kind, key, dest)
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -327,9 +331,47 @@ class LocalStore:
             (self._root / "mutex" / f"{info.kind}-{info.key}").unlink()
 
 
+def open_store(root: Path | None = None, *, remote_url: str | None = None, remote_write: bool | None = None,
+               reporter: Reporter | None = None) -> LocalStore:
+    """The local store, with the S3 tier behind it when one is configured: ``remote_url`` (a construct option or
+    ``--remote-cache``) or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE``; writing when ``remote_write`` (``--remote-cache-write``)
+    or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE`` says so. A malformed URL or flag is a ``ConfigurationError``."""
+    reporter = reporter or Reporter()
+    url = remote_url or os.environ.get(REMOTE_URL_ENV, "").strip()
+    if not url:
+        return LocalStore(root, reporter=reporter)
+    from .remote import RemoteConfig  # only with a remote: warm local builds never import it
+
+    env = RemoteConfig.from_env()  # validates the write flag even when the URL comes from elsewhere
+    write = remote_write if remote_write is not None else bool(env and env.write)
+    return LocalStore(root, remote=_LazyRemote(RemoteConfig(url, write), reporter), reporter=reporter)
+
+
+class _LazyRemote:
+    """The S3 tier, created on the first local miss: warm builds never import boto3 or the archive code."""
+
+    def __init__(self, config: RemoteConfig, reporter: Reporter) -> None:
+        self._config, self._reporter = config, reporter
+        self._cache: RemoteTier | None = None
+
+    def _remote(self) -> RemoteTier:
+        if self._cache is None:
+            from .remote import RemoteCache
+
+            self._cache = RemoteCache(self._config, self._reporter)
+        return self._cache
+
+    def fetch(self, kind: str, key: str, dest: Path) -> bool:
+        return self._remote().fetch(kind, key, dest)
+
+    def push(self, kind: str, key: str, src: Path) -> None:
+        self._remote().push(kind, key, src)
+
+
 def _reason(exc: BaseException) -> str:
+    """An exception's message on one line (a verification error lists its findings on the lines after)."""
     text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return text.splitlines()[0]
+    return excerpt(" ".join(line.strip() for line in text.splitlines()), 300)
 
 
 def _children(folder: Path) -> list[Path]:

@@ -1,0 +1,469 @@
+"""The S3 remote tier: entries shared by a team or a CI fleet through any S3-compatible bucket.
+
+Layout (as Bazel's remote cache), under ``s3://bucket/prefix``:
+
+* ``<prefix>/v1/ac/<kind>/<key>.json``: a small JSON *pointer* from one of our cache keys to a digest;
+* ``<prefix>/v1/cas/sha256/<aa>/<digest>``: the *content*, one compressed tar of the entry's folder,
+  stored at the sha256 of its bytes.
+
+Reading (:meth:`RemoteCache.fetch`) goes pointer → digest → content; the sha256 is checked while the
+content streams to a private temporary file, before anything is extracted, and extraction
+(:mod:`.archive`) refuses links, devices and any path that could leave the destination.
+
+Writing (:meth:`RemoteCache.push`) happens only when the configuration says so (trusted CI on main),
+content first and pointer last, both create-only (``If-None-Match: *``): the first writer of a key wins
+and a later one that gets HTTP 412 counts it as success. Entries are therefore immutable. A writer that
+finds a pointer whose content is gone (lifecycle rules expire content by its own age) uploads the
+content again when its archive has the same digest, so a shared entry heals on the next CI run.
+
+The remote tier never fails a build. Any problem (unreachable, denied, missing or corrupt object, boto3
+not installed) is one warning per kind of failure per process, then the caller builds locally; after a
+connection failure the endpoint is not tried again in this process. boto3 is imported only on first
+use, so warm builds, which never reach the remote, never pay for importing it.
+
+Credentials come from the standard AWS chain and the endpoint from the standard ``AWS_ENDPOINT_URL`` /
+``AWS_ENDPOINT_URL_S3`` variables (boto3 reads both): nothing here invents another way, and no message
+ever contains a credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .. import __version__
+from ..errors import ConfigurationError, excerpt
+from ..reporter import Reporter
+from . import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive
+
+URL_ENV = REMOTE_URL_ENV
+WRITE_ENV = REMOTE_WRITE_ENV
+LAYOUT = "v1"
+POINTER_SCHEMA = "cdk-native-python/remote-pointer/1"
+INSTALL_HINT = "pip install 'cdk-native-python[s3]'"
+#: an unreachable endpoint costs at most ATTEMPTS x CONNECT_TIMEOUT, once per process
+CONNECT_TIMEOUT = 1.0
+READ_TIMEOUT = 10.0
+ATTEMPTS = 2
+MAX_POINTER_BYTES = 64 << 10
+MAX_CONTENT_BYTES = 4 << 30
+_CHUNK = 1 << 20
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_SEGMENT = re.compile(r"[A-Za-z0-9!_.*'()=+-]+")
+_KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_URL_HINT = ("use s3://BUCKET or s3://BUCKET/PREFIX (a lower-case S3 bucket name); credentials come from the "
+             "standard AWS chain and another endpoint from AWS_ENDPOINT_URL_S3, never from this URL")
+_CONTENT_TYPES = {archive.ZSTD: "application/zstd", archive.GZIP: "application/gzip"}
+
+
+def _shown(url: str) -> str:
+    """``url`` fit for a message: anything before an ``@`` (a credential) is hidden, and it is cut short."""
+    return excerpt(re.sub(r"^([A-Za-z0-9+.-]*://)[^/@]*@", r"\1***@", url), 80)
+
+
+def _split(url: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of an ``s3://bucket/prefix`` URL, or a :class:`ConfigurationError` naming it."""
+
+    def bad(why: str) -> ConfigurationError:
+        return ConfigurationError(f"remote cache URL {_shown(url)!r} is not valid: {why}", _URL_HINT,
+                                  code="remote-cache-url")
+
+    if not url.startswith("s3://"):
+        raise bad("it must start with s3://")
+    rest = url[len("s3://"):]
+    bucket, _, prefix = rest.partition("/")
+    if "@" in bucket or ":" in bucket:
+        raise bad("credentials and ports do not belong in it")
+    if "?" in rest or "#" in rest:
+        raise bad("it has a query or a fragment")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise bad(f"{excerpt(bucket, 70)!r} is not an S3 bucket name")
+    parts = prefix.strip("/").split("/") if prefix.strip("/") else []
+    for part in parts:
+        if part in (".", "..") or not _SEGMENT.fullmatch(part):
+            raise bad(f"its prefix has the part {excerpt(part, 40)!r} (letters, digits and !_.*'()=+- only)")
+    return bucket, "/".join(parts)
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={excerpt(value, 20)!r} is neither on nor off",
+                             f"set {name}=1 to let this machine write to the remote cache, or unset it",
+                             code="remote-cache-write-flag")
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """Where the remote cache is (``s3://bucket/prefix``, prefix optional) and whether we may write to it."""
+
+    url: str
+    write: bool = False
+
+    def __post_init__(self) -> None:
+        _split(self.url)
+
+    @property
+    def bucket(self) -> str:
+        return _split(self.url)[0]
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix without leading or trailing slashes (``""`` for the bucket's root)."""
+        return _split(self.url)[1]
+
+    @property
+    def location(self) -> str:
+        """The normalised URL, as messages show it."""
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> RemoteConfig | None:
+        """``$CDK_NATIVE_PYTHON_REMOTE_CACHE`` (``None`` when unset) and ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE``."""
+        url = environ.get(URL_ENV, "").strip()
+        if not url:
+            return None
+        return cls(url, _flag(environ, WRITE_ENV))
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """The action entry ``<prefix>/v1/ac/<kind>/<key>.json``: which content holds an entry."""
+
+    digest: str
+    size: int
+    format: str
+    tool: str = f"cdk-native-python {__version__}"
+
+    def to_bytes(self) -> bytes:
+        doc = {"schema": POINTER_SCHEMA, "digest": f"sha256:{self.digest}", "size": self.size,
+               "format": self.format, "tool": self.tool}
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+    @classmethod
+    def parse(cls, data: bytes, where: str) -> Pointer:
+        try:
+            doc = json.loads(data)
+            if not isinstance(doc, dict) or doc.get("schema") != POINTER_SCHEMA:
+                raise ValueError("not a pointer of this version")
+            algo, _, digest = str(doc["digest"]).partition(":")
+            size, fmt, tool = doc["size"], doc["format"], doc.get("tool", "")
+            if algo != "sha256" or not _DIGEST.fullmatch(digest):
+                raise ValueError("bad digest")
+            if type(size) is not int or not 0 < size <= MAX_CONTENT_BYTES:
+                raise ValueError("bad size")
+            if fmt not in archive.FORMATS:
+                raise ValueError(f"unknown format {excerpt(str(fmt), 20)!r}")
+        except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+            raise Problem("corrupt", f"pointer {where} is not valid ({excerpt(str(exc), 60)})") from None
+        return cls(digest, size, fmt, excerpt(str(tool), 60))
+
+
+class Problem(Exception):
+    """A remote failure we detected ourselves; ``kind`` picks the warning code and what is disabled."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass
+class _ProcessState:
+    """What every :class:`RemoteCache` of this process shares: warnings said, endpoints given up, clients."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    warned: set[tuple[str, str]] = field(default_factory=set)
+    #: (endpoint or location, operation) pairs not to try again, with the reason
+    off: dict[tuple[str, str], str] = field(default_factory=dict)
+    clients: dict[str, Any] = field(default_factory=dict)
+
+
+_STATE = _ProcessState()
+
+
+def reset_process_state() -> None:
+    """Forget warnings given, endpoints given up and clients made (for tests and long-lived processes)."""
+    with _STATE.lock:
+        _STATE.warned.clear()
+        _STATE.off.clear()
+        _STATE.clients.clear()
+
+
+def _default_client() -> Any:
+    """A boto3 S3 client from the standard chain, made once per process (and per AWS_* environment)."""
+    aws = sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))
+    ident = hashlib.sha256(repr(aws).encode()).hexdigest()  # never keep credentials in a key
+    with _STATE.lock:
+        if ident in _STATE.clients:
+            return _STATE.clients[ident]
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise Problem("unavailable", f"boto3 is not installed: {INSTALL_HINT}") from None
+    config = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                    retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
+                    user_agent_extra=f"cdk-native-python/{__version__}")
+    client = boto3.session.Session().client("s3", config=config)
+    with _STATE.lock:
+        return _STATE.clients.setdefault(ident, client)
+
+
+def _error(exc: BaseException) -> tuple[str, int]:
+    """``(error code, HTTP status)`` of a botocore ``ClientError`` (``("", 0)`` for anything else)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return "", 0
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code, status if isinstance(status, int) else 0
+
+
+_CREDENTIALS_REJECTED = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+                         "TokenRefreshRequired", "InvalidClientTokenId"}
+_ALREADY_THERE = {412, 409}  # 409: a conditional write of the same key is in flight
+
+
+class RemoteCache:
+    """Fetch entries from, and (when configured to write) push entries to, one S3 remote cache."""
+
+    def __init__(self, config: RemoteConfig, reporter: Reporter | None = None, *, client: Any = None) -> None:
+        self.config = config
+        self.reporter = reporter if reporter is not None else Reporter()
+        self._client = client
+        self._bucket, self._prefix = config.bucket, config.prefix
+
+    # -- layout -----------------------------------------------------------------------------------------
+    def _key(self, *parts: str) -> str:
+        return "/".join((self._prefix, LAYOUT, *parts) if self._prefix else (LAYOUT, *parts))
+
+    def pointer_key(self, kind: str, key: str) -> str:
+        if not _KIND.fullmatch(kind) or not _KEY.fullmatch(key):
+            raise ValueError(f"not a cache kind and key: {kind!r}, {key!r}")
+        return self._key("ac", kind, f"{key}.json")
+
+    def content_key(self, digest: str) -> str:
+        return self._key("cas", "sha256", digest[:2], digest)
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def fetch(self, kind: str, key: str, dest: Path) -> bool:
+        """Fill the empty folder ``dest`` with the entry ``(kind, key)`` if the remote has it.
+
+        Returns ``False`` on a miss and on any failure (after one warning per kind of failure per
+        process); never raises for a remote problem, and never leaves anything in ``dest`` then.
+        """
+        pointer_key = self.pointer_key(kind, key)
+        if any(dest.iterdir()):
+            raise ValueError(f"{dest} is not empty")
+        try:
+            return self._fetch(pointer_key, dest)
+        except Exception as exc:  # the remote tier never fails a build (and unpack left dest empty)
+            self._failed(exc, "read", f"reading {kind}/{key}", "building locally")
+            return False
+
+    def _fetch(self, pointer_key: str, dest: Path) -> bool:
+        client = self._client_for("read")
+        if client is None:
+            return False
+        pointer = self._read_pointer(client, pointer_key)
+        if pointer is None:
+            return False  # a plain miss
+        content_key = self.content_key(pointer.digest)
+        with tempfile.TemporaryFile(dir=dest.parent) as spool:
+            self._download(client, pointer, pointer_key, content_key, spool)
+            spool.seek(0)
+            try:
+                archive.unpack(spool, pointer.format, dest)
+            except archive.CodecMissing as exc:
+                raise Problem("unavailable", f"{exc}: {INSTALL_HINT}") from None
+            except archive.ArchiveError as exc:
+                raise Problem("corrupt", f"{content_key} refused: {exc}") from None
+        return True
+
+    def _read_pointer(self, client: Any, pointer_key: str) -> Pointer | None:
+        """The pointer stored at ``pointer_key``, ``None`` if there is none."""
+        try:
+            response = client.get_object(Bucket=self._bucket, Key=pointer_key)
+        except Exception as exc:
+            if _error(exc)[0] in ("NoSuchKey", "404"):
+                return None
+            raise
+        data = response["Body"].read(MAX_POINTER_BYTES + 1)
+        return Pointer.parse(data if len(data) <= MAX_POINTER_BYTES else b"", pointer_key)
+
+    def _download(self, client: Any, pointer: Pointer, pointer_key: str, content_key: str, spool: IO[bytes]) -> None:
+        """Stream the content into ``spool``, checking its size and sha256 against the pointer."""
+        try:
+            response = client.get_object(Bucket=self._bucket, Key=content_key)
+        except Exception as exc:
+            if _error(exc)[0] in ("NoSuchKey", "404"):
+                raise Problem("missing", f"{pointer_key} points at {content_key}, which is missing "
+                                         "(expired by a lifecycle rule?)") from None
+            raise
+        if response.get("ContentLength", pointer.size) != pointer.size:
+            raise Problem("corrupt", f"{content_key} has {response['ContentLength']} bytes, "
+                                     f"its pointer says {pointer.size}")
+        sha, size = hashlib.sha256(), 0
+        for chunk in response["Body"].iter_chunks(_CHUNK):
+            size += len(chunk)
+            if size > pointer.size:
+                break
+            sha.update(chunk)
+            spool.write(chunk)
+        if size != pointer.size or sha.hexdigest() != pointer.digest:
+            raise Problem("corrupt", f"{content_key} does not match its sha256 (tampered with or damaged)")
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def push(self, kind: str, key: str, src: Path) -> None:
+        """Share the folder ``src`` as the entry ``(kind, key)``; does nothing unless ``config.write``.
+
+        Create-only: when the remote already has the key (or the content), that counts as success.
+        Any failure is one warning; never raises for a remote problem.
+        """
+        if not self.config.write:
+            return
+        pointer_key = self.pointer_key(kind, key)
+        try:
+            self._push(pointer_key, src)
+        except Exception as exc:  # the remote tier never fails a build
+            self._failed(exc, "write", f"sharing {kind}/{key}", "not shared")
+
+    def _push(self, pointer_key: str, src: Path) -> None:
+        client = self._client_for("write")
+        if client is None:
+            return
+        existing = self._read_pointer(client, pointer_key)
+        if existing is not None and self._exists(client, self.content_key(existing.digest)):
+            return  # shared already: nothing to archive
+        fmt = archive.DEFAULT_FORMAT if archive.has_codec(archive.DEFAULT_FORMAT) else archive.GZIP
+        with tempfile.TemporaryFile() as spool:
+            packed = archive.pack(src, spool, fmt)
+            if packed.size > MAX_CONTENT_BYTES:
+                raise Problem("failed", f"{src} archives to more than {MAX_CONTENT_BYTES >> 30} GiB")
+            if existing is not None and existing.digest != packed.digest:
+                # the pointer is create-only: only its own bytes can repair it
+                raise Problem("missing", f"{pointer_key} points at {self.content_key(existing.digest)}, which is "
+                                         "missing, and this machine archives the entry differently; it stays a "
+                                         "miss until a lifecycle rule expires the pointer")
+            spool.seek(0)
+            self._put_create_only(client, self.content_key(packed.digest), spool, packed.size, packed.digest,
+                                  _CONTENT_TYPES[fmt])
+        if existing is None:
+            body = Pointer(packed.digest, packed.size, fmt).to_bytes()
+            self._put_create_only(client, pointer_key, body, len(body), hashlib.sha256(body).hexdigest(),
+                                  "application/json")
+
+    def _exists(self, client: Any, object_key: str) -> bool:
+        try:
+            client.head_object(Bucket=self._bucket, Key=object_key)
+        except Exception as exc:
+            if _error(exc)[1] == 404:
+                return False
+            raise
+        return True
+
+    def _put_create_only(self, client: Any, object_key: str, body: IO[bytes] | bytes, size: int, digest: str,
+                         content_type: str) -> None:
+        checksum = base64.b64encode(bytes.fromhex(digest)).decode()
+        try:
+            client.put_object(Bucket=self._bucket, Key=object_key, Body=body, ContentLength=size,
+                              ChecksumSHA256=checksum, IfNoneMatch="*", ContentType=content_type)
+        except Exception as exc:
+            if _error(exc)[1] in _ALREADY_THERE:
+                return  # another writer got there first: for content-addressed objects, the same bytes
+            raise
+
+    # -- failures ---------------------------------------------------------------------------------------
+    def _client_for(self, operation: str) -> Any:
+        """The client, or ``None`` when this process gave up on the remote (for ``operation``)."""
+        with _STATE.lock:
+            if (self.config.location, operation) in _STATE.off or (self.config.location, "all") in _STATE.off:
+                return None
+        client = self._client if self._client is not None else _default_client()
+        self._client = client
+        with _STATE.lock:
+            if (_endpoint(client), "all") in _STATE.off:
+                return None
+        return client
+
+    def _failed(self, exc: Exception, operation: str, doing: str, fallback: str) -> None:
+        kind, detail = self._classify(exc, operation)
+        off = {"unreachable": (_endpoint(self._client), "all"), "credentials": (self.config.location, "all"),
+               "unavailable": (self.config.location, "all"),
+               "write-denied": (self.config.location, "write")}.get(kind)
+        code = f"remote-cache-{kind}"
+        with _STATE.lock:
+            if off is not None:
+                _STATE.off.setdefault(off, detail)
+            if (self.config.location, code) in _STATE.warned:
+                return
+            _STATE.warned.add((self.config.location, code))
+        message = f"remote cache {self.config.location}: {detail} while {doing}; {fallback}"
+        self.reporter.warn(code, _scrub(message))
+
+    def _classify(self, exc: Exception, operation: str) -> tuple[str, str]:
+        """``(failure kind, what happened)`` for any exception a fetch or push can meet."""
+        if isinstance(exc, Problem):
+            return exc.kind, exc.detail
+        name = type(exc).__name__
+        code, status = _error(exc)
+        endpoint = _endpoint(self._client)
+        if code in _CREDENTIALS_REJECTED:
+            return "credentials", f"the credentials were rejected ({code})"
+        if code == "AccessDenied" or status == 403:
+            if operation == "write":
+                return "write-denied", (f"access denied ({code or status}; writers need s3:PutObject and "
+                                        "s3:GetObject on the prefix)")
+            return "denied", (f"access denied ({code or status}; readers need s3:GetObject on the prefix and "
+                              "s3:ListBucket, without which a miss is a 403 too)")
+        if code == "NoSuchBucket":
+            return "failed", f"the bucket {self._bucket} does not exist"
+        if code or status:
+            return "failed", f"the server answered {code or status}"
+        if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+            return "credentials", "no usable AWS credentials were found (standard AWS chain)"
+        if name == "ConnectTimeoutError":
+            return "unreachable", f"connect timeout to {endpoint}"
+        if name == "ReadTimeoutError":
+            return "unreachable", f"read timeout from {endpoint}"
+        if name in ("EndpointConnectionError", "ConnectionClosedError", "ProxyConnectionError",
+                    "ResponseStreamingError", "HTTPClientError", "SSLError") or isinstance(exc, ConnectionError):
+            return "unreachable", f"cannot connect to {endpoint} ({name})"
+        if isinstance(exc, OSError):
+            return "failed", f"a local error: {exc.strerror or exc}"
+        if isinstance(exc, archive.ArchiveError):
+            return "failed", str(exc)
+        return "failed", f"{name}: {excerpt(str(exc), 100)}"
+
+
+def _endpoint(client: Any) -> str:
+    """The endpoint a client talks to, without any credential in it."""
+    url = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "the S3 endpoint")
+    return _shown(url)
+
+
+def _scrub(text: str) -> str:
+    """``text`` with any credential of the environment blanked out (belt and braces: none should be there)."""
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"):
+        secret = os.environ.get(name, "")
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
