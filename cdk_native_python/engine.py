@@ -28,6 +28,7 @@ from .cache import Cache
 from .errors import ConfigurationError, InstallError
 from .fingerprint import DEFAULT_EXCLUDES, tree_digest
 from .install import InstalledTree, install
+from .reporter import Notice
 from .resolve import ENGINE_VERSION, Lock, resolve
 from .slim import SlimOptions
 from .spec import DependencySpec, IndexOptions
@@ -115,6 +116,8 @@ class BuildResult:
     layer_bytes: int = 0
     asset_hash: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: ``info`` notices (e.g. a zip over Lambda's direct-upload limit), printed under the summary line
+    notices: tuple[Notice, ...] = ()
     #: the installed tree's record (package details, slim and verification results)
     tree: dict[str, object] = field(default_factory=dict)
     report_path: Path | None = None
@@ -145,6 +148,7 @@ class BuildResult:
                  f"{mb(self.size_bytes)} (≈{mb(self.zipped_estimate_bytes)} zipped), {self.seconds:.2f}s "
                  f"({hits}, {self.placement})"]
         lines += [f"[cdk-native-python] {name}: warning: {w}" for w in self.warnings]
+        lines += [n.line(name) for n in self.notices]
         if verbose:
             details: dict[str, dict[str, object]] = self.tree.get("package_details", {})  # type: ignore[assignment]
             for pkg, d in details.items():
@@ -235,7 +239,7 @@ def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _std
         resolve_hit=plan.resolve_hit, install_hit=install_hit, placement=placement,
         seconds=time.perf_counter() - start, size_bytes=size, source_files=source_files,
         zipped_estimate_bytes=zipped, layer_bytes=request.layer_bytes, asset_hash=plan.asset_hash(),
-        warnings=[warning] if warning else [], tree=dict(meta),
+        warnings=[warning] if warning else [], notices=budget.notices(), tree=dict(meta),
     )
     result.report_path = cache.write_file("reports", f"{result.asset_hash}.json",
                                           json.dumps(result.report(), indent=2, sort_keys=True) + "\n")
