@@ -43,6 +43,8 @@ class Deploy:
 
     scenario: str
     seconds: float
+    cpu_seconds: float
+    synth_seconds: float
     bundled: tuple[str, ...]
     published: tuple[str, ...]
     resolved: tuple[str, ...]
@@ -56,7 +58,7 @@ class Deploy:
 
         return (f"bundled {names(self.bundled)}; published {names(tuple(p.split('/')[0] for p in self.published))}; "
                 f"resolved {names(self.resolved)}; {self.new_zips} new zip(s); "
-                f"stack {'updated' if self.stack_changed else 'unchanged'}")
+                f"stack {'changed' if self.stack_changed else 'unchanged'}")
 
 
 class Run:
@@ -75,7 +77,8 @@ class Run:
                     if k.endswith(".zip")]
         resolved = tuple(c for c in run.bundled if run.resolved(c))
         proofs = deploy_local.prove(self.endpoint, STACK, cdk_out=self.app / "cdk.out")
-        result = Deploy(scenario, run.seconds, run.bundled, run.published, resolved, len(new_zips),
+        result = Deploy(scenario, run.seconds, run.cpu_seconds, run.synth_seconds or 0.0, run.bundled,
+                        run.published, resolved, len(new_zips),
                         self._state() != state, all(p.sha_match and not p.mismatches for p in proofs))
         checks = {f"bundled {sorted(run.bundled)}": {b.split("/")[-1] for b in run.bundled} == expect_bundled,
                   f"resolved {sorted(resolved)}": {r.split("/")[-1] for r in resolved} == expect_resolved,
@@ -85,7 +88,8 @@ class Run:
         wrong = [what for what, ok in checks.items() if not ok]
         if wrong:
             raise SystemExit(f"bench: {scenario} did not do what it should: {', '.join(wrong)}\n{run.output[-3000:]}")
-        print(f"  {scenario:<34} {run.seconds:6.2f} s   {result.describe()}", flush=True)
+        print(f"  {scenario:<26} {run.seconds:6.2f} s (CPU {run.cpu_seconds:5.2f} s, "
+              f"synth {result.synth_seconds:5.2f} s)   {result.describe()}", flush=True)
         self.deploys.append(result)
         return result
 
@@ -128,21 +132,24 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def write_report(path: Path, run: Run, setup: dict[str, float], load: str, rounds: int) -> None:
+def write_report(path: Path, run: Run, setup: dict[str, float], load: tuple[str, str], rounds: int) -> None:
     first = run.deploys[0]
     by_scenario: dict[str, list[Deploy]] = {}
     for d in run.deploys[1:]:
         by_scenario.setdefault(d.scenario, []).append(d)
-    rows = [f"| first deploy, empty bundling cache (PyPI included) | {first.seconds:.1f} | – | {first.describe()} |"]
+    rows = [f"| first deploy, empty bundling cache (PyPI included) | {first.seconds:.1f} | – | "
+            f"{first.cpu_seconds:.1f} | {first.synth_seconds:.1f} | {first.describe()} |"]
     for scenario, samples in by_scenario.items():
         secs = [d.seconds for d in samples]
         rows.append(f"| {scenario} | **{statistics.median(secs):.1f}** | {', '.join(f'{s:.1f}' for s in secs)} | "
-                    f"{samples[0].describe()} |")
+                    f"{statistics.median(d.cpu_seconds for d in samples):.1f} | "
+                    f"{statistics.median(d.synth_seconds for d in samples):.1f} | {samples[0].describe()} |")
     text = f"""# Deploy benchmark (`bench/deploy.py`)
 
 Written by `bench/deploy.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {platform.machine()},
 {os.cpu_count()} CPUs ({cpu_model()}), {platform.system()} {platform.release()}; {versions()}.
-Load average when the run started: {load} (the machine is shared: wall times include other work).
+Load average (1, 5, 15 min) when the run started: {load[0]}; when it ended: {load[1]} (the machine is shared:
+wall times include other work).
 
 The example app (`integ/`: two functions, arm64/python3.13 with pydantic and cryptography, x86_64/python3.12
 with numpy and orjson), copied to a temporary folder, deployed with the real `cdk deploy` to moto's server on
@@ -150,10 +157,12 @@ with numpy and orjson), copied to a temporary folder, deployed with the real `cd
 `cdk deploy` process: synth (running the app), bundling, asset publishing and CloudFormation. After every deploy
 the run checked what it did (below) and proved every function (zip sha256 == Lambda's `CodeSha256`, properties
 == template's); a deploy that did more or less stops the run. {rounds} round(s) of the three incremental deploys;
-median in bold, then every sample.
+wall-clock median in bold, then every sample; *CPU s* is the median CPU time of the `cdk deploy` process and
+everything it ran (node, the app, our bundler, uv), which other work on the machine does not inflate; *synth* is
+CDK's own "Synthesis time" (running the app, with bundling), part of the wall time.
 
-| deploy | seconds (median) | samples | what it did |
-|---|---:|---|---|
+| deploy | wall s (median) | wall samples | CPU s | of which synth, wall s | what it did |
+|---|---:|---|---:|---:|---|
 {chr(10).join(rows)}
 
 - *nothing changed*: CDK finds every `cdk.out/asset.<hash>` in place (our asset hash comes from the lock, the
@@ -174,7 +183,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", type=Path, default=HERE / "deploy.md")
     args = parser.parse_args()
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    load_start = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp, deploy_local.moto_endpoint() as endpoint:
         work = Path(tmp)
         start = time.perf_counter()
@@ -190,7 +199,8 @@ def main() -> int:
             run.deploy("one handler edited", {"Api"}, set())
             change_dependency(app, i)
             run.deploy("one dependency changed", {"Worker"}, {"Worker"})
-        write_report(args.output, run, setup, load, args.rounds)
+        load_end = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        write_report(args.output, run, setup, (load_start, load_end), args.rounds)
     print(f"bench: wrote {args.output}")
     return 0
 

@@ -271,6 +271,15 @@ class CdkRun:
     returncode: int
     output: str
     seconds: float
+    #: CPU time of the CLI and everything it ran (the app, our bundler, uv): unlike wall time, not inflated
+    #: by other work on a shared machine
+    cpu_seconds: float = 0.0
+
+    @property
+    def synth_seconds(self) -> float | None:
+        """CDK's own figure for running the app ("Synthesis time: 3.28s")."""
+        found = re.search(r"Synthesis time: ([\d.]+)s", self.output)
+        return float(found.group(1)) if found else None
 
     @property
     def bundled(self) -> tuple[str, ...]:
@@ -304,7 +313,7 @@ def cdk(args: Sequence[str], cwd: Path, env: Mapping[str, str], *, echo: bool = 
     """Run the real aws-cdk CLI; its output is kept (and shown live with ``echo``)."""
     if not CDK.exists():
         raise DeployError(f"the aws-cdk CLI is not installed ({CDK} is missing)", "run scripts/bootstrap")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.Popen((str(CDK), *args), cwd=cwd, env=dict(env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace")
     lines: list[str] = []
@@ -319,7 +328,14 @@ def cdk(args: Sequence[str], cwd: Path, env: Mapping[str, str], *, echo: bool = 
         proc.wait()
     finally:
         _stop(proc)  # interrupted (Ctrl-C, SIGTERM, timeout): the CLI does not outlive us
-    return CdkRun(tuple(args), proc.returncode, "".join(lines), time.perf_counter() - start)
+    return CdkRun(tuple(args), proc.returncode, "".join(lines), time.perf_counter() - start, _children_cpu() - cpu)
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bootstrap(endpoint: Endpoint, *, echo: bool = False) -> CdkRun:
@@ -442,7 +458,8 @@ class FunctionProof:
 
 def prove(endpoint: Endpoint, stack: str, *, cdk_out: Path | None = None, events: Mapping[str, object] | None = None,
           work: Path | None = None) -> list[FunctionProof]:
-    """Check every ``AWS::Lambda::Function`` of the deployed ``stack`` (see the module's docstring)."""
+    """Check every ``AWS::Lambda::Function`` of the deployed ``stack`` whose code is a zip in S3 (see the
+    module's docstring)."""
     cfn, lam = endpoint.client("cloudformation"), endpoint.client("lambda")
     body = cfn.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
     template = json.loads(body) if isinstance(body, str) else body
@@ -458,8 +475,8 @@ def prove(endpoint: Endpoint, stack: str, *, cdk_out: Path | None = None, events
         if work is None:
             work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="deploy-proof-")))
         for logical_id, res in sorted(resources.items()):
-            if res["Type"] != "AWS::Lambda::Function":
-                continue
+            if res["Type"] != "AWS::Lambda::Function" or "S3Key" not in res["Properties"].get("Code", {}):
+                continue  # inline code (ZipFile) and container images are not assets
             proofs.append(_prove_function(endpoint, lam, logical_id, res, resources, physical, pseudo,
                                           cdk_out, events or {}, work / logical_id))
     return proofs
@@ -652,6 +669,8 @@ print(MARK + json.dumps({"result": result, "from_bundle": loaded}, default=repr)
 
 def interpreter_for(runtime: str, architecture: str) -> tuple[list[str], str]:
     """(argv prefix, description) of a real CPython of the target, or ([], why there is none)."""
+    if not runtime.startswith("python"):
+        return [], f"{runtime} is not a Python runtime"
     version = runtime.removeprefix("python")
     host = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "")
     if version in TARGET_PYTHON_VERSIONS:
