@@ -79,8 +79,8 @@ class Endpoint:
     """An AWS endpoint on this machine and the environment the CDK CLI and the SDKs use to reach it."""
 
     url: str
-    #: AWS_* variables for child processes only (credentials never leave this record but to them)
-    aws: Mapping[str, str] = field(default_factory=dict)
+    #: AWS_* variables for child processes only (credentials never leave this record but to them; not in repr)
+    aws: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """``base`` (default: this process's environment) without the caller's AWS settings, plus ours."""
@@ -104,12 +104,11 @@ class Endpoint:
                             aws_session_token=self.aws.get("AWS_SESSION_TOKEN"))
 
 
-def local_env(url: str) -> dict[str, str]:
-    """AWS settings for the emulator we started: dummy credentials, one region, none of the user's files
-    (a profile in ~/.aws could point the CLI at a real account or an SSO login)."""
-    return {**DUMMY_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true"}
+def aws_env(credentials: Mapping[str, str], region: str = REGION) -> dict[str, str]:
+    """AWS settings for an emulator: these credentials, one region, none of the user's files (a profile in
+    ~/.aws could point the CLI at a real account or an SSO login) and no instance metadata."""
+    return {**credentials, "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def external_endpoint(url: str | None, environ: Mapping[str, str] = os.environ) -> Endpoint:
@@ -131,12 +130,10 @@ def external_endpoint(url: str | None, environ: Mapping[str, str] = os.environ) 
         raise DeployError(f"no credentials for {url}: {' and '.join(missing)} not set",
                           "any values work for a local emulator, e.g. AWS_ACCESS_KEY_ID=testing "
                           "AWS_SECRET_ACCESS_KEY=testing")
-    aws = {k: v for k, v in environ.items() if k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or REGION
-    aws.update(AWS_REGION=region, AWS_DEFAULT_REGION=region, AWS_CONFIG_FILE=os.devnull,
-               AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    credentials = {k: v for k, v in environ.items()
+                   if k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
     _require_answer(url)
-    return Endpoint(url, aws)
+    return Endpoint(url, aws_env(credentials, environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or REGION))
 
 
 def _is_loopback(host: str) -> bool:
@@ -231,7 +228,7 @@ def moto_endpoint(log_dir: Path | None = None, *, timeout: float = 60) -> Iterat
         port = _wait_for_port(proc, log_path, timeout)
         url = f"http://localhost:{port}"
         _require_answer(url)
-        yield Endpoint(url, local_env(url))
+        yield Endpoint(url, aws_env(DUMMY_CREDENTIALS))
 
 
 def _wait_for_port(proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> int:
@@ -244,7 +241,7 @@ def _wait_for_port(proc: subprocess.Popen[bytes], log_path: Path, timeout: float
         if proc.poll() is not None:
             tail = " | ".join(text.strip().splitlines()[-3:])
             raise DeployError(f"moto's server exited with code {proc.returncode} before listening: {tail[-300:]}",
-                              f"see {log_path}")
+                              "scripts/bootstrap reinstalls moto[server]")
         time.sleep(0.05)
     raise DeployError(f"moto's server did not listen within {timeout:.0f} s (log: {log_path})",
                       "the machine may be overloaded; try again")
