@@ -644,8 +644,9 @@ def _foreign_natives(data: bytes, architecture: str) -> list[str]:
 
 # -- calling the handler ------------------------------------------------------------------------------------------
 
-#: Runs in the target interpreter with -I -S: no site-packages, no PYTHON* variables, so every import that is
-#: not the standard library comes from the bundle or its layers, in Lambda's order (/var/task, then /opt).
+#: Runs in the target interpreter with -I -S -B: no site-packages and no PYTHON* variables, so every import that
+#: is not the standard library comes from the bundle or its layers, in Lambda's order (/var/task, then /opt); no
+#: bytecode written, as in Lambda's read-only /var/task.
 _RUNNER = r"""
 import importlib, json, os, sys
 paths, module, name, event = json.loads(sys.argv[1])
@@ -704,7 +705,7 @@ def call_handler(code: Path, layers: Sequence[Path], runtime: str, architecture:
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON"))}
     child_env.update(env, LAMBDA_TASK_ROOT=str(code), TZ=":UTC")
     try:
-        proc = subprocess.run([*argv, "-I", "-S", "-c", _RUNNER, json.dumps([paths, module, name, event])],
+        proc = subprocess.run([*argv, "-I", "-S", "-B", "-c", _RUNNER, json.dumps([paths, module, name, event])],
                               cwd=code, env=child_env, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return Run(interpreter, False, f"timed out after {timeout:.0f} s")
