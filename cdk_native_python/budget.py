@@ -4,6 +4,11 @@ Lambda rejects a function whose unzipped code plus layers exceeds 250 MB (262,14
 figure the service enforces). We fail the synth over it — naming the largest packages and what
 stripping would save — and warn from ``WARN_FRACTION`` of it on. The zipped size is an estimate from
 compressing samples (full compression of 200 MB would cost seconds on every install).
+
+A zip over ``DIRECT_UPLOAD_BYTES`` is not an error: Lambda refuses it only as a direct upload (the API's
+``ZipFile``), and CDK always deploys code from its bootstrap bucket in S3. The build says so, with the
+sizes, as an ``info`` notice, so that nobody goes hunting for megabytes that do not matter (and users of
+tools that upload directly learn why theirs fails).
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import VerificationError
+from .reporter import Notice
 
 LIMIT_BYTES = 262_144_000
+#: Lambda's limit for a zip uploaded directly (CreateFunction/UpdateFunctionCode/PublishLayerVersion ZipFile)
+DIRECT_UPLOAD_BYTES = 52_428_800
 WARN_FRACTION = 0.9
 _SAMPLE, _SAMPLES, _SMALL, _BUDGET = 16 * 1024, 8, 64 * 1024, 1024 * 1024
 _ZIP_ENTRY_OVERHEAD = 30 + 46  # local file header + central directory entry, without the name
@@ -96,6 +104,16 @@ class Budget:
             return ""
         return (f"{mb(self.total)} unzipped{self._with_layers()} is {self.total / LIMIT_BYTES:.0%} of Lambda's "
                 f"{mb(LIMIT_BYTES)} limit")
+
+    def notices(self) -> tuple[Notice, ...]:
+        """What the user should know about this size that is not a problem (see the module's docstring)."""
+        if self.zipped_estimate <= DIRECT_UPLOAD_BYTES:
+            return ()
+        return (Notice("zip-over-direct-upload",
+                       f"≈{mb(self.zipped_estimate)} zipped, over the {mb(DIRECT_UPLOAD_BYTES)} Lambda accepts as a "
+                       f"direct upload: fine for CDK, which deploys it from the bootstrap bucket in S3; the limit "
+                       f"that applies is {mb(LIMIT_BYTES)} unzipped ({mb(self.total)}{self._with_layers()} here)",
+                       "info"),)
 
     def _with_layers(self) -> str:
         return f" (including {mb(self.layers)} in layers)" if self.layers else ""

@@ -211,6 +211,8 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
     warning = budget.warning()
     if warning:
         reporter.warn("size-near-limit", warning)
+    for notice in budget.notices():
+        reporter.emit(notice)
     record = tree.record if tree else TreeRecord(str(request.target))
     report = BuildReport(
         target=str(request.target), runtime=request.target.runtime,
