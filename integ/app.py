@@ -21,13 +21,13 @@ class ExampleStack(cdk.Stack):
             memory_size=512,
             timeout=cdk.Duration.seconds(10),
         )
-        # x86_64 / python3.12: numpy and orjson, boto3 listed but provided by the runtime
+        # x86_64 / python3.11 (Amazon Linux 2, glibc 2.26): numpy and orjson, boto3 listed but provided by the runtime
         NativePythonFunction(
             self, "Worker",
             entry="integ/functions/worker",
             index="worker/main.py",
             handler="handle",
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            runtime=lambda_.Runtime.PYTHON_3_11,
             architecture=lambda_.Architecture.X86_64,
             bundling=BundlingOptions(asset_excludes=["*.md"]),
         )
