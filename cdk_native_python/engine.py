@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import inputs
@@ -169,19 +169,15 @@ def load_spec(request: BuildRequest) -> DependencySpec | None:
     if spec is None:
         return None
     if request.indexes != IndexOptions():
-        spec = DependencySpec(
-            source=spec.source, requirements=spec.requirements, constraints=spec.constraints,
-            indexes=spec.indexes.merged(request.indexes), locked=spec.locked, kind=spec.kind,
-            path_fingerprints=spec.path_fingerprints,
-        )
-    return spec
+        spec = replace(spec, indexes=spec.indexes.merged(request.indexes))
+    return spec.for_target(request.target)  # what only the target decides (a lock's unpinned entries)
 
 
 def prepare(request: BuildRequest, cache: Cache | None = None) -> Plan:
     cache = cache or Cache()
     start = time.perf_counter()
     spec = load_spec(request)
-    if spec is None or not spec.requirements:
+    if spec is None or spec.empty:
         return Plan(request, spec, None, True, time.perf_counter() - start)
     lock, hit = resolve(spec, request.target, cache, allow_build=request.allow_build, refresh=request.refresh)
     return Plan(request, spec, lock, hit, time.perf_counter() - start)
@@ -228,6 +224,7 @@ def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _std
     budget = _budget(request, tree, plan.lock.roots if plan.lock else (), size, zipped, output, source_files)
     budget.check(f"{request.name} ({request.target})")
     warning = budget.warning()
+    said = [n.message for n in plan.spec.notices if n.level == "warning"] if plan.spec else []
     result = BuildResult(
         output=output, target=request.target,
         packages=tree.packages if tree else {},
@@ -235,7 +232,7 @@ def bundle(plan: Plan, output: Path, cache: Cache | None = None, log: Log = _std
         resolve_hit=plan.resolve_hit, install_hit=install_hit, placement=placement,
         seconds=time.perf_counter() - start, size_bytes=size, source_files=source_files,
         zipped_estimate_bytes=zipped, layer_bytes=request.layer_bytes, asset_hash=plan.asset_hash(),
-        warnings=[warning] if warning else [], tree=dict(meta),
+        warnings=said + ([warning] if warning else []), tree=dict(meta),
     )
     result.report_path = cache.write_file("reports", f"{result.asset_hash}.json",
                                           json.dumps(result.report(), indent=2, sort_keys=True) + "\n")

@@ -84,11 +84,12 @@ def install(lock: Lock, target: Target, cache: Cache, strip_options: StripOption
             args += ["--constraint", str(_write(tmp / "constraints.txt", lock.spec.constraints_text()))]
         result = None
         if try_offline:
-            result = uv.run([*args, *lock.indexes.uv_args()], cache.root / "uv", offline=True)
+            result = uv.run([*args, *lock.indexes.uv_args()], cache.root / "uv", offline=True,
+                            credentials=lock.spec.credentials)
             if result.returncode != 0:
                 shutil.rmtree(dest, ignore_errors=True)
         if result is None or result.returncode != 0:
-            result = uv.run([*args, *lock.indexes.uv_args()], cache.root / "uv")
+            result = uv.run([*args, *lock.indexes.uv_args()], cache.root / "uv", credentials=lock.spec.credentials)
         if result.returncode != 0:
             if uv.no_space(result.message):
                 raise cache.full(f"installing {lock.spec.source} for {target}")

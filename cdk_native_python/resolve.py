@@ -14,22 +14,25 @@ reproducible and offline-capable. Lock files (uv.lock, poetry.lock, ...) skip re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import uv
 from .cache import Cache, digest
-from .errors import IndexUnreachableError, ResolutionError
+from .errors import IndexUnreachableError, InstallError, ResolutionError
 from .fingerprint import tree_digest
-from .spec import DependencySpec, IndexOptions
+from .spec import DependencySpec, IndexOptions, redact
 from .target import Target
 
 LOCK_FILE = "requirements.lock"
@@ -78,7 +81,7 @@ class Lock:
 
 def roots_of(spec: DependencySpec) -> tuple[str, ...]:
     names = []
-    for line in spec.requirements:
+    for line in (*spec.requirements, *spec.unpinned):
         m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
         if m and not line.startswith("/"):
             names.append(canonicalize_name(m.group(1)))
@@ -114,8 +117,13 @@ def resolve(
     def build(tmp: Path) -> None:
         nonlocal indexes
         local_spec = with_local_wheels(spec, target, cache, indexes)
+        local_spec = with_url_sdists(local_spec, target, cache, indexes, allowed, wheelhouse)
         if local_spec.locked:
-            (tmp / LOCK_FILE).write_text(local_spec.requirements_text())
+            text = local_spec.requirements_text()
+            if local_spec.unpinned:
+                added, indexes = _resolve_unpinned(local_spec, target, cache, indexes, allowed, wheelhouse, tmp)
+                text += added
+            (tmp / LOCK_FILE).write_text(text)
             return
         indexes = _compile(local_spec, target, cache, indexes, allowed, wheelhouse, tmp / LOCK_FILE)
 
@@ -198,7 +206,7 @@ def _compile(
         args += ["--constraint", str(work / "constraints.txt")]
     built: set[str] = set()
     while True:
-        result = uv.run([*args, *indexes.uv_args()], cache.root / "uv")
+        result = uv.run([*args, *indexes.uv_args()], cache.root / "uv", credentials=spec.credentials)
         if result.returncode == 0:
             for f in ("requirements.in", "constraints.txt"):
                 (work / f).unlink(missing_ok=True)
@@ -295,6 +303,9 @@ def explain_failure(
 ) -> Exception:
     """Turn uv's diagnostics into an error that names the package, the target and the fix."""
     source = spec.source
+    direct = uv.failed_direct_download(message)
+    if direct is not None:
+        return _direct_url_error(*direct, source)
     if uv.unauthorized(message):
         return IndexUnreachableError(
             f"the package index refused the credentials while resolving {source} for {target}: "
@@ -321,6 +332,18 @@ def explain_failure(
         f"no set of wheels satisfies {source} for {target}:\n    {detail}",
         "relax the conflicting version pins shown above",
     )
+
+
+def _direct_url_error(requirement: str, cause: str, source: Path) -> Exception:
+    """A direct URL requirement (``name @ https://...``) could not be fetched: name it, not the index."""
+    host = urlsplit(requirement.split("@", 1)[1].strip()).hostname
+    what = f"cannot download {requirement} (from {source}): {cause}"
+    if uv.unauthorized(cause):
+        return IndexUnreachableError(what, f"check the credentials for {host}: in the URL as written (or the "
+                                     "environment variable it comes from), or in ~/.netrc")
+    if uv.unreachable(cause):
+        return IndexUnreachableError(what, f"check the network / VPN / proxy to {host}")
+    return ResolutionError(what, "check the URL: it must point at an existing wheel (or an allowed sdist)")
 
 
 def no_wheel_error(
@@ -368,22 +391,100 @@ def _build_allowed(
             f"{name} is allowed to build from source, but no source distribution of it was found on "
             f"{indexes.describe()}", f"check that the index hosts an sdist of {name}")
     filename, url = sdists[-1]
-    wheelhouse.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache.root / "tmp", prefix=cache.tmp_prefix("sdist")) as tmpdir:
-        tmp = Path(tmpdir)
-        sdist = download(url, tmp)
-        out = tmp / "out"
-        result = uv.run(["build", "--wheel", "--out-dir", str(out), str(sdist), *indexes.uv_args()],
-                        cache.root / "uv")
-        if result.returncode != 0:
-            detail = "\n    ".join(result.message.splitlines()[-10:])
-            raise ResolutionError(f"building {filename} (allowed to build from source) failed:\n    {detail}",
-                                  f"fix the sdist's build, or use a version of {name} that has wheels")
-        for wheel in out.glob("*.whl"):
-            _, _, _, tags = parse_wheel_filename(wheel.name)
-            if any(t.abi != "none" or t.platform != "any" for t in tags):
-                raise ResolutionError(
-                    f"{filename} built a platform-specific wheel ({wheel.name}) on this host",
-                    f"native code is never built on the host for {target}: use a version of {name} "
-                    "that publishes manylinux wheels")
-            os.replace(wheel, wheelhouse / wheel.name)
+        _build_sdist(download(url, Path(tmpdir)), filename, name, target, cache, indexes, wheelhouse)
+
+
+def _build_sdist(sdist: Path, filename: str, name: str, target: Target, cache: Cache, indexes: IndexOptions,
+                 wheelhouse: Path) -> Path:
+    """Build the downloaded, user-allowed ``sdist`` into a pure-Python wheel in the wheelhouse; its path."""
+    out = sdist.parent / "out"
+    result = uv.run(["build", "--wheel", "--out-dir", str(out), str(sdist), *indexes.uv_args()], cache.root / "uv")
+    if result.returncode != 0:
+        detail = "\n    ".join(result.message.splitlines()[-10:])
+        raise ResolutionError(f"building {filename} (allowed to build from source) failed:\n    {detail}",
+                              f"fix the sdist's build, or use a version of {name} that has wheels")
+    built = sorted(out.glob("*.whl"))
+    if not built:
+        raise ResolutionError(f"building {filename} produced no wheel", "check its build backend")
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    for wheel in built:
+        _, _, _, tags = parse_wheel_filename(wheel.name)
+        if any(t.abi != "none" or t.platform != "any" for t in tags):
+            raise ResolutionError(
+                f"{filename} built a platform-specific wheel ({wheel.name}) on this host",
+                f"native code is never built on the host for {target}: use a version of {name} "
+                "that publishes manylinux wheels")
+        os.replace(wheel, wheelhouse / wheel.name)
+    return wheelhouse / built[0].name
+
+
+# -- what a lock leaves open and direct URLs to sdists ---------------------------------------------------------
+
+
+def _resolve_unpinned(spec: DependencySpec, target: Target, cache: Cache, indexes: IndexOptions, allowed: list[str],
+                      wheelhouse: Path, work: Path) -> tuple[str, IndexOptions]:
+    """Lock lines for a locked spec's unpinned entries (those that hold for ``target``), resolved for it with the
+    lock's pins as constraints; a package the lock pins for the target keeps its locked line."""
+    pins = [Requirement(_HASH_OPT.sub("", line)) for line in spec.requirements]
+    constraints = tuple(str(r) for r in pins if r.url is None and r.specifier)
+    covered = {str(canonicalize_name(r.name)) for r in pins if target.evaluate(r.marker)}
+    folder = work / "unpinned"
+    folder.mkdir()
+    open_spec = replace(spec, requirements=spec.unpinned, constraints=constraints, locked=False, unpinned=())
+    indexes = _compile(open_spec, target, cache, indexes, allowed, wheelhouse, folder / LOCK_FILE)
+    text = lock_without((folder / LOCK_FILE).read_text(), covered)
+    shutil.rmtree(folder)  # its graph covers only these entries: the lock as a whole has none
+    return text, indexes
+
+
+_URL_LINE = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\[[^\]]*\])?\s*@\s*"
+                       r"(?P<url>https?://\S+)(?P<rest>.*)$")
+_SDIST_SUFFIXES = (".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")
+
+
+def with_url_sdists(spec: DependencySpec, target: Target, cache: Cache, indexes: IndexOptions, allowed: list[str],
+                    wheelhouse: Path) -> DependencySpec:
+    """Replace direct URLs to source distributions by the wheels built from them, for allowed packages only.
+
+    Building runs the sdist's own code on this machine, so a package not in ``allow_build`` is refused here,
+    before anything is downloaded. The download gets the spec's credentials for its host (in memory) and the
+    line's hashes are checked against the sdist, which the wheel then stands for.
+    """
+    lines: list[str] = []
+    for line in spec.requirements:
+        m = _URL_LINE.match(line)
+        if m is None or not urlsplit(m["url"]).path.endswith(_SDIST_SUFFIXES):
+            lines.append(line)
+            continue
+        name, filename = m["name"], unquote(urlsplit(m["url"]).path.rsplit("/", 1)[-1])
+        if str(canonicalize_name(name)) not in allowed:
+            raise ResolutionError(
+                f"{name} (from {spec.source}) is a source distribution ({redact(m['url'])}): building it would run "
+                "its setup code on this machine", f"if {name} is pure Python, allow building it: "
+                f"BundlingOptions(allow_build=['{name}']) (--allow-build {name}); or point the URL at a wheel")
+        wheel = _build_url_sdist(m["url"], filename, name, _HASH_OPT.findall(m["rest"]), spec, target, cache,
+                                 indexes, wheelhouse)
+        lines.append(f"{name}{m['extras'] or ''} @ {wheel.as_uri()}{_HASH_OPT.sub('', m['rest']).rstrip()}")
+    return replace(spec, requirements=tuple(lines)) if lines != list(spec.requirements) else spec
+
+
+def _build_url_sdist(url: str, filename: str, name: str, hashes: list[str], spec: DependencySpec, target: Target,
+                     cache: Cache, indexes: IndexOptions, wheelhouse: Path) -> Path:
+    from .indexes import download
+
+    host = urlsplit(url).hostname
+    credential = next((c for c in reversed(spec.credentials) if c.host == host), None)
+    with tempfile.TemporaryDirectory(dir=cache.root / "tmp", prefix=cache.tmp_prefix("sdist")) as tmpdir:
+        try:
+            sdist = download(url, Path(tmpdir), credential)
+        except OSError as exc:
+            raise IndexUnreachableError(f"cannot download {redact(url)} (from {spec.source}): {redact(str(exc))}",
+                                        "check the URL, the network, and the credentials for its host "
+                                        "(in the URL, ~/.netrc or the environment variable it comes from)") from None
+        data = sdist.read_bytes()
+        if hashes and not any(hashlib.new(h.split(":", 1)[0], data).hexdigest() == h.split(":", 1)[1].lower()
+                              for h in hashes):
+            raise InstallError(f"hash mismatch for {name} @ {redact(url)} (from {spec.source})",
+                               f"the file served is not the one recorded: fix the hash of {name}, or check the server")
+        return _build_sdist(sdist, filename, name, target, cache, indexes, wheelhouse)
