@@ -143,6 +143,22 @@ def lock_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex]
         yield index
 
 
+def pipfile_text(index_url: str, pin: str, other_machine_only: str) -> str:
+    """A Pipfile with a pin, a package for macOS, one for Windows and one for the CPU the tests do not run on."""
+    return textwrap.dedent(f"""\
+        [[source]]
+        url = "{index_url}"
+        verify_ssl = true
+        name = "index"
+
+        [packages]
+        {pin}
+        appnope = {{version = "*", sys_platform = "== 'darwin'"}}
+        colorama = {{version = "*", markers = "sys_platform == 'win32'"}}
+        {other_machine_only} = {{version = "*", markers = "platform_machine == '{OTHER_MACHINE}'"}}
+        """)
+
+
 def pipenv_style_lock(index: WheelIndex) -> dict[str, str]:
     """A Pipfile and the Pipfile.lock pipenv 2026 writes for it on a machine where three markers are false.
 
@@ -151,30 +167,19 @@ def pipenv_style_lock(index: WheelIndex) -> dict[str, str]:
     index: resolving them would fail.
     """
     depa = Path(index.find_links) / "depa-1.0-py3-none-any.whl"
-    pipfile_text = textwrap.dedent(f"""\
-        [[source]]
-        url = "{index.url}"
-        verify_ssl = false
-        name = "local"
-
-        [packages]
-        depa = "==1.0"
-        appnope = {{version = "*", sys_platform = "== 'darwin'"}}
-        colorama = {{version = "*", markers = "sys_platform == 'win32'"}}
-        needsdepa = {{version = "*", markers = "platform_machine == '{OTHER_MACHINE}'"}}
-        """)
     lock = {
         "_meta": {"hash": {"sha256": "0" * 64}, "pipfile-spec": 6, "requires": {},
-                  "sources": [{"name": "local", "url": index.url, "verify_ssl": False}]},
+                  "sources": [{"name": "index", "url": index.url, "verify_ssl": True}]},
         "default": {
             "appnope": {"version": "*"},
             "colorama": {"markers": "sys_platform == 'win32'", "version": "*"},
-            "depa": {"hashes": [_sha256(depa)], "index": "local", "version": "==1.0"},
+            "depa": {"hashes": [_sha256(depa)], "index": "index", "version": "==1.0"},
             "needsdepa": {"markers": f"platform_machine == '{OTHER_MACHINE}'", "version": "*"},
         },
         "develop": {},
     }
-    return {"Pipfile": pipfile_text, "Pipfile.lock": json.dumps(lock, indent=4)}
+    return {"Pipfile": pipfile_text(index.url, 'depa = "==1.0"', "needsdepa"),
+            "Pipfile.lock": json.dumps(lock, indent=4)}
 
 
 def test_pipfile_lock_star_entries_are_decided_for_the_target(tmp_path: Path, lock_index: WheelIndex) -> None:
@@ -239,18 +244,7 @@ def only_asset(tmp_path: Path) -> Path:
     return assets[0]
 
 
-PIPFILE = f"""\
-[[source]]
-url = "https://pypi.org/simple"
-verify_ssl = true
-name = "pypi"
-
-[packages]
-six = "==1.16.0"
-appnope = {{version = "*", sys_platform = "== 'darwin'"}}
-colorama = {{version = "*", markers = "sys_platform == 'win32'"}}
-python-dateutil = {{version = "*", markers = "platform_machine == '{OTHER_MACHINE}'"}}
-"""
+PIPFILE = pipfile_text("https://pypi.org/simple", 'six = "==1.16.0"', "python-dateutil")
 
 
 @pytest.fixture(scope="session")
@@ -484,6 +478,61 @@ def test_url_sdist_builds_only_when_allowed(tmp_path: Path, wheel_index: WheelIn
         engine_build(tmp_path, entry, index=wheel_index, allow_build=("privsdist",), out="out3",
                      dependency_file=requirements)
     assert not sentinel.exists()
+
+
+URL = "https://alice:{secret}@pkgs.example.com/privpkg-1.0-py3-none-any.whl#sha256=" + "b" * 64
+
+
+def _url_in_every_format(root: Path) -> list[Path]:
+    """The same credentialed URL dependency in each format that can hold one; returns the files to read."""
+    link = URL.format(secret=PASSWORD)
+    project = '[project]\nname = "app"\nversion = "1"\n'
+    files = {
+        "req/requirements.txt": f"privpkg @ {link}\n",
+        "pp/pyproject.toml": project + f'dependencies = ["privpkg @ {link}"]\n',
+        "src/pyproject.toml": project + 'dependencies = ["privpkg"]\n[tool.uv.sources]\n'
+                              f'privpkg = {{ url = "{link}" }}\n',
+        "pl/pylock.toml": f'lock-version = "1.0"\n[[packages]]\nname = "privpkg"\nversion = "1.0"\n'
+                          f'archive = {{ url = "{link}", hashes = {{ sha256 = "{"b" * 64}" }} }}\n',
+        "pip/Pipfile.lock": json.dumps({"_meta": {"sources": []}, "default": {
+            "privpkg": {"file": link, "hashes": ["sha256:" + "b" * 64]}}}),
+        "uv/pyproject.toml": project + 'dependencies = ["privpkg"]\n',
+        "uv/uv.lock": textwrap.dedent(f"""\
+            version = 1
+            [[package]]
+            name = "app"
+            version = "1"
+            source = {{ virtual = "." }}
+            dependencies = [{{ name = "privpkg" }}]
+            [package.metadata]
+            requires-dist = [{{ name = "privpkg" }}]
+            [[package]]
+            name = "privpkg"
+            version = "1.0"
+            source = {{ url = "{link}" }}
+            wheels = [{{ url = "{link}", hash = "sha256:{"b" * 64}" }}]
+            """),
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return [root / n for n in ("req/requirements.txt", "pp/pyproject.toml", "src/pyproject.toml",
+                               "pl/pylock.toml", "pip/Pipfile.lock", "uv/uv.lock")]
+
+
+def test_url_credentials_are_split_off_in_every_format(tmp_path: Path) -> None:
+    from cdk_native_python.inputs import read_file
+
+    for path in _url_in_every_format(tmp_path):
+        spec = read_file(path)
+        assert len(spec.requirements) == 1, (path, spec.requirements)
+        line = spec.requirements[0]
+        assert line.startswith("privpkg @ https://pkgs.example.com/privpkg-1.0-py3-none-any.whl"), (path, line)
+        assert f"--hash=sha256:{'b' * 64}" in line, (path, line)
+        assert [(c.host, c.username, c.password) for c in spec.credentials] == [
+            ("pkgs.example.com", "alice", PASSWORD)], path
+        for text in (line, repr(spec), json.dumps(spec.key())):
+            assert PASSWORD not in text, (path, text)
 
 
 @pytest.mark.synth
