@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from . import uv
 from .distributions import normalize
@@ -23,6 +24,9 @@ Doing = Literal["resolving", "installing"]
 def explain(message: str, source: Path, target: Target, indexes: IndexOptions, *, doing: Doing = "resolving",
             allowed: Sequence[str] = ()) -> BundlingError:
     """The error for uv's ``message`` while ``doing`` ``source`` for ``target``."""
+    direct = uv.failed_direct_download(message)
+    if direct is not None:
+        return _direct_url_error(*direct, source)
     if uv.unauthorized(message):
         return IndexUnreachableError(
             f"the package index refused the credentials while {doing} {source} for {target}: {indexes.describe()}",
@@ -55,6 +59,19 @@ def explain(message: str, source: Path, target: Target, indexes: IndexOptions, *
                             code="install-failed")
     return ResolutionError(f"no set of wheels satisfies {source} for {target}:\n    {detail}",
                            "relax the conflicting version pins shown above", code="no-solution")
+
+
+def _direct_url_error(requirement: str, cause: str, source: Path) -> BundlingError:
+    """A direct URL requirement (``name @ https://...``) could not be fetched: name it, not the index."""
+    host = urlsplit(requirement.split("@", 1)[1].strip()).hostname
+    what = f"cannot download {requirement} (from {source}): {cause}"
+    if uv.unauthorized(cause):
+        return IndexUnreachableError(what, f"check the credentials for {host}: in the URL as written (or the "
+                                     "environment variable it comes from), or in ~/.netrc", code="url-credentials")
+    if uv.unreachable(cause):
+        return IndexUnreachableError(what, f"check the network / VPN / proxy to {host}", code="url-unreachable")
+    return ResolutionError(what, "check the URL: it must point at an existing wheel (or an allowed sdist)",
+                           code="url-not-found")
 
 
 def no_wheel_error(name: str, version: str | None, target: Target, indexes: IndexOptions, source: Path,

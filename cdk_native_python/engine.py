@@ -142,10 +142,11 @@ def load_spec(request: BuildRequest, reporter: Reporter) -> DependencySpec | Non
                        resolve_pipfile=request.resolve_pipfile)
     if spec is None:
         return None
-    for notice in spec.notices:
-        reporter.emit(notice)
     if request.indexes != IndexOptions():
         spec = dataclasses.replace(spec, indexes=spec.indexes.merged(request.indexes))
+    spec = spec.for_target(request.target)  # what only the target decides (a lock's unpinned entries)
+    for notice in spec.notices:
+        reporter.emit(notice)
     return spec
 
 
@@ -164,9 +165,9 @@ def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporte
     spec = load_spec(request, reporter)
     resolution: Resolution | None = None
     hit = True
-    if spec is not None and spec.requirements:
+    if spec is not None and not spec.empty:
         builder = Builder(store, request.target, spec.indexes, allowed_names(request.allow_build))
-        spec = builder.local_wheels(spec)
+        spec = builder.url_sdists(builder.local_wheels(spec))
         resolution, hit = resolve(spec, request.target, store, builder, refresh=request.refresh, reporter=reporter)
     return Plan(request, spec, resolution, hit, time.perf_counter() - start, source,
                 _asset_hash(request, resolution, source))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import netrc
+import os
 import re
+import shutil
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,7 +20,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from .spec import IndexOptions, strip_credentials
+from .spec import Credential, IndexOptions, strip_credentials
 
 PYPI = "https://pypi.org/simple/"
 _TIMEOUT = 15
@@ -36,23 +38,28 @@ class _Anchors(HTMLParser):
                     self.hrefs.append(value)
 
 
-def _request(url: str) -> urllib.request.Request:
+def _request(url: str, credential: Credential | None = None) -> urllib.request.Request:
+    """A GET of ``url`` without its credentials in the URL; basic auth from the URL, else ``credential``,
+    else the netrc uv would read (``$NETRC`` or ``~/.netrc``)."""
     parts = urlsplit(url)
     clean = strip_credentials(url)
     req = urllib.request.Request(clean, headers={
         "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
         "User-Agent": "cdk-native-python",
     })
-    user, password = parts.username, parts.password
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password or "")
+    if user is None and credential is not None:
+        user, password = credential.username, credential.password
     if user is None and parts.hostname:
         try:
-            auth = netrc.netrc().authenticators(parts.hostname)
+            auth = netrc.netrc(os.environ.get("NETRC") or None).authenticators(parts.hostname)
         except (OSError, netrc.NetrcParseError):
             auth = None
         if auth:
-            user, password = auth[0], auth[2]
+            user, password = auth[0], auth[2] or ""
     if user is not None:
-        token = base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode()).decode()
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
     return req
 
@@ -98,10 +105,10 @@ def _project_of(filename: str) -> str | None:
     return None
 
 
-def download(url: str, dest: Path) -> Path:
+def download(url: str, dest: Path, credential: Credential | None = None) -> Path:
     if url.startswith("file://"):
         return Path(unquote(urlsplit(url).path))
     target = dest / unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    with urllib.request.urlopen(_request(url), timeout=60) as resp, open(target, "wb") as f:
-        f.write(resp.read())
+    with urllib.request.urlopen(_request(url, credential), timeout=60) as resp, open(target, "wb") as f:
+        shutil.copyfileobj(resp, f, 1 << 20)
     return target

@@ -116,10 +116,10 @@ def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target:
             (work / "constraints.txt").write_text(with_store(spec.constraints_text(), store.root), encoding="utf-8")
             args += ["--constraint", str(work / "constraints.txt")]
         args += indexes.uv_args()
-        result = uv.run(args, store.uv_cache, offline=True) if try_offline else None
+        result = uv.run(args, store.uv_cache, offline=True, credentials=spec.credentials) if try_offline else None
         if result is None or result.returncode != 0:
             shutil.rmtree(tree, ignore_errors=True)
-            result = uv.run(args, store.uv_cache)
+            result = uv.run(args, store.uv_cache, credentials=spec.credentials)
     if result.returncode != 0:
         if uv.no_space(result.message):
             raise store.full(f"installing {spec.source} for {target}")

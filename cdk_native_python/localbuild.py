@@ -14,28 +14,33 @@ Pins refer to these wheels through the store placeholder (see :mod:`~cdk_native_
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from packaging.utils import parse_wheel_filename
 
 from . import uv
 from .diagnose import no_wheel_error
 from .distributions import normalize
-from .errors import ResolutionError
+from .errors import IndexUnreachableError, InstallError, ResolutionError
 from .fingerprint import tree_digest
 from .pins import STORE_PLACEHOLDER
 from .records import digest
-from .spec import DependencySpec, IndexOptions, strip_credentials
+from .spec import DependencySpec, IndexOptions, redact, strip_credentials
 from .store import Store
 from .target import Target
 
 #: bump when what a build produces changes (keys of ``wheels/`` entries)
 VERSION = "3"
 
+_URL_LINE = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\[[^\]]*\])?\s*@\s*"
+                       r"(?P<url>https?://\S+)(?P<rest>.*)$")
+_SDIST_SUFFIXES = (".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")
+_HASH_OPT = re.compile(r"--hash=(\S+)")
 _LOCAL = re.compile(r"^\s*(?:(?P<name>[A-Za-z0-9][A-Za-z0-9._\[\],-]*)\s*@\s*)?(?:file://)?(?P<path>/[^;\s]*)"
                     r"(?P<rest>\s*;.*)?$")
 
@@ -81,6 +86,53 @@ class Builder:
                            "fix its pyproject.toml / setup so that 'uv build --wheel' succeeds there")
 
         return _only_wheel(self.store.get_or_create("wheels", key, build).path, f"the local package {path}")
+
+    def url_sdists(self, spec: DependencySpec) -> DependencySpec:
+        """``spec`` with every direct URL to an sdist replaced by the wheel built from it (allowed packages only:
+        building runs the sdist's own code on this machine, so any other is refused before anything is fetched)."""
+        lines: list[str] = []
+        for line in spec.requirements:
+            m = _URL_LINE.match(line)
+            if m is None or not urlsplit(m["url"]).path.endswith(_SDIST_SUFFIXES):
+                lines.append(line)
+                continue
+            name = m["name"]
+            if normalize(name) not in self.allowed:
+                raise ResolutionError(
+                    f"{name} (from {spec.source}) is a source distribution ({redact(m['url'])}): building it would "
+                    "run its setup code on this machine", f"if {name} is pure Python, allow building it: "
+                    f"BundlingOptions(allow_build=['{name}']) (--allow-build {name}); or point the URL at a wheel",
+                    code="sdist-not-allowed")
+            wheel = self._url_sdist(m["url"], name, _HASH_OPT.findall(m["rest"]), spec)
+            lines.append(f"{name}{m['extras'] or ''} @ {self.store_uri(wheel)}{_HASH_OPT.sub('', m['rest']).rstrip()}")
+        return replace(spec, requirements=tuple(lines)) if lines != list(spec.requirements) else spec
+
+    def _url_sdist(self, url: str, name: str, hashes: list[str], spec: DependencySpec) -> Path:
+        """The wheel built from the sdist at ``url`` (its hashes checked first), once per URL and hashes."""
+        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        key = digest({"v": VERSION, "url-sdist": strip_credentials(url), "hashes": sorted(hashes)})
+
+        def build(dest: Path) -> None:
+            from .indexes import download
+
+            host = urlsplit(url).hostname
+            credential = next((c for c in reversed(spec.credentials) if c.host == host), None)
+            with self.store.scratch("sdist") as tmp:
+                try:
+                    sdist = download(url, tmp, credential)
+                except OSError as exc:
+                    raise IndexUnreachableError(
+                        f"cannot download {redact(url)} (from {spec.source}): {redact(str(exc))}",
+                        "check the URL, the network, and the credentials for its host (in the URL, ~/.netrc or the "
+                        "environment variable it comes from)", code="url-unreachable") from None
+                if hashes and not _matches(sdist, hashes):
+                    raise InstallError(f"hash mismatch for {name} @ {redact(url)} (from {spec.source})",
+                                       f"the file served is not the one recorded: fix the hash of {name}, or check "
+                                       "the server", code="hash-mismatch")
+                self._uv_build(str(sdist), dest, f"{filename} (allowed to build from source, for {spec.source})",
+                               f"fix the sdist's build, or use a version of {name} that has wheels")
+
+        return _only_wheel(self.store.get_or_create("wheels", key, build).path, filename)
 
     def allowed_sdist(self, name: str, version: str | None, source: Path) -> Path:
         """Build the sdist of ``name`` (allowed by the user) into a pure wheel; returns its store folder."""
@@ -135,6 +187,12 @@ class Builder:
             raise ResolutionError(f"building {label} failed:\n    {detail}", hint, code="build-failed")
         for wheel in dest.glob("*.whl"):
             require_pure(wheel, label, self.target)
+
+
+def _matches(path: Path, hashes: Sequence[str]) -> bool:
+    """Does ``path`` have one of ``hashes`` (``algo:hex``)?"""
+    data = path.read_bytes()
+    return any(hashlib.new(h.split(":", 1)[0], data).hexdigest() == h.split(":", 1)[1].lower() for h in hashes)
 
 
 def require_pure(wheel: Path, label: str, target: Target) -> None:

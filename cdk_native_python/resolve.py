@@ -16,8 +16,11 @@ and offline-capable.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 from . import uv
 from .diagnose import explain
@@ -34,6 +37,7 @@ from .pins import (
     split_annotations,
     user_hashes,
     with_store,
+    without,
 )
 from .records import digest, dumps
 from .reporter import Reporter, env_flag, silent
@@ -54,14 +58,15 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
             refresh: bool = False, reporter: Reporter | None = None) -> tuple[Resolution, bool]:
     """Return ``(resolution, found in the store)`` for ``spec`` (local packages already built as wheels)."""
     key = resolution_key(spec, target, builder.allowed)
-    roots = spec.roots if spec.roots is not None else roots_of(spec.requirements)
+    roots = spec.roots if spec.roots is not None else roots_of((*spec.requirements, *spec.unpinned))
     reporter = reporter or silent()
 
     def build(dest: Path) -> None:
         reporter.phase(f"{'reading' if spec.locked else 'resolving'} {len(spec.requirements)} requirements "
                        f"for {target.label}")
         if spec.locked:
-            pins, record = spec.requirements_text(), ResolutionRecord(None, tuple(sorted(roots)))
+            pins = spec.requirements_text() + (_resolve_unpinned(spec, target, store, builder) if spec.unpinned else "")
+            record = ResolutionRecord(None, tuple(sorted(roots)))
         else:
             pins, record = _compile(spec, target, store, builder, roots)
         (dest / PINS_FILE).write_text(pins, encoding="utf-8")
@@ -91,7 +96,7 @@ def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builde
             args += ["--constraint", str(work / "constraints.txt")]
         while True:
             indexes = replace(spec.indexes, find_links=(*spec.indexes.find_links, *find_links))
-            result = uv.run([*args, *indexes.uv_args()], store.uv_cache)
+            result = uv.run([*args, *indexes.uv_args()], store.uv_cache, credentials=spec.credentials)
             if result.returncode == 0:
                 text = out.read_text(encoding="utf-8")
                 break
@@ -109,3 +114,17 @@ def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builde
     record = ResolutionRecord(required_by, tuple(sorted(roots)),
                               tuple(portable(f, store.root) for f in find_links))
     return pins, record
+
+
+def _resolve_unpinned(spec: DependencySpec, target: Target, store: Store, builder: Builder) -> str:
+    """Pins for a lock's unpinned entries (those :meth:`DependencySpec.for_target` kept for ``target``), resolved for
+    it with the lock's own pins as constraints; a package the lock pins for the target keeps its locked line."""
+    locked = [Requirement(_HASH.sub("", line)) for line in spec.requirements]
+    constraints = tuple(str(r) for r in locked if r.url is None and r.specifier)
+    covered = {normalize(r.name) for r in locked if target.evaluate(r.marker)}
+    open_spec = replace(spec, requirements=spec.unpinned, constraints=constraints, locked=False, unpinned=())
+    pins, _ = _compile(open_spec, target, store, builder, ())
+    return without(pins, covered)
+
+
+_HASH = re.compile(r"\s--hash=\S+")

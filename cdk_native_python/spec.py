@@ -3,6 +3,14 @@
 Every reader in :mod:`cdk_native_python.inputs` produces one. It is either *open* (requirements to be
 resolved for the target) or *locked* (an exact set from a lock file, installed as-is; each line's
 marker is still evaluated for the target by the installer, never for the host).
+
+Readers do not know the target. What only the target can decide is carried as data and decided by
+:meth:`DependencySpec.for_target` before resolution: a lock's *unpinned* entries (pipenv writes
+``"version": "*"`` for a package whose marker was false on the machine that locked).
+
+Credentials never travel inside a requirement line: a URL's ``user:password@`` is split off into
+:class:`Credential` records, which reach uv only through a private netrc at run time (``uv.run``) and
+are left out of ``repr()``, keys, locks and messages.
 """
 
 from __future__ import annotations
@@ -10,11 +18,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from packaging.requirements import Requirement
 
 from .reporter import Notice
+
+if TYPE_CHECKING:
+    from .target import Target
 
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -32,6 +46,24 @@ def strip_credentials(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A user and password for one host, as netrc holds them (netrc matches host names, not ports)."""
+
+    host: str
+    username: str = field(repr=False)
+    password: str = field(repr=False)
+
+
+def split_credentials(url: str) -> tuple[str, Credential | None]:
+    """``https://user:pw@host/x`` -> (``https://host/x``, the credential); URLs without one pass through."""
+    parts = urlsplit(url)
+    if (parts.username is None and parts.password is None) or not parts.hostname:
+        return url, None
+    return strip_credentials(url), Credential(parts.hostname, unquote(parts.username or ""),
+                                              unquote(parts.password or ""))
 
 
 @dataclass(frozen=True)
@@ -104,7 +136,12 @@ class DependencySpec:
     #: the names the user asked for directly, when the format tells them apart from transitive pins
     #: (a lock's root project); ``None``: every requirement is one the user asked for
     roots: tuple[str, ...] | None = None
-    #: what the reader wants the user to know (e.g. a lock entry resolved for the target); not in key()
+    #: requirements a lock leaves unpinned (PEP 508, markers kept): decided by :meth:`for_target`, and
+    #: those that hold resolved for the target with the locked pins as constraints
+    unpinned: tuple[str, ...] = ()
+    #: credentials split off the requirements' URLs, for the resolver and installer only (never keyed)
+    credentials: tuple[Credential, ...] = field(default=(), repr=False)
+    #: what the user should know about how the spec was read (emitted by the caller, never keyed)
     notices: tuple[Notice, ...] = ()
 
     def requirements_text(self) -> str:
@@ -126,10 +163,30 @@ class DependencySpec:
             "locked": self.locked,
             "paths": list(self.path_fingerprints),
             "roots": None if self.roots is None else sorted(self.roots),
+            "unpinned": [redact(u) for u in self.unpinned],
         }
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to install (a source-only bundle)."""
+        return not (self.requirements or self.unpinned)
+
+    def for_target(self, target: Target) -> DependencySpec:
+        """The spec as ``target`` needs it: unpinned entries whose marker is false for it are dropped; each
+        one that holds stays, to be resolved, with a warning (the lock does not pin what this bundle gets)."""
+        if not self.unpinned:
+            return self
+        kept = [line for line in self.unpinned if target.evaluate(Requirement(line).marker)]
+        notices = [Notice("lock-unpinned",
+                          f"{self.source} does not pin {Requirement(line).name} (\"version\": \"*\": the lock "
+                          f"was made where its marker is false), so it is resolved for {target.runtime} "
+                          f"{target.lambda_architecture}, constrained by the lock's pins; to pin it, lock where its "
+                          f"marker holds (Linux {target.machine}, Python {target.python_version})")
+                   for line in kept]
+        return replace(self, unpinned=tuple(kept), notices=(*self.notices, *notices))
 
 
 def _is_path(requirement: str) -> bool:

@@ -1,4 +1,12 @@
-"""Running the uv binary (the resolver/installer engine) with a hermetic, target-aware environment."""
+"""Running the uv binary (the resolver/installer engine) with a hermetic, target-aware environment.
+
+Credentials of direct URL requirements never appear in uv's arguments or input files (those hold the
+URLs without them, and end up in the cache). They reach uv through a netrc built in memory for one run
+(:func:`_netrc`): the user's own netrc (``$NETRC`` or ``~/.netrc``, which uv would otherwise read
+itself) followed by the spec's credentials, so a credential written in a URL wins over the netrc's for
+that host, as in pip. On Linux the file is a ``memfd`` passed to uv as ``/dev/fd/N``: it is never on
+disk. Elsewhere it is a 0600 temporary file outside the cache, deleted when uv exits.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +14,15 @@ import contextlib
 import os
 import re
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigurationError
-from .spec import redact
+from .spec import Credential, redact
 
 
 def uv_binary() -> str:
@@ -74,7 +84,9 @@ class Result:
         return redact("\n".join(keep))
 
 
-def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offline: bool = False) -> Result:
+def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offline: bool = False,
+        credentials: Sequence[Credential] = ()) -> Result:
+    """Run uv; ``credentials`` (of direct URLs) are handed over in a private netrc, never in ``args``."""
     env = dict(os.environ)
     # Never read the user's uv.toml/pip.conf: the bundle must depend only on the declared inputs.
     env["UV_NO_CONFIG"] = "1"
@@ -86,16 +98,63 @@ def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offlin
     # build backends stamp wheel entries with this: a local package rebuilt elsewhere gives the same bytes
     env.setdefault("SOURCE_DATE_EPOCH", "315532800")
     env.pop("VIRTUAL_ENV", None)
+    # uv wraps its diagnostics at the terminal's width (COLUMNS): one line per message keeps them parseable
+    env["COLUMNS"] = "10000"
     for var in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_INDEX", "UV_DEFAULT_INDEX",
                 "UV_OFFLINE", "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_SYSTEM_PYTHON"):
         env.pop(var, None)
     cmd = [uv_binary(), *args] + (["--offline"] if offline else [])
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, check=False)
+    with _netrc(credentials) as (netrc_path, fds):
+        if netrc_path is not None:
+            env["NETRC"] = netrc_path
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, check=False, pass_fds=fds)
     call = Call(tuple(args), offline, time.perf_counter() - start, proc.returncode)
     for observer in list(_observers):
         observer(call)
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def netrc_text(credentials: Sequence[Credential]) -> str:
+    """The user's netrc, then one entry per host of ``credentials`` (the last entry for a host wins)."""
+    for credential in credentials:
+        if any(c.isspace() or c in "\"'" for c in credential.username + credential.password):
+            raise ConfigurationError(
+                f"the credentials for {credential.host} contain whitespace or quotes, which a netrc cannot hold",
+                f"use a token without them, or put the credentials for {credential.host} in ~/.netrc yourself",
+                code="credential-unusable",
+            )
+    user = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    try:
+        text = user.read_text() if user.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    entries = {c.host: f"machine {c.host} login {c.username} password {c.password}\n" for c in credentials}
+    return text + ("\n" if text and not text.endswith("\n") else "") + "".join(entries.values())
+
+
+@contextlib.contextmanager
+def _netrc(credentials: Sequence[Credential]) -> Iterator[tuple[str | None, tuple[int, ...]]]:
+    """(the ``NETRC`` value for uv, the descriptors to pass), or (None, ()) with no credentials."""
+    if not credentials:
+        yield None, ()
+        return
+    data = netrc_text(credentials).encode()
+    if sys.platform.startswith("linux") and hasattr(os, "memfd_create"):
+        fd = os.memfd_create("cdk-native-python-netrc", os.MFD_CLOEXEC)
+        try:
+            os.write(fd, data)
+            yield f"/dev/fd/{fd}", (fd,)
+        finally:
+            os.close(fd)
+        return
+    fd, name = tempfile.mkstemp(prefix="cdk-native-python-netrc-")  # mode 0600, outside the cache
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        yield name, ()
+    finally:
+        os.unlink(name)
 
 
 _NO_WHEELS = re.compile(r"(?:Because |and |, )([A-Za-z0-9._-]+)==([^\s,]+) has no (?:usable )?wheels")
@@ -109,6 +168,20 @@ _UNREACHABLE = re.compile(
 _AUTH = re.compile(r"(401 Unauthorized|403 Forbidden|Missing credentials)", re.IGNORECASE)
 _HASH = re.compile(r"Hash mismatch for `([^`]+)`", re.IGNORECASE)
 _NO_SPACE = re.compile(r"(No space left on device|os error 28|Disk quota exceeded|os error 122)", re.IGNORECASE)
+
+
+_DIRECT_DOWNLOAD = re.compile(r"Failed to download `([^`]+ @ [a-z]+://[^`]+)`")
+_HTTP_STATUS = re.compile(r"HTTP status \w+ error \(([^)]+)\)")
+
+
+def failed_direct_download(message: str) -> tuple[str, str] | None:
+    """(``name @ URL``, the HTTP status or last cause) when uv failed to fetch a direct URL requirement."""
+    m = _DIRECT_DOWNLOAD.search(message)
+    if m is None:
+        return None
+    status = _HTTP_STATUS.search(message)
+    cause = status.group(1) if status else message.strip().splitlines()[-1].strip().removeprefix("cause: ")
+    return m.group(1), cause
 
 
 def no_wheels(message: str) -> tuple[str, str | None] | None:

@@ -292,6 +292,7 @@ def test_uv_workspace_member_is_a_fingerprinted_path(tmp_path: Path) -> None:
 
 def test_pyproject_path_source(tmp_path: Path) -> None:
     write(tmp_path / "lib" / "lib" / "__init__.py", "")
+    write(tmp_path / "lib" / "pyproject.toml", "[project]\nname = 'lib'\nversion = '1'\n")  # a buildable project
     project = write(
         tmp_path / "fn" / "pyproject.toml",
         """

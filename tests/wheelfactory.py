@@ -264,8 +264,10 @@ class WheelIndex:
     """Files under ``root``, also served as a PEP 503 simple index on 127.0.0.1 (pages built per request from the
     directory, so files a test adds, replaces or removes show up at once)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, auth: tuple[str, str] | None = None) -> None:
         self.root = root
+        #: (user, password) the server demands as HTTP basic auth (401 otherwise); may be changed while serving
+        self.auth = auth
         self.root.mkdir(parents=True, exist_ok=True)
         self.find_links = str(root)
         self.requests: list[str] = []  # request paths, in arrival order (list.append is atomic across threads)
@@ -281,6 +283,10 @@ class WheelIndex:
 
     def add_sdist(self, name: str, version: str, requires: Sequence[str] = (), sentinel: Path | None = None) -> Path:
         return build_sdist(self.root, name, version, requires, sentinel)
+
+    def file_url(self, filename: str) -> str:
+        """The direct URL of one of the index's files (what ``name @ URL`` requirements point at)."""
+        return self.url[: -len("simple/")] + "files/" + filename
 
     def projects(self) -> dict[str, list[Path]]:
         found: dict[str, list[Path]] = {}
@@ -327,6 +333,14 @@ def _handler(index: WheelIndex) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, body: bool) -> None:
             index.requests.append(self.path)
+            if index.auth is not None:
+                expected = "Basic " + base64.b64encode(":".join(index.auth).encode()).decode()
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="private"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
             status, kind, data = index.page(self.path)
             self.send_response(status)
             self.send_header("Content-Type", kind)

@@ -7,7 +7,8 @@ are an error unless one is chosen explicitly, because silently picking one hides
 2. ``poetry.lock`` (+ ``pyproject.toml``)  5. ``requirements.txt``
 3. ``Pipfile.lock``                        6. ``pyproject.toml`` with ``[project] dependencies``
 
-A ``Pipfile`` without its lock is an error unless ``resolve_pipfile=True``.
+A ``Pipfile`` without its lock is an error unless ``resolve_pipfile=True``. A name that exists but is
+no regular file (a FIFO, a device, a dangling link) is detected, then refused by name, never skipped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..spec import DependencySpec
+from ._read import check_regular
 
 #: file name -> reader module (each exposes ``read(path, groups=..., extras=...)``)
 SOURCES: tuple[tuple[str, str], ...] = (
@@ -45,11 +47,13 @@ def _reader_for(path: Path) -> str:
 
 def read_file(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) -> DependencySpec:
     """Read one dependency file, choosing the reader by its name."""
-    if not path.is_file():
+    if not _present(path):
         raise InputError(
             f"dependency file {path} does not exist",
             "fix the dependency_file option (relative paths are relative to the entry folder)",
+            code="input-missing",
         )
+    check_regular(path)
     module_name = _reader_for(path)
     if module_name == "pipfile:pipfile":
         pipfile = importlib.import_module(f"{__name__}.pipfile")
@@ -62,7 +66,7 @@ def read_file(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] =
 
 def detect(entry: Path, *, resolve_pipfile: bool = False) -> Path | None:
     """The dependency file of ``entry`` by the documented order, or None if it has no dependencies."""
-    found = [entry / name for name, _ in SOURCES if (entry / name).is_file()]
+    found = [entry / name for name, _ in SOURCES if _present(entry / name)]
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise InputError(
@@ -71,7 +75,7 @@ def detect(entry: Path, *, resolve_pipfile: bool = False) -> Path | None:
         )
     if found:
         return found[0]
-    if (entry / "Pipfile").is_file():
+    if _present(entry / "Pipfile"):
         if resolve_pipfile:
             return entry / "Pipfile"
         raise InputError(
@@ -80,7 +84,7 @@ def detect(entry: Path, *, resolve_pipfile: bool = False) -> Path | None:
             "[packages] for the target at every change",
         )
     pyproject = entry / "pyproject.toml"
-    if pyproject.is_file() and _has_project_dependencies(pyproject):
+    if _present(pyproject) and _has_project_dependencies(pyproject):
         return pyproject
     return None
 
@@ -101,6 +105,11 @@ def load(
     if path is None:
         return None
     return read_file(path, groups=groups, extras=extras)
+
+
+def _present(path: Path) -> bool:
+    """Something is there under that name (a file, or what must be refused as not being one)."""
+    return path.exists() or path.is_symlink()
 
 
 def _has_project_dependencies(pyproject: Path) -> bool:

@@ -1,9 +1,12 @@
 """Pieces shared by the lock-file readers (Pipfile.lock, poetry.lock, uv.lock, pylock.toml, pyproject).
 
 Every reader ends in the same few shapes: a pinned line with hashes and a marker kept for the installer
-to evaluate *for the target*, a ``name @ file://`` line for a local folder plus a content fingerprint,
+to evaluate *for the target*, a ``name @ file://`` line for a local folder plus a content fingerprint
+(or for a local archive, checked to be one), a ``name @ https://`` line with its credentials split off,
 an index list, and markers combined along dependency paths. Keeping those here means the formats
-cannot drift apart in how they write a line that ``uv pip install -r`` must accept.
+cannot drift apart in how they write a line that ``uv pip install -r`` must accept, nor in what they let
+through: every local path and URL a dependency file names is checked here, at read time, so a mistake is
+reported against the file and package that made it, never as a resolver error about our cache.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.utils import canonicalize_name
 
-from ..errors import InputError
+from ..errors import InputError, excerpt
 from ..fingerprint import tree_digest
-from ..spec import IndexOptions, strip_credentials
+from ..spec import Credential, IndexOptions, redact, split_credentials, strip_credentials
 
 PYPI = "https://pypi.org/simple"
 _ENV_VAR = re.compile(r"\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -109,7 +112,7 @@ def _finish(line: str, marker: str | None, hashes: Iterable[str]) -> str:
 def hash_of(value: str, where: str) -> str:
     """Validate ``algo:hex`` so a corrupt lock fails here, not as an obscure installer error."""
     if not re.fullmatch(r"(sha256|sha384|sha512):[0-9a-fA-F]+", value):
-        raise InputError(f"{where}: malformed hash {value!r}", "regenerate the lock file")
+        raise InputError(f"{where}: malformed hash {excerpt(value)!r}", "regenerate the lock file")
     return value
 
 
@@ -123,35 +126,146 @@ def hashes_table(table: Any, where: str) -> list[str]:
 _ALGOS = ("sha256", "sha384", "sha512")
 
 
+#: archive suffixes uv installs from, and the first bytes each format starts with
+_ARCHIVES = (
+    (".whl", b"PK\x03\x04"), (".zip", b"PK\x03\x04"), (".tar.gz", b"\x1f\x8b"), (".tgz", b"\x1f\x8b"),
+    (".tar.bz2", b"BZh"), (".tar.xz", b"\xfd7zXZ\x00"),
+)  # fmt: skip
+_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
+#: files that make a folder a Python project uv can build
+PROJECT_FILES = ("pyproject.toml", "setup.py")
+
+
+def project_root(lock: Path) -> Path:
+    """Where the local archives a lock names must live: its repository (the nearest folder above it with
+    ``.git``, ``.hg`` or ``.svn``), or the lock's own folder outside any repository."""
+    folder = lock.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in (".git", ".hg", ".svn")):
+            return candidate
+    return folder
+
+
+def python_project(folder: Path, where: str) -> None:
+    """``folder`` is something uv can build (never fingerprint or build ``/`` or ``/etc``)."""
+    if not any((folder / name).is_file() for name in PROJECT_FILES):
+        raise InputError(
+            f"{where}: {folder} is not a Python project (it has no {' or '.join(PROJECT_FILES)})",
+            "point it at the folder holding the package's pyproject.toml (or setup.py)",
+            code="not-a-python-project",
+        )
+
+
+def local_archive(location: Path, where: str, project: Path | None) -> Path:
+    """``location`` resolved, when it is a wheel or sdist file (inside ``project``, when given)."""
+    hint = "point it at a wheel (.whl) file" + (f" inside {project}" if project else "") + \
+        ", relative to the file that names it"
+    real = location.resolve()
+    if not real.exists():
+        raise InputError(f"{where}: local archive {location} does not exist", hint, code="local-archive")
+    magic = next((m for suffix, m in _ARCHIVES if real.name.endswith(suffix)), None)
+    head = b""
+    if real.is_file() and magic is not None:
+        with open(real, "rb") as f:
+            head = f.read(len(magic))
+    if magic is None or head != magic:
+        raise InputError(
+            f"{where}: local archive {location} is not a wheel or source archive "
+            f"({', '.join(suffix for suffix, _ in _ARCHIVES)})", hint, code="local-archive")
+    if project is not None and not real.is_relative_to(project):
+        raise InputError(f"{where}: local archive {location} is outside the project {project}", hint,
+                         code="local-archive")
+    return real
+
+
+def remote_url(url: str, where: str) -> tuple[str, list[str], Credential | None]:
+    """A direct URL as a requirement may hold it: (the URL without credentials or hash fragment, the
+    fragment's hashes, the credential). Only http(s) is fetched (VCS URLs are refused before)."""
+    clean, credential = split_credentials(url)
+    parts = urlsplit(clean)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{where}: {excerpt(redact(url))!r} is not an http(s) URL",
+                         "use an https:// URL of a wheel, a local path, or a name from an index",
+                         code="unsupported-url")
+    hashes = []
+    for item in filter(None, parts.fragment.split("&")):
+        algo, _, digest = item.partition("=")
+        if algo in _ALGOS:
+            hashes.append(hash_of(f"{algo}:{digest}", where))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, "")), hashes, credential
+
+
 @dataclass
-class Paths:
-    """Collects local path requirements and the fingerprints that make the caches notice edits."""
+class Sources:
+    """What a reader collects besides its lines: content fingerprints of local folders (so editing one
+    invalidates the caches) and credentials split off URLs (so no line holds one).
 
+    ``project`` confines local archives (see :func:`project_root`); None accepts them anywhere.
+    """
+
+    project: Path | None = None
     fingerprints: list[str] = field(default_factory=list)
+    credentials: list[Credential] = field(default_factory=list)
 
-    def requirement(self, package: str, location: Path, marker: str | None, where: str) -> str:
+    def local(self, package: str, location: Path, marker: str | None, where: str,
+              hashes: Iterable[str] = ()) -> str:
+        """A local folder (a Python project, fingerprinted) or archive (checked) as a ``file://`` line."""
         local = location.resolve()
-        if not local.exists():
+        if local.is_dir():
+            self.folder(local, where)
+            return url_requirement(package, local.as_uri(), marker)
+        if not local.exists() and not any(location.name.endswith(suffix) for suffix, _ in _ARCHIVES):
             raise InputError(
-                f"{where}: local path {local} for {package} does not exist",
+                f"{where}: local path {location} for {package} does not exist",
                 "fix the path (it is relative to the file's folder) or create the package there",
             )
-        if local.is_dir():
-            self.fingerprints.append(f"{local}:{tree_digest(local)}")
-        return url_requirement(package, local.as_uri(), marker)
+        return url_requirement(package, local_archive(location, where, self.project).as_uri(), marker, hashes)
+
+    def folder(self, local: Path, where: str) -> None:
+        """Check that folder ``local`` is a Python project, and fingerprint it (before it is ever walked)."""
+        python_project(local, where)
+        self.fingerprints.append(f"{local}:{tree_digest(local)}")
+
+    def remote(self, url: str, where: str) -> tuple[str, list[str]]:
+        """An http(s) URL without its credentials (kept here) and hash fragment: (URL, fragment hashes)."""
+        clean, hashes, credential = remote_url(url, where)
+        if credential is not None:
+            self.credentials.append(credential)
+        return clean, hashes
+
+    def url(self, package: str, url: str, marker: str | None, where: str, hashes: Iterable[str] = ()) -> str:
+        """A remote archive (or, for ``file:``, a local one) as a requirement line without credentials."""
+        if url.startswith("file:"):
+            return self.local(package, Path(unquote(urlsplit(url).path)), marker, where, hashes)
+        if url.startswith(_VCS_SCHEMES):
+            raise vcs_error(where, package, redact(url))
+        clean, fragment_hashes = self.remote(url, where)
+        return url_requirement(package, clean, marker, [*hashes, *fragment_hashes])
+
+
+#: what an error about an unparsable line echoes of it: enough to recognise the line (the message names
+#: file:line), too little to quote a secret whole when ``-r`` points at the wrong file
+LINE_ECHO = 32
+
+
+def invalid_requirement(where: str, text: str, exc: Exception, hint: str) -> InputError:
+    """``text`` is not PEP 508: echo an excerpt and the parser's reason, never the parser's copy of the line."""
+    reason = str(exc).splitlines()[0].strip() if str(exc).strip() else "not PEP 508"
+    return InputError(f"{where}: {excerpt(redact(text), LINE_ECHO)!r} is not a valid requirement ({reason})",
+                      hint, code="invalid-requirement")
 
 
 def vcs_error(where: str, package: str, url: str) -> InputError:
     return InputError(
-        f"{where}: {package} comes from version control ({url}); VCS dependencies are not supported", _VCS_HINT
-    )
+        f"{where}: {package} comes from version control ({excerpt(redact(url))}); VCS dependencies are not "
+        "supported", _VCS_HINT, code="vcs-requirement")
 
 
 def marker_or_error(text: str, where: str) -> Marker:
     try:
         return Marker(text)
-    except InvalidMarker as exc:
-        raise InputError(f"{where}: invalid marker {text!r} ({exc})", "fix or regenerate the lock file") from None
+    except InvalidMarker:
+        raise InputError(f"{where}: invalid marker {excerpt(text)!r}", "fix or regenerate the lock file") from None
 
 
 # -- markers -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""TOML loading with errors that name the file and line."""
+"""TOML loading with errors that name the file and line (size and type bounded by :mod:`._read`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ._read import read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -15,11 +16,9 @@ else:  # pragma: no cover - Python 3.10
 
 
 def load_toml(path: Path) -> dict[str, Any]:
+    text = read_text(path)
     try:
-        with open(path, "rb") as f:
-            data: dict[str, Any] = tomllib.load(f)
-            return data
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist", "create it or fix the path") from None
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path} is not valid TOML: {exc}", "fix the syntax at the position shown") from None
+    return data

@@ -4,6 +4,13 @@ Pipenv writes each package once with its marker and hashes, so the lock is read 
 always, ``develop`` (or a custom category) only when chosen as a group. Markers stay on the lines
 because pipenv evaluated nothing for Lambda: a lock made on a Mac still says
 ``appnope ; sys_platform == "darwin"`` and the installer drops it for the Linux target.
+
+A package whose marker is false on the machine that locked is written by pipenv (2024+) as
+``"version": "*"`` with no hashes, and its marker only when the Pipfile gave it as ``markers = ...``
+(``sys_platform = "== 'darwin'"`` is lost). Such entries become the spec's *unpinned* requirements, with
+the marker taken from the lock or else from the Pipfile beside it (and the Pipfile's version and
+extras): the target decides them before resolution (:meth:`DependencySpec.for_target`).
+
 Source URLs may hold ``${VAR}`` placeholders (pipenv's way to keep tokens out of the file); they are
 expanded from the environment here, and the spec's key() strips the credentials again.
 """
@@ -11,7 +18,7 @@ expanded from the environment here, and the spec's key() strips the credentials 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +27,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from ..errors import InputError
 from ..spec import DependencySpec
 from . import _lockutil as lu
+from ._read import read_text
 from ._toml import load_toml
 
 _HINT = "run 'pipenv lock' and commit Pipfile.lock"
 _GROUP_ALIASES = {"dev": "develop", "dev-packages": "develop", "packages": "default"}
+#: lock section -> the Pipfile table it was locked from
+_MANIFEST_SECTIONS = {"default": "packages", "develop": "dev-packages"}
 #: Pipfile keys that are PEP 508 marker variables (``sys_platform = "== 'win32'"``)
 _MARKER_KEYS = (
     "os_name", "sys_platform", "platform_machine", "platform_python_implementation", "platform_release",
@@ -38,11 +48,13 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     _no_extras(path, extras)
     sections = ["default", *(_GROUP_ALIASES.get(g, g) for g in groups)]
     pipfile = path.parent / "Pipfile"
-    if pipfile.is_file():
-        _check_fresh(path, lock, load_toml(pipfile), pipfile, sections)
+    manifest = load_toml(pipfile) if pipfile.is_file() else {}
+    if manifest:
+        _check_fresh(path, lock, manifest, pipfile, sections)
 
-    paths = lu.Paths()
+    sources = lu.Sources(project=lu.project_root(path))
     lines: dict[str, str] = {}
+    unpinned: dict[str, str] = {}
     for section in dict.fromkeys(sections):
         entries = lock.get(section)
         if not isinstance(entries, dict):
@@ -50,16 +62,24 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
             raise InputError(
                 f"{path} has no {section!r} section", f"choose groups among: {', '.join(available)}; or {_HINT}"
             )
+        declared = manifest.get(_MANIFEST_SECTIONS.get(section, section), {})
         for package, entry in entries.items():
-            if lu.name(package) not in lines:  # default wins over a category that repeats a package
-                lines[lu.name(package)] = _locked_line(package, entry, path, paths)
+            key = lu.name(package)
+            if key in lines or key in unpinned:
+                continue  # default wins over a category that repeats a package
+            if isinstance(entry, dict) and str(entry.get("version", "")).strip() == "*":
+                unpinned[key] = _unpinned_line(package, entry, declared, path)
+            else:
+                lines[key] = _locked_line(package, entry, path, sources)
     return DependencySpec(
         source=path,
         requirements=tuple(lines.values()),
         indexes=lu.indexes(_sources(lock.get("_meta", {}).get("sources", []), path)),
         locked=True,
         kind="Pipfile.lock",
-        path_fingerprints=tuple(paths.fingerprints),
+        path_fingerprints=tuple(sources.fingerprints),
+        unpinned=tuple(unpinned.values()),
+        credentials=tuple(sources.credentials),
     )
 
 
@@ -70,7 +90,7 @@ def read_pipfile(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str
     """
     data = load_toml(path)
     _no_extras(path, extras)
-    paths = lu.Paths()
+    sources = lu.Sources()
     lines: list[str] = []
     for section in dict.fromkeys(["packages", *({"develop": "dev-packages", "dev": "dev-packages"}.get(g, g)
                                                 for g in groups)]):  # fmt: skip
@@ -80,24 +100,22 @@ def read_pipfile(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str
         if section != "packages" and section not in data:
             raise InputError(f"{path} has no [{section}] category", "choose an existing category as a group")
         for package, spec in table.items():
-            lines.append(_open_line(package, spec, path, paths))
+            lines.append(_open_line(package, spec, path, sources))
     return DependencySpec(
         source=path,
         requirements=tuple(lines),
         indexes=lu.indexes(_sources(data.get("source", []), path)),
         locked=False,
         kind="Pipfile",
-        path_fingerprints=tuple(paths.fingerprints),
+        path_fingerprints=tuple(sources.fingerprints),
+        credentials=tuple(sources.credentials),
     )
 
 
 def _load_json(path: Path) -> dict[str, Any]:
+    text = read_text(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist", "create it with 'pipenv lock' or fix the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}", "make it a readable UTF-8 file") from None
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}:{exc.colno} is not valid JSON ({exc.msg})", _HINT) from None
     if not isinstance(data, dict):
@@ -125,7 +143,7 @@ def _sources(sources: Any, path: Path) -> list[str]:
     return urls
 
 
-def _locked_line(package: str, entry: Any, path: Path, paths: lu.Paths) -> str:
+def _locked_line(package: str, entry: Any, path: Path, sources: lu.Sources) -> str:
     where = f"{path}: package {package}"
     if not isinstance(entry, dict):
         raise InputError(f"{where} is not an object", _HINT)
@@ -133,10 +151,10 @@ def _locked_line(package: str, entry: Any, path: Path, paths: lu.Paths) -> str:
     if "git" in entry or any(k in entry for k in ("hg", "svn", "bzr")):
         raise lu.vcs_error(where, package, str(entry.get("git") or entry))
     if "path" in entry:
-        return paths.requirement(package, path.parent / str(entry["path"]), marker, where)
+        return sources.local(package, path.parent / str(entry["path"]), marker, where)
     hashes = [lu.hash_of(str(h), where) for h in entry.get("hashes", [])]
     if "file" in entry:
-        return lu.url_requirement(package, str(entry["file"]), marker, hashes)
+        return _file(package, str(entry["file"]), marker, hashes, path, where, sources)
     version = str(entry.get("version", ""))
     if not version.startswith("=="):
         raise InputError(f"{where} has no pinned version ({version or 'none'})", _HINT)
@@ -145,22 +163,36 @@ def _locked_line(package: str, entry: Any, path: Path, paths: lu.Paths) -> str:
     return lu.pin(package, version[2:], marker, hashes)
 
 
-def _open_line(package: str, spec: Any, path: Path, paths: lu.Paths) -> str:
-    where = f"{path}: [packages] {package}"
-    if isinstance(spec, str):
-        spec = {"version": spec}
-    if not isinstance(spec, dict):
-        raise InputError(f"{where}: {spec!r} is not a version string or table", 'write it as "*" or ">=1.0"')
+def _unpinned_line(package: str, entry: Mapping[str, Any], declared: Any, path: Path) -> str:
+    """A ``"version": "*"`` entry as a requirement: the Pipfile's version, extras and marker (pipenv drops
+    ``sys_platform = ...`` style markers from the lock), and the lock's marker."""
+    where = f"{path}: package {package}"
+    spec = {lu.name(k): v for k, v in declared.items()}.get(lu.name(package)) if isinstance(declared, dict) else None
+    spec = {"version": spec} if isinstance(spec, str) else spec if isinstance(spec, dict) else {}
+    if any(k in spec for k in ("path", "file", "git", "hg", "svn", "bzr")):
+        raise InputError(f"{where} is not pinned (version \"*\") and not a version requirement", _HINT)
+    markers = [str(lu.marker_or_error(m, where)) for m in (_marker(spec), entry.get("markers")) if m]
+    extras = [str(e) for e in entry.get("extras", spec.get("extras", []))]
+    return _requirement_text(package, {**spec, "extras": extras}, lu.and_markers(*dict.fromkeys(markers)), where)
+
+
+def _file(package: str, value: str, marker: str | None, hashes: list[str], path: Path, where: str,
+          sources: lu.Sources) -> str:
+    """pipenv's ``file``: a URL, or a local archive relative to the Pipfile."""
+    if "://" in value or value.startswith("file:"):
+        return sources.url(package, value, marker, where, hashes)
+    return sources.local(package, path.parent / value, marker, where, hashes)
+
+
+def _marker(spec: Mapping[str, Any]) -> str | None:
+    """A Pipfile entry's marker: ``markers = ...`` and the ``sys_platform = "== 'linux'"`` style keys."""
     markers = [str(spec["markers"])] if spec.get("markers") else []
     markers += [f"{key} {spec[key]}" for key in _MARKER_KEYS if key in spec]
-    marker = lu.and_markers(*markers)
-    if any(k in spec for k in ("git", "hg", "svn", "bzr")):
-        raise lu.vcs_error(where, package, str(spec.get("git") or spec))
-    if "path" in spec:
-        return paths.requirement(package, path.parent / str(spec["path"]), marker, where)
-    if "file" in spec:
-        return lu.url_requirement(package, str(spec["file"]), marker)
-    extras = ",".join(spec.get("extras", []))
+    return lu.and_markers(*markers)
+
+
+def _requirement_text(package: str, spec: Mapping[str, Any], marker: str | None, where: str) -> str:
+    extras = ",".join(str(e) for e in spec.get("extras", []))
     version = str(spec.get("version", "*")).strip()
     text = f"{package}{f'[{extras}]' if extras else ''}{'' if version == '*' else version}"
     if marker:
@@ -168,14 +200,30 @@ def _open_line(package: str, spec: Any, path: Path, paths: lu.Paths) -> str:
     try:
         return str(Requirement(text))
     except InvalidRequirement as exc:
-        raise InputError(f"{where}: {text!r} is not a valid requirement ({exc})", "fix the Pipfile entry") from None
+        raise lu.invalid_requirement(where, text, exc, "fix the Pipfile entry") from None
+
+
+def _open_line(package: str, spec: Any, path: Path, sources: lu.Sources) -> str:
+    where = f"{path}: [packages] {package}"
+    if isinstance(spec, str):
+        spec = {"version": spec}
+    if not isinstance(spec, dict):
+        raise InputError(f"{where}: {spec!r} is not a version string or table", 'write it as "*" or ">=1.0"')
+    marker = _marker(spec)
+    if any(k in spec for k in ("git", "hg", "svn", "bzr")):
+        raise lu.vcs_error(where, package, str(spec.get("git") or spec))
+    if "path" in spec:
+        return sources.local(package, path.parent / str(spec["path"]), marker, where)
+    if "file" in spec:
+        return _file(package, str(spec["file"]), marker, [], path, where, sources)
+    return _requirement_text(package, spec, marker, where)
 
 
 def _check_fresh(path: Path, lock: dict[str, Any], pipfile: dict[str, Any], pipfile_path: Path,
                  sections: Sequence[str]) -> None:  # fmt: skip
     """A package in the Pipfile but not in the lock means the lock is stale (pipenv would re-lock)."""
     for section in sections:
-        manifest_section = {"default": "packages", "develop": "dev-packages"}.get(section, section)
+        manifest_section = _MANIFEST_SECTIONS.get(section, section)
         locked = {lu.name(k) for k in (lock.get(section) or {})}
         for package in pipfile.get(manifest_section, {}) or {}:
             if lu.name(package) not in locked:

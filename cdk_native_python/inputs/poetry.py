@@ -69,9 +69,9 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     selected_groups = {"main", *(lu.name(g) for g in groups)}
     files = lock.get("metadata", {}).get("files", {})
     old_files = {lu.name(k): v for k, v in files.items()} if isinstance(files, dict) else {}
-    paths = lu.Paths()
+    sources = lu.Sources(project=lu.project_root(path))
     lines: list[str] = []
-    sources: list[dict[str, Any]] = []
+    registries: list[dict[str, Any]] = []
     for key, walked_marker in sorted(walk.packages().items()):
         package = packages[key]
         marker: bool | str | None = walked_marker
@@ -80,14 +80,15 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
             if marker is False:
                 continue
         text = lu.marker_text(marker) if marker is not None else None
-        lines.append(_line(package, text, path, paths, old_files.get(key[0], []), sources))
+        lines.append(_line(package, text, path, sources, old_files.get(key[0], []), registries))
     return DependencySpec(
         source=path,
         requirements=tuple(lines),
-        indexes=_indexes(manifest, pyproject, sources),
+        indexes=_indexes(manifest, pyproject, registries),
         locked=True,
         kind="poetry.lock",
-        path_fingerprints=tuple(paths.fingerprints),
+        path_fingerprints=tuple(sources.fingerprints),
+        credentials=tuple(sources.credentials),
     )
 
 
@@ -154,7 +155,7 @@ def _pep508(item: Any, pyproject: Path, where: str) -> _Dep:
     try:
         req = Requirement(str(item))
     except InvalidRequirement as exc:
-        raise InputError(f"{pyproject}: {where}: {item!r} is not a valid requirement ({exc})", "fix it") from None
+        raise lu.invalid_requirement(f"{pyproject}: {where}", str(item), exc, "fix it (PEP 508)") from None
     marker = lu.reduce_marker(str(req.marker), lu.selection_decider((), ()), str(pyproject)) if req.marker else True
     return _Dep(lu.name(req.name), str(req.specifier), lu.marker_text(marker), tuple(sorted(req.extras)), False)
 
@@ -263,9 +264,9 @@ def _line(
     package: dict[str, Any],
     marker: str | None,
     path: Path,
-    paths: lu.Paths,
+    sources: lu.Sources,
     old_files: Any,
-    sources: list[dict[str, Any]],
+    registries: list[dict[str, Any]],
 ) -> str:
     name, version = str(package["name"]), str(package["version"])
     where = f"{path}: package {name}"
@@ -274,17 +275,16 @@ def _line(
     if kind == "git":
         raise lu.vcs_error(where, name, str(source.get("url")))
     if kind == "directory":
-        return paths.requirement(name, path.parent / str(source.get("url", "")), marker, where)
+        return sources.local(name, path.parent / str(source.get("url", "")), marker, where)
     files = package.get("files") or old_files
     hashes = [lu.hash_of(str(f["hash"]), where) for f in files if isinstance(f, dict) and "hash" in f]
     if kind == "file":
-        archive = (path.parent / str(source.get("url", ""))).resolve().as_uri()
-        return lu.url_requirement(name, archive, marker, hashes)
+        return sources.local(name, path.parent / str(source.get("url", "")), marker, where, hashes)
     if kind == "url":
-        return lu.url_requirement(name, str(source.get("url")), marker, hashes)
+        return sources.url(name, str(source.get("url")), marker, where, hashes)
     if kind and kind != "legacy":
         raise InputError(f"{where} has an unsupported source type {kind!r}", "publish it to an index")
-    sources.append(source)
+    registries.append(source)
     if not hashes:
         raise InputError(f"{where} has no hashes", f"run 'poetry lock' in {path.parent}")
     return lu.pin(name, version, marker, hashes)

@@ -30,7 +30,7 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     chosen_groups = list(groups) if groups else [str(g) for g in data.get("default-groups", [])]
     decide = lu.selection_decider(extras, chosen_groups)
 
-    paths = lu.Paths()
+    sources = lu.Sources(project=lu.project_root(path))
     lines: list[str] = []
     indexes: list[str] = []
     for number, package in enumerate(data.get("packages", []), 1):
@@ -39,14 +39,15 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
         where = f"{path}: package {package['name']}"
         reduced = lu.reduce_marker(package.get("marker"), decide, where)
         if reduced is not False:
-            lines.append(_line(package, lu.marker_text(reduced), path, where, paths, indexes))
+            lines.append(_line(package, lu.marker_text(reduced), path, where, sources, indexes))
     return DependencySpec(
         source=path,
         requirements=tuple(lines),
         indexes=lu.indexes(indexes),
         locked=True,
         kind="pylock.toml",
-        path_fingerprints=tuple(paths.fingerprints),
+        path_fingerprints=tuple(sources.fingerprints),
+        credentials=tuple(sources.credentials),
     )
 
 
@@ -61,14 +62,14 @@ def _check_choice(data: dict[str, Any], key: str, chosen: Sequence[str], path: P
 
 
 def _line(
-    package: dict[str, Any], marker: str | None, path: Path, where: str, paths: lu.Paths, indexes: list[str]
+    package: dict[str, Any], marker: str | None, path: Path, where: str, sources: lu.Sources, indexes: list[str]
 ) -> str:
     name = str(package["name"])
     if "vcs" in package:
         vcs = package["vcs"]
         raise lu.vcs_error(where, name, str(vcs.get("url") or vcs.get("path") if isinstance(vcs, dict) else vcs))
     if isinstance(package.get("directory"), dict):
-        return paths.requirement(name, path.parent / str(package["directory"].get("path", "")), marker, where)
+        return sources.local(name, path.parent / str(package["directory"].get("path", "")), marker, where)
     hashes: list[str] = []
     for wheel in package.get("wheels", []) or []:
         hashes += lu.hashes_table(wheel.get("hashes"), where)
@@ -78,8 +79,8 @@ def _line(
     if isinstance(archive, dict):
         hashes = lu.hashes_table(archive.get("hashes"), where)
         if archive.get("path"):
-            return lu.url_requirement(name, (path.parent / str(archive["path"])).resolve().as_uri(), marker, hashes)
-        return lu.url_requirement(name, str(archive.get("url", "")), marker, hashes)
+            return sources.local(name, path.parent / str(archive["path"]), marker, where, hashes)
+        return sources.url(name, str(archive.get("url", "")), marker, where, hashes)
     if not package.get("version"):
         raise InputError(f"{where} has no version and no directory/archive source", _HINT)
     if not hashes:

@@ -26,9 +26,9 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     data = load_toml(path)
     project = table(data, "project", path)
     requirements = project_requirements(data, path, groups=groups, extras=extras)
-    paths = lu.Paths()
+    found = lu.Sources()
     sources = table(table(table(data, "tool", path), "uv", path), "sources", path)
-    lines = [_apply_source(req, sources, path, paths, data) for req, _ in requirements]
+    lines = [_apply_source(req, sources, path, found, data) for req, _ in requirements]
     if not project and not lines:
         raise InputError(f"{path} has no [project] table", "add [project] dependencies = [...] (PEP 621)")
     return DependencySpec(
@@ -37,7 +37,8 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
         indexes=uv_indexes(data, path),
         locked=False,
         kind="pyproject.toml",
-        path_fingerprints=tuple(paths.fingerprints),
+        path_fingerprints=tuple(found.fingerprints),
+        credentials=tuple(found.credentials),
     )
 
 
@@ -127,29 +128,31 @@ def _requirement(item: Any, path: Path, where: str) -> Requirement:
     try:
         return Requirement(item)
     except InvalidRequirement as exc:
-        raise InputError(
-            f"{path}: {where}: {item!r} is not a valid requirement ({exc})",
-            "write it as 'name', 'name>=1.2' or 'name; sys_platform == \"linux\"' (PEP 508)",
-        ) from None
+        raise lu.invalid_requirement(f"{path}: {where}", item, exc,
+                                     "write it as 'name', 'name>=1.2' or 'name; sys_platform == \"linux\"' (PEP 508)"
+                                     ) from None
 
 
-def _apply_source(req: Requirement, sources: dict[str, Any], path: Path, paths: lu.Paths, data: dict[str, Any]) -> str:
-    """A ``[tool.uv.sources]`` entry turns a name into a local path (or is rejected for VCS)."""
+def _apply_source(req: Requirement, sources: dict[str, Any], path: Path, found: lu.Sources,
+                  data: dict[str, Any]) -> str:
+    """A ``[tool.uv.sources]`` entry turns a name into a local path (or is rejected for VCS); a direct URL
+    loses its credentials."""
     source = {lu.name(k): v for k, v in sources.items()}.get(lu.name(req.name))
-    if req.url and req.url.startswith(("git+", "hg+", "svn+", "bzr+")):
-        raise lu.vcs_error(str(path), req.name, req.url)
+    marker = str(req.marker) if req.marker else None
+    if req.url:
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        return found.url(f"{req.name}{extras}", req.url, marker, f"{path}: {req.name}")
     if not isinstance(source, dict):
         return str(req)
-    marker = str(req.marker) if req.marker else None
     where = f"{path}: [tool.uv.sources] {req.name}"
     if "git" in source:
         raise lu.vcs_error(where, req.name, str(source["git"]))
     if "path" in source:
-        return paths.requirement(req.name, path.parent / str(source["path"]), marker, where)
+        return found.local(req.name, path.parent / str(source["path"]), marker, where)
     if source.get("workspace"):
-        return paths.requirement(req.name, workspace_member(data, req.name, path), marker, where)
+        return found.local(req.name, workspace_member(data, req.name, path), marker, where)
     if "url" in source:
-        return lu.url_requirement(req.name, str(source["url"]), marker)
+        return found.url(req.name, str(source["url"]), marker, where)
     return str(req)  # {index = "..."}: the index is in IndexOptions already
 
 

@@ -3,6 +3,11 @@
 We parse the file ourselves instead of handing it to the resolver as-is because (a) includes and
 relative paths must be flattened so the cache key covers everything the result depends on, and (b) a
 mistake must be reported as ``file:line`` with a fix, before any resolver runs.
+
+Files are read through :mod:`._read` (regular files only, size-bounded, a UTF-8 BOM accepted as pip
+does). A line the parser rejects is echoed as a short excerpt: ``-r`` pointed at the wrong file must
+not print a secret. Direct URLs (``name @ https://user:pw@host/pkg.whl#sha256=...``) lose their
+credentials (kept in the spec for the installer) and their hash fragment (turned into ``--hash``).
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
-from ..errors import InputError
-from ..fingerprint import tree_digest
-from ..spec import DependencySpec, IndexOptions
+from ..errors import InputError, excerpt
+from ..reporter import Notice
+from ..spec import DependencySpec, IndexOptions, redact
+from . import _lockutil as lu
+from ._read import read_text
 
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 # options that change nothing for a target-aware, wheel-only install and are accepted silently
@@ -33,13 +42,14 @@ class _State:
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     no_index: bool = False
-    paths: list[str] = field(default_factory=list)
+    sources: lu.Sources = field(default_factory=lu.Sources)
+    notices: list[Notice] = field(default_factory=list)
 
 
 def read(path: Path) -> DependencySpec:
     """Read ``path`` and everything it includes (``-r``/``-c``) into one flat spec."""
     state = _State()
-    _read_file(path.resolve(), state, stack=(), constraint=False)
+    _read_file(path.resolve(), state, stack=(), constraint=False, included_at=None)
     return DependencySpec(
         source=path,
         requirements=tuple(state.requirements),
@@ -51,7 +61,9 @@ def read(path: Path) -> DependencySpec:
             no_index=state.no_index,
         ),
         kind="requirements.txt",
-        path_fingerprints=tuple(state.paths),
+        path_fingerprints=tuple(state.sources.fingerprints),
+        credentials=tuple(state.sources.credentials),
+        notices=tuple(state.notices),
     )
 
 
@@ -88,32 +100,40 @@ def _expand(value: str, where: str) -> str:
     return _ENV_VAR.sub(sub, value)
 
 
-def _read_file(path: Path, state: _State, stack: tuple[Path, ...], constraint: bool) -> None:
+def _read_file(path: Path, state: _State, stack: tuple[Path, ...], constraint: bool, included_at: str | None) -> None:
     if path in stack:
         chain = " -> ".join(str(p) for p in (*stack, path))
         raise InputError(f"requirements include loop: {chain}", "remove one of the -r/-c lines that form the loop")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        where = f" (included from {stack[-1]})" if stack else ""
+    origin = f" (included at {included_at})" if included_at else ""
+    if not os.path.lexists(path) or (path.is_symlink() and not path.exists()):
         raise InputError(
-            f"requirements file {path} does not exist{where}",
+            f"requirements file {path} does not exist{origin}",
             "fix the -r/-c path (it is relative to the including file) or create the file",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read requirements file {path}: {exc}", "make it a readable UTF-8 file") from None
+            code="input-missing",
+        )
+    try:
+        text = read_text(path, "requirements file")
+    except InputError as exc:
+        raise InputError(exc.message + origin, exc.hint, code=exc.code) from None
 
-    for number, line in _logical_lines(text):
+    for number, raw in _logical_lines(text):
         where = f"{path}:{number}"
-        line = _expand(line, where)
+        line = _expand(raw, where)
+        known = len(state.sources.credentials)
         try:
             tokens = shlex.split(line, posix=True)
         except ValueError as exc:
-            raise InputError(f"{where}: cannot parse {line!r} ({exc})", "check the quoting on that line") from None
+            raise InputError(f"{where}: cannot parse {_echo(line)!r} ({exc})",
+                             "check the quoting on that line") from None
         if tokens[0].startswith("-") and not tokens[0].startswith("--hash"):
             _option(tokens, path, where, state, stack, constraint)
-            continue
-        _requirement(line, path, where, state, constraint)
+        else:
+            _requirement(line, path, where, state, constraint)
+        if any((c.password or c.username) in unquote(raw) for c in state.sources.credentials[known:]):
+            state.notices.append(Notice(
+                "credential-in-file", f"{where}: a URL holds a password written in the file, so it is in your "
+                "repository and in any bundle that copies this file: write ${VAR} there and set VAR in the "
+                "environment, or put the credentials in ~/.netrc"))
 
 
 def _option_value(tokens: list[str], where: str) -> tuple[str, str]:
@@ -140,7 +160,7 @@ def _option(
     name, value = _option_value(tokens, where)
     if name in ("-r", "--requirement", "-c", "--constraint"):
         target = (path.parent / value).resolve()
-        _read_file(target, state, (*stack, path), constraint or name in ("-c", "--constraint"))
+        _read_file(target, state, (*stack, path), constraint or name in ("-c", "--constraint"), included_at=where)
     elif name in ("-i", "--index-url"):
         state.index_url = value
     elif name == "--extra-index-url":
@@ -163,51 +183,84 @@ def _absolute_location(value: str, relative_to: Path) -> str:
     return str((relative_to.parent / value).resolve())
 
 
+def _echo(text: str) -> str:
+    """What a message may quote of a user's line: an excerpt, credentials removed."""
+    return excerpt(redact(text), lu.LINE_ECHO)
+
+
 def _requirement(line: str, path: Path, where: str, state: _State, constraint: bool) -> None:
     # split off per-requirement options (--hash=...), keep them verbatim for the installer
     parts = re.split(r"\s+(?=--)", line)
     body, options = parts[0].strip(), [p.strip() for p in parts[1:]]
     for opt in options:
         if not opt.startswith("--hash"):
-            raise InputError(f"{where}: unsupported per-requirement option {opt!r}", "only --hash=... is allowed")
+            raise InputError(f"{where}: unsupported per-requirement option {_echo(opt)!r}",
+                             "only --hash=... is allowed")
         if not re.fullmatch(r"--hash[= ](sha256|sha384|sha512):[0-9a-fA-F]+", opt):
-            raise InputError(f"{where}: malformed hash {opt!r}", "write it as --hash=sha256:<64 hex digits>")
+            raise InputError(f"{where}: malformed hash {_echo(opt)!r}", "write it as --hash=sha256:<64 hex digits>")
     options = [o.replace("--hash ", "--hash=") for o in options]
+    out = state.constraints if constraint else state.requirements
 
     if body.startswith(_VCS) or re.search(r"@\s*(git|hg|svn|bzr)\+", body):
         raise InputError(
-            f"{where}: VCS requirement {body!r} is not supported",
+            f"{where}: VCS requirement {_echo(body)!r} is not supported",
             "publish the package as a wheel to an index, or vendor it as a local folder and refer to its path",
+            code="vcs-requirement",
         )
-    if _looks_like_path(body):
-        local = Path(body.replace("file://", "", 1) if body.startswith("file://") else body)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", body, re.IGNORECASE) and not body.startswith("file:"):
+        body = f"{_name_of_url(body, where)} @ {body}"  # a bare URL: pip names it after its file
+    elif _looks_like_path(body):
+        local = Path(unquote(body[len("file://"):]) if body.startswith("file://") else body)
         local = (path.parent / local).resolve() if not local.is_absolute() else local
-        if not local.exists():
-            raise InputError(f"{where}: local path {local} does not exist", "fix the path (relative to the file)")
-        if local.is_dir():
-            state.paths.append(f"{local}:{tree_digest(local)}")
-        (state.constraints if constraint else state.requirements).append(str(local))
+        out.append(" ".join([str(_local(local, where, state)), *options]))
         return
     try:
         req = Requirement(body)
     except InvalidRequirement as exc:
-        raise InputError(
-            f"{where}: {body!r} is not a valid requirement ({exc})",
-            "write it as 'name', 'name==1.2.3' or 'name>=1; python_version >= \"3.12\"' (PEP 508)",
+        raise lu.invalid_requirement(
+            where, body, exc, "write it as 'name', 'name==1.2.3' or 'name>=1; python_version >= \"3.12\"' (PEP 508)"
         ) from None
+    extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
     if req.url and req.url.startswith("file:"):
-        local = Path(req.url[len("file://") :] if req.url.startswith("file://") else req.url[5:])
+        local = Path(unquote(req.url[len("file://"):]) if req.url.startswith("file://") else req.url[5:])
         if not local.is_absolute():
             local = (path.parent / local).resolve()
-        if local.is_dir():
-            state.paths.append(f"{local}:{tree_digest(local)}")
-        body = f"{req.name}{'[' + ','.join(sorted(req.extras)) + ']' if req.extras else ''} @ {local.as_uri()}"
-        if req.marker:
-            body += f" ; {req.marker}"
+        body = f"{req.name}{extras} @ {_local(local, where, state).as_uri()}"
+    elif req.url:
+        url, hashes = state.sources.remote(req.url, where)
+        body = f"{req.name}{extras} @ {url}"
+        options += [f"--hash={h}" for h in hashes]
     else:
         body = str(req)
-    (state.constraints if constraint else state.requirements).append(" ".join([body, *options]))
+    if req.url and req.marker:
+        body += f" ; {req.marker}"
+    out.append(" ".join([body, *options]))
+
+
+def _local(local: Path, where: str, state: _State) -> Path:
+    """A local path requirement: a Python project folder (fingerprinted) or a wheel/sdist file."""
+    if not local.exists():
+        raise InputError(f"{where}: local path {local} does not exist", "fix the path (relative to the file)",
+                         code="local-path")
+    if local.is_dir():
+        state.sources.folder(local, where)
+        return local
+    return lu.local_archive(local, where, project=None)
+
+
+def _name_of_url(url: str, where: str) -> str:
+    """The project name in a bare URL's file name (``.../pkg-1.0-py3-none-any.whl`` -> ``pkg``)."""
+    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[0])
+        return str(parse_sdist_filename(filename)[0])
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        raise InputError(f"{where}: cannot tell which package the URL {_echo(url)!r} is",
+                         "name it: write 'name @ URL'", code="invalid-requirement") from None
 
 
 def _looks_like_path(body: str) -> bool:
+    if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*@", body):
+        return False  # name @ url
     return body.startswith((".", "/", "file:")) or body.endswith((".whl", ".tar.gz", ".zip"))

@@ -50,18 +50,19 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
         if reduced is not False:
             walk.add_root(_target(packages, dep, path), lu.marker_text(reduced), _extras(dep))
 
-    paths = lu.Paths()
+    sources = lu.Sources(project=lu.project_root(path))
     lines: list[str] = []
     registries: list[str] = []
     for key, marker in sorted(walk.packages().items()):
-        lines.append(_line(packages[key], marker, path, paths, registries))
+        lines.append(_line(packages[key], marker, path, sources, registries))
     return DependencySpec(
         source=path,
         requirements=tuple(lines),
         indexes=lu.add_registries(uv_indexes(manifest, pyproject), registries),
         locked=True,
         kind="uv.lock",
-        path_fingerprints=tuple(paths.fingerprints),
+        path_fingerprints=tuple(sources.fingerprints),
+        credentials=tuple(sources.credentials),
     )
 
 
@@ -157,7 +158,7 @@ def _edges(
             yield _target(packages, dep, path), lu.marker_text(reduced), _extras(dep)
 
 
-def _line(package: dict[str, Any], marker: str | None, path: Path, paths: lu.Paths, registries: list[str]) -> str:
+def _line(package: dict[str, Any], marker: str | None, path: Path, sources: lu.Sources, registries: list[str]) -> str:
     name, version = str(package["name"]), str(package.get("version", ""))
     source = package.get("source", {})
     where = f"{path}: package {name}"
@@ -169,14 +170,14 @@ def _line(package: dict[str, Any], marker: str | None, path: Path, paths: lu.Pat
                     f"{where} is a virtual workspace member and cannot be installed",
                     "make it a package (a [build-system]) or depend on its dependencies directly",
                 )
-            return paths.requirement(name, base / str(source[kind]), marker, where)
+            return sources.local(name, base / str(source[kind]), marker, where)
     if "git" in source:
         raise lu.vcs_error(where, name, str(source["git"]))
     hashes = [lu.hash_of(str(f["hash"]), where) for f in package.get("wheels", []) if "hash" in f]
     if isinstance(package.get("sdist"), dict) and "hash" in package["sdist"]:
         hashes.append(lu.hash_of(str(package["sdist"]["hash"]), where))
     if "url" in source:
-        return lu.url_requirement(name, str(source["url"]), marker, hashes)
+        return sources.url(name, str(source["url"]), marker, where, hashes)
     if "registry" in source:
         registry = str(source["registry"])
         if "://" not in registry:  # a local find-links folder, relative to the lock
