@@ -24,7 +24,9 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, progress
+from .commands import COMMANDS, run_command
+from .commands import register as register_commands
 from .engine import BuildRequest, BuildResult
 from .engine import build as engine_build
 from .errors import BundlingError, ConfigurationError, IndexUnreachableError, InputError
@@ -181,6 +183,7 @@ def parser() -> argparse.ArgumentParser:
     noise.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     noise.add_argument("-v", "--verbose", action="store_true",
                        help="one line per package, and a traceback on internal errors")
+    register_commands(commands)  # explain, report
     return top
 
 
@@ -190,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return build(args)
+        with progress.shown(quiet=args.quiet, verbose=args.verbose):
+            return run_command(args) if args.command in COMMANDS else build(args)
     except BundlingError as exc:
         _error(exc.message, exc.hint)
         return exit_code(exc)

@@ -35,6 +35,7 @@ from .pins import (
     user_hashes,
     with_store,
 )
+from .progress import count
 from .records import digest, dumps
 from .reporter import Reporter, env_flag, silent
 from .spec import DependencySpec
@@ -58,7 +59,7 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
     reporter = reporter or silent()
 
     def build(dest: Path) -> None:
-        reporter.phase(f"{'reading' if spec.locked else 'resolving'} {len(spec.requirements)} requirements "
+        reporter.phase(f"{'reading' if spec.locked else 'resolving'} {count(len(spec.requirements), 'requirement')} "
                        f"for {target.label}")
         if spec.locked:
             pins, record = spec.requirements_text(), ResolutionRecord(None, tuple(sorted(roots)))
