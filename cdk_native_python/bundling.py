@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 import jsii
-from aws_cdk import AssetHashType, DockerImage, ILocalBundling, Stack
+from aws_cdk import Annotations, AssetHashType, DockerImage, ILocalBundling, Stack
 from aws_cdk import BundlingOptions as CdkBundlingOptions
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -27,7 +27,8 @@ from . import engine
 from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
 from .options import BundlingOptions
-from .reporter import QUIET_ENV, VERBOSE_ENV, Reporter, env_flag
+from .progress import console
+from .reporter import QUIET_ENV, VERBOSE_ENV, Notice, Reporter, env_flag
 from .store.local import LocalStore, open_store
 from .target import Target
 
@@ -70,8 +71,46 @@ def store_for(bundling: BundlingOptions, reporter: Reporter) -> LocalStore:
     return open_store(Path(bundling.cache_dir) if bundling.cache_dir else None, reporter=reporter)
 
 
-def reporter_for(name: str) -> Reporter:
-    return Reporter(name)
+class ConstructNotices:
+    """What one construct's bundling says, shown the CDK way: each notice becomes an annotation on the
+    construct (``cdk synth`` prints it with the construct path, ``--strict`` fails on a warning, and
+    ``Annotations.of(scope).acknowledge_warning(notice.annotation_id)`` silences it), and progress goes to the
+    console.
+
+    CDK calls ``try_bundle`` inside the Function/LayerVersion constructor, before the construct can carry
+    annotations: notices wait until the constructor calls :meth:`attach`, which also says again what an
+    earlier bundle of the same asset said when CDK reused it instead of bundling.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.reporter = Reporter(name, sink=self._sink, on_phase=console().phase)
+        self.bundler: LocalBundler | None = None
+        self._construct: Construct | None = None
+        self._pending: list[Notice] = []
+
+    def attach(self, construct: Construct) -> None:
+        """Call at the end of the construct's constructor."""
+        if self.bundler is not None and not self.bundler.ran:
+            # the asset was staged already (an earlier synth, or an equal asset in this app): CDK did not bundle
+            self.bundler.replay()
+        self._construct = construct
+        for notice in self._pending:
+            annotate(construct, notice)
+        self._pending.clear()
+
+    def _sink(self, notice: Notice, _subject: str) -> None:
+        if self._construct is None:
+            self._pending.append(notice)
+        else:
+            annotate(self._construct, notice)
+
+
+def annotate(construct: Construct, notice: Notice) -> None:
+    """A notice as a CDK annotation on ``construct``: a warning under its id, an info as it is."""
+    if notice.level == "warning":
+        Annotations.of(construct).add_warning_v2(notice.annotation_id, notice.message)
+    else:
+        Annotations.of(construct).add_info(notice.message)
 
 
 def fail(exc: BundlingError, name: str) -> BundlingError:
@@ -82,7 +121,8 @@ def fail(exc: BundlingError, name: str) -> BundlingError:
 
 
 def bundled_code(scope: Construct, construct_id: str, entry: Path, target: Target, bundling: BundlingOptions, *,
-                 layer: bool, provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> lambda_.Code:
+                 layer: bool, notices: ConstructNotices, provided: tuple[tuple[str, str, str], ...] = (),
+                 layer_bytes: int = 0) -> lambda_.Code:
     """Resolve now (cheap when cached) and return asset code whose hash is content-addressed."""
     name = construct_path(scope, construct_id)
     request = bundling.request(entry, target, layer=layer, name=name, provided=provided, layer_bytes=layer_bytes)
@@ -91,10 +131,10 @@ def bundled_code(scope: Construct, construct_id: str, entry: Path, target: Targe
         # `cdk ls`, or a stack outside `--exclusively`: CDK will not bundle, so neither do we.
         asset_hash = hashlib.sha256(f"skipped:{entry}:{target}".encode()).hexdigest()
     else:
-        reporter = reporter_for(name)
+        reporter = notices.reporter
         plan = engine.prepare(request, store_for(bundling, reporter), reporter)
         asset_hash = plan.asset_hash
-        local = LocalBundler(plan, bundling, reporter)
+        local = notices.bundler = LocalBundler(plan, bundling, reporter)
     return lambda_.Code.from_asset(
         str(entry),
         asset_hash_type=AssetHashType.CUSTOM,
@@ -109,8 +149,11 @@ class LocalBundler:
         self._plan = plan
         self._bundling = bundling
         self._reporter = reporter
+        #: CDK called :meth:`try_bundle` (it does not when the asset is staged already)
+        self.ran = False
 
     def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
+        self.ran = True
         name = self._plan.request.name
         try:
             result = engine.bundle(self._plan, Path(output_dir), store_for(self._bundling, self._reporter),
@@ -120,8 +163,12 @@ class LocalBundler:
             print(message, file=sys.stderr, flush=True)
             raise RuntimeError(message) from None
         if not env_flag(QUIET_ENV):
-            print(result.summary(name, verbose=env_flag(VERBOSE_ENV)), file=sys.stderr, flush=True)
+            console().line(result.summary(name, verbose=env_flag(VERBOSE_ENV)))
         return True
+
+    def replay(self) -> None:
+        """What bundling said about this asset when it was staged, said again (see :func:`engine.replay`)."""
+        engine.replay(self._plan, store_for(self._bundling, self._reporter), self._reporter)
 
 
 def staged_asset(construct: Construct) -> Path | None:

@@ -55,6 +55,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--cache-dir", metavar="DIR", type=Path,
                    help="cache location (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)")
+    c.set_defaults(quiet=False, verbose=False)
     sub = c.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     sub.add_parser("info", help="location, size per kind and entry counts")
     p = sub.add_parser("prune", help="remove entries by age or total size, least recently used first")

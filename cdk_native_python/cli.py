@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import errno
 import hashlib
-import json
 import os
 import shutil
 import stat
@@ -25,13 +24,15 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import __version__, cachecmd
+from . import __version__, progress
 from ._fs import atomic_write, held_tempdir, remove_dead, replacing, tmp_prefix
+from .commands import COMMANDS, run_command
+from .commands import register as register_commands
 from .engine import BuildRequest, BuildResult
 from .engine import build as engine_build
 from .errors import BundlingError, ConfigurationError, IndexUnreachableError, InputError
 from .options import BundlingOptions
-from .records import to_json
+from .records import OutputRecord, dumps
 from .reporter import Reporter
 from .store import Store
 from .store.local import open_store
@@ -198,7 +199,7 @@ def parser() -> argparse.ArgumentParser:
     noise.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     noise.add_argument("-v", "--verbose", action="store_true",
                        help="one line per package, and a traceback on internal errors")
-    cachecmd.add_parser(commands)
+    register_commands(commands)  # explain, report
     return top
 
 
@@ -212,9 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        if args.command == "cache":
-            return cachecmd.run(args)
-        return build(args)
+        with progress.shown(quiet=args.quiet, verbose=args.verbose):
+            return run_command(args) if args.command in COMMANDS else build(args)
     except BundlingError as exc:
         _error(exc.message, exc.hint)
         return exit_code(exc)
@@ -332,20 +332,18 @@ def build(args: argparse.Namespace) -> int:
         request = options.request(entry, target, layer=args.layer, name=name)
         if dep_file is not None:
             request = dataclasses.replace(request, dependency_file=dep_file)
-        output: dict[str, object] = {"path": str(final), "kind": "zip" if as_zip else "folder",
-                                     "layer": args.layer}
+        output = OutputRecord(str(final), "zip" if as_zip else "folder", args.layer)
         with writing(flag, final):
             if as_zip:
                 result, entries, size, sha256 = build_zip(request, final, cache, reporter, epoch)
-                output.update(entries=entries, bytes=size, sha256=sha256)
+                output = dataclasses.replace(output, entries=entries, bytes=size, sha256=sha256)
                 written = f"{final} ({entries} entries, {size / 1e6:.1f} MB)"
             else:
                 result = build_dir(request, final, cache, reporter)
                 written = f"{final}{os.sep}"
         if report is not None:
             with writing("--report", report):
-                atomic_write(report, json.dumps({**to_json(result.report), "output": output}, indent=2, sort_keys=True)
-                             + "\n")
+                atomic_write(report, dumps(dataclasses.replace(result.report, output=output)))
     if not args.quiet:
         print(result.summary(name, verbose=args.verbose), file=sys.stderr)
         print(f"[{PROG}] wrote {written}", file=sys.stderr)

@@ -28,17 +28,19 @@ from .fingerprint import DEFAULT_EXCLUDES
 from .install import InstalledTree, InstallOptions, install
 from .localbuild import Builder, allowed_names
 from .pins import Resolution
-from .records import BuildReport, SizeRecord, TreeRecord, digest, dumps
-from .reporter import Reporter
+from .progress import count
+from .records import BuildReport, RecordError, SizeRecord, TreeRecord, digest, dumps, loads
+from .reporter import Notice, Reporter
 from .resolve import resolve
 from .source import SourceTree, snapshot
 from .spec import DependencySpec, IndexOptions
 from .stage import place_tree
 from .store import Store
 from .store.local import open_store
-from .strip import StripOptions, plan
+from .strip import RUNTIME_PROVIDED, StripOptions, plan
 from .target import Target
 from .verify import require_clean, scan
+from .why import chain, root_labels, shown
 
 #: bump when the same inputs should give another asset (changes every asset hash)
 VERSION = "3"
@@ -154,6 +156,13 @@ def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporte
     """Read the inputs and resolve them (a store hit is a file read); the plan knows its asset hash."""
     reporter = reporter or Reporter(request.name)
     store = store or open_store(reporter=reporter)
+    try:
+        return _prepare(request, store, reporter)
+    finally:
+        reporter.idle()  # CDK prints next ("Bundling asset ..."): not on the end of a progress line
+
+
+def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
     start = time.perf_counter()
     if not request.entry.is_dir():
         raise ConfigurationError(f"entry {request.entry.absolute()} is not a folder",
@@ -190,9 +199,19 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
     The installed tree is hard-linked from the store when ``link`` and no command hook could edit it;
     ``link=False`` copies it, for an output handed to people who may edit it.
     """
-    request = plan.request
-    reporter = reporter or Reporter(request.name)
+    reporter = reporter or Reporter(plan.request.name)
     store = store or open_store(reporter=reporter)
+    try:
+        return _bundle(plan, output, store, reporter, link)
+    finally:
+        reporter.idle()  # the summary line takes the place of the progress line
+
+
+def _bundle(plan: Plan, output: Path, store: Store, reporter: Reporter, link: bool) -> BuildResult:
+    request = plan.request
+    # what bundling says about these files goes into the report, to be said again when CDK reuses the
+    # staged asset without bundling (the store speaks to ``reporter`` itself: its notices are about this run)
+    own = reporter.child()
     start = time.perf_counter() - plan.resolve_seconds
     output.mkdir(parents=True, exist_ok=True)
     hooks.run(request.hooks, "before_bundling", request.entry, output)
@@ -201,20 +220,20 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
     placement = "none"
     if plan.resolution is not None and plan.spec is not None:
         tree, install_hit = install(plan.resolution, plan.spec, request.target, store, request.install,
-                                    try_offline=plan.resolve_hit, reporter=reporter)
+                                    try_offline=plan.resolve_hit, reporter=own)
         deps_dir = output / "python" if request.layer else output
+        own.phase(f"staging {count(len(tree.record.packages), 'package')} ({mb(tree.record.size_bytes)}) "
+                  f"for {request.target.label}")
         placement = place_tree(tree.path, deps_dir, link=link and request.hooks is None)
     source_files = plan.source.copy_to(output) if plan.source else []
     hooks.run(request.hooks, "after_bundling", request.entry, output)
     size, zipped = _measure(request, tree, output, source_files)
     budget = _budget(request, tree, plan.resolution, size, zipped, output, source_files)
-    budget.check(f"{request.name} ({request.target})")
-    warning = budget.warning()
-    if warning:
-        reporter.warn("size-near-limit", warning)
-    for notice in budget.notices():
-        reporter.emit(notice)
+    budget.check(_what(request))
     record = tree.record if tree else TreeRecord(str(request.target))
+    roots = _roots(plan, record)
+    for notice in (*_size_notices(budget), *_shipped_notices(record, roots)):
+        own.emit(notice)
     report = BuildReport(
         target=str(request.target), runtime=request.target.runtime,
         architecture=request.target.lambda_architecture, glibc=".".join(map(str, request.target.glibc)),
@@ -224,9 +243,75 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
         cache={"resolve": "hit" if plan.resolve_hit else "miss", "install": "hit" if install_hit else "miss"},
         placement=placement, seconds=round(time.perf_counter() - start, 3),
         warnings=tuple(n.message for n in reporter.warnings),
+        name=request.name, layer=request.layer, roots=roots, graph=record.graph, notices=tuple(own.notices),
     )
     path = store.write_record("reports", f"{plan.asset_hash}.json", dumps(report))
     return BuildResult(output, request.target, report, path)
+
+
+def replay(plan: Plan, store: Store | None = None, reporter: Reporter | None = None) -> BuildReport:
+    """CDK reuses the asset of ``plan`` staged by an earlier synth and does not bundle: say again what
+    bundling said about it, from its report, with the size checked against the layers the function has now
+    (their size is not part of the asset hash). Without a report (the cache was cleared), bundle again
+    into a scratch folder to know."""
+    reporter = reporter or Reporter(plan.request.name)
+    store = store or open_store(reporter=reporter)
+    try:
+        report = loads(BuildReport, (store.root / "reports" / f"{plan.asset_hash}.json").read_text(encoding="utf-8"))
+    except (OSError, RecordError):
+        with store.scratch("replay") as work:
+            return bundle(plan, work / "asset", store, reporter).report
+    budget = Budget(report.size.unzipped_bytes, report.size.zipped_estimate_bytes, plan.request.layer_bytes,
+                    {name: p.bytes for name, p in report.packages.items()})
+    budget.check(_what(plan.request))
+    for notice in (*(n for n in report.notices if n.code not in SIZE_CODES), *_size_notices(budget)):
+        reporter.emit(notice)
+    return report
+
+
+def _roots(plan: Plan, record: TreeRecord) -> tuple[str, ...]:
+    """What the user asked for directly, as written; for a lock file that does not tell its direct
+    requirements from the rest, the packages nothing else in the set requires."""
+    spec, resolution = plan.spec, plan.resolution
+    if spec is None or resolution is None:
+        return ()
+    if spec.locked and spec.roots is None and record.graph:
+        required = {dep for node in record.graph.values() for dep in node.requires}
+        return tuple(sorted(name for name in record.graph if name not in required))
+    return root_labels(spec.requirements, resolution.roots)
+
+
+#: notices about the size, which depends on the layers too: computed again when a report is replayed
+SIZE_CODES = frozenset({"size-near-limit", "zip-over-direct-upload"})
+
+
+def _what(request: BuildRequest) -> str:
+    return f"{request.name} ({request.target})"
+
+
+def _size_notices(budget: Budget) -> tuple[Notice, ...]:
+    """What the size says (recomputed on a replay: the layers' share may have changed since)."""
+    warning = budget.warning()
+    return ((Notice("size-near-limit", warning),) if warning else ()) + budget.notices()
+
+
+def _shipped_notices(record: TreeRecord, roots: Sequence[str]) -> tuple[Notice, ...]:
+    """A warning when packages the Lambda runtime provides are in the bundle because a kept package needs
+    them (with ``keep_boto3`` or ``keep=[...]`` they are not stripping's seeds, so not listed here)."""
+    seeds = record.stripped.kept_seeds
+    shipped = sorted(name for name in seeds if name in RUNTIME_PROVIDED and name in record.packages)
+    if not shipped:
+        return ()
+    paths = [chain(record.graph, roots, name, within=record.packages) or (seeds[name], name) for name in shipped]
+    # a chain that another one continues says nothing more: botocore's ends where jmespath's goes on
+    paths = [p for p in paths if not any(len(q) > len(p) and q[:len(p)] == p for q in paths)]
+    one = len(shipped) == 1
+    return (Notice("runtime-provided-shipped",
+                   f"{', '.join(f'{n} {record.packages[n].version}' for n in shipped)} "
+                   f"({mb(sum(record.packages[n].bytes for n in shipped))}), which the Lambda runtime provides, "
+                   f"{'is' if one else 'are'} shipped, required through "
+                   f"{'; '.join(shown(p, roots) for p in paths)}: the bundled "
+                   f"{'copy shadows' if one else 'copies shadow'} the runtime's"),)
 
 
 def build(request: BuildRequest, output: Path, store: Store | None = None, reporter: Reporter | None = None, *,

@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from .bundling import (
+    ConstructNotices,
     bundled_code,
     construct_path,
     entry_folder,
@@ -87,9 +88,10 @@ class NativePythonFunction(lambda_.Function):
     ) -> None:
         runtime = runtime or lambda_.Runtime.PYTHON_3_13
         name = construct_path(scope, construct_id)
+        notices = ConstructNotices(name)
         try:
             code, module = self._code(scope, construct_id, name, entry, runtime, index, architecture,
-                                      bundling or BundlingOptions(), function_props)
+                                      bundling or BundlingOptions(), function_props, notices)
         except BundlingError as exc:
             raise fail(exc, name) from None
         super().__init__(
@@ -101,11 +103,15 @@ class NativePythonFunction(lambda_.Function):
             architecture=architecture,
             **function_props,
         )
+        try:
+            notices.attach(self)
+        except BundlingError as exc:
+            raise fail(exc, name) from None
 
     @staticmethod
     def _code(scope: Construct, construct_id: str, name: str, entry: str, runtime: lambda_.Runtime,
               index: str | None, architecture: lambda_.Architecture | None, bundling: BundlingOptions,
-              function_props: dict[str, Any]) -> tuple[lambda_.Code, str]:
+              function_props: dict[str, Any], notices: ConstructNotices) -> tuple[lambda_.Code, str]:
         """The bundled code and the handler's module."""
         reject_code_prop(function_props, "lambda_.Function")
         path = entry_folder(entry)
@@ -121,6 +127,6 @@ class NativePythonFunction(lambda_.Function):
         layer_bytes = 0
         if function_props.get("layers") and Stack.of(scope).bundling_required:
             provided, layer_bytes = from_layers(function_props["layers"], target, name)
-        code = bundled_code(scope, construct_id, path, target, bundling, layer=False, provided=provided,
-                            layer_bytes=layer_bytes)
+        code = bundled_code(scope, construct_id, path, target, bundling, layer=False, notices=notices,
+                            provided=provided, layer_bytes=layer_bytes)
         return code, index[:-3].replace("/", ".").replace("\\", ".")

@@ -18,16 +18,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import uv
-from .budget import estimate_zipped, tree_bytes
+from .budget import estimate_zipped, mb, tree_bytes
 from .diagnose import explain
 from .distributions import Distribution, installed, remove
-from .pins import Resolution, count_requirements, has_requirements, with_store, without
-from .records import PackageRecord, SlimResult, StripResult, TreeRecord, digest, dumps, loads
+from .pins import Resolution, count_requirements, has_requirements, pinned_versions, with_store, without
+from .progress import count
+from .records import DependencyRecord, PackageRecord, SlimResult, StripResult, TreeRecord, digest, dumps, loads
 from .reporter import Reporter, silent
 from .slim import SlimOptions, drop_install_records, precompile, slim
 from .spec import DependencySpec, IndexOptions
 from .store import Store
-from .strip import StripOptions, plan, plan_graph, provided_by_layers
+from .strip import StripOptions, dependency_graph, plan_graph, provided_by_layers
 from .target import Target
 from .verify import require_clean, scan
 
@@ -74,13 +75,11 @@ def install(resolution: Resolution, spec: DependencySpec, target: Target, store:
         tree = dest / TREE
         early = _strip_before_install(resolution, options.strip)
         pins = without(resolution.pins, early.removed) if early.removed else resolution.pins
-        reporter.phase(f"installing {count_requirements(pins)} packages for {target.label}")
         if has_requirements(pins):
-            _uv_install(pins, resolution, spec, target, store, tree, try_offline)
+            _uv_install(pins, resolution, spec, target, store, tree, try_offline, reporter)
         else:
             tree.mkdir()  # nothing to install (e.g. every requirement's marker is false on the target)
-        reporter.phase(f"verifying the installed packages for {target.label}")
-        record = _finish(tree, resolution, target, store, options, early)
+        record = _finish(tree, resolution, target, store, options, early, reporter)
         (dest / RECORD_FILE).write_text(dumps(record), encoding="utf-8")
 
     def admit(entry: Path) -> None:
@@ -104,8 +103,9 @@ def _strip_before_install(resolution: Resolution, options: StripOptions) -> Stri
 
 
 def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target: Target, store: Store,
-                tree: Path, try_offline: bool) -> None:
+                tree: Path, try_offline: bool, reporter: Reporter) -> None:
     indexes = resolution_indexes(resolution, spec, store)
+    packages = count(count_requirements(pins), "package")
     with store.scratch("install") as work:
         requirements = work / "pins.txt"
         requirements.write_text(with_store(pins, store.root), encoding="utf-8")
@@ -116,9 +116,13 @@ def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target:
             (work / "constraints.txt").write_text(with_store(spec.constraints_text(), store.root), encoding="utf-8")
             args += ["--constraint", str(work / "constraints.txt")]
         args += indexes.uv_args()
-        result = uv.run(args, store.uv_cache, offline=True, credentials=spec.credentials) if try_offline else None
+        result = None
+        if try_offline:
+            reporter.phase(f"installing {packages} for {target.label} from the wheel cache")
+            result = uv.run(args, store.uv_cache, offline=True, credentials=spec.credentials)
         if result is None or result.returncode != 0:
             shutil.rmtree(tree, ignore_errors=True)
+            reporter.phase(f"downloading and installing {packages} for {target.label}")
             result = uv.run(args, store.uv_cache, credentials=spec.credentials)
     if result.returncode != 0:
         if uv.no_space(result.message):
@@ -133,39 +137,54 @@ def resolution_indexes(resolution: Resolution, spec: DependencySpec, store: Stor
 
 
 def _finish(tree: Path, resolution: Resolution, target: Target, store: Store, options: InstallOptions,
-            early: StripResult) -> TreeRecord:
+            early: StripResult, reporter: Reporter) -> TreeRecord:
     """Strip, slim, verify (and precompile) a fresh install; returns its record."""
     # console scripts carry the host interpreter's path in their shebang: useless on Lambda and
     # not reproducible across machines
     shutil.rmtree(tree / "bin", ignore_errors=True)
     dists = installed(tree)
     drop_install_records(tree, dists.values())
+    edges = dependency_graph(dists, target)
     with store.trash() as trash:
-        late = strip_installed(tree, target, resolution.roots, options.strip, trash, dists)
+        late = strip_installed(tree, target, resolution.roots, options.strip, trash, dists, edges)
         stripped = StripResult({**early.removed, **late.removed}, {**early.kept_seeds, **late.kept_seeds})
         slimmed = slim(tree, options.slim, trash)
+    packages = {name: PackageRecord(d.version, d.wheel_tags, d.installed_bytes(tree))
+                for name, d in sorted(dists.items()) if name not in late.removed}
+    size, files = tree_bytes(tree)
+    reporter.phase(f"verifying {count(len(packages), 'package')} ({mb(size)}) for {target.label}")
     report = scan(tree, target, exclude=options.verify_exclude)
     require_clean(report, target, "the installed dependencies")
     if options.slim.compile_bytecode:
         compiled, compiler = precompile(tree, target)
         slimmed = SlimResult(slimmed.files_removed, slimmed.bytes_removed, slimmed.by_rule, compiled, compiler)
-    packages = {name: PackageRecord(d.version, d.wheel_tags, d.installed_bytes(tree))
-                for name, d in sorted(dists.items()) if name not in late.removed}
-    size, files = tree_bytes(tree)
+        size, files = tree_bytes(tree)
     return TreeRecord(
         target=str(target),
         packages=packages,
+        graph=_graph(resolution, dists, edges),
         stripped=stripped, slimmed=slimmed, verification=report.result(),
         size_bytes=size, zipped_estimate_bytes=estimate_zipped(tree, files),
     )
 
 
+def _graph(resolution: Resolution, dists: dict[str, Distribution],
+           edges: dict[str, set[str]]) -> dict[str, DependencyRecord]:
+    """Who requires whom in the whole set: the resolver's record when there is one (it covers the packages
+    stripped before install), else the installed metadata (before anything was stripped)."""
+    graph = resolution.graph if resolution.graph is not None else edges
+    versions = {**pinned_versions(resolution.pins), **{name: d.version for name, d in dists.items()}}
+    return {name: DependencyRecord(versions.get(name, ""), tuple(sorted(graph[name]))) for name in sorted(graph)}
+
+
 def strip_installed(tree: Path, target: Target, roots: Sequence[str], options: StripOptions,
-                    trash: Path | None = None, dists: dict[str, Distribution] | None = None) -> StripResult:
+                    trash: Path | None = None, dists: dict[str, Distribution] | None = None,
+                    edges: dict[str, set[str]] | None = None) -> StripResult:
     """Apply the strip policy to an installed tree by its metadata (lock files read as they are have no
-    resolver graph), and leave out what the function's layers hold."""
+    resolver graph), and leave out what the function's layers hold. ``edges``: the tree's
+    :func:`~cdk_native_python.strip.dependency_graph`, when the caller has it already."""
     dists = installed(tree) if dists is None else dists
-    result = plan(dists, target, roots, options)
+    result = plan_graph(edges if edges is not None else dependency_graph(dists, target), roots, options)
     provided = provided_by_layers(dists, options, result.removed) if options.provided else {}
     removed = {**result.removed, **provided}
     for name in sorted(removed):

@@ -25,12 +25,12 @@ from constructs import Construct
 
 from . import engine
 from .bundling import (
+    ConstructNotices,
     bundled_code,
     construct_path,
     entry_folder,
     fail,
     reject_code_prop,
-    reporter_for,
     staged_asset,
     store_for,
     target_of,
@@ -75,6 +75,7 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
         name = construct_path(scope, construct_id)
         self._name = name
         self._bundling = bundling
+        self._notices = ConstructNotices(name)
         self._packages: dict[str, str] | None = None
         self._bytes: int | None = None
         required = Stack.of(scope).bundling_required
@@ -84,12 +85,17 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
             self._entry_path = entry_folder(entry)
             if required and len(self._targets) > 1:
                 self._check_one_zip_serves_all(self._targets, name)
-            code = bundled_code(scope, construct_id, self._entry_path, self._targets[0], bundling, layer=True)
+            code = bundled_code(scope, construct_id, self._entry_path, self._targets[0], bundling, layer=True,
+                                notices=self._notices)
         except BundlingError as exc:
             raise fail(exc, name) from None
         path = self._entry_path
         super().__init__(scope, construct_id, code=code, compatible_runtimes=runtimes,
                          compatible_architectures=arches, **props)
+        try:
+            self._notices.attach(self)
+        except BundlingError as exc:
+            raise fail(exc, name) from None
         staged = staged_asset(self)
         if required and staged is not None and staged.is_dir() and staged != path:
             self._read(staged)
@@ -147,7 +153,7 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
 
     def _bundle_into(self, target: Target, out: Path) -> engine.BuildResult:
         request = self._bundling.request(self._entry_path, target, layer=True, name=self._name)
-        reporter = reporter_for(self._name)
+        reporter = self._notices.reporter
         return engine.build(request, out, store_for(self._bundling, reporter), reporter)
 
     def _check_one_zip_serves_all(self, targets: tuple[Target, ...], name: str) -> None:

@@ -111,6 +111,7 @@ def check_pins(text: str) -> set[str]:
         names.add(normalize(pinned.group(1)))
     return names
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_VERSION = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
 _HASH_OPT = re.compile(r"--hash=(\S+)")
 
 
@@ -161,6 +162,12 @@ def without(text: str, names: Iterable[str]) -> str:
         if not skipping:
             out.append(line)
     return "\n".join(out) + ("\n" if out else "")
+
+
+def pinned_versions(text: str) -> dict[str, str]:
+    """name -> version of every ``name==version`` pin (a wheel referenced by path has no version here)."""
+    found = (_VERSION.match(line) for line in text.splitlines())
+    return {normalize(m.group(1)): m.group(2) for m in found if m}
 
 
 def count_requirements(text: str) -> int:

@@ -8,13 +8,16 @@ a damaged file is a :class:`RecordError`, which the store treats as a corrupt en
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+
+from .reporter import Notice
 
 T = TypeVar("T")
 
@@ -77,11 +80,23 @@ class VerificationResult:
 
 
 @dataclass(frozen=True)
+class DependencyRecord:
+    """One package of the resolved set for the target, whether it ended in the bundle or was stripped."""
+
+    version: str = ""
+    #: the names it requires on the target (markers and requested extras evaluated)
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TreeRecord:
     """An installed, stripped, slimmed and verified dependency tree (``trees/<key>/tree.json``)."""
 
     target: str
     packages: Mapping[str, PackageRecord] = field(default_factory=dict)
+    #: who requires whom in the whole resolved set, stripped packages included (empty in trees installed
+    #: before this was recorded)
+    graph: Mapping[str, DependencyRecord] = field(default_factory=dict)
     stripped: StripResult = field(default_factory=StripResult)
     slimmed: SlimResult = field(default_factory=SlimResult)
     verification: VerificationResult = field(default_factory=VerificationResult)
@@ -102,8 +117,24 @@ class SizeRecord:
 
 
 @dataclass(frozen=True)
+class OutputRecord:
+    """The file or folder ``cdk-native-python build`` wrote."""
+
+    path: str
+    kind: str  # "zip" | "folder"
+    layer: bool = False
+    entries: int = 0
+    bytes: int = 0
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
 class BuildReport:
-    """The account of one bundle (``<cache>/reports/<asset hash>.json``, ``--report``)."""
+    """The account of one bundle (``<cache>/reports/<asset hash>.json``, ``--report``).
+
+    ``graph`` and ``roots`` answer "why is this package here?" (``cdk-native-python explain``);
+    ``notices`` are what bundling said about these files, shown again when CDK reuses the staged asset.
+    """
 
     target: str
     runtime: str
@@ -121,7 +152,19 @@ class BuildReport:
     cache: Mapping[str, str] = field(default_factory=dict)
     placement: str = "none"
     seconds: float = 0.0
+    #: every warning said while building (preparation, bundling, the cache), as printed
     warnings: tuple[str, ...] = ()
+    #: the construct path or output name, and whether it is a layer (dependencies under ``python/``)
+    name: str = ""
+    layer: bool = False
+    #: what the user asked for directly, as written (``aws-lambda-powertools[tracer]``), sorted
+    roots: tuple[str, ...] = ()
+    #: the whole resolved set for the target, stripped packages included: name -> version and requirements
+    graph: Mapping[str, DependencyRecord] = field(default_factory=dict)
+    #: what bundling said about the bundle's files (warnings and information, with their codes)
+    notices: tuple[Notice, ...] = ()
+    #: what the command line wrote (``build --report``); none for a synth's report
+    output: OutputRecord | None = None
 
 
 def digest(description: object, length: int = 32) -> str:
@@ -161,12 +204,18 @@ def loads(cls: type[T], text: str) -> T:
     return from_json(cls, data)
 
 
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
+    """A record class's field types (resolving them is most of the cost of reading a report: done once)."""
+    return typing.get_type_hints(kind)
+
+
 def _convert(kind: Any, data: Any, where: str) -> Any:
     origin = typing.get_origin(kind)
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
         if not isinstance(data, dict):
             raise RecordError(f"{where}: expected an object")
-        hints = typing.get_type_hints(kind)
+        hints = _hints(kind)
         unknown = set(data) - {f.name for f in dataclasses.fields(kind)}
         if unknown:
             raise RecordError(f"{where}: unknown field {sorted(unknown)[0]!r}")
@@ -194,6 +243,10 @@ def _convert(kind: Any, data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             raise RecordError(f"{where}: expected an object")
         return {str(k): _convert(value, v, f"{where}.{k}") for k, v in data.items()}
+    if origin is Literal:
+        if data in typing.get_args(kind):
+            return data
+        raise RecordError(f"{where}: expected one of {', '.join(map(repr, typing.get_args(kind)))}")
     if kind is float and isinstance(data, (int, float)) and not isinstance(data, bool):
         return float(data)
     if kind in (str, int, bool) and type(data) is kind:

@@ -8,27 +8,21 @@ The engine never prints. It calls a :class:`Reporter` (injected, with a stderr d
 * tests can collect what was said.
 
 A :class:`Notice` has a stable ``code`` (its annotation id is ``cdk-native-python:<code>``) and the
-one-line ``message`` a user acts on.
+one-line ``message`` a user acts on. Progress (``phase``) is drawn by :mod:`~cdk_native_python.progress`.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-PREFIX = "[cdk-native-python]"
-QUIET_ENV = "CDK_NATIVE_PYTHON_QUIET"
-VERBOSE_ENV = "CDK_NATIVE_PYTHON_VERBOSE"
+from . import progress
+from .progress import PREFIX, QUIET_ENV, VERBOSE_ENV, env_flag, heading
+
+__all__ = ["PREFIX", "QUIET_ENV", "VERBOSE_ENV", "Level", "Notice", "Reporter", "env_flag", "silent"]
 
 Level = Literal["warning", "info"]
-
-
-def env_flag(name: str) -> bool:
-    """An on/off environment variable: anything but unset, empty or ``0`` is on."""
-    return os.environ.get(name, "") not in ("", "0")
 
 
 @dataclass(frozen=True)
@@ -45,13 +39,12 @@ class Notice:
         return f"cdk-native-python:{self.code}"
 
     def line(self, subject: str = "") -> str:
-        where = f" {subject}:" if subject else ""
         label = "warning: " if self.level == "warning" else ""
-        return f"{PREFIX}{where} {label}{self.message}"
+        return f"{heading(subject)} {label}{self.message}"
 
 
 def _stderr(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    progress.console().line(text)  # through the console: a live progress line is erased first
 
 
 @dataclass
@@ -59,13 +52,13 @@ class Reporter:
     """Collects the notices of one or more builds and forwards each one to ``sink`` once.
 
     ``subject`` names what is being built (a construct path, an output file) in printed lines.
-    ``phase`` receives progress (e.g. "resolving 16 requirements for python3.13/arm64"); by default
-    progress is not shown.
+    ``on_phase`` receives progress (e.g. "resolving 16 requirements for python3.13/arm64"; "" when the
+    step is over); by default progress is not shown, except inside :func:`progress.shown` (the CLI).
     """
 
     subject: str = ""
     sink: Callable[[Notice, str], None] | None = None
-    on_phase: Callable[[str, str], None] | None = None
+    on_phase: progress.PhaseCallback | None = field(default_factory=progress.default_phase)
     notices: list[Notice] = field(default_factory=list)
 
     def emit(self, notice: Notice) -> None:
@@ -84,8 +77,19 @@ class Reporter:
         self.emit(Notice(code, message, "info"))
 
     def phase(self, text: str) -> None:
+        """A step began (shown if it lasts, see :mod:`~cdk_native_python.progress`)."""
         if self.on_phase is not None:
             self.on_phase(text, self.subject)
+
+    def idle(self) -> None:
+        """The current step is over: a live progress line is erased before anything else is printed."""
+        self.phase("")
+
+    def child(self) -> Reporter:
+        """A reporter for one step: it forwards everything here and keeps, in its own ``notices``, what that
+        step said (the engine stores what bundling said in the report)."""
+        return Reporter(self.subject, sink=lambda notice, _subject: self.emit(notice),
+                        on_phase=lambda text, _subject: self.phase(text))
 
     @property
     def warnings(self) -> list[Notice]:

@@ -39,6 +39,7 @@ from .pins import (
     with_store,
     without,
 )
+from .progress import count
 from .records import digest, dumps
 from .reporter import Reporter, env_flag, silent
 from .spec import DependencySpec
@@ -62,7 +63,7 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
     reporter = reporter or silent()
 
     def build(dest: Path) -> None:
-        reporter.phase(f"{'reading' if spec.locked else 'resolving'} {len(spec.requirements)} requirements "
+        reporter.phase(f"{'reading' if spec.locked else 'resolving'} {count(len(spec.requirements), 'requirement')} "
                        f"for {target.label}")
         if spec.locked:
             pins = spec.requirements_text() + (_resolve_unpinned(spec, target, store, builder) if spec.unpinned else "")

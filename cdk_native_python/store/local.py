@@ -89,9 +89,14 @@ def _writable_problem(root: Path) -> str | None:
     try:
         for sub in ("tmp", "mutex"):
             (root / sub).mkdir(exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root / "tmp") as f:
-            f.write(b"x" * 4096)
-            f.flush()
+        fd, probe = tempfile.mkstemp(prefix="probe-", dir=root / "tmp")
+        try:
+            os.write(fd, b"x" * 4096)
+        finally:
+            os.close(fd)
+            # another process starting on this cache may have cleaned tmp/ meanwhile (a file is never held)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(probe)
     except OSError as exc:
         return str(exc.strerror or exc)
     return None

@@ -1,0 +1,117 @@
+"""The ``explain``, ``report`` and ``cache`` commands of ``cdk-native-python`` (``cli.py`` registers and
+dispatches them; ``cache`` lives in :mod:`~cdk_native_python.cachecmd`).
+
+``explain PKG`` reads a report (``--report FILE``), or takes every target, input, source and contents flag
+of ``build`` and builds exactly what ``build`` would (same flags, same code, same cache; into a temporary
+folder) to explain its report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from . import cachecmd
+from .errors import InputError
+from .explain import explain
+from .records import BuildReport, RecordError, dumps, from_json
+from .show import report_text
+
+COMMANDS = ("explain", "report", "cache")
+
+EXPLAIN_EPILOG = """\
+examples:
+  # why is botocore in this function's bundle (or why not)?
+  cdk-native-python explain botocore --runtime python3.12 --arch arm64 -r src/requirements.txt
+
+  # from a report: `build --report FILE`, or <cache>/reports/<asset hash>.json of a synth
+  # (CDK_NATIVE_PYTHON_VERBOSE=1 cdk synth prints each bundle's report path)
+  cdk-native-python explain botocore --report dist/fn.json
+
+Without --report, every flag of `build` that says what to build is accepted (--runtime, --arch, -r,
+--source, --group, --extra, --layer, package sources, --keep-boto3, --strip, --keep, --cache-dir, ...;
+see `cdk-native-python build --help`); nothing is written besides the cache.
+"""
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``explain``, ``report`` and ``cache`` to the command line's parser."""
+    cachecmd.add_parser(commands)
+    e = commands.add_parser(
+        "explain", help="say why a package is (or is not) in a bundle, and what would change that",
+        description="Say whether PKG is in the bundle, at which version and from which wheel, the chain of\n"
+                    "requirements that brings it in, why it was stripped (and what would keep it), or which\n"
+                    "layer provides it.",
+        epilog=EXPLAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.add_argument("package", metavar="PKG", help="the package to explain (any spelling: PyYAML, pyyaml)")
+    e.add_argument("--report", metavar="FILE.json", type=Path, help="explain this report instead of building")
+    e.add_argument("build_flags", nargs=argparse.REMAINDER, metavar="BUILD_FLAGS",
+                   help="the flags of `build` that say what to build (without --report)")
+    e.set_defaults(quiet=False, verbose=False)
+
+    r = commands.add_parser(
+        "report", help="print a build report as tables (--json for scripts)",
+        description="Print a build report (`build --report FILE`, or <cache>/reports/<asset hash>.json written\n"
+                    "by every synth) as tables: packages with version, size, wheel tags and who requires them,\n"
+                    "what was stripped and why, slimming, verification and notices.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("file", metavar="FILE.json", type=Path, help="the report")
+    r.add_argument("--json", action="store_true", help="the report as normalized JSON (stable keys, for scripts)")
+    r.set_defaults(quiet=False, verbose=False)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run ``explain``, ``report`` or ``cache``; errors are raised for the command line to print."""
+    if args.command == "cache":
+        return cachecmd.run(args)
+    if args.command == "report":
+        report = load(args.file)
+        sys.stdout.write(dumps(report) if args.json else report_text(report) + "\n")
+        return 0
+    flags, rest = _explain_flags(args.build_flags)
+    source = flags.report or args.report
+    report = load(source) if source is not None else _build_report(rest)
+    print(explain(report, args.package))
+    return 0
+
+
+def _explain_flags(flags: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """``--report`` given after PKG lands among the build flags: take it back out, with the output flags of a
+    `build` command line pasted as it is (explain writes no output)."""
+    mine = argparse.ArgumentParser(add_help=False)
+    mine.add_argument("--report", type=Path)
+    mine.add_argument("--output", "-o", "--zip")
+    known, rest = mine.parse_known_args(flags)
+    return known, [f for f in rest if f not in ("-q", "--quiet", "-v", "--verbose")]
+
+
+def _build_report(flags: list[str]) -> BuildReport:
+    from . import cli  # cli imports this module to register the commands
+
+    with tempfile.TemporaryDirectory(prefix="cdk-native-python-explain-") as tmp:
+        report = Path(tmp) / "report.json"
+        args = cli.parser().parse_args(["build", *flags, "--output", str(Path(tmp) / "explain"),
+                                        "--report", str(report), "--quiet"])
+        cli.build(args)
+        return dataclasses.replace(load(report), name="")  # the temporary folder's name says nothing
+
+
+def load(path: Path) -> BuildReport:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read report {path}: {exc.strerror or exc}",
+                         "pass a file written by `build --report`, or one of <cache>/reports/*.json",
+                         code="report-unreadable") from None
+    try:
+        return from_json(BuildReport, json.loads(text))
+    except (json.JSONDecodeError, RecordError) as exc:
+        raise InputError(f"{path} is not a cdk-native-python build report ({exc})",
+                         "pass a file written by `build --report`, or one of <cache>/reports/*.json",
+                         code="report-invalid") from None
