@@ -35,7 +35,8 @@ from .spec import DependencySpec, IndexOptions
 from .stage import copy_source, place_tree
 from .store import Store
 from .store.local import LocalStore
-from .strip import StripOptions, plan
+from .strip import notices as strip_notices
+from .strip import plan
 from .target import Target
 from .verify import require_clean, scan
 
@@ -58,21 +59,33 @@ class BuildRequest:
     excludes: tuple[str, ...] = ()
     #: the user's command hooks, run with the real folders around bundling
     hooks: hooks.CommandHooks | None = None
-    #: install dependencies under ``python/`` (a Lambda layer) and copy no source
+    #: a Lambda layer: dependencies and the entry's source go under ``python/`` (or ``output_path_suffix``)
     layer: bool = False
     refresh: bool = False
     resolve_pipfile: bool = False
     name: str = "function"
     #: unzipped bytes the function's layers already use (counted against Lambda's 250 MB budget)
     layer_bytes: int = 0
+    #: the folder of the asset that receives dependencies and source (None: "python" for a layer, the root
+    #: for a function), as ``aws_lambda_python_alpha``'s ``output_path_suffix``
+    output_path_suffix: str | None = None
+
+    @property
+    def suffix(self) -> str:
+        return self.output_path_suffix if self.output_path_suffix is not None else ("python" if self.layer else "")
 
     def key(self) -> dict[str, object]:
         """What, besides the resolution and the source, decides the bundle's bytes."""
-        return {
+        key: dict[str, object] = {
             "target": self.target.key(), **self.install.key(), "excludes": list(self.excludes),
             "before": list(hooks.commands(self.hooks, "before_bundling")),
             "after": list(hooks.commands(self.hooks, "after_bundling")), "layer": self.layer,
         }
+        if self.suffix not in ("", "python"):
+            key["suffix"] = self.suffix
+        if hooks.environment_names(self.hooks):  # names only: values may be credentials
+            key["hook_environment"] = list(hooks.environment_names(self.hooks))
+        return key
 
 
 @dataclass(frozen=True)
@@ -160,6 +173,9 @@ def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporte
         builder = Builder(store, request.target, spec.indexes, allowed_names(request.allow_build))
         spec = builder.local_wheels(spec)
         resolution, hit = resolve(spec, request.target, store, builder, refresh=request.refresh, reporter=reporter)
+    # the runtime's guaranteed versions and the user's own specifiers on them decide what is stripped
+    request = dataclasses.replace(request, install=dataclasses.replace(
+        request.install, strip=request.install.strip.for_build(request.target, spec)))
     return Plan(request, spec, resolution, hit, time.perf_counter() - start, _asset_hash(request, resolution))
 
 
@@ -168,8 +184,8 @@ def _asset_hash(request: BuildRequest, resolution: Resolution | None) -> str:
     if resolution is not None:
         description["pins"] = resolution.pins
         description["roots"] = list(resolution.roots)
-    if not request.layer:
-        description["source"] = tree_digest(request.entry, (*DEFAULT_EXCLUDES, *request.excludes))
+    # a layer's entry folder is copied too (under python/), as aws_lambda_python_alpha does
+    description["source"] = tree_digest(request.entry, (*DEFAULT_EXCLUDES, *request.excludes))
     return digest(description, 64)  # 64 hex digits, like CDK's own asset hashes
 
 
@@ -185,17 +201,21 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
     store = store or LocalStore(reporter=reporter)
     start = time.perf_counter() - plan.resolve_seconds
     output.mkdir(parents=True, exist_ok=True)
-    hooks.run(request.hooks, "before_bundling", request.entry, output)
+    target_dir = output / request.suffix if request.suffix else output
+    target_dir.mkdir(parents=True, exist_ok=True)
+    hooks.run(request.hooks, "before_bundling", request.entry, target_dir)
     tree: InstalledTree | None = None
     install_hit = True
     placement = "none"
     if plan.resolution is not None and plan.spec is not None:
         tree, install_hit = install(plan.resolution, plan.spec, request.target, store, request.install,
                                     try_offline=plan.resolve_hit, reporter=reporter)
-        deps_dir = output / "python" if request.layer else output
-        placement = place_tree(tree.path, deps_dir, link=link and request.hooks is None)
-    source_files = [] if request.layer else copy_source(request.entry, output, request.excludes)
-    hooks.run(request.hooks, "after_bundling", request.entry, output)
+        placement = place_tree(tree.path, target_dir, link=link and request.hooks is None)
+        for notice in strip_notices(tree.record, request.install.strip):
+            reporter.emit(notice)
+    prefix = f"{request.suffix}/" if request.suffix else ""
+    source_files = [prefix + rel for rel in copy_source(request.entry, target_dir, request.excludes)]
+    hooks.run(request.hooks, "after_bundling", request.entry, target_dir)
     size, zipped = _measure(request, tree, output, source_files)
     budget = _budget(request, tree, plan.resolution, size, zipped, output, source_files)
     budget.check(f"{request.name} ({request.target})")
@@ -257,11 +277,11 @@ def _budget(request: BuildRequest, tree: InstalledTree | None, resolution: Resol
     roots = resolution.roots
     options = request.install.strip
     for name, _ in sorted(sizes.items(), key=lambda kv: -kv[1])[:5]:
-        more = StripOptions(options.keep_boto3, (*options.strip, name), options.keep)
+        more = dataclasses.replace(options, strip=(*options.strip, name))
         removed = plan(dists, request.target, [r for r in roots if r != name], more).removed
         if removed:
             savings[f"strip=[{name!r}] (removes {', '.join(sorted(removed))})"] = sum(sizes.get(n, 0) for n in removed)
     if options.keep_boto3:
-        boto = plan(dists, request.target, roots, StripOptions(False, options.strip, options.keep))
+        boto = plan(dists, request.target, roots, dataclasses.replace(options, keep_boto3=False, runtime=None))
         savings["keep_boto3=False"] = sum(sizes.get(n, 0) for n in boto.removed)
     return Budget(size, zipped, request.layer_bytes, parts, {k: v for k, v in savings.items() if v})

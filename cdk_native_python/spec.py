@@ -106,6 +106,14 @@ class DependencySpec:
     roots: tuple[str, ...] | None = None
     #: what the reader wants the user to know (e.g. a lock entry resolved for the target); not in key()
     notices: tuple[Notice, ...] = ()
+    #: PEP 508 requirements the user declared for the roots (specifiers, markers), when a lock keeps them
+    #: apart from its pins (the manifest beside it); an open spec's requirements are the user's own
+    requested: tuple[str, ...] = ()
+
+    def user_requirements(self) -> tuple[str, ...]:
+        """What the user wrote: the manifest's requirements for a lock, the requirements (and constraints)
+        of an open spec. Stripping checks the runtime's packages against these, never against pins."""
+        return self.requested if self.locked else (*self.requirements, *self.constraints)
 
     def requirements_text(self) -> str:
         return "".join(line + "\n" for line in self.requirements)
