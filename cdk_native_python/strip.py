@@ -107,22 +107,33 @@ _OPTION = re.compile(r"\s--?[a-z][a-z-]*(=\S+)?")
 def user_specifiers(spec: DependencySpec, target: Target, names: Iterable[str]) -> tuple[tuple[str, str], ...]:
     """(name, specifier) of every requirement the user wrote on ``names`` whose marker holds on the target.
 
+    A lock without the manifest it was made from (pylock.toml, Pipfile.lock without its Pipfile) does not
+    say what the user asked for: its pins of the roots stand in (so a locked boto3 ships, never a guess).
     A direct reference (``boto3 @ https://...``) gets ``===`` (never guaranteed).
     """
     wanted = _canon(names)
+    lines = spec.user_requirements()
+    if spec.locked and not spec.requested:
+        roots = None if spec.roots is None else _canon(spec.roots)
+        lines = tuple(line for line in spec.requirements if roots is None or (_parse(line) or (None,))[0] in roots)
     found: list[tuple[str, str]] = []
-    for line in spec.user_requirements():
-        text = _OPTION.sub("", " " + line).strip()
-        if not text or text.startswith(("-", ".", "/")):
-            continue
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
-            continue
-        name = str(canonicalize_name(req.name))
-        if name in wanted and target.evaluate(req.marker):
-            found.append((name, "===direct-reference" if req.url else str(req.specifier)))
+    for line in lines:
+        parsed = _parse(line)
+        if parsed is not None and parsed[0] in wanted and target.evaluate(parsed[1].marker):
+            found.append((parsed[0], "===direct-reference" if parsed[1].url else str(parsed[1].specifier)))
     return tuple(sorted(set(found)))
+
+
+def _parse(line: str) -> tuple[str, Requirement] | None:
+    """(canonical name, requirement) of a requirements line (options such as --hash dropped), or None."""
+    text = _OPTION.sub("", " " + line).strip()
+    if not text or text.startswith(("-", ".", "/")):
+        return None
+    try:
+        req = Requirement(text)
+    except InvalidRequirement:
+        return None
+    return str(canonicalize_name(req.name)), req
 
 
 def requirement_graph(dists: dict[str, Distribution],
@@ -189,7 +200,8 @@ def plan_graph(edges: dict[str, set[str]], roots: Iterable[str], options: StripO
     for name, bound in bounds.items():
         bad = [s for s in user.get(name, []) if not runtimes.guaranteed(bound, s)]
         if bad:
-            shipped[name] = f"you require {name}{bad[0]}; {runtime} only guarantees {bound.describe()}"
+            shipped[name] = (f"your dependency file requires {name}{bad[0]}; {runtime} only guarantees "
+                             f"{bound.describe()}")
     provided = set(bounds) - set(shipped)
     root_names = _canon(roots)
     never = _canon(options.keep)

@@ -75,7 +75,8 @@ def test_a_user_pin_ships_boto3_and_what_it_pins(tmp_path: Path) -> None:
     options = with_user(StripOptions(), "boto3==1.35.0")
     result = plan(installed(tmp_path), ARM313, ["boto3"], options)
     assert "boto3" not in result.removed and "botocore" not in result.removed and "s3transfer" not in result.removed
-    assert result.kept_seeds["boto3"].startswith("you require boto3==1.35.0; python3.13 only guarantees boto3 >=")
+    assert result.kept_seeds["boto3"].startswith(
+        "your dependency file requires boto3==1.35.0; python3.13 only guarantees boto3 >=")
     assert result.kept_seeds["botocore"].startswith("boto3 requires botocore<1.36.0,>=1.35.0")
     # jmespath and python-dateutil: the shipped botocore's own bounds hold for every runtime copy
     assert {"jmespath", "python-dateutil", "six"} <= set(result.removed)
@@ -185,3 +186,15 @@ def test_guaranteed_checks_the_whole_interval() -> None:
     assert not runtimes.guaranteed(s3, "<1.0,>=0.10")  # no ceiling promised for s3transfer
     assert runtimes.provided("python3.9")["urllib3"].ceiling == "1.27"
     assert set(runtimes.FLOORS) == {f"python3.{m}" for m in range(8, 15)}
+
+
+def test_a_lock_without_its_manifest_ships_what_it_pins(tmp_path: Path) -> None:
+    """pylock.toml alone does not say what the user asked for: its pins stand in, so nothing is guessed."""
+    boto_tree(tmp_path)
+    lock = DependencySpec(Path("pylock.toml"), ("boto3==1.40.0 --hash=sha256:00", "requests==2.0"), locked=True,
+                          kind="pylock.toml", roots=("boto3", "requests"))
+    result = plan(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, lock))
+    assert "boto3" not in result.removed and "boto3==1.40.0" in result.kept_seeds["boto3"]
+    declared = DependencySpec(Path("uv.lock"), lock.requirements, locked=True, roots=("boto3",),
+                              requested=("boto3>=1.34",))
+    assert "boto3" in plan(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, declared)).removed
