@@ -65,6 +65,8 @@ class StripOptions:
     specifiers: tuple[tuple[str, str], ...] = ()
     #: the runtime's name in reasons ("python3.12"); the table above is what decides
     runtime_name: str = "the runtime"
+    #: (name, extra) the user asked for (``aws-lambda-powertools[all]``): their requirements are edges too
+    extras: tuple[tuple[str, str], ...] = ()
 
     def seeds(self) -> set[str]:
         """Infrastructure packages and ``strip``, minus ``keep`` (runtime-provided ones are decided apart)."""
@@ -86,8 +88,10 @@ class StripOptions:
         bounds = () if self.keep_boto3 else tuple(
             (p.name, p.floor, p.ceiling or "") for p in runtimes.provided(target.runtime).values())
         names = {b[0] for b in bounds}
+        if spec is None:
+            return replace(self, runtime=bounds, runtime_name=target.runtime)
         return replace(self, runtime=bounds, runtime_name=target.runtime,
-                       specifiers=user_specifiers(spec, target, names) if spec is not None else ())
+                       specifiers=user_specifiers(spec, target, names), extras=user_extras(spec, target))
 
     def key(self) -> dict[str, object]:
         key: dict[str, object] = {"keep_boto3": self.keep_boto3, "strip": sorted(self.strip),
@@ -98,6 +102,8 @@ class StripOptions:
             key["runtime"] = [runtimes.TABLE_DATE, sorted([list(b) for b in self.runtime])]
         if self.specifiers:
             key["specifiers"] = sorted([list(s) for s in self.specifiers])
+        if self.extras:
+            key["extras"] = sorted([list(e) for e in self.extras])
         return key
 
 
@@ -112,16 +118,27 @@ def user_specifiers(spec: DependencySpec, target: Target, names: Iterable[str]) 
     A direct reference (``boto3 @ https://...``) gets ``===`` (never guaranteed).
     """
     wanted = _canon(names)
+    found: list[tuple[str, str]] = []
+    for name, req in _user_lines(spec, target):
+        if name in wanted:
+            found.append((name, "===direct-reference" if req.url else str(req.specifier)))
+    return tuple(sorted(set(found)))
+
+
+def user_extras(spec: DependencySpec, target: Target) -> tuple[tuple[str, str], ...]:
+    """(name, extra) of the user's requirements whose marker holds on the target."""
+    return tuple(sorted({(name, str(canonicalize_name(e))) for name, req in _user_lines(spec, target)
+                         for e in req.extras}))
+
+
+def _user_lines(spec: DependencySpec, target: Target) -> list[tuple[str, Requirement]]:
+    """The user's requirements that apply to the target, parsed (a lock without its manifest: its root pins)."""
     lines = spec.user_requirements()
     if spec.locked and not spec.requested:
         roots = None if spec.roots is None else _canon(spec.roots)
         lines = tuple(line for line in spec.requirements if roots is None or (_parse(line) or (None,))[0] in roots)
-    found: list[tuple[str, str]] = []
-    for line in lines:
-        parsed = _parse(line)
-        if parsed is not None and parsed[0] in wanted and target.evaluate(parsed[1].marker):
-            found.append((parsed[0], "===direct-reference" if parsed[1].url else str(parsed[1].specifier)))
-    return tuple(sorted(set(found)))
+    parsed = [_parse(line) for line in lines]
+    return [p for p in parsed if p is not None and target.evaluate(p[1].marker)]
 
 
 def _parse(line: str) -> tuple[str, Requirement] | None:
@@ -136,11 +153,14 @@ def _parse(line: str) -> tuple[str, Requirement] | None:
     return str(canonicalize_name(req.name)), req
 
 
-def requirement_graph(dists: dict[str, Distribution],
-                      target: Target) -> tuple[dict[str, set[str]], dict[tuple[str, str], list[str]]]:
+def requirement_graph(dists: dict[str, Distribution], target: Target, extras: Iterable[tuple[str, str]] = (),
+                      ) -> tuple[dict[str, set[str]], dict[tuple[str, str], list[str]]]:
     """(name -> names it requires on the target, (user, dep) -> the specifiers of those requirements),
-    extras followed as far as they are requested."""
+    extras followed as far as they are requested (``extras``: what the user asked for, e.g. powertools[all])."""
     active_extras: dict[str, set[str]] = {n: set() for n in dists}
+    for name, extra in extras:
+        if name in active_extras:
+            active_extras[name].add(extra)
     changed = True
     edges: dict[str, set[str]] = {n: set() for n in dists}
     specs: dict[tuple[str, str], list[str]] = {}
@@ -175,7 +195,7 @@ def dependency_graph(dists: dict[str, Distribution], target: Target) -> dict[str
 
 def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], options: StripOptions) -> StripResult:
     """What to strip from an installed tree (edges and specifiers read from each package's metadata)."""
-    edges, specs = requirement_graph(dists, target)
+    edges, specs = requirement_graph(dists, target, options.extras)
     if options.runtime is None:
         options = replace(options, runtime=tuple((p.name, p.floor, p.ceiling or "")
                                                  for p in runtimes.provided(target.runtime).values()))

@@ -198,3 +198,16 @@ def test_a_lock_without_its_manifest_ships_what_it_pins(tmp_path: Path) -> None:
     declared = DependencySpec(Path("uv.lock"), lock.requirements, locked=True, roots=("boto3",),
                               requested=("boto3>=1.34",))
     assert "boto3" in plan(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, declared)).removed
+
+
+def test_what_the_users_extras_require_is_kept(tmp_path: Path) -> None:
+    """aws-lambda-powertools[all] needs urllib3>=2.7: a package pulled in by a root's extra is an edge too."""
+    boto_tree(tmp_path)
+    dist(tmp_path, "aws-lambda-powertools", ["jmespath<2.0.0,>=1.0.1", "urllib3<3.0.0,>=2.7.0; extra == 'all'",
+                                             "aws-xray-sdk; extra == 'all'"])
+    dist(tmp_path, "aws-xray-sdk", ["botocore>=1.11.3"])
+    options = with_user(StripOptions(), "aws-lambda-powertools[all]")
+    assert options.extras == (("aws-lambda-powertools", "all"),)
+    result = plan(installed(tmp_path), ARM313, ["aws-lambda-powertools"], options)
+    assert "urllib3" not in result.removed and ">=2.7.0" in result.kept_seeds["urllib3"]
+    assert {"boto3", "botocore", "s3transfer"} <= set(result.removed)
