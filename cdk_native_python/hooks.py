@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -47,7 +47,8 @@ class Hooks:
     """The user's hooks plus the environment their commands run with (values never enter a hash)."""
 
     user: CommandHooks
-    environment: Mapping[str, str] = field(default_factory=dict)
+    #: (name, value) pairs, sorted: a tuple keeps the record hashable like every other request field
+    environment: tuple[tuple[str, str], ...] = ()
 
     def before_bundling(self, input_dir: str, output_dir: str) -> Sequence[str]:
         return self.user.before_bundling(input_dir, output_dir)
@@ -65,7 +66,7 @@ def commands(hooks: CommandHooks | None, phase: Phase, input_dir: str = INPUT_PL
 
 
 def environment_names(hooks: CommandHooks | None) -> tuple[str, ...]:
-    return tuple(sorted(hooks.environment)) if isinstance(hooks, Hooks) else ()
+    return tuple(name for name, _ in hooks.environment) if isinstance(hooks, Hooks) else ()
 
 
 def run(hooks: CommandHooks | None, phase: Phase, input_dir: Path, output_dir: Path) -> None:

@@ -73,7 +73,8 @@ def layout(targets: Sequence[Target], packages: Sequence[Mapping[str, PackageRec
                     f"{packages[i][pkg].version if pkg in packages[i] else 'absent'} on {targets[i].label}"
                     for i in idxs))
             elif len(idxs) > 1 and not all(r.pure for r in records):
-                compiled.append(f"{pkg} ({'; '.join(f'{targets[i].label}: {packages[i][pkg].version} ' + (','.join(packages[i][pkg].wheel_tags) or '(no WHEEL tags)') for i in idxs)})")  # noqa: E501
+                wheels = "; ".join(f"{targets[i].label}: {_wheel(packages[i][pkg])}" for i in idxs)
+                compiled.append(f"{pkg} ({wheels})")
             else:
                 per_version[version][pkg] = have[0]
     labels = ", ".join(t.label for t in targets)
@@ -94,6 +95,10 @@ def layout(targets: Sequence[Target], packages: Sequence[Mapping[str, PackageRec
             f"{suffix!r}", "leave output_path_suffix unset (\"python\") for a layer of several runtimes",
             code="layer-targets")
     return Layout(shared, {v: dict(p) for v, p in per_version.items() if p})
+
+
+def _wheel(record: PackageRecord) -> str:
+    return f"{record.version} {','.join(record.wheel_tags) or '(no WHEEL tags)'}"
 
 
 def bundle(plans: Sequence[engine.Plan], output: Path, store: Store, reporter: Reporter) -> list[engine.BuildResult]:

@@ -230,7 +230,7 @@ class BundlingOptions:
         if self.command_hooks is None:
             return None
         rest = self._hook_environment()
-        return Hooks(self.command_hooks, rest) if rest else self.command_hooks
+        return Hooks(self.command_hooks, tuple(sorted(rest.items()))) if rest else self.command_hooks
 
     def request(self, entry: Path, target: Target, *, layer: bool = False, name: str = "function",
                 provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> BuildRequest:
