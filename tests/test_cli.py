@@ -152,6 +152,11 @@ def test_layer_zip_puts_dependencies_under_python(project: Path, wheel_index: An
     assert not any("boto3" in n or n.endswith("index.py") for n in names)
     with zipfile.ZipFile(project / "layer.zip") as zf:
         assert elf_machine(zf.read("python/nativepkg/_native.abi3.so")) == 62  # x86_64
+    # with --source, the layer carries that folder's code under python/ too, as PythonLayerVersion does
+    shared = run(project, "build", "--runtime", "python3.12", "--source", "src", "--layer", "--zip", "shared.zip",
+                 "--index-url", wheel_index.url)
+    assert shared.returncode == 0, shared.stderr
+    assert {"python/index.py", "python/purepkg/__init__.py"} <= set(members(project / "shared.zip"))
 
 
 def test_dependencies_only_without_source(project: Path, wheel_index: Any) -> None:

@@ -155,6 +155,17 @@ def test_runtimes_of_one_architecture_share_one_zip_with_per_runtime_folders(tmp
     assert not (staged(fn) / "usesattrs").exists() and not (staged(fn) / "nativepkg").exists()
 
 
+def test_versions_that_differ_per_runtime_go_in_each_runtimes_folder(tmp_path: Path, wheel_index: Any) -> None:
+    _, s = app_stack(tmp_path)
+    reqs = 'depa<2; python_version < "3.13"\ndepa>=2; python_version >= "3.13"\npurepkg\n'
+    layer = make_layer(s, "Split", folder(tmp_path, "layer", reqs), wheel_index, (PY312, PY313))
+    asset = staged(layer)
+    assert "1.0" in (asset / "python/lib/python3.12/site-packages/depa/__init__.py").read_text()
+    assert "2.0" in (asset / "python/lib/python3.13/site-packages/depa/__init__.py").read_text()
+    assert not (asset / "python" / "depa").exists() and (asset / "python" / "purepkg").is_dir()
+    assert layer.packages["python3.12/x86_64"]["depa"] == "1.0" and layer.packages["python3.13/x86_64"]["depa"] == "2.0"
+
+
 def test_layer_ships_its_source_and_a_code_only_layer_works(tmp_path: Path, wheel_index: Any) -> None:
     _, s = app_stack(tmp_path)
     code_only = tmp_path / "shared"
