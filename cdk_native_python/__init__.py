@@ -1,4 +1,10 @@
-"""cdk-native-python: Docker-free bundling of Python Lambda functions for AWS CDK."""
+"""cdk-native-python: Docker-free bundling of Python Lambda functions for AWS CDK.
+
+Also a drop-in for ``aws_lambda_python_alpha``: ``PythonFunction``, ``PythonLayerVersion``,
+``BundlingOptions`` and ``ICommandHooks`` are exported under the upstream names, so an app switches by
+changing its import line only (``from cdk_native_python import PythonFunction`` or
+``import cdk_native_python as python_lambda``).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,27 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["BundlingOptions", "NativePythonFunction", "NativePythonLayerVersion", "__version__"]
+__all__ = ["BundlingOptions", "CommandHooks", "ICommandHooks", "NativePythonFunction", "NativePythonLayerVersion",
+           "PythonFunction", "PythonLayerVersion", "__version__"]
 
 if TYPE_CHECKING:
-    from .function import BundlingOptions, NativePythonFunction
-    from .layer import NativePythonLayerVersion
+    from .function import NativePythonFunction, PythonFunction
+    from .hooks import CommandHooks, ICommandHooks
+    from .layer import NativePythonLayerVersion, PythonLayerVersion
+    from .options import BundlingOptions
+
+#: name -> module that defines it; modules are imported on first use
+_LAZY = {"NativePythonFunction": "function", "PythonFunction": "function",
+         "NativePythonLayerVersion": "layer", "PythonLayerVersion": "layer",
+         "BundlingOptions": "options", "CommandHooks": "hooks", "ICommandHooks": "hooks"}
 
 
 def __getattr__(name: str) -> Any:
     # The engine (target, resolve, install, ...) must import without aws-cdk-lib/jsii loaded: the CLI
     # and the engine tests use it on its own. Constructs are loaded on first use.
-    if name in ("NativePythonFunction", "BundlingOptions"):
-        from . import function
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
 
-        return getattr(function, name)
-    if name == "NativePythonLayerVersion":
-        from . import layer
-
-        return layer.NativePythonLayerVersion
-    raise AttributeError(name)
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,11 +24,12 @@ from aws_cdk import BundlingOptions as CdkBundlingOptions
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from . import engine
+from . import engine, layerset
 from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
-from .options import BundlingOptions
+from .options import CONTEXT_KEY, CONTEXT_OPTIONS, BundlingOptions, from_context
 from .progress import console
+from .records import digest
 from .reporter import QUIET_ENV, VERBOSE_ENV, Notice, Reporter, env_flag
 from .store.local import LocalStore, open_store
 from .target import Target
@@ -68,7 +70,9 @@ def reject_code_prop(props: dict[str, Any], instead: str) -> None:
 
 
 def store_for(bundling: BundlingOptions, reporter: Reporter) -> LocalStore:
-    return open_store(Path(bundling.cache_dir) if bundling.cache_dir else None, reporter=reporter)
+    """The store, with the remote tier of ``remote_cache`` (a prop or cdk.json's team default) or the environment."""
+    return open_store(Path(bundling.cache_dir) if bundling.cache_dir else None, remote_url=bundling.remote_cache,
+                      reporter=reporter)
 
 
 class ConstructNotices:
@@ -120,33 +124,53 @@ def fail(exc: BundlingError, name: str) -> BundlingError:
     return named
 
 
-def bundled_code(scope: Construct, construct_id: str, entry: Path, target: Target, bundling: BundlingOptions, *,
-                 layer: bool, notices: ConstructNotices, provided: tuple[tuple[str, str, str], ...] = (),
-                 layer_bytes: int = 0) -> lambda_.Code:
-    """Resolve now (cheap when cached) and return asset code whose hash is content-addressed."""
+def bundling_options(scope: Construct, bundling: Any, *, layer: bool, reporter: Reporter) -> BundlingOptions:
+    """The construct's options: ours, the alpha module's or a dict, over the team defaults of cdk.json's
+    context (props win); upstream options without effect here are said once, on the construct."""
+    options = BundlingOptions.of(bundling)
+    flat = {option: scope.node.try_get_context(f"{CONTEXT_KEY}:{option}") for option in CONTEXT_OPTIONS}
+    defaults = from_context(scope.node.try_get_context(CONTEXT_KEY), flat)
+    for notice in options.notices(layer=layer):
+        reporter.emit(notice)
+    return options.merged_over(defaults)
+
+
+def bundled_code(scope: Construct, construct_id: str, entry: Path, target: Target | Sequence[Target],
+                 bundling: BundlingOptions, *, layer: bool, notices: ConstructNotices,
+                 provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> lambda_.Code:
+    """Resolve now (cheap when cached) and return asset code whose hash is content-addressed (or what the
+    user's asset_hash / asset_hash_type ask for). A layer of several targets gets one asset for all."""
+    targets = (target,) if isinstance(target, Target) else tuple(target)
     name = construct_path(scope, construct_id)
-    request = bundling.request(entry, target, layer=layer, name=name, provided=provided, layer_bytes=layer_bytes)
+    requests = [bundling.request(entry, t, layer=layer, name=name, provided=provided, layer_bytes=layer_bytes)
+                for t in targets]
+    mode, custom = bundling.asset_hash_mode()
     local: LocalBundler | None = None
     if not Stack.of(scope).bundling_required:
         # `cdk ls`, or a stack outside `--exclusively`: CDK will not bundle, so neither do we.
-        asset_hash = hashlib.sha256(f"skipped:{entry}:{target}".encode()).hexdigest()
+        asset_hash = hashlib.sha256(f"skipped:{entry}:{','.join(map(str, targets))}".encode()).hexdigest()
     else:
         reporter = notices.reporter
-        plan = engine.prepare(request, store_for(bundling, reporter), reporter)
-        asset_hash = plan.asset_hash
-        local = notices.bundler = LocalBundler(plan, bundling, reporter)
+        store = store_for(bundling, reporter)
+        plans = [engine.prepare(r, store, reporter) for r in requests]
+        asset_hash = plans[0].asset_hash if len(plans) == 1 else digest([p.asset_hash for p in plans], 64)
+        local = notices.bundler = LocalBundler(plans[0], bundling, reporter, others=tuple(plans[1:]))
+    hashing: dict[str, Any] = {"asset_hash_type": AssetHashType.CUSTOM, "asset_hash": custom or asset_hash}
+    if mode == "output":
+        hashing = {"asset_hash_type": AssetHashType.OUTPUT}
     return lambda_.Code.from_asset(
-        str(entry),
-        asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=asset_hash,
+        str(entry), **hashing,
         bundling=CdkBundlingOptions(image=DockerImage.from_registry(_UNUSED_IMAGE), local=local),
     )
 
 
 @jsii.implements(ILocalBundling)
 class LocalBundler:
-    def __init__(self, plan: engine.Plan, bundling: BundlingOptions, reporter: Reporter) -> None:
+    def __init__(self, plan: engine.Plan, bundling: BundlingOptions, reporter: Reporter, *,
+                 others: tuple[engine.Plan, ...] = ()) -> None:
         self._plan = plan
+        #: the other targets of a layer that declares several (one asset serves them all)
+        self._others = others
         self._bundling = bundling
         self._reporter = reporter
         #: CDK called :meth:`try_bundle` (it does not when the asset is staged already)
@@ -155,15 +179,19 @@ class LocalBundler:
     def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
         self.ran = True
         name = self._plan.request.name
+        store = store_for(self._bundling, self._reporter)
         try:
-            result = engine.bundle(self._plan, Path(output_dir), store_for(self._bundling, self._reporter),
-                                   self._reporter)
+            if self._others:
+                results = layerset.bundle((self._plan, *self._others), Path(output_dir), store, self._reporter)
+            else:
+                results = [engine.bundle(self._plan, Path(output_dir), store, self._reporter)]
         except BundlingError as exc:
             message = f"{MARKER} {fail(exc, name)}"
             print(message, file=sys.stderr, flush=True)
             raise RuntimeError(message) from None
         if not env_flag(QUIET_ENV):
-            console().line(result.summary(name, verbose=env_flag(VERBOSE_ENV)))
+            for result in results:
+                console().line(result.summary(name, verbose=env_flag(VERBOSE_ENV)))
         return True
 
     def replay(self) -> None:

@@ -144,8 +144,8 @@ def parser() -> argparse.ArgumentParser:
     inputs.add_argument("-r", "--dependency-file", metavar="FILE", type=Path,
                         help="dependency file in any supported format (default: detected in --source)")
     inputs.add_argument("--source", metavar="DIR", type=Path,
-                        help="the handler's source folder, copied into the bundle root (not with --layer, where it "
-                             "is only searched for the dependency file)")
+                        help="the handler's source folder, copied into the bundle root (with --layer: under python/, "
+                             "as a layer's shared code)")
     inputs.add_argument("--group", dest="groups", action="append", default=[], metavar="NAME",
                         help="dependency group to include (poetry, uv.lock, pyproject, pylock, Pipfile 'develop')")
     inputs.add_argument("--extra", dest="extras", action="append", default=[], metavar="NAME",
@@ -161,7 +161,8 @@ def parser() -> argparse.ArgumentParser:
                        help="write the bundle into DIR, which must not exist or be empty (a name ending in .zip "
                             "writes a zip file, as --zip does)")
     where.add_argument("--zip", metavar="FILE.zip", type=Path, help="write a deterministic zip (replaced atomically)")
-    out.add_argument("--layer", action="store_true", help="layer layout: dependencies under python/, no source")
+    out.add_argument("--layer", action="store_true",
+                     help="layer layout: --source and dependencies under python/ (as PythonLayerVersion)")
     out.add_argument("--report", metavar="FILE.json", type=Path,
                      help="write the build report (packages, wheel tags, stripped, sizes, cache hits) as JSON")
 
@@ -303,7 +304,7 @@ def build(args: argparse.Namespace) -> int:
                          "pass the path of the zip file to write (e.g. dist/fn.zip), or remove that folder"
                          + ("" if args.zip else "; for a folder output, use a name without .zip"))
     excludes = list(args.exclude)
-    if source is not None and not args.layer:
+    if source is not None:
         # never bundle the output (or its temporary sibling) into itself when it lives inside the source
         for path in (final, final.parent / f"{tmp_prefix(final)}*"):
             if source in path.parents:

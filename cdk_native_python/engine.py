@@ -37,10 +37,11 @@ from .spec import DependencySpec, IndexOptions
 from .stage import place_tree
 from .store import Store
 from .store.local import open_store
-from .strip import RUNTIME_PROVIDED, StripOptions, plan
+from .strip import notices as strip_notices
+from .strip import plan
 from .target import Target
 from .verify import require_clean, scan
-from .why import chain, root_labels, shown
+from .why import root_labels
 
 #: bump when the same inputs should give another asset (changes every asset hash)
 VERSION = "3"
@@ -61,21 +62,33 @@ class BuildRequest:
     excludes: tuple[str, ...] = ()
     #: the user's command hooks, run with the real folders around bundling
     hooks: hooks.CommandHooks | None = None
-    #: install dependencies under ``python/`` (a Lambda layer) and copy no source
+    #: a Lambda layer: dependencies and the entry's source go under ``python/`` (or ``output_path_suffix``)
     layer: bool = False
     refresh: bool = False
     resolve_pipfile: bool = False
     name: str = "function"
     #: unzipped bytes the function's layers already use (counted against Lambda's 250 MB budget)
     layer_bytes: int = 0
+    #: the folder of the asset that receives dependencies and source (None: "python" for a layer, the root
+    #: for a function), as ``aws_lambda_python_alpha``'s ``output_path_suffix``
+    output_path_suffix: str | None = None
+
+    @property
+    def suffix(self) -> str:
+        return self.output_path_suffix if self.output_path_suffix is not None else ("python" if self.layer else "")
 
     def key(self) -> dict[str, object]:
         """What, besides the resolution and the source, decides the bundle's bytes."""
-        return {
+        key: dict[str, object] = {
             "target": self.target.key(), **self.install.key(), "excludes": list(self.excludes),
             "before": list(hooks.commands(self.hooks, "before_bundling")),
             "after": list(hooks.commands(self.hooks, "after_bundling")), "layer": self.layer,
         }
+        if self.suffix not in ("", "python"):
+            key["suffix"] = self.suffix
+        if hooks.environment_names(self.hooks):  # names only: values may be credentials
+            key["hook_environment"] = list(hooks.environment_names(self.hooks))
+        return key
 
 
 @dataclass(frozen=True)
@@ -87,8 +100,8 @@ class Plan:
     resolution: Resolution | None
     resolve_hit: bool
     resolve_seconds: float
-    #: the handler's files, walked once: what the asset hash covers is what the bundle copies (None: a layer)
-    source: SourceTree | None
+    #: the entry's files, walked once: what the asset hash covers is what the bundle copies
+    source: SourceTree
     #: sha256 of (engine version, request key, resolution, source contents): equal inputs, equal asset
     asset_hash: str
 
@@ -167,9 +180,10 @@ def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
     if not request.entry.is_dir():
         raise ConfigurationError(f"entry {request.entry.absolute()} is not a folder",
                                  "point entry at the folder holding the handler", code="entry-missing")
-    # walked and size-checked before anything is resolved: a 3 GiB file fails here, unread
-    source = None if request.layer else snapshot(request.entry, (*DEFAULT_EXCLUDES, *request.excludes))
-    for notice in source.notices if source else ():
+    # walked and size-checked before anything is resolved: a 3 GiB file fails here, unread (a layer's too: its
+    # entry folder is copied under python/)
+    source = snapshot(request.entry, (*DEFAULT_EXCLUDES, *request.excludes))
+    for notice in source.notices:
         reporter.emit(notice)
     spec = load_spec(request, reporter)
     resolution: Resolution | None = None
@@ -178,17 +192,19 @@ def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
         builder = Builder(store, request.target, spec.indexes, allowed_names(request.allow_build))
         spec = builder.url_sdists(builder.local_wheels(spec))
         resolution, hit = resolve(spec, request.target, store, builder, refresh=request.refresh, reporter=reporter)
+    # the runtime's guaranteed versions and the user's own specifiers on them decide what is stripped
+    request = dataclasses.replace(request, install=dataclasses.replace(
+        request.install, strip=request.install.strip.for_build(request.target, spec)))
     return Plan(request, spec, resolution, hit, time.perf_counter() - start, source,
                 _asset_hash(request, resolution, source))
 
 
-def _asset_hash(request: BuildRequest, resolution: Resolution | None, source: SourceTree | None) -> str:
+def _asset_hash(request: BuildRequest, resolution: Resolution | None, source: SourceTree) -> str:
     description: dict[str, object] = {"v": VERSION, "request": request.key()}
     if resolution is not None:
         description["pins"] = resolution.pins
         description["roots"] = list(resolution.roots)
-    if source is not None:
-        description["source"] = source.digest
+    description["source"] = source.digest
     return digest(description, 64)  # 64 hex digits, like CDK's own asset hashes
 
 
@@ -214,25 +230,30 @@ def _bundle(plan: Plan, output: Path, store: Store, reporter: Reporter, link: bo
     own = reporter.child()
     start = time.perf_counter() - plan.resolve_seconds
     output.mkdir(parents=True, exist_ok=True)
-    hooks.run(request.hooks, "before_bundling", request.entry, output)
+    target_dir = output / request.suffix if request.suffix else output
+    target_dir.mkdir(parents=True, exist_ok=True)
+    hooks.run(request.hooks, "before_bundling", request.entry, target_dir)
     tree: InstalledTree | None = None
     install_hit = True
     placement = "none"
     if plan.resolution is not None and plan.spec is not None:
         tree, install_hit = install(plan.resolution, plan.spec, request.target, store, request.install,
                                     try_offline=plan.resolve_hit, reporter=own)
-        deps_dir = output / "python" if request.layer else output
         own.phase(f"staging {count(len(tree.record.packages), 'package')} ({mb(tree.record.size_bytes)}) "
                   f"for {request.target.label}")
-        placement = place_tree(tree.path, deps_dir, link=link and request.hooks is None)
-    source_files = plan.source.copy_to(output) if plan.source else []
-    hooks.run(request.hooks, "after_bundling", request.entry, output)
+        placement = place_tree(tree.path, target_dir, link=link and request.hooks is None)
+        for notice in strip_notices(tree.record, request.install.strip, _roots(plan, tree.record)):
+            own.emit(notice)
+    # a layer's entry folder is copied too (under python/), as aws_lambda_python_alpha does
+    prefix = f"{request.suffix}/" if request.suffix else ""
+    source_files = [prefix + rel for rel in plan.source.copy_to(target_dir)]
+    hooks.run(request.hooks, "after_bundling", request.entry, target_dir)
     size, zipped = _measure(request, tree, output, source_files)
     budget = _budget(request, tree, plan.resolution, size, zipped, output, source_files)
     budget.check(_what(request))
     record = tree.record if tree else TreeRecord(str(request.target))
     roots = _roots(plan, record)
-    for notice in (*_size_notices(budget), *_shipped_notices(record, roots)):
+    for notice in _size_notices(budget):
         own.emit(notice)
     report = BuildReport(
         target=str(request.target), runtime=request.target.runtime,
@@ -295,25 +316,6 @@ def _size_notices(budget: Budget) -> tuple[Notice, ...]:
     return ((Notice("size-near-limit", warning),) if warning else ()) + budget.notices()
 
 
-def _shipped_notices(record: TreeRecord, roots: Sequence[str]) -> tuple[Notice, ...]:
-    """A warning when packages the Lambda runtime provides are in the bundle because a kept package needs
-    them (with ``keep_boto3`` or ``keep=[...]`` they are not stripping's seeds, so not listed here)."""
-    seeds = record.stripped.kept_seeds
-    shipped = sorted(name for name in seeds if name in RUNTIME_PROVIDED and name in record.packages)
-    if not shipped:
-        return ()
-    paths = [chain(record.graph, roots, name, within=record.packages) or (seeds[name], name) for name in shipped]
-    # a chain that another one continues says nothing more: botocore's ends where jmespath's goes on
-    paths = [p for p in paths if not any(len(q) > len(p) and q[:len(p)] == p for q in paths)]
-    one = len(shipped) == 1
-    return (Notice("runtime-provided-shipped",
-                   f"{', '.join(f'{n} {record.packages[n].version}' for n in shipped)} "
-                   f"({mb(sum(record.packages[n].bytes for n in shipped))}), which the Lambda runtime provides, "
-                   f"{'is' if one else 'are'} shipped, required through "
-                   f"{'; '.join(shown(p, roots) for p in paths)}: the bundled "
-                   f"{'copy shadows' if one else 'copies shadow'} the runtime's"),)
-
-
 def build(request: BuildRequest, output: Path, store: Store | None = None, reporter: Reporter | None = None, *,
           link: bool = True) -> BuildResult:
     reporter = reporter or Reporter(request.name)
@@ -354,11 +356,11 @@ def _budget(request: BuildRequest, tree: InstalledTree | None, resolution: Resol
     roots = resolution.roots
     options = request.install.strip
     for name, _ in sorted(sizes.items(), key=lambda kv: -kv[1])[:5]:
-        more = StripOptions(options.keep_boto3, (*options.strip, name), options.keep)
+        more = dataclasses.replace(options, strip=(*options.strip, name))
         removed = plan(dists, request.target, [r for r in roots if r != name], more).removed
         if removed:
             savings[f"strip=[{name!r}] (removes {', '.join(sorted(removed))})"] = sum(sizes.get(n, 0) for n in removed)
     if options.keep_boto3:
-        boto = plan(dists, request.target, roots, StripOptions(False, options.strip, options.keep))
+        boto = plan(dists, request.target, roots, dataclasses.replace(options, keep_boto3=False, runtime=None))
         savings["keep_boto3=False"] = sum(sizes.get(n, 0) for n in boto.removed)
     return Budget(size, zipped, request.layer_bytes, parts, {k: v for k, v in savings.items() if v})

@@ -66,12 +66,13 @@ def _why_here(report: BuildReport, name: str) -> Iterator[str]:
 def _what_would_change(report: BuildReport, name: str) -> Iterator[str]:
     keep = f"keep=[{name!r}] (CLI: --keep {name})"
     why = report.stripped.get(name, "")
-    if name in report.kept_seeds:
-        provider = "the Lambda runtime provides it" if name in RUNTIME_PROVIDED else "it is only needed at synth time"
-        yield (f"  not stripped although {provider}: {report.kept_seeds[name]} needs it, and a package that "
-               "something kept needs is never stripped")
-        if name in RUNTIME_PROVIDED:
-            yield "  the bundled copy is imported before the runtime's (it shadows it)"
+    if name in report.kept_seeds and name in RUNTIME_PROVIDED:
+        # the reason names the specifier the runtime's copy cannot be trusted to satisfy
+        yield f"  not stripped although the Lambda runtime provides it: {report.kept_seeds[name]}"
+        yield "  the bundled copy is imported before the runtime's (it shadows it)"
+    elif name in report.kept_seeds:
+        yield (f"  not stripped although it is only needed at synth time: {report.kept_seeds[name]} needs it, and "
+               "a package that something kept needs is never stripped")
     elif name in report.packages and name in RUNTIME_PROVIDED:
         yield "  shipped on request (keep_boto3=True / --keep-boto3, or keep=[...]); the runtime's copy is shadowed"
     if not why:
@@ -79,7 +80,7 @@ def _what_would_change(report: BuildReport, name: str) -> Iterator[str]:
     if why.startswith("provided by layer"):
         yield f"  at run time the layer's copy is imported; to ship the function's own copy (it shadows the " \
               f"layer's): {keep}"
-    elif why == "provided by the Lambda runtime":
+    elif why.startswith("provided by the Lambda runtime"):
         yield f"  to ship it anyway: {keep}, or keep_boto3=True (CLI: --keep-boto3) to ship all of " \
               f"{', '.join(RUNTIME_PROVIDED)}"
     elif why == "infrastructure-only":

@@ -12,7 +12,7 @@ from pathlib import Path
 #: never part of a Lambda asset: virtualenvs, caches, CDK output, tests and VCS metadata
 DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".venv", "venv", "__pycache__", "*.pyc", "cdk.out", "tests", ".git", ".pytest_cache",
-    ".mypy_cache", ".ruff_cache", "node_modules", ".DS_Store",
+    ".mypy_cache", ".ruff_cache", "node_modules", ".DS_Store", ".python-version",
 )
 
 

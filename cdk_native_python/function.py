@@ -1,12 +1,13 @@
 """``NativePythonFunction``: a ``lambda.Function`` whose dependencies are bundled on the host.
 
 Drop-in for ``aws_lambda_python_alpha.PythonFunction`` (``entry``, ``index``, ``handler``,
-``runtime``, ``architecture``, ``bundling``, and every other ``lambda.Function`` prop), without Docker.
+``runtime``, ``architecture``, ``bundling``, and every other ``lambda.Function`` prop), without Docker;
+also exported under the upstream name ``PythonFunction``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Stack
@@ -16,6 +17,7 @@ from constructs import Construct
 from .bundling import (
     ConstructNotices,
     bundled_code,
+    bundling_options,
     construct_path,
     entry_folder,
     fail,
@@ -29,7 +31,7 @@ from .layer import NativePythonLayerVersion
 from .options import BundlingOptions
 from .target import Target
 
-__all__ = ["BundlingOptions", "NativePythonFunction"]
+__all__ = ["BundlingOptions", "NativePythonFunction", "PythonFunction"]
 
 
 def from_layers(layers: Sequence[Any], target: Target, name: str) -> tuple[tuple[tuple[str, str, str], ...], int]:
@@ -69,8 +71,10 @@ class NativePythonFunction(lambda_.Function):
     """A Python Lambda function with dependencies installed from manylinux wheels for its target.
 
     Packages held by the :class:`~cdk_native_python.layer.NativePythonLayerVersion` layers given in
-    ``layers=[...]`` are left out of the bundle (a different version is an error), and every asset-based
-    layer's unzipped size counts against Lambda's 250 MB limit together with the function's.
+    ``layers=[...]`` are left out of the bundle (a function that needs another version ships its own copy,
+    which shadows the layer's, with a notice), and every asset-based layer's unzipped size counts against
+    Lambda's 250 MB limit together with the function's. ``bundling`` takes :class:`BundlingOptions`,
+    ``aws_lambda_python_alpha.BundlingOptions`` or a dict with the same keyword names.
     """
 
     def __init__(
@@ -83,15 +87,16 @@ class NativePythonFunction(lambda_.Function):
         index: str | None = None,
         handler: str | None = None,
         architecture: lambda_.Architecture | None = None,
-        bundling: BundlingOptions | None = None,
+        bundling: BundlingOptions | Mapping[str, Any] | Any | None = None,
         **function_props: Any,
     ) -> None:
         runtime = runtime or lambda_.Runtime.PYTHON_3_13
         name = construct_path(scope, construct_id)
         notices = ConstructNotices(name)
         try:
+            options = bundling_options(scope, bundling, layer=False, reporter=notices.reporter)
             code, module = self._code(scope, construct_id, name, entry, runtime, index, architecture,
-                                      bundling or BundlingOptions(), function_props, notices)
+                                      options, function_props, notices)
         except BundlingError as exc:
             raise fail(exc, name) from None
         super().__init__(
@@ -130,3 +135,7 @@ class NativePythonFunction(lambda_.Function):
         code = bundled_code(scope, construct_id, path, target, bundling, layer=False, notices=notices,
                             provided=provided, layer_bytes=layer_bytes)
         return code, index[:-3].replace("/", ".").replace("\\", ".")
+
+
+#: the upstream name, for apps that switch their import line only
+PythonFunction = NativePythonFunction

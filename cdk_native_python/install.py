@@ -28,7 +28,7 @@ from .reporter import Reporter, silent
 from .slim import SlimOptions, drop_install_records, precompile, slim
 from .spec import DependencySpec, IndexOptions
 from .store import Store
-from .strip import StripOptions, dependency_graph, plan_graph, provided_by_layers
+from .strip import Graph, StripOptions, plan, plan_graph, provided_by_layers, requirement_graph
 from .target import Target
 from .verify import require_clean, scan
 
@@ -144,9 +144,9 @@ def _finish(tree: Path, resolution: Resolution, target: Target, store: Store, op
     shutil.rmtree(tree / "bin", ignore_errors=True)
     dists = installed(tree)
     drop_install_records(tree, dists.values())
-    edges = dependency_graph(dists, target)
+    graph = requirement_graph(dists, target, options.strip.extras)
     with store.trash() as trash:
-        late = strip_installed(tree, target, resolution.roots, options.strip, trash, dists, edges)
+        late = strip_installed(tree, target, resolution.roots, options.strip, trash, dists, graph)
         stripped = StripResult({**early.removed, **late.removed}, {**early.kept_seeds, **late.kept_seeds})
         slimmed = slim(tree, options.slim, trash)
     packages = {name: PackageRecord(d.version, d.wheel_tags, d.installed_bytes(tree))
@@ -162,7 +162,7 @@ def _finish(tree: Path, resolution: Resolution, target: Target, store: Store, op
     return TreeRecord(
         target=str(target),
         packages=packages,
-        graph=_graph(resolution, dists, edges),
+        graph=_graph(resolution, dists, graph[0]),
         stripped=stripped, slimmed=slimmed, verification=report.result(),
         size_bytes=size, zipped_estimate_bytes=estimate_zipped(tree, files),
     )
@@ -179,12 +179,12 @@ def _graph(resolution: Resolution, dists: dict[str, Distribution],
 
 def strip_installed(tree: Path, target: Target, roots: Sequence[str], options: StripOptions,
                     trash: Path | None = None, dists: dict[str, Distribution] | None = None,
-                    edges: dict[str, set[str]] | None = None) -> StripResult:
+                    graph: Graph | None = None) -> StripResult:
     """Apply the strip policy to an installed tree by its metadata (lock files read as they are have no
-    resolver graph), and leave out what the function's layers hold. ``edges``: the tree's
-    :func:`~cdk_native_python.strip.dependency_graph`, when the caller has it already."""
+    resolver graph), and leave out what the function's layers hold. ``graph``: the tree's
+    :func:`~cdk_native_python.strip.requirement_graph`, when the caller has it already."""
     dists = installed(tree) if dists is None else dists
-    result = plan_graph(edges if edges is not None else dependency_graph(dists, target), roots, options)
+    result = plan(dists, target, roots, options, graph)
     provided = provided_by_layers(dists, options, result.removed) if options.provided else {}
     removed = {**result.removed, **provided}
     for name in sorted(removed):

@@ -1,91 +1,398 @@
-"""Bundling options shared by the constructs (CDK-free so the CLI can build the same request)."""
+"""Bundling options shared by the constructs and the CLI (CDK-free so the CLI can build the same request).
+
+:class:`BundlingOptions` takes our options and every keyword of ``aws_lambda_python_alpha.BundlingOptions``
+under the same names, so an app that switches its import line keeps its ``bundling=`` as it is. A field
+left at ``None`` is *unset*: the team default from ``cdk.json`` applies (:func:`from_context`), else the
+built-in default. :meth:`BundlingOptions.of` accepts our object, the alpha module's object (read without
+importing that package) or a plain dict. Upstream options either work here or produce a one-line notice
+saying why they have no effect without Docker (:meth:`BundlingOptions.notices`); none is a crash.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import dataclasses
+import difflib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any, Literal
 
 from .engine import BuildRequest
-from .hooks import CommandHooks
+from .errors import ConfigurationError
+from .hooks import CommandHooks, Hooks
 from .install import InstallOptions
+from .reporter import Notice
 from .slim import SlimOptions
 from .spec import IndexOptions
 from .strip import StripOptions
 from .target import Target
 
+#: the prefix of team defaults in cdk.json's context (an object under this key, or ``<prefix>:<option>``)
+CONTEXT_KEY = "cdk-native-python"
+
+#: Docker settings of the alpha module that have no meaning on the host, and what to do instead
+DOCKER_ONLY: dict[str, str] = {
+    "image": "dependencies are resolved for the function's runtime and architecture instead of in an image",
+    "command": "use command_hooks to run commands before or after bundling",
+    "entrypoint": "use command_hooks to run commands before or after bundling",
+    "platform": "the function's architecture decides the target platform",
+    "network": "the resolver uses this machine's network (and HTTPS_PROXY) directly",
+    "user": "bundling runs as the user running cdk synth",
+    "security_opt": "there is no container to configure",
+    "volumes": "bundling reads the entry folder and writes the asset on this machine directly",
+    "volumes_from": "bundling reads the entry folder and writes the asset on this machine directly",
+    "working_directory": "command hooks run in the asset folder",
+    "bundling_file_access": "files are copied or hard-linked on this machine",
+    "many_linux_tags": "wheel tags come from the runtime's glibc (manylinux_2_26 on Amazon Linux 2, 2_34 on AL2023)",
+}
+#: environment / build_args entries that are package sources (the rest go to the hook commands)
+_INDEX_VARS = ("PIP_INDEX_URL", "UV_INDEX_URL", "UV_DEFAULT_INDEX")
+_EXTRA_INDEX_VARS = ("PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX")
+_FIND_LINKS_VARS = ("PIP_FIND_LINKS", "UV_FIND_LINKS")
+_NO_INDEX_VARS = ("PIP_NO_INDEX", "UV_NO_INDEX")
+_SOURCE_VARS = (*_INDEX_VARS, *_EXTRA_INDEX_VARS, *_FIND_LINKS_VARS, *_NO_INDEX_VARS)
+
+Kind = Literal["str", "strs", "bool", "map", "any"]
+
 
 @dataclass(frozen=True)
 class BundlingOptions:
-    """How dependencies are found, resolved, installed and stripped.
+    """How dependencies are found, resolved, installed and stripped (``None``: team default, else built-in).
 
-    Mirrors ``aws_lambda_python_alpha.BundlingOptions`` where the concepts match
-    (``asset_excludes``, ``command_hooks``); the rest replaces Docker settings with resolver settings.
+    Our options first, then ``aws_lambda_python_alpha.BundlingOptions``' own keywords (README, "Options
+    of aws_lambda_python_alpha").
     """
 
-    #: glob patterns (gitignore-like) left out of the handler's source copy
-    asset_excludes: Sequence[str] = ()
+    #: glob patterns (gitignore-like) left out of the source copy
+    asset_excludes: Sequence[str] | None = None
     #: the dependency file, when it is not (or not only) in ``entry``; relative to ``entry``
     dependency_file: str | None = None
     #: dependency groups / extras to include (poetry, uv.lock, pyproject, pylock)
-    groups: Sequence[str] = ()
-    extras: Sequence[str] = ()
+    groups: Sequence[str] | None = None
+    extras: Sequence[str] | None = None
     #: resolve a ``Pipfile`` without ``Pipfile.lock`` (otherwise an error asks you to lock it)
-    resolve_pipfile: bool = False
+    resolve_pipfile: bool | None = None
     index_url: str | None = None
-    extra_index_urls: Sequence[str] = ()
-    find_links: Sequence[str] = ()
-    no_index: bool = False
+    extra_index_urls: Sequence[str] | None = None
+    find_links: Sequence[str] | None = None
+    no_index: bool | None = None
     #: packages allowed to build from an sdist on the host (must be pure Python); none by default
-    allow_build: Sequence[str] = ()
-    #: ship boto3/botocore instead of using the runtime's (e.g. to pin a newer one)
-    keep_boto3: bool = False
+    allow_build: Sequence[str] | None = None
+    #: ship boto3/botocore/s3transfer/jmespath even when the runtime's copy is guaranteed to do (default False)
+    keep_boto3: bool | None = None
     #: more packages to strip (with what only they need); and packages never to strip
-    strip: Sequence[str] = ()
-    keep: Sequence[str] = ()
-    #: remove files Lambda never reads from dependencies (bytecode, test suites, Cython sources; see README)
-    slim: bool = True
+    strip: Sequence[str] | None = None
+    keep: Sequence[str] | None = None
+    #: remove files Lambda never reads from dependencies (default True; see README)
+    slim: bool | None = None
     #: globs (relative to the dependency tree) that slimming never removes, e.g. "mypkg/tests/*"
-    slim_keep: Sequence[str] = ()
+    slim_keep: Sequence[str] | None = None
     #: precompile dependencies' bytecode for the target Python (needs that Python version on the host)
-    compile_bytecode: bool = False
+    compile_bytecode: bool | None = None
     #: globs of files the native-code verification accepts as they are (e.g. a binary never loaded on Linux)
-    verify_exclude: Sequence[str] = ()
+    verify_exclude: Sequence[str] | None = None
     command_hooks: CommandHooks | None = None
     #: re-resolve floating requirements even if the inputs did not change
-    refresh: bool = False
+    refresh: bool | None = None
     #: where caches live (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)
     cache_dir: str | None = None
+    #: a shared remote cache tier (e.g. ``s3://bucket/prefix``); carried to the store by the constructs
+    remote_cache: str | None = None
+
+    # -- aws_lambda_python_alpha.BundlingOptions' own keywords --------------------------------------------
+    #: CDK's custom asset hash (hashed again by CDK, with the bundling configuration)
+    asset_hash: str | None = None
+    #: CDK's ``AssetHashType``: SOURCE or unset = our content hash; OUTPUT/BUNDLE = hash of the output;
+    #: CUSTOM = ``asset_hash``
+    asset_hash_type: Any = None
+    #: package sources (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, UV_INDEX_URL, ...) and the hooks' environment
+    environment: Mapping[str, str] | None = None
+    build_args: Mapping[str, str] | None = None
+    #: where a layer's contents go in its asset (default "python")
+    output_path_suffix: str | None = None
+    #: accepted; poetry.lock is read natively (hashes always checked, URLs from the lock)
+    poetry_include_hashes: bool | None = None
+    poetry_without_urls: bool | None = None
+    #: accepted; bundling is always local
+    local: bool | None = None
+    # Docker-only: accepted, each one warns once that it has no effect without Docker
+    image: Any = None
+    command: Sequence[str] | None = None
+    entrypoint: Sequence[str] | None = None
+    platform: str | None = None
+    network: str | None = None
+    user: str | None = None
+    security_opt: str | None = None
+    volumes: Any = None
+    volumes_from: Sequence[str] | None = None
+    working_directory: str | None = None
+    bundling_file_access: Any = None
+    many_linux_tags: Sequence[str] | None = None
+
+    # -- what was given ------------------------------------------------------------------------------------
+
+    def given(self) -> dict[str, Any]:
+        """The options that are set (not ``None``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def merged_over(self, defaults: BundlingOptions) -> BundlingOptions:
+        """These options, with ``defaults`` filling what is unset here (props override team defaults)."""
+        return dataclasses.replace(defaults, **self.given())
+
+    @classmethod
+    def of(cls, value: Any) -> BundlingOptions:
+        """Our options from ours, from ``aws_lambda_python_alpha.BundlingOptions`` or from a dict."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            return cls._from_mapping(value, "bundling")
+        values = getattr(value, "_values", None)  # a jsii struct, e.g. the alpha module's BundlingOptions
+        if isinstance(values, Mapping) and type(value).__name__ == "BundlingOptions":
+            return cls._from_mapping(values, f"bundling ({type(value).__module__}.BundlingOptions)")
+        raise ConfigurationError(
+            f"bundling must be BundlingOptions or a dict, not {type(value).__name__}",
+            "pass cdk_native_python.BundlingOptions(...), aws_lambda_python_alpha.BundlingOptions(...) or a dict "
+            "with the same keyword names", code="bundling-options-type")
+
+    @classmethod
+    def _from_mapping(cls, values: Mapping[str, Any], where: str) -> BundlingOptions:
+        known = {f.name for f in fields(cls)}
+        out: dict[str, Any] = {}
+        for raw, value in values.items():
+            name = _snake(str(raw))
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                raise ConfigurationError(
+                    f"{where}: unknown option {str(raw)!r}",
+                    f"did you mean {close[0]!r}?" if close else "see the README's BundlingOptions table",
+                    code="bundling-option-unknown")
+            if value is not None:
+                out[name] = _checked(name, value, _KINDS.get(name, "any"), where)
+        return cls(**out)
+
+    # -- what it means -------------------------------------------------------------------------------------
+
+    def notices(self, *, layer: bool) -> tuple[Notice, ...]:
+        """One notice per upstream option that has no effect here, saying why."""
+        found: list[Notice] = []
+        for name, why in DOCKER_ONLY.items():
+            if getattr(self, name) is not None:
+                found.append(Notice("docker-option-ignored",
+                                    f"bundling option {name} has no effect without Docker: {why}"))
+        for name in ("poetry_include_hashes", "poetry_without_urls"):
+            if getattr(self, name) is not None:
+                found.append(Notice("poetry-option-native",
+                                    f"bundling option {name} is accepted and not needed: poetry.lock is read "
+                                    "natively (hashes in the lock are always checked, package URLs come from "
+                                    "the lock)", "info"))
+        if self.output_path_suffix is not None and not layer:
+            found.append(Notice("output-path-suffix-ignored",
+                                "bundling option output_path_suffix applies to layers only: a function's "
+                                "handler must be at the root of its asset"))
+        rest = self._hook_environment()
+        if rest and self.command_hooks is None:
+            found.append(Notice("environment-unused",
+                                f"environment {', '.join(sorted(rest))} has no effect: only package sources "
+                                f"({', '.join(_SOURCE_VARS[:2])}, ...) and command_hooks use the environment",
+                                "info"))
+        return tuple(found)
+
+    def _variables(self) -> dict[str, str]:
+        return {**(self.build_args or {}), **(self.environment or {})}
+
+    def _hook_environment(self) -> dict[str, str]:
+        return {k: v for k, v in self._variables().items() if k not in _SOURCE_VARS}
+
+    def indexes(self, entry: Path) -> IndexOptions:
+        """Package sources: the options, then environment / build_args (PIP_INDEX_URL, UV_INDEX, ...)."""
+        env = self._variables()
+        index_url = self.index_url or next((env[v] for v in _INDEX_VARS if env.get(v)), None)
+        extra = [*(self.extra_index_urls or ())]
+        for var in _EXTRA_INDEX_VARS:  # space-separated lists; uv's UV_INDEX entries may be name=url
+            extra += [u.split("=", 1)[1] if "=" in u.split("://", 1)[0] else u for u in env.get(var, "").split()]
+        links = [*(self.find_links or ())]
+        for var in _FIND_LINKS_VARS:
+            links += [u for u in re.split(r"[\s,]+", env.get(var, "")) if u]
+        no_index = bool(self.no_index) or any(env.get(v, "").lower() in ("1", "true", "yes", "on")
+                                              for v in _NO_INDEX_VARS)
+        return IndexOptions(
+            index_url=index_url,
+            extra_index_urls=tuple(dict.fromkeys(extra)),
+            find_links=tuple(str((entry / f).resolve()) if "://" not in f else f for f in dict.fromkeys(links)),
+            no_index=no_index,
+        )
+
+    def hooks(self) -> CommandHooks | None:
+        if self.command_hooks is None:
+            return None
+        rest = self._hook_environment()
+        return Hooks(self.command_hooks, tuple(sorted(rest.items()))) if rest else self.command_hooks
 
     def request(self, entry: Path, target: Target, *, layer: bool = False, name: str = "function",
                 provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> BuildRequest:
         """The engine's request. ``provided`` (name, version, layer) are left out of the bundle because the
         function's layers hold them; ``layer_bytes`` (the layers' unzipped size) counts against the budget."""
+        suffix = _suffix(self.output_path_suffix) if layer and self.output_path_suffix is not None else None
         return BuildRequest(
             entry=entry,
             target=target,
             dependency_file=Path(self.dependency_file) if self.dependency_file else None,
-            groups=tuple(self.groups),
-            extras=tuple(self.extras),
-            indexes=IndexOptions(
-                index_url=self.index_url,
-                extra_index_urls=tuple(self.extra_index_urls),
-                find_links=tuple(str((entry / f).resolve()) if "://" not in f else f for f in self.find_links),
-                no_index=self.no_index,
-            ),
-            allow_build=tuple(self.allow_build),
+            groups=tuple(self.groups or ()),
+            extras=tuple(self.extras or ()),
+            indexes=self.indexes(entry),
+            allow_build=tuple(self.allow_build or ()),
             install=InstallOptions(
-                strip=StripOptions(keep_boto3=self.keep_boto3, strip=tuple(self.strip), keep=tuple(self.keep),
-                                   provided=tuple(provided)),
-                slim=SlimOptions(enabled=self.slim, keep=tuple(self.slim_keep),
-                                 compile_bytecode=self.compile_bytecode),
-                verify_exclude=tuple(self.verify_exclude),
+                strip=StripOptions(keep_boto3=bool(self.keep_boto3), strip=tuple(self.strip or ()),
+                                   keep=tuple(self.keep or ()), provided=tuple(provided)),
+                slim=SlimOptions(enabled=self.slim is not False, keep=tuple(self.slim_keep or ()),
+                                 compile_bytecode=bool(self.compile_bytecode)),
+                verify_exclude=tuple(self.verify_exclude or ()),
             ),
-            excludes=tuple(self.asset_excludes),
-            hooks=self.command_hooks,
+            excludes=tuple(self.asset_excludes or ()),
+            hooks=self.hooks(),
             layer=layer,
-            refresh=self.refresh,
-            resolve_pipfile=self.resolve_pipfile,
+            refresh=bool(self.refresh),
+            resolve_pipfile=bool(self.resolve_pipfile),
             name=name,
             layer_bytes=layer_bytes,
+            output_path_suffix=suffix,
         )
+
+    def asset_hash_mode(self) -> tuple[Literal["content", "output", "custom"], str | None]:
+        """How CDK should hash the asset: ours (content: lock, options, source), the output, or custom.
+
+        Upstream's default (SOURCE) hashes the entry folder; our content hash covers it and the resolved
+        dependencies too, so SOURCE maps to it.
+        """
+        kind = str(getattr(self.asset_hash_type, "value", self.asset_hash_type) or "").lower()
+        kind = kind.rsplit(".", 1)[-1]
+        if self.asset_hash is not None:
+            if kind not in ("", "custom"):
+                raise ConfigurationError(
+                    f"asset_hash is set, but asset_hash_type is {kind.upper()}",
+                    "use asset_hash_type=AssetHashType.CUSTOM with asset_hash, or leave it unset",
+                    code="asset-hash-type")
+            return "custom", self.asset_hash
+        if kind == "custom":
+            raise ConfigurationError("asset_hash_type is CUSTOM but asset_hash is not set",
+                                     "set asset_hash='...' too, or leave asset_hash_type unset",
+                                     code="asset-hash-type")
+        if kind in ("output", "bundle"):
+            return "output", None
+        if kind in ("", "source"):
+            return "content", None
+        raise ConfigurationError(f"asset_hash_type {kind!r} is not a CDK AssetHashType",
+                                 "use AssetHashType.SOURCE, OUTPUT or CUSTOM", code="asset-hash-type")
+
+
+def _suffix(value: str) -> str:
+    parts = [p for p in value.replace("\\", "/").split("/") if p not in ("", ".")]
+    if value.startswith("/") or ".." in parts:
+        raise ConfigurationError(f"output_path_suffix {value!r} leaves the asset folder",
+                                 "use a relative folder such as 'python' or 'python/lib/python3.12/site-packages'",
+                                 code="output-path-suffix")
+    return "/".join(parts)
+
+
+# -- option types ---------------------------------------------------------------------------------------
+
+_KINDS: dict[str, Kind] = {
+    **dict.fromkeys(("dependency_file", "index_url", "cache_dir", "remote_cache", "asset_hash",
+                     "output_path_suffix", "platform", "network", "user", "security_opt", "working_directory"),
+                    "str"),
+    **dict.fromkeys(("asset_excludes", "groups", "extras", "extra_index_urls", "find_links", "allow_build",
+                     "strip", "keep", "slim_keep", "verify_exclude", "command", "entrypoint", "volumes_from",
+                     "many_linux_tags"), "strs"),
+    **dict.fromkeys(("resolve_pipfile", "no_index", "keep_boto3", "slim", "compile_bytecode", "refresh",
+                     "poetry_include_hashes", "poetry_without_urls", "local"), "bool"),
+    **dict.fromkeys(("environment", "build_args"), "map"),
+}
+_CHECKS: dict[Kind, tuple[Callable[[Any], bool], str]] = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "strs": (lambda v: isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(i, str) for i in v),
+             "a list of strings"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "map": (lambda v: isinstance(v, Mapping) and all(isinstance(k, str) and isinstance(i, str)
+                                                     for k, i in v.items()), "a mapping of strings to strings"),
+    "any": (lambda v: True, ""),
+}
+
+
+def _checked(name: str, value: Any, kind: Kind, where: str) -> Any:
+    ok, what = _CHECKS[kind]
+    if not ok(value):
+        raise ConfigurationError(f"{where}: {name} must be {what}, not {type(value).__name__}",
+                                 f"write it as {what}, e.g. {_EXAMPLES[kind]}", code="bundling-option-type")
+    return tuple(value) if kind == "strs" else dict(value) if kind == "map" else value
+
+
+_EXAMPLES: dict[Kind, str] = {"str": '"value"', "strs": '["a", "b"]', "bool": "true", "map": '{"KEY": "value"}',
+                              "any": ""}
+
+
+def _snake(name: str) -> str:
+    """``assetExcludes`` (as jsii and JSON spell it) -> ``asset_excludes``."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower().replace("-", "_")
+
+
+# -- team defaults from cdk.json -----------------------------------------------------------------------
+
+#: options a whole repository can share through cdk.json's context (per-function ones are not among them)
+CONTEXT_OPTIONS: tuple[str, ...] = (
+    "index_url", "extra_index_urls", "find_links", "no_index", "allow_build", "keep_boto3", "strip", "keep",
+    "slim", "slim_keep", "compile_bytecode", "verify_exclude", "asset_excludes", "resolve_pipfile", "cache_dir",
+    "remote_cache",
+)
+
+
+def from_context(whole: Any, flat: Mapping[str, Any]) -> BundlingOptions:
+    """Team defaults: the ``"cdk-native-python"`` object of cdk.json's context, then the
+    ``"cdk-native-python:<option>"`` keys (which win, and may be strings from ``cdk synth -c``).
+
+    Relative ``find_links`` and ``cache_dir`` are relative to where cdk runs (the folder of cdk.json).
+    """
+    values: dict[str, Any] = {}
+    if whole is not None:
+        if isinstance(whole, str):
+            whole = _json(whole, CONTEXT_KEY)
+        if not isinstance(whole, Mapping):
+            raise ConfigurationError(f"cdk.json context {CONTEXT_KEY!r} must be an object of options",
+                                     f'e.g. "{CONTEXT_KEY}": {{"index_url": "https://..."}}', code="context-invalid")
+        values.update({str(k): v for k, v in whole.items()})
+    for option, value in flat.items():
+        if value is not None:
+            values[option] = _from_text(value, _KINDS.get(_snake(option), "any"), f"{CONTEXT_KEY}:{option}")
+    where = f"cdk.json context {CONTEXT_KEY!r}"
+    unknown = sorted(k for k in values if _snake(k) not in CONTEXT_OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: {unknown[0]!r} is not an option a repository can set for every function",
+            f"use one of {', '.join(CONTEXT_OPTIONS)}; set per-function options in bundling=",
+            code="context-invalid")
+    options = BundlingOptions._from_mapping(values, where)
+    links = tuple(f if "://" in f else str(Path(f).absolute()) for f in options.find_links or ())
+    cache = str(Path(options.cache_dir).absolute()) if options.cache_dir else None
+    return dataclasses.replace(options, find_links=links or options.find_links, cache_dir=cache)
+
+
+def _from_text(value: Any, kind: Kind, where: str) -> Any:
+    """A ``-c key=value`` string as the option's type: JSON, or ``true``/``false``, or a comma list."""
+    if not isinstance(value, str) or kind == "str":
+        return value
+    if kind == "bool" and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    if kind == "strs" and not value.lstrip().startswith("["):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return _json(value, where)
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ConfigurationError(f"cdk.json context {where!r} is not valid JSON", "write it as JSON",
+                                 code="context-invalid") from None

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from .budget import mb
 from .records import BuildReport
+from .strip import RUNTIME_PROVIDED
 from .why import dependents, root_name
 
 #: the pipeline's order, for the cache line
@@ -62,7 +63,9 @@ def _package_rows(report: BuildReport) -> Iterable[tuple[str, str, str, str, str
         users = dependents(report.graph, name, report.packages)
         if name in direct:
             users.insert(0, f"you ({direct[name]})")
-        if name in report.kept_seeds:
+        if name in report.kept_seeds and name in RUNTIME_PROVIDED:
+            users.append(f"[provided by the runtime, shipped: {report.kept_seeds[name]}]")
+        elif name in report.kept_seeds:
             users.append(f"[a strip seed, kept for {report.kept_seeds[name]}]")
         yield name, record.version, mb(record.bytes), _tags(record.wheel_tags), ", ".join(users)
 

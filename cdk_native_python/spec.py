@@ -143,6 +143,15 @@ class DependencySpec:
     credentials: tuple[Credential, ...] = field(default=(), repr=False)
     #: what the user should know about how the spec was read (emitted by the caller, never keyed)
     notices: tuple[Notice, ...] = ()
+    #: PEP 508 requirements the user declared for the roots (specifiers, markers), when a lock keeps them
+    #: apart from its pins (the manifest beside it); an open spec's requirements are the user's own
+    requested: tuple[str, ...] = ()
+
+    def user_requirements(self) -> tuple[str, ...]:
+        """What the user wrote: the manifest's requirements for a lock, the requirements (and constraints)
+        of an open spec. Stripping checks the runtime's packages against these rather than against a lock's
+        pins (see ``strip.user_specifiers`` for a lock without its manifest)."""
+        return self.requested if self.locked else (*self.requirements, *self.constraints)
 
     def requirements_text(self) -> str:
         return "".join(line + "\n" for line in self.requirements)

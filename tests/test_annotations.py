@@ -29,8 +29,11 @@ from tests.tracerset import tracer_function, tracer_wheels
 ROOT = Path(__file__).resolve().parents[1]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 TARGET = Target.from_runtime("python3.12", "arm64")
-SHIPPED = ("botocore 1.35.0, jmespath 1.0.1 (0.0 MB), which the Lambda runtime provides, are shipped, required "
-           "through powerlike[tracer] → xraylike → botocore → jmespath: the bundled copies shadow the runtime's")
+_SHIPPED = ("botocore 1.35.0 (0.0 MB), which the Lambda runtime provides, is shipped, required through "
+           "powerlike[tracer] → xraylike → botocore: xraylike requires botocore==1.35.0; {runtime} only guarantees "
+           "botocore >= 1.38.36, below 2; the bundled copy shadows the runtime's (keep_boto3=True says you mean it)")
+SHIPPED = _SHIPPED.format(runtime="python3.12")  # TARGET's
+SHIPPED_313 = _SHIPPED.format(runtime="python3.13")  # the apps' and the CLI's
 
 
 @pytest.fixture(scope="module")
@@ -189,13 +192,13 @@ def test_warnings_are_annotations_strict_fails_acknowledged_silenced_and_resynth
     app, cache = cdk_app(tmp_path, wheels), tmp_path / "cache"
     cold, manifest = synth(app, cache)
     assert cold.returncode == 0, cold.stderr[-3000:]
-    shipped = f"{SHIPPED} [ack: cdk-native-python:runtime-provided-shipped]"
+    shipped = f"{SHIPPED_313} [ack: cdk-native-python:runtime-provided-shipped]"
     found = warnings_of(manifest)
     assert found["/App/Api"] == [shipped] and found["/App/Twin"] == [shipped]
     (near,) = found["/App/Small"]
     assert "92% of Lambda's 250.0 MB limit" in near and near.endswith("[ack: cdk-native-python:size-near-limit]")
     # printed by the CDK CLI the CDK way: the message, the construct path, how to acknowledge it
-    assert "WARNING " + SHIPPED in cold.stderr and "   App/Api\n" in cold.stderr
+    assert "WARNING " + SHIPPED_313 in cold.stderr and "   App/Api\n" in cold.stderr
     assert "Acknowledge with 'Annotation::cdk-native-python:size-near-limit'" in cold.stderr
     assert "[cdk-native-python] App/Api: warning:" not in cold.stderr  # said once, by CDK
 
@@ -219,7 +222,7 @@ def test_warnings_are_annotations_strict_fails_acknowledged_silenced_and_resynth
                                                                    str(cache)},
                          capture_output=True, text=True, timeout=300, check=False)
     assert cli.returncode == 0, cli.stderr
-    assert f"[cdk-native-python] fn.zip: warning: {SHIPPED}\n" in cli.stderr
+    assert f"[cdk-native-python] fn.zip: warning: {SHIPPED_313}\n" in cli.stderr
 
 
 def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, wheels: Path) -> None:
@@ -235,7 +238,7 @@ def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, 
     options = BundlingOptions(find_links=[str(wheels)], no_index=True, cache_dir=str(tmp_path / "cache"))
     one = NativePythonFunction(stack, "One", entry=str(tmp_path / "fn"), bundling=options)
     two = NativePythonFunction(stack, "Two", entry=str(tmp_path / "fn"), bundling=options)
-    shipped = ("aws:cdk:warning", f"{SHIPPED} [ack: cdk-native-python:runtime-provided-shipped]")
+    shipped = ("aws:cdk:warning", f"{SHIPPED_313} [ack: cdk-native-python:runtime-provided-shipped]")
     for function in (one, two):
         assert [(e.type, e.data) for e in function.node.metadata if e.type == "aws:cdk:warning"] == [shipped]
     cdk.Annotations.of(two).acknowledge_warning("cdk-native-python:runtime-provided-shipped")

@@ -394,8 +394,8 @@ def test_report_is_written_next_to_the_cache_and_summary_is_short(tmp_path: Path
     assert report["packages"]["fine"]["version"] == "1.0"
     assert report["packages"]["fine"]["wheel_tags"] == ["cp38-abi3-manylinux_2_17_aarch64"]
     assert report["packages"]["fine"]["bytes"] > 0
-    assert report["stripped"] == {"boto3": "provided by the Lambda runtime",
-                                  "botocore": "provided by the Lambda runtime"}
+    assert set(report["stripped"]) == {"boto3", "botocore"}
+    assert all(why.startswith("provided by the Lambda runtime (python3.") for why in report["stripped"].values())
     assert report["verification"]["native_files"] == 1
     assert report["size"]["unzipped_bytes"] == sum(p.stat().st_size for p in result.output.rglob("*") if p.is_file())
     summary = result.summary("App/Fn")

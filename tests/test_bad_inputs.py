@@ -157,10 +157,17 @@ def test_04_malformed_requirements_line(tmp_path: Path) -> None:
     says(err, f"{entry / 'requirements.txt'}:3", "requests>=>2", hint="PEP 508")
 
 
-def test_13_conflicting_dependency_files(tmp_path: Path) -> None:
+def test_13_several_dependency_files_choose_by_upstreams_order(tmp_path: Path) -> None:
+    """Not an error any more: aws_lambda_python_alpha's order picks Pipfile.lock, and a notice names both."""
+    from cdk_native_python import inputs
+
     entry = function(tmp_path, "purepkg\n", files={"Pipfile.lock": json.dumps({"_meta": {}, "default": {}})})
-    err = fails(InputError, _build(request(entry), tmp_path))
-    says(err, "Pipfile.lock", "requirements.txt", str(entry), hint="dependency_file")
+    spec = inputs.load(entry)
+    assert spec is not None and spec.kind == "Pipfile.lock"
+    (notice,) = spec.notices
+    assert notice.code == "dependency-file-chosen" and notice.level == "info"
+    assert notice.message.startswith("using Pipfile.lock, ignoring requirements.txt beside it")
+    assert "dependency_file=" in notice.message
 
 
 def test_14_missing_include(tmp_path: Path) -> None:

@@ -155,6 +155,11 @@ def test_layer_zip_puts_dependencies_under_python(project: Path, wheel_index: An
     assert not any("boto3" in n or n.endswith("index.py") for n in names)
     with zipfile.ZipFile(project / "layer.zip") as zf:
         assert elf_machine(zf.read("python/nativepkg/_native.abi3.so")) == 62  # x86_64
+    # with --source, the layer carries that folder's code under python/ too, as PythonLayerVersion does
+    shared = run(project, "build", "--runtime", "python3.12", "--source", "src", "--layer", "--zip", "shared.zip",
+                 "--index-url", wheel_index.url)
+    assert shared.returncode == 0, shared.stderr
+    assert {"python/index.py", "python/purepkg/__init__.py"} <= set(members(project / "shared.zip"))
 
 
 def test_dependencies_only_without_source(project: Path, wheel_index: Any) -> None:
@@ -228,7 +233,8 @@ def test_report_json(project: Path, wheel_index: Any) -> None:
     packages = report["packages"]
     assert packages["purepkg"]["version"] == "1.0" and packages["depa"]["version"] == "2.0"
     assert any("aarch64" in tag for tag in packages["nativepkg"]["wheel_tags"])
-    assert report["stripped"]["boto3"] == "provided by the Lambda runtime"
+    assert report["stripped"]["boto3"] == ("provided by the Lambda runtime "
+                                           "(python3.12 guarantees boto3 >= 1.38.36, below 2)")
     assert report["output"]["kind"] == "zip"
     assert report["output"]["sha256"] == hashlib.sha256((project / "fn.zip").read_bytes()).hexdigest()
     assert report["size"]["unzipped_bytes"] > 0 and report["cache"] == {"resolve": "miss", "install": "miss"}

@@ -115,7 +115,10 @@ def test_cp312_wheel_is_used_for_python312(tmp_path: Path, wheel_index: Any) -> 
 def test_boto3_and_infra_closures_are_stripped_but_shared_deps_kept(tmp_path: Path, wheel_index: Any) -> None:
     entry = make_entry(tmp_path, "boto3\nusesdateutil\naws-cdk-lib\nusesattrs\n")
     result = build(request(entry, ARM313, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
-    assert set(result.packages) == {"usesdateutil", "python-dateutil", "six", "usesattrs", "attrs"}
+    # python-dateutil: usesdateutil's unversioned requirement is met by the runtime's copy (>= 2.1), so it goes
+    # with six; attrs stays, usesattrs needs it
+    assert set(result.packages) == {"usesdateutil", "usesattrs", "attrs"}
+    assert result.report.stripped["python-dateutil"].startswith("provided by the Lambda runtime")
     assert {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "aws-cdk-lib", "constructs", "jsii",
             "typing-extensions"} <= set(result.report.stripped)
     assert not (tmp_path / "out" / "botocore").exists()
@@ -208,14 +211,18 @@ def test_stripped_packages_are_never_installed_and_the_tree_is_the_same(
     cache = LocalStore(tmp_path / "cache")
     plan = prepare(request(entry, ARM313, wheel_index), cache)
     assert plan.resolution is not None and plan.spec is not None and plan.resolution.graph is not None
-    early, _ = install(plan.resolution, plan.spec, ARM313, cache)
-    assert removed_after_install == []  # nothing was installed only to be deleted
+    options = plan.request.install
+    early, _ = install(plan.resolution, plan.spec, ARM313, cache, options)
+    # only what a kept package needs is installed first and decided on its metadata (the resolver's record
+    # has no specifiers): usesdateutil's python-dateutil, and six with it; nothing else was installed to go
+    assert sorted(removed_after_install) == ["python-dateutil", "six"]
     assert set(early.record.stripped.removed) == {
         "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "aws-cdk-lib", "constructs", "jsii",
-        "typing-extensions"}
+        "typing-extensions", "python-dateutil", "six"}
+    removed_after_install.clear()
     # the same pins without the resolver's record: installed whole, stripped afterwards, same tree and reasons
     no_graph = dataclasses.replace(plan.resolution, record=ResolutionRecord(None, plan.resolution.roots))
-    late, _ = install(no_graph, plan.spec, ARM313, LocalStore(tmp_path / "cache-2"))
+    late, _ = install(no_graph, plan.spec, ARM313, LocalStore(tmp_path / "cache-2"), options)
     assert sorted(removed_after_install) == sorted(early.record.stripped.removed)
     assert early.record.stripped == late.record.stripped and early.record.packages == late.record.packages
     files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))  # noqa: E731

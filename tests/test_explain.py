@@ -60,8 +60,8 @@ def test_explain_tells_why_a_runtime_provided_package_is_shipped(project: Path, 
         "  wheel: py3-none-any (pure Python: serves every target); 0.0 MB installed",
         "  required through: powerlike[tracer] → xraylike → botocore",
         "  required directly by: boto3 (stripped), s3transfer (stripped), xraylike",
-        "  not stripped although the Lambda runtime provides it: xraylike needs it, and a package that something "
-        "kept needs is never stripped",
+        "  not stripped although the Lambda runtime provides it: xraylike requires botocore==1.35.0; python3.12 only "
+        "guarantees botocore >= 1.38.36, below 2",
         "  the bundled copy is imported before the runtime's (it shadows it)",
     ]
     assert set(project.iterdir()) == before | {project / "cache"}  # built into a temporary folder only
@@ -69,9 +69,10 @@ def test_explain_tells_why_a_runtime_provided_package_is_shipped(project: Path, 
 
 @pytest.mark.parametrize(("package", "extra", "says"), [
     ("boto3", (), ["boto3 1.35.0 is not in the bundle of fn.zip (python3.12/arm64): it was stripped (provided by "
-                   "the Lambda runtime).", "  a direct requirement: boto3",
+                   "the Lambda runtime (python3.12 guarantees boto3 >= 1.38.36, below 2)).",
+                   "  a direct requirement: boto3",
                    "  to ship it anyway: keep=['boto3'] (CLI: --keep boto3), or keep_boto3=True (CLI: --keep-boto3) "
-                   "to ship all of boto3, botocore, s3transfer, jmespath"]),
+                   "to ship all of boto3, botocore, s3transfer, jmespath, python-dateutil, urllib3"]),
     ("s3transfer", (), ["  required through: boto3 → s3transfer", "  required directly by: boto3 (stripped)"]),
     ("cattrslike", (), ["cattrslike 23.2.0 is not in the bundle of fn.zip (python3.12/arm64): it was stripped (only "
                         "needed by jsii).", "  required through: aws-cdk-lib → jsii → cattrslike",
@@ -100,7 +101,7 @@ def test_explain_a_package_nothing_requires(report_file: Path) -> None:
         "botcore is not in the bundle of fn.zip (python3.12/arm64): nothing it depends on requires it on "
         "python3.12/arm64 (requirements and their markers are evaluated for the target).",
         "  did you mean: botocore, boto3?",
-        "  the bundle holds 7 packages (`cdk-native-python report` lists them)",
+        "  the bundle holds 5 packages (`cdk-native-python report` lists them)",
     ]
 
 
@@ -139,10 +140,11 @@ def test_a_lock_file_without_a_resolver_graph_is_explained_from_the_metadata(pro
     out = cli(project, "explain", "jmespath", *flags(wheels))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    # the lock does not say what was asked for: the chain starts at what nothing else in it requires. Nor does
-    # it record requested extras, so powerlike's "tracer" edge is not followed and xraylike is a top of its own
-    assert "  required through: xraylike → botocore → jmespath" in lines, out.stdout
+    # the lock does not say what was asked for: the chain starts at what nothing else in it requires (boto3 here),
+    # and its pins stand in for what the user asked for, so the pinned jmespath ships rather than be guessed away
+    assert "  required through: boto3 → jmespath" in lines, out.stdout
     assert lines[0] == "jmespath 1.0.1 is in the bundle (python3.12/arm64)."
+    assert any("your dependency file requires jmespath==1.0.1" in line for line in lines), out.stdout
 
 
 def test_report_prints_tables_and_json_for_scripts(report_file: Path) -> None:
@@ -153,12 +155,13 @@ def test_report_prints_tables_and_json_for_scripts(report_file: Path) -> None:
     rows = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ") and len(line.split()) > 3}
     assert rows["package"].split() == ["package", "version", "size", "wheel", "tags", "required", "by"]
     assert rows["botocore"].split()[1:5] == ["1.35.0", "0.0", "MB", "py3-none-any"]
-    assert "xraylike, [a strip seed, kept for xraylike]" in rows["botocore"]
+    assert ("xraylike, [provided by the runtime, shipped: xraylike requires botocore==1.35.0; python3.12 only "
+            "guarantees botocore >= 1.38.36, below 2]") in rows["botocore"]
     assert "you (powerlike[tracer])" in rows["powerlike"]
     assert "  boto3        provided by the Lambda runtime" in text
     assert "  cattrslike   only needed by jsii" in text
-    assert ("warning [cdk-native-python:runtime-provided-shipped] botocore 1.35.0, jmespath 1.0.1 (0.0 MB), which "
-            "the Lambda runtime provides") in text
+    assert ("warning [cdk-native-python:runtime-provided-shipped] botocore 1.35.0 (0.0 MB), which the Lambda "
+            "runtime provides") in text
     as_json = cli(report_file.parent, "report", "--json", str(report_file))
     assert as_json.returncode == 0
     data = json.loads(as_json.stdout)

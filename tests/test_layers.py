@@ -19,6 +19,7 @@ from cdk_native_python.errors import ConfigurationError
 from cdk_native_python.install import strip_installed as strip
 from cdk_native_python.strip import StripOptions, provided_by_layers
 from cdk_native_python.target import Target
+from tests.cdkhelpers import said_on
 from tests.test_strip import dist
 
 ARM = lambda_.Architecture.ARM_64
@@ -70,7 +71,8 @@ def reports(tmp_path: Path) -> list[dict[str, Any]]:
 
 
 def function_report(tmp_path: Path) -> dict[str, Any]:
-    (found,) = [r for r in reports(tmp_path) if r["source_files"]]
+    """The report of the one function (a layer's source files are under python/)."""
+    (found,) = [r for r in reports(tmp_path) if r["source_files"] and not r["source_files"][0].startswith("python/")]
     return found
 
 
@@ -117,16 +119,75 @@ def test_compiled_wheels_cannot_share_one_zip(tmp_path: Path, wheel_index: Any) 
     text = str(err.value)
     assert "S/Native" in text and "python3.12/arm64" in text and "python3.12/x86_64" in text
     assert "nativepkg" in text and "manylinux_2_17_aarch64" in text and "purepkg" not in text.split("hint")[0]
-    assert "one runtime and one architecture per NativePythonLayerVersion" in str(err.value.hint)
+    assert "declare one architecture per layer" in str(err.value.hint)
 
 
-def test_targets_resolving_to_different_versions_cannot_share_one_zip(tmp_path: Path, wheel_index: Any) -> None:
+def test_architectures_resolving_to_different_versions_cannot_share_one_zip(tmp_path: Path, wheel_index: Any) -> None:
     _, s = app_stack(tmp_path)
-    reqs = 'depa<2; python_version < "3.13"\ndepa>=2; python_version >= "3.13"\n'
+    reqs = 'depa<2; platform_machine == "aarch64"\ndepa>=2; platform_machine == "x86_64"\n'
     with pytest.raises(ConfigurationError) as err:
-        make_layer(s, "Split", folder(tmp_path, "layer", reqs), wheel_index, (PY312, PY313))
-    assert "depa: 1.0 on python3.12/x86_64, 2.0 on python3.13/x86_64" in str(err.value)
+        make_layer(s, "Split", folder(tmp_path, "layer", reqs), wheel_index, (PY312,), (ARM, X86))
+    assert "depa: 1.0 on python3.12/arm64, 2.0 on python3.12/x86_64" in str(err.value)
     assert "S/Split" in str(err.value) and err.value.hint
+
+
+def test_runtimes_of_one_architecture_share_one_zip_with_per_runtime_folders(tmp_path: Path, wheel_index: Any) -> None:
+    """Compiled packages, and versions that differ per runtime, go where only their runtime looks."""
+    _, s = app_stack(tmp_path)
+    reqs = 'purepkg\nnativepkg\nusesattrs; python_version >= "3.13"\n'
+    layer = make_layer(s, "Multi", folder(tmp_path, "layer", reqs), wheel_index, (PY312, PY313), (ARM,))
+    asset = staged(layer)
+    shared, v312, v313 = (asset / "python", asset / "python/lib/python3.12/site-packages",
+                          asset / "python/lib/python3.13/site-packages")
+    assert (shared / "purepkg" / "__init__.py").is_file() and (shared / "index.py").is_file()
+    assert not (shared / "nativepkg").exists() and not (shared / "usesattrs").exists()
+    for site in (v312, v313):
+        so = next((site / "nativepkg").glob("*.so"))
+        assert int.from_bytes(so.read_bytes()[18:20], "little") == 183
+        assert list(site.glob("nativepkg-1.0.dist-info"))
+    assert (v313 / "usesattrs").is_dir() and (v313 / "attrs").is_dir() and not (v312 / "usesattrs").exists()
+    assert layer.packages == {
+        "python3.12/arm64": {"purepkg": "1.0", "depa": "2.0", "nativepkg": "1.0"},
+        "python3.13/arm64": {"purepkg": "1.0", "depa": "2.0", "nativepkg": "1.0", "usesattrs": "1.0", "attrs": "1.0"}}
+    Template.from_stack(s).resource_count_is("AWS::Lambda::LayerVersion", 1)
+    # a python3.13 function leaves out what the layer gives python3.13
+    fn = NativePythonFunction(s, "Fn", entry=folder(tmp_path, "fn", "usesattrs\nnativepkg\n"), runtime=PY313,
+                              architecture=ARM, layers=[layer], bundling=opts(wheel_index))
+    assert not (staged(fn) / "usesattrs").exists() and not (staged(fn) / "nativepkg").exists()
+
+
+def test_versions_that_differ_per_runtime_go_in_each_runtimes_folder(tmp_path: Path, wheel_index: Any) -> None:
+    _, s = app_stack(tmp_path)
+    reqs = 'depa<2; python_version < "3.13"\ndepa>=2; python_version >= "3.13"\npurepkg\n'
+    layer = make_layer(s, "Split", folder(tmp_path, "layer", reqs), wheel_index, (PY312, PY313))
+    asset = staged(layer)
+    assert "1.0" in (asset / "python/lib/python3.12/site-packages/depa/__init__.py").read_text()
+    assert "2.0" in (asset / "python/lib/python3.13/site-packages/depa/__init__.py").read_text()
+    assert not (asset / "python" / "depa").exists() and (asset / "python" / "purepkg").is_dir()
+    assert layer.packages["python3.12/x86_64"]["depa"] == "1.0" and layer.packages["python3.13/x86_64"]["depa"] == "2.0"
+
+
+def test_layer_ships_its_source_and_a_code_only_layer_works(tmp_path: Path, wheel_index: Any) -> None:
+    _, s = app_stack(tmp_path)
+    code_only = tmp_path / "shared"
+    (code_only / "models").mkdir(parents=True)
+    (code_only / "shared.py").write_text("VALUE = 1\n")
+    (code_only / "models" / "__init__.py").write_text("")
+    (code_only / ".venv").mkdir()
+    (code_only / ".venv" / "junk.py").write_text("")
+    layer = make_layer(s, "Code", str(code_only), wheel_index)
+    asset = staged(layer)
+    assert sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()) == [
+        "python/models/__init__.py", "python/shared.py"]
+    assert layer.packages == {"python3.12/x86_64": {}}
+    # the asset hash covers the layer's source: an edit there redeploys
+    first = Template.from_stack(s).find_resources("AWS::Lambda::LayerVersion")
+    (code_only / "shared.py").write_text("VALUE = 2\n")
+    _, s2 = app_stack(tmp_path / "b")
+    make_layer(s2, "Code", str(code_only), wheel_index)
+    second = Template.from_stack(s2).find_resources("AWS::Lambda::LayerVersion")
+    key = lambda t: next(iter(t.values()))["Properties"]["Content"]["S3Key"]  # noqa: E731
+    assert key(first) != key(second)
 
 
 # -- functions using layers ----------------------------------------------------------------------------------------
@@ -155,21 +216,18 @@ def test_function_leaves_out_what_its_layer_holds(tmp_path: Path, wheel_index: A
     assert (staged(alone) / "purepkg").is_dir() and (staged(alone) / "depa").is_dir()
 
 
-def test_a_version_clash_with_the_layer_fails_naming_everything(tmp_path: Path, wheel_index: Any) -> None:
+def test_another_version_than_the_layer_ships_the_functions_own_copy(
+        tmp_path: Path, wheel_index: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """As aws_lambda_python_alpha: the function's copy comes first on sys.path and shadows the layer's."""
     _, s = app_stack(tmp_path)
-    layer = make_layer(s, "Shared", folder(tmp_path, "layer", "depa==2.0\n"), wheel_index)
-    with pytest.raises(Exception) as err:
-        NativePythonFunction(s, "Api", entry=folder(tmp_path, "fn", "depa==1.0\n"), runtime=PY312,
-                             layers=[layer], bundling=opts(wheel_index))
-    text = str(err.value)
-    assert "S/Api" in text and "depa==1.0" in text and "depa==2.0" in text and "layer S/Shared" in text
-    assert "keep=['depa']" in text
-    # keep ships the function's own copy (it shadows the layer's) instead of failing
-    _, s2 = app_stack(tmp_path / "b")
-    layer2 = make_layer(s2, "Shared", str(tmp_path / "layer"), wheel_index)
-    fn = NativePythonFunction(s2, "Api", entry=str(tmp_path / "fn"), runtime=PY312, layers=[layer2],
-                              bundling=opts(wheel_index, keep=["depa"]))
+    layer = make_layer(s, "Shared", folder(tmp_path, "layer", "depa==2.0\npurepkg\n"), wheel_index)
+    fn = NativePythonFunction(s, "Api", entry=folder(tmp_path, "fn", "depa==1.0\npurepkg\n"), runtime=PY312,
+                              layers=[layer], bundling=opts(wheel_index))
     assert "1.0" in (staged(fn) / "depa" / "__init__.py").read_text()
+    assert not (staged(fn) / "purepkg").exists()  # the same version is still left out
+    message = "shipping depa 1.0, which shadows depa 2.0 from layer S/Shared"
+    assert any(message in w for w in said_on(fn)), said_on(fn)
+    assert any(message in w for w in function_report(tmp_path)["warnings"])
 
 
 def test_layer_in_a_stack_cdk_does_not_bundle_still_dedups(tmp_path: Path, wheel_index: Any) -> None:
@@ -263,15 +321,15 @@ def test_ten_functions_with_the_same_dependencies_resolve_and_install_once(
 # -- strip: provided packages --------------------------------------------------------------------------------------
 
 def test_provided_packages_are_removed_exactly(tmp_path: Path) -> None:
-    dist(tmp_path, "requests", ["urllib3", "idna"])
-    dist(tmp_path, "urllib3")
+    dist(tmp_path, "requests", ["certifi", "idna"])
+    dist(tmp_path, "certifi")
     dist(tmp_path, "idna")
     dist(tmp_path, "app", ["requests"])
-    options = StripOptions(provided=(("requests", "1.0", "S/L"), ("urllib3", "1.0.0", "S/L"), ("other", "3", "S/L")))
+    options = StripOptions(provided=(("requests", "1.0", "S/L"), ("certifi", "1.0.0", "S/L"), ("other", "3", "S/L")))
     result = strip(tmp_path, Target.from_runtime("python3.12"), ["app", "requests"], options)
     # idna is only needed by requests but stays: removal is exact, not an exclusive closure
     assert set(installed(tmp_path)) == {"app", "idna"}
-    assert result.removed == {"requests": "provided by layer S/L", "urllib3": "provided by layer S/L"}
+    assert result.removed == {"requests": "provided by layer S/L", "certifi": "provided by layer S/L"}
     assert not (tmp_path / "requests").exists() and (tmp_path / "idna" / "__init__.py").is_file()
 
 
@@ -280,10 +338,10 @@ def test_provided_mismatch_keep_and_key(tmp_path: Path) -> None:
     dist(tmp_path, "boto3")
     dists = installed(tmp_path)
     clash = StripOptions(provided=(("depa", "2.0", "S/L"),))
-    with pytest.raises(ConfigurationError) as err:
-        provided_by_layers(dists, clash)
-    assert "depa==1.0 is needed, but layer S/L holds depa==2.0" in str(err.value)
-    assert provided_by_layers(dists, StripOptions(keep=("depa",), provided=clash.provided)) == {}
+    assert provided_by_layers(dists, clash) == {}  # another version: the function's copy stays
+    assert provided_by_layers(dists, StripOptions(provided=(("depa", "1.0", "S/L"),))) == {
+        "depa": "provided by layer S/L"}
+    assert provided_by_layers(dists, StripOptions(keep=("depa",), provided=(("depa", "1.0", "S/L"),))) == {}
     # a package stripped anyway (the runtime's boto3) is not a clash
     assert provided_by_layers(dists, StripOptions(provided=(("boto3", "9", "S/L"),)), ["boto3"]) == {}
     assert "provided" not in StripOptions().key()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cdk_native_python.engine import prepare
-from cdk_native_python.options import BundlingOptions
+from cdk_native_python.options import DOCKER_ONLY, BundlingOptions
 from cdk_native_python.reporter import silent
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
@@ -76,11 +76,20 @@ def scenarios(other: WheelIndex) -> dict[str, Any]:
         "compile_bytecode": True,
         "verify_exclude": ("*.so",),
         "command_hooks": Hooks(),
+        # the hooks' environment: its names enter the hash (its values may be secrets, and never do)
+        "environment": {"STAGE": "prod"},
+        "build_args": {"STAGE": "prod"},
+        "output_path_suffix": "python/lib/python3.11/site-packages",  # a layer's: compared as a layer below
     }
 
 
 #: options that say where things happen, not what the bundle holds: the hash must not depend on them
-LOCATION_ONLY = {"cache_dir": "elsewhere", "refresh": True}
+LOCATION_ONLY = {"cache_dir": "elsewhere", "refresh": True, "remote_cache": "s3://team-bucket/prefix"}
+#: upstream options without effect here (a notice says why: tests/test_dropin_options.py): nor may they change it
+NO_EFFECT = {**{name: "something" for name in DOCKER_ONLY}, "local": object(), "poetry_include_hashes": True,
+             "poetry_without_urls": True}
+#: decided at the CDK level (the asset's own hash), tested with CDK in tests/test_dropin_options.py
+CDK_LEVEL = {"asset_hash", "asset_hash_type"}
 
 
 def entry_for(root: Path) -> Path:
@@ -99,7 +108,8 @@ def test_every_option_that_decides_the_bundle_decides_the_asset_hash(tmp_path: P
                                                                        other_index: WheelIndex) -> None:
     fields = {f.name for f in dataclasses.fields(BundlingOptions)}
     cases = scenarios(other_index)
-    assert fields == set(cases) | set(LOCATION_ONLY), "give every new BundlingOptions field a scenario here"
+    assert fields == set(cases) | set(LOCATION_ONLY) | set(NO_EFFECT) | CDK_LEVEL, \
+        "give every new BundlingOptions field a scenario here"
     store = LocalStore(tmp_path / "cache", reporter=silent())
     entry = entry_for(tmp_path)
     base = BundlingOptions(index_url=wheel_index.url)
@@ -113,6 +123,15 @@ def test_every_option_that_decides_the_bundle_decides_the_asset_hash(tmp_path: P
     special: dict[str, Callable[[], tuple[str, str]]] = {
         "no_index": lambda: (asset_hash(older_links), asset_hash(dataclasses.replace(older_links, no_index=True))),
         "resolve_pipfile": lambda: pipfile_case(tmp_path, base, asset_hash),
+        # without command hooks the environment is unused (and said so): compared with hooks
+        "environment": lambda: (asset_hash(dataclasses.replace(base, command_hooks=Hooks())), asset_hash(
+            dataclasses.replace(base, command_hooks=Hooks(), environment=cases["environment"]))),
+        "build_args": lambda: (asset_hash(dataclasses.replace(base, command_hooks=Hooks())), asset_hash(
+            dataclasses.replace(base, command_hooks=Hooks(), build_args=cases["build_args"]))),
+        "output_path_suffix": lambda: (
+            prepare(base.request(entry, PY311, layer=True), store, silent()).asset_hash,
+            prepare(dataclasses.replace(base, output_path_suffix=cases["output_path_suffix"]).request(
+                entry, PY311, layer=True), store, silent()).asset_hash),
         "allow_build": lambda: sdist_case(tmp_path, base, asset_hash),
     }
     hashes = {}
@@ -121,7 +140,7 @@ def test_every_option_that_decides_the_bundle_decides_the_asset_hash(tmp_path: P
             dataclasses.replace(base, **{name: value})))
         assert before != after, f"{name}={value!r} leaves the asset hash unchanged"
         hashes[name] = after
-    for name, value in LOCATION_ONLY.items():
+    for name, value in {**LOCATION_ONLY, **NO_EFFECT}.items():
         if name == "cache_dir":
             value = str(tmp_path / "other-cache")
         assert asset_hash(dataclasses.replace(base, **{name: value})) == default, f"{name} changed the hash"

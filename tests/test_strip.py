@@ -1,64 +1,140 @@
-"""Stripping removes only the exclusive closure of runtime-provided and infrastructure packages."""
+"""Stripping: runtime-provided packages go whenever the runtime's floor guarantees every specifier on them;
+infrastructure packages go with their exclusive closure only."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from cdk_native_python import runtimes
 from cdk_native_python.distributions import installed
 from cdk_native_python.install import strip_installed as strip
-from cdk_native_python.strip import StripOptions, plan
+from cdk_native_python.records import PackageRecord, StripResult, TreeRecord
+from cdk_native_python.spec import DependencySpec
+from cdk_native_python.strip import StripOptions, notices, plan, plan_graph
 from cdk_native_python.target import Target
 
 ARM313 = Target.from_runtime("python3.13", "arm64")
+PY311 = Target.from_runtime("python3.11", "x86_64")
 
 
-def dist(tree: Path, name: str, requires: list[str] = ()) -> None:  # type: ignore[assignment]
+def dist(tree: Path, name: str, requires: list[str] = (), version: str = "1.0") -> None:  # type: ignore[assignment]
     mod = name.replace("-", "_")
-    info = tree / f"{mod}-1.0.dist-info"
+    info = tree / f"{mod}-{version}.dist-info"
     info.mkdir(parents=True)
     (tree / mod).mkdir()
     (tree / mod / "__init__.py").write_text("")
-    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
     (info / "METADATA").write_text(meta)
-    (info / "RECORD").write_text(f"{mod}/__init__.py,,\n{mod}-1.0.dist-info/METADATA,,\n{mod}-1.0.dist-info/RECORD,,\n")
+    (info / "RECORD").write_text(f"{mod}/__init__.py,,\n{info.name}/METADATA,,\n{info.name}/RECORD,,\n")
 
 
-def boto_tree(tree: Path) -> None:
-    dist(tree, "boto3", ["botocore", "jmespath", "s3transfer"])
-    dist(tree, "botocore", ["jmespath", "python-dateutil", "urllib3"])
-    dist(tree, "s3transfer", ["botocore"])
-    dist(tree, "jmespath")
-    dist(tree, "python-dateutil", ["six"])
-    dist(tree, "six")
-    dist(tree, "urllib3")
+def boto_tree(tree: Path, boto: str = "1.40.0") -> None:
+    """boto3/botocore with the requirements their real releases declare."""
+    minor = boto.rsplit(".", 1)[0]
+    upper = f"{minor.split('.')[0]}.{int(minor.split('.')[1]) + 1}.0"
+    dist(tree, "boto3", [f"botocore<{upper},>={boto}", "jmespath<2.0.0,>=0.7.1", "s3transfer<0.15.0,>=0.14.0"],
+         boto)
+    dist(tree, "botocore", ["jmespath<2.0.0,>=0.7.1", "python-dateutil<3.0.0,>=2.1",
+                            'urllib3<1.27,>=1.25.4; python_version < "3.10"',
+                            'urllib3!=2.2.0,<3,>=1.25.4; python_version >= "3.10"'], boto)
+    dist(tree, "s3transfer", ["botocore<2.0a.0,>=1.37.4"], "0.14.0")
+    dist(tree, "jmespath", [], "1.0.1")
+    dist(tree, "python-dateutil", ["six>=1.5"], "2.9.0")
+    dist(tree, "six", [], "1.17.0")
+    dist(tree, "urllib3", [], "2.5.0")
 
 
-def test_exclusive_closure_of_boto3_is_removed(tmp_path: Path) -> None:
+def with_user(options: StripOptions, *requirements: str, target: Target = ARM313) -> StripOptions:
+    spec = DependencySpec(Path("requirements.txt"), tuple(requirements))
+    return options.for_build(target, spec)
+
+
+def test_runtime_packages_go_even_when_kept_packages_need_them(tmp_path: Path) -> None:
+    """aws-xray-sdk needs botocore>=1.11.3: every botocore the runtime may have satisfies it."""
     boto_tree(tmp_path)
-    dist(tmp_path, "requests", ["urllib3", 'pysocks; extra == "socks"'])
-    result = strip(tmp_path, ARM313, ["boto3", "requests"], StripOptions())
-    left = set(installed(tmp_path))
-    assert left == {"requests", "urllib3"}  # urllib3 is still needed by requests
-    assert set(result.removed) == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
-    assert result.removed["six"] == "only needed by python-dateutil"
-    assert not (tmp_path / "botocore").exists() and not (tmp_path / "six").exists()
-    assert (tmp_path / "urllib3" / "__init__.py").exists()
-
-
-def test_a_package_the_user_asked_for_stays(tmp_path: Path) -> None:
-    boto_tree(tmp_path)
-    result = plan(installed(tmp_path), ARM313, ["boto3", "python-dateutil"], StripOptions())
-    assert "python-dateutil" not in result.removed and "six" not in result.removed
-    assert "botocore" in result.removed
-
-
-def test_a_seed_needed_by_a_kept_package_stays(tmp_path: Path) -> None:
-    boto_tree(tmp_path)
-    dist(tmp_path, "aws-xray-sdk", ["botocore", "wrapt"])
+    dist(tmp_path, "requests", ["urllib3<3,>=1.26", 'pysocks; extra == "socks"'])
+    dist(tmp_path, "aws-xray-sdk", ["botocore>=1.11.3", "wrapt"])
     dist(tmp_path, "wrapt")
-    result = plan(installed(tmp_path), ARM313, ["boto3", "aws-xray-sdk"], StripOptions())
-    assert "boto3" in result.removed and "s3transfer" in result.removed
-    assert "botocore" not in result.removed and result.kept_seeds["botocore"] == "aws-xray-sdk"
+    options = with_user(StripOptions(), "boto3", "requests", "aws-xray-sdk")
+    result = strip(tmp_path, ARM313, ["boto3", "requests", "aws-xray-sdk"], options)
+    assert set(installed(tmp_path)) == {"requests", "urllib3", "aws-xray-sdk", "wrapt"}
+    assert set(result.removed) == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
+    assert result.removed["botocore"] == ("provided by the Lambda runtime (python3.13 guarantees "
+                                          "botocore >= 1.38.36, below 2)")
+    assert result.removed["six"] == "only needed by python-dateutil"
+    # urllib3: requests needs >=1.26, the runtime only guarantees >=1.25.4, so the bundle keeps its own
+    assert "urllib3" in result.kept_seeds and "requests requires urllib3<3,>=1.26" in result.kept_seeds["urllib3"]
+    assert not (tmp_path / "botocore").exists() and (tmp_path / "urllib3" / "__init__.py").exists()
+
+
+def test_a_user_pin_ships_boto3_and_what_it_pins(tmp_path: Path) -> None:
+    boto_tree(tmp_path, "1.35.0")
+    options = with_user(StripOptions(), "boto3==1.35.0")
+    result = plan(installed(tmp_path), ARM313, ["boto3"], options)
+    assert "boto3" not in result.removed and "botocore" not in result.removed and "s3transfer" not in result.removed
+    assert result.kept_seeds["boto3"].startswith(
+        "your dependency file requires boto3==1.35.0; python3.13 only guarantees boto3 >=")
+    assert result.kept_seeds["botocore"].startswith("boto3 requires botocore<1.36.0,>=1.35.0")
+    # jmespath and python-dateutil: the shipped botocore's own bounds hold for every runtime copy
+    assert {"jmespath", "python-dateutil", "six"} <= set(result.removed)
+    # urllib3!=2.2.0 excludes a version the runtime may have
+    assert "urllib3" not in result.removed
+
+
+@pytest.mark.parametrize(("requirement", "stripped"), [
+    ("boto3", True), ("boto3>=1.34", True), ("boto3>=1.20.32,<2", True), ("boto3~=1.38", True),
+    ("boto3==1.35.0", False), ("boto3>=1.40", False), ("boto3<1.45", False), ("boto3!=1.39.*", False),
+    ('boto3==1.35.0; python_version < "3.12"', True),  # the marker is false on python3.13
+])
+def test_user_specifiers_decide_against_the_floor(tmp_path: Path, requirement: str, stripped: bool) -> None:
+    boto_tree(tmp_path)
+    result = plan(installed(tmp_path), ARM313, ["boto3"], with_user(StripOptions(), requirement))
+    assert ("boto3" in result.removed) is stripped
+
+
+def test_a_kept_package_with_an_upper_bound_ships_botocore(tmp_path: Path) -> None:
+    boto_tree(tmp_path)
+    dist(tmp_path, "aiobotocore", ["botocore<1.40.37,>=1.40.0", "aiohttp"])
+    dist(tmp_path, "aiohttp")
+    result = plan(installed(tmp_path), ARM313, ["aiobotocore"], with_user(StripOptions(), "aiobotocore"))
+    assert "botocore" not in result.removed and "boto3" in result.removed
+    assert result.kept_seeds["botocore"].startswith("aiobotocore requires botocore<1.40.37,>=1.40.0")
+
+
+def test_the_floor_is_the_runtimes(tmp_path: Path) -> None:
+    """awswrangler needs boto3>=1.20.32: guaranteed on python3.13 (1.38.36), also on python3.11 (1.27.1)."""
+    boto_tree(tmp_path)
+    dist(tmp_path, "needs-new", ["botocore>=1.31"])
+    new = plan(installed(tmp_path), ARM313, ["needs-new"], with_user(StripOptions(), "needs-new"))
+    old = plan(installed(tmp_path), PY311, ["needs-new"], with_user(StripOptions(), "needs-new", target=PY311))
+    assert "botocore" in new.removed and "botocore" not in old.removed
+    assert "python3.11 only guarantees botocore >= 1.30.1" in old.kept_seeds["botocore"]
+
+
+def test_keep_boto3_and_keep_and_custom_strip(tmp_path: Path) -> None:
+    boto_tree(tmp_path)
+    dist(tmp_path, "pandas", ["numpy"])
+    dist(tmp_path, "numpy")
+    kept = plan(installed(tmp_path), ARM313, ["boto3", "pandas"], StripOptions(keep_boto3=True))
+    assert kept.removed == {}
+    custom = plan(installed(tmp_path), ARM313, ["boto3", "pandas"],
+                  StripOptions(strip=("pandas",), keep=("jmespath",)))
+    assert {"pandas", "numpy", "boto3", "botocore"} <= set(custom.removed)
+    assert "jmespath" not in custom.removed
+
+
+def test_without_specifiers_a_needed_runtime_package_waits_for_the_metadata() -> None:
+    """The resolver's graph has no specifiers: botocore needed by a kept package stays for now (the check on
+    the installed metadata decides), and the record names no reason it cannot back up."""
+    edges = {"boto3": {"botocore", "s3transfer", "jmespath"}, "botocore": {"jmespath"}, "s3transfer": {"botocore"},
+             "jmespath": set(), "aws-xray-sdk": {"botocore"}}
+    options = StripOptions().for_build(ARM313, None)
+    result = plan_graph(edges, ["boto3", "aws-xray-sdk"], options)
+    assert set(result.removed) == {"boto3", "s3transfer"}
+    assert "botocore" not in result.kept_seeds
 
 
 def test_markers_of_edges_are_evaluated_for_the_target(tmp_path: Path) -> None:
@@ -74,30 +150,69 @@ def test_markers_of_edges_are_evaluated_for_the_target(tmp_path: Path) -> None:
     assert "cattrs" not in x86.removed  # not reachable from jsii on x86_64, so not its to remove
 
 
-def test_keep_boto3_and_custom_strip(tmp_path: Path) -> None:
-    boto_tree(tmp_path)
-    dist(tmp_path, "pandas", ["numpy"])
-    dist(tmp_path, "numpy")
-    kept = plan(installed(tmp_path), ARM313, ["boto3", "pandas"], StripOptions(keep_boto3=True))
-    assert kept.removed == {}
-    custom = plan(installed(tmp_path), ARM313, ["boto3", "pandas"], StripOptions(strip=("pandas",), keep=("jmespath",)))
-    assert {"pandas", "numpy", "boto3", "botocore"} <= set(custom.removed)
-    assert "jmespath" not in custom.removed
+def test_an_infrastructure_seed_a_kept_package_needs_stays(tmp_path: Path) -> None:
+    dist(tmp_path, "aws-cdk-lib", ["constructs", "jsii"])
+    dist(tmp_path, "constructs", ["jsii"])
+    dist(tmp_path, "jsii", ["attrs"])
+    dist(tmp_path, "attrs")
+    dist(tmp_path, "uses-jsii", ["jsii"])
+    result = plan(installed(tmp_path), ARM313, ["aws-cdk-lib", "uses-jsii"], StripOptions())
+    assert set(result.removed) == {"aws-cdk-lib", "constructs"}
+    assert result.kept_seeds == {"jsii": "uses-jsii"}
 
 
-def test_extras_a_kept_package_requests_keep_what_they_need(tmp_path: Path) -> None:
-    """``app`` needs ``lib[http]``, whose extra needs urllib3, which botocore (stripped) needs as well: urllib3 is
-    needed by something kept only through the extra, so it stays."""
+def test_notices_say_what_ships_and_why() -> None:
+    record = TreeRecord("t", packages={"boto3": PackageRecord("1.35.0"), "jmespath": PackageRecord("1.0.1"),
+                                       "urllib3": PackageRecord("2.5.0"), "depa": PackageRecord("1.0")},
+                        stripped=StripResult({}, {"boto3": "you require boto3==1.35.0; ...", "jmespath": "x needs it",
+                                                  "urllib3": "requests requires urllib3>=2", "jsii": "uses-jsii"}))
+    options = StripOptions(provided=(("depa", "2.0", "S/Layer"),))
+    shipped, shadow = notices(record, options)
+    # one notice for the runtime's packages that ship: a warning, since boto3 is among them (tens of MB)
+    assert shipped.code == "runtime-provided-shipped" and shipped.level == "warning"
+    assert shipped.message.startswith("boto3 1.35.0, jmespath 1.0.1 (0.0 MB), which the Lambda runtime provides, "
+                                      "are shipped")
+    assert "you require boto3==1.35.0" in shipped.message  # why
+    assert "urllib3" not in shipped.message and "jsii" not in shipped.message  # the quiet ones
+    assert shadow.code == "layer-version-shadowed"
+    assert shadow.message.startswith("shipping depa 1.0, which shadows depa 2.0 from layer S/Layer")
+    (alone,) = notices(record, StripOptions(keep=("boto3",)))
+    assert alone.level == "info" and alone.message.startswith("jmespath 1.0.1 (0.0 MB)")  # no heavy one: info
+    assert notices(record, StripOptions(keep=("boto3", "jmespath"))) == ()
+
+
+def test_guaranteed_checks_the_whole_interval() -> None:
+    bounds = runtimes.provided("python3.12")["botocore"]
+    assert runtimes.guaranteed(bounds, "") and runtimes.guaranteed(bounds, ">=1.11.3")
+    assert runtimes.guaranteed(bounds, "<2,>=1.23.32") and runtimes.guaranteed(bounds, "!=1.2.*,!=1.20.0")
+    assert not runtimes.guaranteed(bounds, "<1.45") and not runtimes.guaranteed(bounds, "==1.38.36")
+    assert not runtimes.guaranteed(bounds, "!=1.40.*") and not runtimes.guaranteed(bounds, "not a specifier")
+    s3 = runtimes.provided("python3.12")["s3transfer"]
+    assert not runtimes.guaranteed(s3, "<1.0,>=0.10")  # no ceiling promised for s3transfer
+    assert runtimes.provided("python3.9")["urllib3"].ceiling == "1.27"
+    assert set(runtimes.FLOORS) == {f"python3.{m}" for m in range(8, 15)}
+
+
+def test_a_lock_without_its_manifest_ships_what_it_pins(tmp_path: Path) -> None:
+    """pylock.toml alone does not say what the user asked for: its pins stand in, so nothing is guessed."""
     boto_tree(tmp_path)
-    dist(tmp_path, "app", ["lib[http]"])
-    dist(tmp_path, "lib", ['urllib3; extra == "http"', 'idna; extra == "dns"'])
-    dist(tmp_path, "idna")
-    result = plan(installed(tmp_path), ARM313, ["boto3", "app"], StripOptions())
-    assert "urllib3" not in result.removed and "botocore" in result.removed
-    # an extra nobody asks for keeps nothing: without lib[http], urllib3 is botocore's alone
-    plain = tmp_path / "plain"
-    boto_tree(plain)
-    dist(plain, "app", ["lib"])
-    dist(plain, "lib", ['urllib3; extra == "http"'])
-    without_extra = plan(installed(plain), ARM313, ["boto3", "app"], StripOptions())
-    assert without_extra.removed["urllib3"] == "only needed by botocore"
+    lock = DependencySpec(Path("pylock.toml"), ("boto3==1.40.0 --hash=sha256:00", "requests==2.0"), locked=True,
+                          kind="pylock.toml", roots=("boto3", "requests"))
+    result = plan(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, lock))
+    assert "boto3" not in result.removed and "boto3==1.40.0" in result.kept_seeds["boto3"]
+    declared = DependencySpec(Path("uv.lock"), lock.requirements, locked=True, roots=("boto3",),
+                              requested=("boto3>=1.34",))
+    assert "boto3" in plan(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, declared)).removed
+
+
+def test_what_the_users_extras_require_is_kept(tmp_path: Path) -> None:
+    """aws-lambda-powertools[all] needs urllib3>=2.7: a package pulled in by a root's extra is an edge too."""
+    boto_tree(tmp_path)
+    dist(tmp_path, "aws-lambda-powertools", ["jmespath<2.0.0,>=1.0.1", "urllib3<3.0.0,>=2.7.0; extra == 'all'",
+                                             "aws-xray-sdk; extra == 'all'"])
+    dist(tmp_path, "aws-xray-sdk", ["botocore>=1.11.3"])
+    options = with_user(StripOptions(), "aws-lambda-powertools[all]")
+    assert options.extras == (("aws-lambda-powertools", "all"),)
+    result = plan(installed(tmp_path), ARM313, ["aws-lambda-powertools"], options)
+    assert "urllib3" not in result.removed and ">=2.7.0" in result.kept_seeds["urllib3"]
+    assert {"boto3", "botocore", "s3transfer"} <= set(result.removed)

@@ -1,8 +1,9 @@
 """A small wheel set shaped like ``aws-lambda-powertools[tracer]`` and a CDK app's dependencies, for the
 tests of warnings, ``explain`` and ``report``: every way a package ends up in a bundle, or out of it.
 
-* ``powerlike[tracer]`` → ``xraylike`` → ``botocore`` → ``jmespath``, ``urllib3``: runtime-provided packages
-  kept because a kept package needs them (``aws-xray-sdk`` needs ``botocore``);
+* ``powerlike[tracer]`` → ``xraylike`` → ``botocore``: a runtime-provided package shipped because a kept
+  package pins a version older than the runtime's floor (``xraylike`` needs ``botocore==1.35.0``); what
+  ``botocore`` needs (``jmespath``, ``urllib3``) is left to the runtime, which guarantees it;
 * ``boto3`` → ``botocore``, ``s3transfer``, ``jmespath``: stripped (the runtime provides them);
 * ``aws-cdk-lib`` → ``constructs`` → ``jsii`` → ``cattrslike``: stripped (infrastructure only), ``cattrslike``
   because only ``jsii`` needs it.
@@ -16,7 +17,7 @@ from tests.wheelfactory import build_wheel
 
 SET: list[tuple[str, str, tuple[str, ...]]] = [
     ("powerlike", "3.1.0", ('xraylike; extra == "tracer"', "typing-extensions")),
-    ("xraylike", "2.14.0", ("botocore", "wrapt")),
+    ("xraylike", "2.14.0", ("botocore==1.35.0", "wrapt")),
     ("wrapt", "1.16.0", ()),
     ("typing-extensions", "4.12.2", ()),
     ("boto3", "1.35.0", ("botocore", "jmespath", "s3transfer")),

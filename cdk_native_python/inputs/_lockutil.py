@@ -97,6 +97,11 @@ def pin(package: str, version: str, marker: str | None, hashes: Iterable[str]) -
     return _finish(line, marker, hashes)
 
 
+def declared(package: str, specifier: str, marker: str | None) -> str:
+    """What the user declared for a root (``boto3>=1.34 ; marker``), for ``DependencySpec.requested``."""
+    return f"{name(package)}{specifier}" + (f" ; {marker}" if marker else "")
+
+
 def url_requirement(package: str, url: str, marker: str | None, hashes: Iterable[str] = ()) -> str:
     return _finish(f"{name(package)} @ {url}", marker, hashes)
 

@@ -49,8 +49,12 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     sections = ["default", *(_GROUP_ALIASES.get(g, g) for g in groups)]
     pipfile = path.parent / "Pipfile"
     manifest = load_toml(pipfile) if pipfile.is_file() else {}
+    roots: tuple[str, ...] | None = None  # without its Pipfile, a lock (no graph) cannot tell roots apart
+    requested: tuple[str, ...] = ()
     if manifest:
         _check_fresh(path, lock, manifest, pipfile, sections)
+        requested = _declared(manifest, pipfile, sections)
+        roots = tuple(sorted({_name_of(r) for r in requested}))
 
     sources = lu.Sources(project=lu.project_root(path))
     lines: dict[str, str] = {}
@@ -80,7 +84,23 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
         path_fingerprints=tuple(sources.fingerprints),
         unpinned=tuple(unpinned.values()),
         credentials=tuple(sources.credentials),
+        roots=roots,
+        requested=requested,
     )
+
+
+def _declared(manifest: dict[str, Any], pipfile: Path, sections: Sequence[str]) -> tuple[str, ...]:
+    """The Pipfile's own requirements of the chosen sections ([packages] for ``default``)."""
+    out: list[str] = []
+    for section in dict.fromkeys(sections):
+        table = manifest.get({"default": "packages", "develop": "dev-packages"}.get(section, section), {})
+        for package, spec in (table.items() if isinstance(table, dict) else ()):
+            out.append(_open_line(package, spec, pipfile, lu.Sources(project=lu.project_root(pipfile))))
+    return tuple(out)
+
+
+def _name_of(requirement: str) -> str:
+    return lu.name(Requirement(requirement.split(" @ ", 1)[0].split(";", 1)[0]).name)
 
 
 def read_pipfile(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) -> DependencySpec:

@@ -89,7 +89,33 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
         kind="poetry.lock",
         path_fingerprints=tuple(sources.fingerprints),
         credentials=tuple(sources.credentials),
+        roots=tuple(sorted({dep.name for dep in roots})),
+        requested=tuple(lu.declared(dep.name, _pep440(dep.constraint), dep.marker) for dep in roots),
     )
+
+
+def _pep440(constraint: str) -> str:
+    """poetry's ``^1.2`` / ``~1.2`` / ``1.2.3`` / ``*`` / ``>=1,<2`` as a PEP 440 specifier; a form it cannot
+    translate becomes one no version is guaranteed to meet (``===``), so nothing is stripped on a guess."""
+    out: list[str] = []
+    for piece in (p.strip() for p in re.split(r",|\s+(?=[<>=!~^])", constraint.strip())):
+        m = re.fullmatch(r"(\^|~=|~|>=|<=|>|<|==|!=)?\s*(\d+(?:\.\d+)*)((?:\.\*)?)", piece)
+        if piece in ("", "*"):
+            continue
+        if not m or "||" in constraint:
+            return f"==={constraint.replace(' ', '')}"
+        op, version, star = m.group(1) or "==", m.group(2), m.group(3)
+        release = [int(x) for x in version.split(".")]
+        if op == "^":  # up to the next change of the first non-zero component
+            first = next((i for i, x in enumerate(release) if x), len(release) - 1)
+            upper = [*release[:first], release[first] + 1]
+            out += [f">={version}", "<" + ".".join(map(str, upper))]
+        elif op == "~":  # ~1.2.3 -> <1.3; ~1 -> <2
+            upper = [*release[:1], release[1] + 1] if len(release) > 1 else [release[0] + 1]
+            out += [f">={version}", "<" + ".".join(map(str, upper))]
+        else:
+            out.append(f"{op}{version}{star}")
+    return ",".join(out)
 
 
 def _index(lock: dict[str, Any], path: Path, hint: str) -> dict[_Key, dict[str, Any]]:

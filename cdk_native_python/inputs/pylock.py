@@ -33,6 +33,7 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     sources = lu.Sources(project=lu.project_root(path))
     lines: list[str] = []
     indexes: list[str] = []
+    selected: list[dict[str, Any]] = []
     for number, package in enumerate(data.get("packages", []), 1):
         if not isinstance(package, dict) or not package.get("name"):
             raise InputError(f"{path}: [[packages]] entry #{number} has no name", _HINT)
@@ -40,6 +41,7 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
         reduced = lu.reduce_marker(package.get("marker"), decide, where)
         if reduced is not False:
             lines.append(_line(package, lu.marker_text(reduced), path, where, sources, indexes))
+            selected.append(package)
     return DependencySpec(
         source=path,
         requirements=tuple(lines),
@@ -48,7 +50,17 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
         kind="pylock.toml",
         path_fingerprints=tuple(sources.fingerprints),
         credentials=tuple(sources.credentials),
+        roots=_roots(selected),
     )
+
+
+def _roots(packages: list[dict[str, Any]]) -> tuple[str, ...] | None:
+    """Packages nothing else depends on, when every package records its ``dependencies`` (the lock's
+    graph); None (every package counts as asked for) when the lock has no graph."""
+    if not packages or not all(isinstance(p.get("dependencies"), list) for p in packages):
+        return None
+    needed = {lu.name(str(d.get("name", ""))) for p in packages for d in p["dependencies"] if isinstance(d, dict)}
+    return tuple(sorted({lu.name(str(p["name"])) for p in packages} - needed))
 
 
 def _check_choice(data: dict[str, Any], key: str, chosen: Sequence[str], path: Path) -> None:

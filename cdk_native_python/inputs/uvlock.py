@@ -45,10 +45,13 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
 
     decide = lu.selection_decider(extras, groups)
     walk: lu.MarkerWalk[_Key] = lu.MarkerWalk(lambda node, extra: _edges(packages, node, extra, path, decide))
+    roots: list[str] = []
     for dep in _root_edges(root, groups, extras, path, hint):
         reduced = lu.reduce_marker(dep.get("marker"), decide, str(path))
         if reduced is not False:
-            walk.add_root(_target(packages, dep, path), lu.marker_text(reduced), _extras(dep))
+            key = _target(packages, dep, path)
+            walk.add_root(key, lu.marker_text(reduced), _extras(dep))
+            roots.append(key[0])
 
     sources = lu.Sources(project=lu.project_root(path))
     lines: list[str] = []
@@ -63,7 +66,26 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
         kind="uv.lock",
         path_fingerprints=tuple(sources.fingerprints),
         credentials=tuple(sources.credentials),
+        roots=tuple(sorted(set(roots))),
+        requested=_requested(root, groups, decide, path),
     )
+
+
+def _requested(root: dict[str, Any], groups: Sequence[str], decide: lu.AtomDecider, path: Path) -> tuple[str, ...]:
+    """The root project's own requirements as pyproject.toml declares them (kept in the lock's metadata)."""
+    metadata = root.get("metadata", {})
+    entries = list(metadata.get("requires-dist", []))
+    dev = {lu.name(k): v for k, v in metadata.get("requires-dev", {}).items()}
+    for group in groups:
+        entries += dev.get(lu.name(group), [])
+    out = []
+    for entry in entries:
+        if not isinstance(entry, dict) or "name" not in entry:
+            continue
+        reduced = lu.reduce_marker(entry.get("marker"), decide, str(path))
+        if reduced is not False:
+            out.append(lu.declared(str(entry["name"]), str(entry.get("specifier", "")), lu.marker_text(reduced)))
+    return tuple(out)
 
 
 def _index(lock: dict[str, Any], path: Path) -> dict[_Key, dict[str, Any]]:

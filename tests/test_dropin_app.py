@@ -1,0 +1,126 @@
+"""The switching claim, proven: an app written for aws_lambda_python_alpha (PythonFunction, PythonLayerVersion,
+BundlingOptions, ICommandHooks; both import styles), over our copies of the upstream test fixtures, changed
+in its import lines only, synthesizes with the real cdk CLI, and every handler imports and answers 200
+under a CPython of its runtime's version, layers included (as Lambda lays them out under /opt)."""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
+#: the only edits a user makes: the import lines
+SWITCH = {
+    "from aws_cdk.aws_lambda_python_alpha import": "from cdk_native_python import",
+    "from aws_cdk import aws_lambda_python_alpha as python_lambda": "import cdk_native_python as python_lambda",
+}
+
+pytestmark = [pytest.mark.synth, pytest.mark.pypi,
+              pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")]
+
+
+def host_python(version: str) -> str | None:
+    """A CPython of ``version`` for this machine's architecture (x86_64 targets run it natively)."""
+    candidates = [*sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}"))),
+                  shutil.which(f"python{version}")]
+    for exe in filter(None, candidates):  # a pyenv shim may exist without the version behind it
+        if subprocess.run([exe, "-c", ""], capture_output=True, check=False).returncode == 0:
+            return exe
+    return None
+
+
+def switch(app: Path) -> None:
+    for path in sorted(app.glob("*.py")):
+        before = path.read_text()
+        after = before
+        for old, new in SWITCH.items():
+            after = after.replace(old, new)
+        changed = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:2] in ("- ", "+ ")]
+        assert len(changed) == 2, (path.name, changed)  # one line out, one line in
+        path.write_text(after)
+
+
+def assets(out: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Path]]:
+    """Functions of every stack ("Stack/id" -> properties, with the asset path) and layers (logical id -> path)."""
+    functions: dict[str, dict[str, Any]] = {}
+    layers: dict[str, Path] = {}
+    for template in out.glob("*.template.json"):
+        for logical, res in json.loads(template.read_text())["Resources"].items():
+            metadata = res.get("Metadata", {})
+            asset = out / str(metadata.get("aws:asset:path"))
+            if res["Type"] == "AWS::Lambda::Function":
+                name = "/".join(metadata["aws:cdk:path"].split("/")[:2])
+                functions[name] = {**res["Properties"], "asset": asset}
+            elif res["Type"] == "AWS::Lambda::LayerVersion":
+                layers[logical] = asset
+    return functions, layers
+
+
+def invoke(function: dict[str, Any], layers: dict[str, Path]) -> str:
+    runtime = function["Runtime"].removeprefix("python")
+    python = host_python(runtime)
+    if python is None:
+        pytest.skip(f"no CPython {runtime} on this machine")
+    paths = [str(function["asset"])]
+    for ref in function.get("Layers", []):
+        opt = layers[ref["Ref"]]
+        paths += [str(opt / f"python/lib/python{runtime}/site-packages"), str(opt / "python")]
+    module, handler = function["Handler"].rsplit(".", 1)
+    # -I -S: nothing of this machine's site-packages, only the bundle and its layers, as /var/task and /opt
+    code = (f"import sys; sys.path[:0] = {paths!r}; import importlib; "
+            f"print(importlib.import_module({module!r}).{handler}({{}}, None))")
+    proc = subprocess.run([python, "-I", "-S", "-c", code], capture_output=True, text=True, check=False,
+                          cwd=function["asset"])
+    return proc.stdout.strip() or proc.stderr.strip()[-400:]
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="handlers of x86_64 bundles are called natively")
+def test_an_upstream_app_switched_by_its_import_lines_synthesizes_and_its_handlers_answer(tmp_path: Path) -> None:
+    fixtures = tmp_path / "upstream"
+    shutil.copytree(UPSTREAM, fixtures)
+    app = fixtures / "app"
+    switch(app)
+    (app / "cdk.json").write_text(json.dumps({"app": f"{ROOT / '.venv' / 'bin' / 'python'} app.py"}))
+    env = {**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR": str(tmp_path / "cache"), "CDK_DISABLE_CLI_TELEMETRY": "1",
+           "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+    out = tmp_path / "cdk.out"
+    proc = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(out)], cwd=app, env=env,
+                          capture_output=True, text=True, timeout=1200, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    functions, layers = assets(out)
+    assert len(functions) == 17 and len(layers) == 1
+    answers = {logical: invoke(fn, layers) for logical, fn in functions.items()}
+    assert answers == dict.fromkeys(functions, "200"), answers
+
+    def files(name: str) -> set[str]:
+        asset = functions[name if "/" in name else f"integ-lambda-python-functions/{name}"]["asset"]
+        return {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
+
+    # .python-version never ships (as upstream); asset_excludes applies; hooks ran with real paths
+    assert not any(".python-version" in files(n) for n in ("uv_311", "uv_312", "uv_313"))
+    assert ".ignorefile" in files("uv_312") and ".ignorefile" not in files("uv_313")
+    assert ".ignorefile" not in files("poetry_hashes_excludes_312")
+    assert "copied_by_hook.py" in files("hooks")
+    assert "inner/custom_index.py" in files("sub")
+    layer = next(iter(layers.values()))
+    assert (layer / "python" / "shared.py").is_file() and (layer / "python" / "requests").is_dir()
+    project = files("cdk-integ-lambda-function-project/my_handler")
+    assert "index.py" in project and not any(p.startswith("requests/") for p in project)  # from the layer
+    # upstream options without effect here are said, once each, as annotations on the function (with its path)
+    err = proc.stderr
+    assert len(re.findall(r"WARNING bundling option image has no effect without Docker[^\n]*\n   [^\n]*custom_build",
+                          err)) == 1, err[-3000:]
+    assert re.search(r"INFO bundling option poetry_include_hashes is accepted and not needed[^\n]*\n   "
+                     r"[^\n]*poetry_hashes_311", err), err[-3000:]
