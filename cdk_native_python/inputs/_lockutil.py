@@ -25,6 +25,7 @@ from packaging.utils import canonicalize_name
 from ..errors import InputError, excerpt
 from ..fingerprint import tree_digest
 from ..spec import Credential, IndexOptions, redact, split_credentials, strip_credentials
+from . import _markers
 
 PYPI = "https://pypi.org/simple"
 _ENV_VAR = re.compile(r"\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -316,8 +317,13 @@ def reduce_marker(marker: str | None, decide: AtomDecider, where: str) -> bool |
     """
     if not marker:
         return True
-    parsed = marker_or_error(marker, where)
-    return _reduce(parsed._markers, decide)
+    marker_or_error(marker, where)  # packaging validates; our own small tree is what we walk
+    try:
+        tree = _markers.parse(marker)
+    except _markers.MarkerSyntaxError as exc:
+        raise InputError(f"{where}: invalid marker {excerpt(marker)!r} ({exc})", "fix or regenerate the lock file",
+                         code="invalid-marker") from None
+    return _reduce(tree, decide)
 
 
 def marker_text(reduced: bool | str) -> str | None:
@@ -325,43 +331,32 @@ def marker_text(reduced: bool | str) -> str | None:
     return reduced if isinstance(reduced, str) else None
 
 
-def _reduce(items: list[Any], decide: AtomDecider) -> bool | str:
-    or_groups: list[list[Any]] = [[]]
-    for item in items:
-        if item == "or":
-            or_groups.append([])
-        elif item != "and":
-            or_groups[-1].append(item)
-    alternatives: list[str] = []
-    for group in or_groups:
-        parts: list[str] = []
-        never = False
-        for item in group:
-            value = _reduce(item, decide) if isinstance(item, list) else _atom(item, decide)
-            if value is False:
-                never = True
-                break
-            if isinstance(value, str):
-                parts.append(value)
-        if never:
-            continue
-        if not parts:
-            return True
-        alternatives.append(and_markers(*parts) or "")
-    if not alternatives:
+def _reduce(node: _markers.Node, decide: AtomDecider) -> bool | str:
+    if isinstance(node, _markers.Atom):
+        return _atom(node, decide)
+    values = [_reduce(item, decide) for item in node.items]
+    texts = [v for v in values if isinstance(v, str)]
+    if node.kind == "and":
+        if any(v is False for v in values):
+            return False
+        return and_markers(*texts) or True
+    if any(v is True for v in values):
+        return True
+    if not texts:
         return False
-    return " or ".join(alternatives)
+    return " or ".join(texts)
 
 
-def _atom(atom: tuple[Any, Any, Any], decide: AtomDecider) -> bool | str:
-    lhs, op, rhs = atom
-    text = f"{lhs.serialize()} {op.serialize()} {rhs.serialize()}"
-    for variable, value in ((lhs, rhs), (rhs, lhs)):
-        if type(variable).__name__ == "Variable" and type(value).__name__ == "Value":
-            decided = decide(str(variable.value), str(op.value), str(value.value))
+def _atom(atom: _markers.Atom, decide: AtomDecider) -> bool | str:
+    for variable, value, is_variable, is_value in ((atom.left, atom.right, atom.left_is_variable,
+                                                    atom.right_is_variable),
+                                                   (atom.right, atom.left, atom.right_is_variable,
+                                                    atom.left_is_variable)):
+        if is_variable and not is_value:
+            decided = decide(variable, atom.op, value)
             if decided is not None:
                 return decided
-    return text
+    return atom.text()
 
 
 def and_markers(*markers: str | None) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -46,8 +47,13 @@ class _State:
     notices: list[Notice] = field(default_factory=list)
 
 
-def read(path: Path) -> DependencySpec:
+def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) -> DependencySpec:
     """Read ``path`` and everything it includes (``-r``/``-c``) into one flat spec."""
+    if groups or extras:
+        chosen = ", ".join([*(f"group {g}" for g in groups), *(f"extra {e}" for e in extras)])
+        raise InputError(f"{path}: {chosen} chosen, but a requirements file has no groups or extras",
+                         "write the extra on the requirement itself (name[extra]), or point dependency_file at a "
+                         "pyproject.toml, uv.lock, poetry.lock or pylock.toml", code="selection-not-supported")
     state = _State()
     _read_file(path.resolve(), state, stack=(), constraint=False, included_at=None)
     return DependencySpec(
