@@ -36,7 +36,7 @@ from .records import OutputRecord, dumps
 from .reporter import Reporter
 from .store import Store
 from .store.local import open_store
-from .target import Target
+from .target import Target, machine_of
 
 PROG = "cdk-native-python"
 
@@ -108,11 +108,10 @@ def _runtime(value: str) -> str:
 
 def _arch(value: str) -> str:
     """Lambda's names, also accepting the machine names people type (``aarch64``, ``amd64``)."""
-    name = {"x86_64": "x86_64", "amd64": "x86_64", "x64": "x86_64", "arm64": "arm64",
-            "aarch64": "arm64"}.get(value.strip().lower())
-    if name is None:
+    machine = machine_of(value)
+    if machine is None:
         raise argparse.ArgumentTypeError(f"unknown architecture {value!r}: use x86_64 or arm64")
-    return name
+    return "arm64" if machine == "aarch64" else "x86_64"
 
 
 def parser() -> argparse.ArgumentParser:

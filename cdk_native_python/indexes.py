@@ -18,8 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from packaging.utils import canonicalize_name
-
+from .distributions import normalize
 from .spec import Credential, IndexOptions, strip_credentials
 
 PYPI = "https://pypi.org/simple/"
@@ -66,7 +65,7 @@ def _request(url: str, credential: Credential | None = None) -> urllib.request.R
 
 def project_files(name: str, indexes: IndexOptions) -> list[tuple[str, str]]:
     """``(filename, url)`` of every distribution file the configured indexes offer for ``name``."""
-    canonical = canonicalize_name(name)
+    canonical = normalize(name)
     files: dict[str, str] = {}
     for link in indexes.find_links:
         if "://" not in link or link.startswith("file://"):
@@ -98,10 +97,10 @@ def project_files(name: str, indexes: IndexOptions) -> list[tuple[str, str]]:
 
 def _project_of(filename: str) -> str | None:
     if filename.endswith(".whl"):
-        return canonicalize_name(filename.split("-")[0])
+        return normalize(filename.split("-")[0])
     m = re.match(r"^(.+?)-\d", filename)
     if m and filename.endswith((".tar.gz", ".zip")):
-        return canonicalize_name(m.group(1))
+        return normalize(m.group(1))
     return None
 
 

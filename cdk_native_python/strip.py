@@ -25,12 +25,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import runtimes
 from .budget import mb
-from .distributions import Distribution
+from .distributions import Distribution, normalize
 from .records import StripResult, TreeRecord
 from .reporter import Notice
 from .spec import DependencySpec
@@ -49,7 +48,7 @@ _HEAVY = ("boto3", "botocore")
 
 
 def _canon(names: Iterable[str]) -> set[str]:
-    return {str(canonicalize_name(n)) for n in names}
+    return {normalize(n) for n in names}
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ def user_specifiers(spec: DependencySpec, target: Target, names: Iterable[str]) 
 
 def user_extras(spec: DependencySpec, target: Target) -> tuple[tuple[str, str], ...]:
     """(name, extra) of the user's requirements whose marker holds on the target."""
-    return tuple(sorted({(name, str(canonicalize_name(e))) for name, req in _user_lines(spec, target)
+    return tuple(sorted({(name, normalize(e)) for name, req in _user_lines(spec, target)
                          for e in req.extras}))
 
 
@@ -152,7 +151,7 @@ def _parse(line: str) -> tuple[str, Requirement] | None:
         req = Requirement(text)
     except InvalidRequirement:
         return None
-    return str(canonicalize_name(req.name)), req
+    return normalize(req.name), req
 
 
 def requirement_graph(dists: dict[str, Distribution], target: Target, extras: Iterable[tuple[str, str]] = (),
@@ -170,7 +169,7 @@ def requirement_graph(dists: dict[str, Distribution], target: Target, extras: It
         changed = False
         for name, dist in dists.items():
             for req in dist.requires:
-                dep = canonicalize_name(req.name)
+                dep = normalize(req.name)
                 if dep not in dists:
                     continue
                 if req.marker is not None and not target.evaluate(
@@ -311,7 +310,7 @@ def provided_by_layers(dists: dict[str, Distribution], options: StripOptions,
     skip = set(already_removed) | _canon(options.keep)
     removed: dict[str, str] = {}
     for raw, version, layer in sorted(options.provided):
-        name = str(canonicalize_name(raw))
+        name = normalize(raw)
         dist = dists.get(name)
         if dist is not None and name not in skip and same_version(dist.version, version):
             removed[name] = f"provided by layer {layer}"
@@ -341,7 +340,7 @@ def notices(record: TreeRecord, options: StripOptions, roots: Sequence[str] = ()
             "warning" if any(n in _HEAVY for n in shipped) else "info"))
     layered: dict[str, tuple[str, str]] = {}
     for raw, version, layer in sorted(options.provided):
-        layered.setdefault(str(canonicalize_name(raw)), (version, layer))
+        layered.setdefault(normalize(raw), (version, layer))
     for name, (version, layer) in sorted(layered.items()):
         package = record.packages.get(name)
         if package is not None and name not in keep and not same_version(package.version, version):

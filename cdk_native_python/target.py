@@ -19,7 +19,13 @@ from packaging.markers import Marker
 from .errors import ConfigurationError
 
 _RUNTIME = re.compile(r"^python3\.(\d+)$")
-_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+#: every name people give an architecture (Lambda's, the machine's, Docker's) -> the machine name
+_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+
+
+def machine_of(architecture: str) -> str | None:
+    """``x86_64`` / ``aarch64`` for any accepted spelling of a Lambda architecture, else None."""
+    return _ARCHES.get(architecture.strip().lower())
 
 #: Oldest runtime Lambda ever offered with a manylinux glibc we can target; older names are rejected.
 MIN_MINOR = 8
@@ -48,7 +54,7 @@ class Target:
                 "use a python3.x runtime such as lambda.Runtime.PYTHON_3_13 (python3.8 or newer); "
                 "for other languages use lambda.Function or that language's construct",
             )
-        machine = _ARCHES.get(architecture.strip().lower())
+        machine = machine_of(architecture)
         if machine is None:
             raise ConfigurationError(
                 f"architecture {architecture!r} is not a Lambda architecture",

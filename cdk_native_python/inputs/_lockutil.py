@@ -20,8 +20,8 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from packaging.markers import InvalidMarker, Marker
-from packaging.utils import canonicalize_name
 
+from ..distributions import normalize
 from ..errors import InputError, excerpt
 from ..fingerprint import tree_digest
 from ..spec import Credential, IndexOptions, redact, split_credentials, strip_credentials
@@ -32,9 +32,8 @@ _ENV_VAR = re.compile(r"\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _VCS_HINT = "publish the package as a wheel to an index, or vendor it as a local folder and depend on its path"
 
 
-def name(value: str) -> str:
-    """PEP 503 normalised name: lock files and manifests spell names differently (``PyYAML``/``pyyaml``)."""
-    return str(canonicalize_name(value))
+#: PEP 503 normalised name: lock files and manifests spell names differently (``PyYAML``/``pyyaml``)
+name = normalize
 
 
 def expand_env(text: str, where: str) -> str:
@@ -115,11 +114,20 @@ def _finish(line: str, marker: str | None, hashes: Iterable[str]) -> str:
     return line
 
 
-def hash_of(value: str, where: str) -> str:
+def hash_of(value: str, where: str, hint: str = "regenerate the lock file") -> str:
     """Validate ``algo:hex`` so a corrupt lock fails here, not as an obscure installer error."""
     if not re.fullmatch(r"(sha256|sha384|sha512):[0-9a-fA-F]+", value):
-        raise InputError(f"{where}: malformed hash {excerpt(value)!r}", "regenerate the lock file")
+        raise InputError(f"{where}: malformed hash {excerpt(value)!r}", hint, code="malformed-hash")
     return value
+
+
+#: what a VCS requirement starts with, or names after ``name @``
+VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
+_VCS_REFERENCE = re.compile(r"@\s*(git|hg|svn|bzr)\+")
+
+
+def is_vcs(requirement: str) -> bool:
+    return requirement.startswith(VCS_PREFIXES) or bool(_VCS_REFERENCE.search(requirement))
 
 
 def hashes_table(table: Any, where: str) -> list[str]:

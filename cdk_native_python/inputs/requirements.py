@@ -32,7 +32,6 @@ from ._read import read_text
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 # options that change nothing for a target-aware, wheel-only install and are accepted silently
 _IGNORED_FLAGS = {"--pre", "--prefer-binary", "--use-feature", "--trusted-host", "--only-binary", "--no-binary"}
-_VCS = ("git+", "hg+", "svn+", "bzr+")
 
 
 @dataclass
@@ -202,17 +201,12 @@ def _requirement(line: str, path: Path, where: str, state: _State, constraint: b
         if not opt.startswith("--hash"):
             raise InputError(f"{where}: unsupported per-requirement option {_echo(opt)!r}",
                              "only --hash=... is allowed")
-        if not re.fullmatch(r"--hash[= ](sha256|sha384|sha512):[0-9a-fA-F]+", opt):
-            raise InputError(f"{where}: malformed hash {_echo(opt)!r}", "write it as --hash=sha256:<64 hex digits>")
+        lu.hash_of(opt[len("--hash="):], where, "write it as --hash=sha256:<64 hex digits>")
     options = [o.replace("--hash ", "--hash=") for o in options]
     out = state.constraints if constraint else state.requirements
 
-    if body.startswith(_VCS) or re.search(r"@\s*(git|hg|svn|bzr)\+", body):
-        raise InputError(
-            f"{where}: VCS requirement {_echo(body)!r} is not supported",
-            "publish the package as a wheel to an index, or vendor it as a local folder and refer to its path",
-            code="vcs-requirement",
-        )
+    if lu.is_vcs(body):
+        raise lu.vcs_error(where, _echo(body.split("@")[0].strip()) or "a requirement", body)
     if re.match(r"^[a-z][a-z0-9+.-]*://", body, re.IGNORECASE) and not body.startswith("file:"):
         body = f"{_name_of_url(body, where)} @ {body}"  # a bare URL: pip names it after its file
     elif _looks_like_path(body):
