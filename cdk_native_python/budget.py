@@ -130,7 +130,7 @@ class Budget:
         raise VerificationError(
             f"{what} is {mb(self.total)} unzipped{self._with_layers()}, over Lambda's {mb(LIMIT_BYTES)} limit "
             f"for code plus layers (≈{mb(self.zipped_estimate)} zipped). Largest parts:\n    {lines}",
-            "; ".join(ways))
+            "; ".join(ways), code="size-limit")
 
 
 def tree_bytes(root: Path) -> tuple[int, list[str]]:

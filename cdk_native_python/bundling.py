@@ -10,10 +10,11 @@ never changes ``sys.excepthook``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -115,6 +116,33 @@ def annotate(construct: Construct, notice: Notice) -> None:
         Annotations.of(construct).add_warning_v2(notice.annotation_id, notice.message)
     else:
         Annotations.of(construct).add_info(notice.message)
+
+
+class ConstructSetup:
+    """What a construct's bundling starts from: its name, where its notices go (annotations on it), its options.
+
+    Errors raised inside :meth:`errors` name the construct and end the app as one line.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, bundling: Any, props: dict[str, Any], *, layer: bool,
+                 instead: str) -> None:
+        self.name = construct_path(scope, construct_id)
+        self.notices = ConstructNotices(self.name)
+        with self.errors():
+            reject_code_prop(props, instead)
+            self.options = bundling_options(scope, bundling, layer=layer, reporter=self.notices.reporter)
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        try:
+            yield
+        except BundlingError as exc:
+            raise fail(exc, self.name) from None
+
+    def attach(self, construct: Construct) -> None:
+        """Call at the end of the construct's constructor: notices become annotations on it."""
+        with self.errors():
+            self.notices.attach(construct)
 
 
 def fail(exc: BundlingError, name: str) -> BundlingError:

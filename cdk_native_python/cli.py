@@ -62,6 +62,11 @@ exit codes:
   {EXIT_INTERNAL}  internal error in cdk-native-python (please report it; -v shows the traceback)
 """
 
+BUILD_DESCRIPTION = """\
+Bundle a Lambda function (handler source + dependencies) or a layer (dependencies under
+python/) for one runtime and architecture, into a new folder or a reproducible zip. Uses the
+same engine and cache as the NativePythonFunction / NativePythonLayerVersion constructs."""
+
 BUILD_EPILOG = f"""\
 examples:
   # a function (source + dependencies) as a deterministic zip for Lambda arm64 / python3.12
@@ -125,13 +130,9 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
-    b = commands.add_parser(
-        "build", help="bundle a function or a layer into a folder or a deterministic zip",
-        description="Bundle a Lambda function (handler source + dependencies) or a layer (dependencies under\n"
-                    "python/) for one runtime and architecture, into a new folder or a reproducible zip. Uses the\n"
-                    "same engine and cache as the NativePythonFunction / NativePythonLayerVersion constructs.",
-        epilog=BUILD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    b = commands.add_parser("build", help="bundle a function or a layer into a folder or a deterministic zip",
+                            description=BUILD_DESCRIPTION, epilog=BUILD_EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
 
     target = b.add_argument_group("target")
     target.add_argument("--runtime", required=True, type=_runtime, metavar="RUNTIME",

@@ -23,6 +23,16 @@ from .show import report_text
 
 COMMANDS = ("explain", "report", "cache")
 
+EXPLAIN_DESCRIPTION = """\
+Say whether PKG is in the bundle, at which version and from which wheel, the chain of
+requirements that brings it in, why it was stripped (and what would keep it), or which
+layer provides it."""
+
+REPORT_DESCRIPTION = """\
+Print a build report (`build --report FILE`, or <cache>/reports/<asset hash>.json written
+by every synth) as tables: packages with version, size, wheel tags and who requires them,
+what was stripped and why, slimming, verification and notices."""
+
 EXPLAIN_EPILOG = """\
 examples:
   # why is botocore in this function's bundle (or why not)?
@@ -41,26 +51,17 @@ see `cdk-native-python build --help`); nothing is written besides the cache.
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``explain``, ``report`` and ``cache`` to the command line's parser."""
     cachecmd.add_parser(commands)
-    e = commands.add_parser(
-        "explain", help="say why a package is (or is not) in a bundle, and what would change that",
-        description="Say whether PKG is in the bundle, at which version and from which wheel, the chain of\n"
-                    "requirements that brings it in, why it was stripped (and what would keep it), or which\n"
-                    "layer provides it.",
-        epilog=EXPLAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    e = commands.add_parser("explain", help="say why a package is (or is not) in a bundle, and what would change that",
+                            description=EXPLAIN_DESCRIPTION, epilog=EXPLAIN_EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("package", metavar="PKG", help="the package to explain (any spelling: PyYAML, pyyaml)")
     e.add_argument("--report", metavar="FILE.json", type=Path, help="explain this report instead of building")
     e.add_argument("build_flags", nargs=argparse.REMAINDER, metavar="BUILD_FLAGS",
                    help="the flags of `build` that say what to build (without --report)")
     e.set_defaults(quiet=False, verbose=False)
 
-    r = commands.add_parser(
-        "report", help="print a build report as tables (--json for scripts)",
-        description="Print a build report (`build --report FILE`, or <cache>/reports/<asset hash>.json written\n"
-                    "by every synth) as tables: packages with version, size, wheel tags and who requires them,\n"
-                    "what was stripped and why, slimming, verification and notices.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    r = commands.add_parser("report", help="print a build report as tables (--json for scripts)",
+                            description=REPORT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("file", metavar="FILE.json", type=Path, help="the report")
     r.add_argument("--json", action="store_true", help="the report as normalized JSON (stable keys, for scripts)")
     r.set_defaults(quiet=False, verbose=False)

@@ -56,48 +56,61 @@ class BundlingError(Exception):
 
 
 class ConfigurationError(BundlingError):
-    """Construct props or CLI options that cannot work (missing entry, non-Python runtime, ...)."""
+    """Construct props or CLI options that cannot work: a missing entry, a runtime that is not Python 3, an
+    unknown architecture or bundling option, a malformed remote cache URL (codes such as ``entry-missing``,
+    ``runtime-unsupported``, ``architecture-unknown``, ``bundling-option-unknown``, ``remote-cache-url``)."""
 
     default_code = "invalid-configuration"
 
 
 class InputError(BundlingError):
-    """A dependency file or source tree that cannot be read: malformed line, missing include, loop, ..."""
+    """A dependency file or source tree that cannot be read as it is.
+
+    A malformed requirement or marker, a missing include or local path, a file too large, binary or not
+    regular, a link loop or special file in the source (codes ``invalid-requirement``, ``input-too-large``,
+    ``input-not-a-file``, ``local-path``, ``source-changed``, ``pipfile-not-locked``, ...).
+    """
 
     default_code = "invalid-input"
 
 
 class ResolutionError(BundlingError):
-    """The resolver found no set of wheels for the target (unknown package, conflict, no wheel)."""
+    """No set of wheels for the target: an unknown package (``package-not-found``), a conflict
+    (``no-solution``), no wheel for the platform (``no-wheel``), a build that is refused or fails."""
 
     default_code = "resolution-failed"
 
 
 class InstallError(BundlingError):
-    """Installing the resolved set failed (hash mismatch, download failure, ...)."""
+    """Installing the resolved set failed; most often a file that is not the one recorded (``hash-mismatch``)."""
 
     default_code = "install-failed"
 
 
 class HookError(BundlingError):
-    """A command of the user's ``command_hooks`` failed."""
+    """A command of the user's ``command_hooks`` failed (its output's last lines are in the message)."""
 
     default_code = "hook-failed"
 
 
 class IndexUnreachableError(BundlingError):
-    """A package index could not be reached (offline, DNS, TLS, credentials)."""
+    """A package index or a direct URL could not be reached, or refused the credentials: offline, DNS, TLS,
+    proxy (codes ``index-unreachable``, ``index-credentials``, ``url-unreachable``, ``url-credentials``).
+    The command line exits with 3 for it, so CI can tell the network from the inputs."""
 
     default_code = "index-unreachable"
 
 
 class VerificationError(BundlingError):
-    """The assembled bundle would not run on the target (foreign binary, glibc too new, too large)."""
+    """The assembled bundle would not run on the target: a native file for another platform or a newer
+    glibc (``native-code-unfit``), or code plus layers over Lambda's 250 MB (``size-limit``,
+    ``source-too-large``)."""
 
     default_code = "verification-failed"
 
 
 class CacheError(BundlingError):
-    """The cache directory cannot be used (read-only, full, not private) and no fallback applies."""
+    """The cache directory cannot be used and no fallback applies (``cache-unusable``), or its disk filled up
+    (``cache-disk-full``)."""
 
     default_code = "cache-unusable"

@@ -14,19 +14,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from .bundling import (
-    ConstructNotices,
-    bundled_code,
-    bundling_options,
-    construct_path,
-    entry_folder,
-    fail,
-    reject_code_prop,
-    staged_asset,
-    target_of,
-    unzipped_bytes,
-)
-from .errors import BundlingError, ConfigurationError
+from .bundling import ConstructSetup, bundled_code, entry_folder, staged_asset, target_of, unzipped_bytes
+from .errors import ConfigurationError
 from .layer import NativePythonLayerVersion
 from .options import BundlingOptions
 from .target import Target
@@ -91,14 +80,9 @@ class NativePythonFunction(lambda_.Function):
         **function_props: Any,
     ) -> None:
         runtime = runtime or lambda_.Runtime.PYTHON_3_13
-        name = construct_path(scope, construct_id)
-        notices = ConstructNotices(name)
-        try:
-            options = bundling_options(scope, bundling, layer=False, reporter=notices.reporter)
-            code, module = self._code(scope, construct_id, name, entry, runtime, index, architecture,
-                                      options, function_props, notices)
-        except BundlingError as exc:
-            raise fail(exc, name) from None
+        setup = ConstructSetup(scope, construct_id, bundling, function_props, layer=False, instead="lambda_.Function")
+        with setup.errors():
+            code, module = self._code(scope, construct_id, setup, entry, runtime, index, architecture, function_props)
         super().__init__(
             scope,
             construct_id,
@@ -108,17 +92,13 @@ class NativePythonFunction(lambda_.Function):
             architecture=architecture,
             **function_props,
         )
-        try:
-            notices.attach(self)
-        except BundlingError as exc:
-            raise fail(exc, name) from None
+        setup.attach(self)
 
     @staticmethod
-    def _code(scope: Construct, construct_id: str, name: str, entry: str, runtime: lambda_.Runtime,
-              index: str | None, architecture: lambda_.Architecture | None, bundling: BundlingOptions,
-              function_props: dict[str, Any], notices: ConstructNotices) -> tuple[lambda_.Code, str]:
+    def _code(scope: Construct, construct_id: str, setup: ConstructSetup, entry: str, runtime: lambda_.Runtime,
+              index: str | None, architecture: lambda_.Architecture | None,
+              function_props: dict[str, Any]) -> tuple[lambda_.Code, str]:
         """The bundled code and the handler's module."""
-        reject_code_prop(function_props, "lambda_.Function")
         path = entry_folder(entry)
         index = index or "index.py"
         index_path = path / index
@@ -131,8 +111,8 @@ class NativePythonFunction(lambda_.Function):
         provided: tuple[tuple[str, str, str], ...] = ()
         layer_bytes = 0
         if function_props.get("layers") and Stack.of(scope).bundling_required:
-            provided, layer_bytes = from_layers(function_props["layers"], target, name)
-        code = bundled_code(scope, construct_id, path, target, bundling, layer=False, notices=notices,
+            provided, layer_bytes = from_layers(function_props["layers"], target, setup.name)
+        code = bundled_code(scope, construct_id, path, target, setup.options, layer=False, notices=setup.notices,
                             provided=provided, layer_bytes=layer_bytes)
         return code, index[:-3].replace("/", ".").replace("\\", ".")
 

@@ -26,20 +26,8 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import engine, layerset
-from .bundling import (
-    ConstructNotices,
-    bundled_code,
-    bundling_options,
-    construct_path,
-    entry_folder,
-    fail,
-    reject_code_prop,
-    staged_asset,
-    store_for,
-    target_of,
-    unzipped_bytes,
-)
-from .errors import BundlingError, ConfigurationError
+from .bundling import ConstructSetup, bundled_code, entry_folder, staged_asset, store_for, target_of, unzipped_bytes
+from .errors import ConfigurationError
 from .options import BundlingOptions
 from .reporter import silent
 from .target import Target
@@ -74,15 +62,13 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
     ) -> None:
         runtimes = list(compatible_runtimes or [lambda_.Runtime.PYTHON_3_13])
         arches = list(compatible_architectures or [lambda_.Architecture.X86_64])
-        name = construct_path(scope, construct_id)
-        self._name = name
-        self._notices = ConstructNotices(name)
+        setup = ConstructSetup(scope, construct_id, bundling, props, layer=True, instead="lambda_.LayerVersion")
+        self._name = setup.name
+        self._bundling = setup.options
         self._held: dict[Target, dict[str, str]] | None = None
         self._bytes: int | None = None
         required = Stack.of(scope).bundling_required
-        try:
-            reject_code_prop(props, "lambda_.LayerVersion")
-            self._bundling = bundling_options(scope, bundling, layer=True, reporter=self._notices.reporter)
+        with setup.errors():
             self._targets = tuple(dict.fromkeys(target_of(r, a) for r in runtimes for a in arches))
             self._entry_path = entry_folder(entry)
             if required and len(self._targets) > 1:
@@ -90,16 +76,11 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
                 with tempfile.TemporaryDirectory(prefix="cdk-native-python-layer-") as tmp:
                     self._build(Path(tmp) / "out")
             code = bundled_code(scope, construct_id, self._entry_path, self._targets, self._bundling, layer=True,
-                                notices=self._notices)
-        except BundlingError as exc:
-            raise fail(exc, name) from None
+                                notices=setup.notices)
         path = self._entry_path
         super().__init__(scope, construct_id, code=code, compatible_runtimes=runtimes,
                          compatible_architectures=arches, **props)
-        try:
-            self._notices.attach(self)
-        except BundlingError as exc:
-            raise fail(exc, name) from None
+        setup.attach(self)
         staged = staged_asset(self)
         if required and staged is not None and staged.is_dir() and staged != path:
             self._read(staged)

@@ -117,19 +117,19 @@ class BundlingOptions:
     poetry_without_urls: bool | None = None
     #: accepted; bundling is always local
     local: bool | None = None
-    # Docker-only: accepted, each one warns once that it has no effect without Docker
-    image: Any = None
-    command: Sequence[str] | None = None
+    # Docker-only: accepted, each one warns once that it has no effect without Docker (DOCKER_ONLY says why)
+    image: Any = None  # the bundling image: here the host runs uv for the target
+    command: Sequence[str] | None = None  # what runs in the container
     entrypoint: Sequence[str] | None = None
-    platform: str | None = None
+    platform: str | None = None  # the image's platform: the target's architecture decides the wheels
     network: str | None = None
-    user: str | None = None
+    user: str | None = None  # the container's user: bundling runs as you
     security_opt: str | None = None
-    volumes: Any = None
+    volumes: Any = None  # mounts: nothing is mounted, the host's own paths are read
     volumes_from: Sequence[str] | None = None
-    working_directory: str | None = None
+    working_directory: str | None = None  # in the container: hooks run in the asset folder
     bundling_file_access: Any = None
-    many_linux_tags: Sequence[str] | None = None
+    many_linux_tags: Sequence[str] | None = None  # pip's platform tags: they come from the runtime here
 
     # -- what was given ------------------------------------------------------------------------------------
 

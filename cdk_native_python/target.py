@@ -52,29 +52,42 @@ class Target:
             raise ConfigurationError(
                 f"runtime {runtime!r} is not a Lambda Python 3 runtime this bundler supports",
                 "use a python3.x runtime such as lambda.Runtime.PYTHON_3_13 (python3.8 or newer); "
-                "for other languages use lambda.Function or that language's construct",
+                "for other languages use lambda.Function or that language's construct", code="runtime-unsupported",
             )
         machine = machine_of(architecture)
         if machine is None:
             raise ConfigurationError(
                 f"architecture {architecture!r} is not a Lambda architecture",
                 "use lambda.Architecture.X86_64 or lambda.Architecture.ARM_64 ('x86_64' or 'arm64')",
+                code="architecture-unknown",
             )
         return cls(int(m.group(1)), machine)
 
     # -- naming -----------------------------------------------------------------------------------
     @property
     def runtime(self) -> str:
+        """Lambda's name of the runtime (``python3.12``), as CDK's ``Runtime.name`` has it."""
         return f"python3.{self.python_minor}"
 
     @property
     def python_version(self) -> str:
+        """``3.12``: what uv's ``--python-version`` and the ``python_version`` marker take."""
         return f"3.{self.python_minor}"
 
     @property
     def lambda_architecture(self) -> str:
+        """Lambda's name of the architecture: ``arm64`` for the ``aarch64`` machine, ``x86_64`` as it is."""
         return "arm64" if self.machine == "aarch64" else "x86_64"
 
+    @property
+    def label(self) -> str:
+        """``python3.12/arm64``: the runtime and Lambda's name for the architecture."""
+        return f"{self.runtime}/{self.lambda_architecture}"
+
+    def __str__(self) -> str:
+        return f"{self.runtime} / {self.manylinux} {self.machine}"
+
+    # -- the OS: Amazon Linux 2 up to python3.11, Amazon Linux 2023 from python3.12 on -----------------
     @property
     def os_generation(self) -> str:
         return "Amazon Linux 2" if self.python_minor <= AL2_LAST_MINOR else "Amazon Linux 2023"
@@ -85,15 +98,8 @@ class Target:
 
     @property
     def manylinux(self) -> str:
+        """The manylinux level the runtime's glibc satisfies (``manylinux_2_34``)."""
         return f"manylinux_{self.glibc[0]}_{self.glibc[1]}"
-
-    def __str__(self) -> str:
-        return f"{self.runtime} / {self.manylinux} {self.machine}"
-
-    @property
-    def label(self) -> str:
-        """``python3.12/arm64``: the runtime and Lambda's name for the architecture."""
-        return f"{self.runtime}/{self.lambda_architecture}"
 
     # -- what the resolver and installer need -------------------------------------------------------
     @property

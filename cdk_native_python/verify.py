@@ -202,4 +202,4 @@ def require_clean(report: Report, target: Target, what: str) -> None:
             "these files are in your own source: remove them or replace them with Linux builds for the target")
     hint += "; to accept a file that is never loaded, add it to verify_exclude"
     raise VerificationError(f"{what} for {target}: {len(bad)} native file(s) cannot load there:\n    {lines}{more}",
-                            hint)
+                            hint, code="native-code-unfit")

@@ -10,6 +10,7 @@ parses the grammar of PEP 508 (``packaging`` still validates every marker first)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: PEP 508's marker variables (``extra``, ``extras`` and ``dependency_groups`` are the selection ones)
@@ -81,24 +82,25 @@ def _tokens(marker: str) -> list[tuple[str, str]]:
     return out
 
 
-def _or(tokens: list[tuple[str, str]]) -> tuple[Node, list[tuple[str, str]]]:
-    items = []
-    node, tokens = _and(tokens)
-    items.append(node)
-    while tokens and tokens[0][0] == "or":
-        node, tokens = _and(tokens[1:])
-        items.append(node)
-    return (items[0] if len(items) == 1 else Group("or", tuple(items))), tokens
+Tokens = list[tuple[str, str]]
 
 
-def _and(tokens: list[tuple[str, str]]) -> tuple[Node, list[tuple[str, str]]]:
-    items = []
-    node, tokens = _expr(tokens)
-    items.append(node)
-    while tokens and tokens[0][0] == "and":
-        node, tokens = _expr(tokens[1:])
+def _joined(tokens: Tokens, word: str, part: Callable[[Tokens], tuple[Node, Tokens]]) -> tuple[Node, Tokens]:
+    """``part (word part)*`` as one node (``and`` binds tighter than ``or``: ``_or`` joins ``_and``s)."""
+    node, tokens = part(tokens)
+    items = [node]
+    while tokens and tokens[0][0] == word:
+        node, tokens = part(tokens[1:])
         items.append(node)
-    return (items[0] if len(items) == 1 else Group("and", tuple(items))), tokens
+    return (items[0] if len(items) == 1 else Group(word, tuple(items))), tokens
+
+
+def _or(tokens: Tokens) -> tuple[Node, Tokens]:
+    return _joined(tokens, "or", _and)
+
+
+def _and(tokens: Tokens) -> tuple[Node, Tokens]:
+    return _joined(tokens, "and", _expr)
 
 
 def _expr(tokens: list[tuple[str, str]]) -> tuple[Node, list[tuple[str, str]]]:
