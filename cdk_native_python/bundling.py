@@ -28,7 +28,7 @@ from constructs import Construct
 from . import engine, layerset
 from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
-from .options import CONTEXT_KEY, CONTEXT_OPTIONS, BundlingOptions, from_context
+from .options import CONTEXT_KEY, BundlingOptions, from_context
 from .progress import console
 from .records import digest
 from .reporter import QUIET_ENV, VERBOSE_ENV, Notice, Reporter, env_flag
@@ -156,7 +156,10 @@ def bundling_options(scope: Construct, bundling: Any, *, layer: bool, reporter: 
     """The construct's options: ours, the alpha module's or a dict, over the team defaults of cdk.json's
     context (props win); upstream options without effect here are said once, on the construct."""
     options = BundlingOptions.of(bundling)
-    flat = {option: scope.node.try_get_context(f"{CONTEXT_KEY}:{option}") for option in CONTEXT_OPTIONS}
+    prefix = f"{CONTEXT_KEY}:"
+    # every "cdk-native-python:<option>" key, so that a misspelt or per-function one is an error, never ignored
+    flat = {key[len(prefix):]: value for key, value in scope.node.get_all_context().items()
+            if isinstance(key, str) and key.startswith(prefix)}
     defaults = from_context(scope.node.try_get_context(CONTEXT_KEY), flat)
     for notice in options.notices(layer=layer):
         reporter.emit(notice)

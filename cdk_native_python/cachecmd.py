@@ -1,9 +1,6 @@
 """``cdk-native-python cache info | prune | verify``: look after the local store (laptops collect gigabytes).
 
-* ``info``: where the store is, and per kind its size and number of entries;
-* ``prune``: remove entries unused for longer than ``--older-than`` and/or, least recently used first, until
-  the entries fit in ``--max-size``; old reports and quarantined entries go too;
-* ``verify``: re-hash every entry against its manifest; a mismatch is quarantined (exit code 1).
+The command's help (:data:`DESCRIPTION`) says what each action does.
 """
 
 from __future__ import annotations
@@ -18,6 +15,14 @@ from pathlib import Path
 from .errors import ConfigurationError
 from .reporter import silent
 from .store.local import KINDS, EntryInfo, LocalStore
+
+DESCRIPTION = """\
+Look after the local cache (laptops collect gigabytes):
+  info    where the cache is, and per kind its size and number of entries
+  prune   remove entries unused for longer than --older-than and/or, least recently used
+          first, until the entries fit in --max-size; with --older-than, reports older than
+          that go too (quarantined entries are removed by any run once they are 7 days old)
+  verify  re-hash every entry against its manifest; a mismatch is quarantined (exit code 1)"""
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -52,7 +57,7 @@ def seconds(text: str) -> float:
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = commands.add_parser("cache", help="show, prune or verify the local cache",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                            description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--cache-dir", metavar="DIR", type=Path,
                    help="cache location (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)")
     c.set_defaults(quiet=False, verbose=False)

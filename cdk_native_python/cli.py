@@ -177,7 +177,8 @@ def parser() -> argparse.ArgumentParser:
 
     contents = b.add_argument_group("contents")
     contents.add_argument("--keep-boto3", action="store_true",
-                          help="ship boto3/botocore/s3transfer/jmespath instead of using the runtime's")
+                          help="ship the packages the runtime provides (boto3, botocore, s3transfer, jmespath, "
+                               "python-dateutil, urllib3) instead of using the runtime's")
     contents.add_argument("--strip", action="append", default=[], metavar="PKG",
                           help="also remove PKG (with what only it needs)")
     contents.add_argument("--keep", action="append", default=[], metavar="PKG", help="never remove PKG")

@@ -119,11 +119,11 @@ def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target:
         result = None
         if try_offline:
             reporter.phase(f"installing {packages} for {target.label} from the wheel cache")
-            result = uv.run(args, store.uv_cache, offline=True, credentials=spec.credentials)
+            result = uv.run(args, store.uv_cache, offline=True, credentials=(*indexes.credentials(), *spec.credentials))
         if result is None or result.returncode != 0:
             shutil.rmtree(tree, ignore_errors=True)
             reporter.phase(f"downloading and installing {packages} for {target.label}")
-            result = uv.run(args, store.uv_cache, credentials=spec.credentials)
+            result = uv.run(args, store.uv_cache, credentials=(*indexes.credentials(), *spec.credentials))
     if result.returncode != 0:
         if uv.no_space(result.message):
             raise store.full(f"installing {spec.source} for {target}")

@@ -169,9 +169,9 @@ class Builder:
         """
         find_links: list[str] = []
         while True:
-            args = ["build", "--wheel", "--no-build", "--out-dir", str(dest), what,
-                    *replace(self.indexes, find_links=(*self.indexes.find_links, *find_links)).uv_args()]
-            result = uv.run(args, self.store.uv_cache)
+            indexes = replace(self.indexes, find_links=(*self.indexes.find_links, *find_links))
+            args = ["build", "--wheel", "--no-build", "--out-dir", str(dest), what, *indexes.uv_args()]
+            result = uv.run(args, self.store.uv_cache, credentials=indexes.credentials())
             if result.returncode == 0:
                 break
             missing = uv.no_wheels(result.message)

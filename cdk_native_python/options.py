@@ -80,7 +80,8 @@ class BundlingOptions:
     no_index: bool | None = None
     #: packages allowed to build from an sdist on the host (must be pure Python); none by default
     allow_build: Sequence[str] | None = None
-    #: ship boto3/botocore/s3transfer/jmespath even when the runtime's copy is guaranteed to do (default False)
+    #: ship what the runtime provides (boto3, botocore, s3transfer, jmespath, python-dateutil, urllib3) even when
+    #: the runtime's copy is guaranteed to do (default False)
     keep_boto3: bool | None = None
     #: more packages to strip (with what only they need); and packages never to strip
     strip: Sequence[str] | None = None
@@ -363,11 +364,13 @@ def from_context(whole: Any, flat: Mapping[str, Any]) -> BundlingOptions:
             raise ConfigurationError(f"cdk.json context {CONTEXT_KEY!r} must be an object of options",
                                      f'e.g. "{CONTEXT_KEY}": {{"index_url": "https://..."}}', code="context-invalid")
         values.update({str(k): v for k, v in whole.items()})
-    for option, value in flat.items():
-        if value is not None:
-            values[option] = _from_text(value, _KINDS.get(_snake(option), "any"), f"{CONTEXT_KEY}:{option}")
     where = f"cdk.json context {CONTEXT_KEY!r}"
-    unknown = sorted(k for k in values if _snake(k) not in CONTEXT_OPTIONS)
+    unknown = sorted({*(k for k in values if _snake(k) not in CONTEXT_OPTIONS),
+                      *(f"{CONTEXT_KEY}:{k}" for k in flat if _snake(k) not in CONTEXT_OPTIONS)})
+    if not unknown:
+        for option, value in flat.items():
+            if value is not None:
+                values[option] = _from_text(value, _KINDS.get(_snake(option), "any"), f"{CONTEXT_KEY}:{option}")
     if unknown:
         raise ConfigurationError(
             f"{where}: {unknown[0]!r} is not an option a repository can set for every function",

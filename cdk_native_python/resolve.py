@@ -97,7 +97,8 @@ def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builde
             args += ["--constraint", str(work / "constraints.txt")]
         while True:
             indexes = replace(spec.indexes, find_links=(*spec.indexes.find_links, *find_links))
-            result = uv.run([*args, *indexes.uv_args()], store.uv_cache, credentials=spec.credentials)
+            result = uv.run([*args, *indexes.uv_args()], store.uv_cache,
+                            credentials=(*indexes.credentials(), *spec.credentials))
             if result.returncode == 0:
                 text = out.read_text(encoding="utf-8")
                 break

@@ -85,16 +85,23 @@ class IndexOptions:
         )
 
     def uv_args(self) -> list[str]:
+        """uv's flags for these sources, without credentials: a command line is visible to every local user
+        (``ps``) while it runs, so credentials go to uv through a private netrc (:meth:`credentials`)."""
         args: list[str] = []
         if self.no_index:
             args.append("--no-index")
         if self.index_url:
-            args += ["--index-url", self.index_url]
+            args += ["--index-url", strip_credentials(self.index_url)]
         for url in self.extra_index_urls:
-            args += ["--extra-index-url", url]
+            args += ["--extra-index-url", strip_credentials(url)]
         for link in self.find_links:
-            args += ["--find-links", link]
+            args += ["--find-links", strip_credentials(link)]
         return args
+
+    def credentials(self) -> tuple[Credential, ...]:
+        """The credentials written in these URLs (``https://user:token@host/...``), one per URL that has them."""
+        found = (split_credentials(u)[1] for u in (self.index_url or "", *self.extra_index_urls, *self.find_links))
+        return tuple(c for c in found if c is not None)
 
     def key(self) -> dict[str, object]:
         """A credential-free description, for cache keys."""

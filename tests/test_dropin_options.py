@@ -208,6 +208,13 @@ def test_context_mistakes_are_clear(tmp_path: Path) -> None:
     assert flat.find_links == (str(Path("w").absolute()),)
 
 
+def test_a_misspelt_or_per_function_context_key_is_an_error_not_ignored(tmp_path: Path) -> None:
+    for key in ("cdk-native-python:dependency_file", "cdk-native-python:index-url-typo"):
+        s = stack(tmp_path / key.split(":")[1], {key: "x"})
+        with pytest.raises(ConfigurationError, match="is not an option a repository can set for every function"):
+            NativePythonFunction(s, "Fn", entry=entry(tmp_path / key.split(":")[1]), runtime=PY312)
+
+
 # -- hooks as upstream runs them ---------------------------------------------------------------------------
 
 class Scripted:

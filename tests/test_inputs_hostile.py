@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from cdk_native_python import uv
 from cdk_native_python.engine import BuildRequest, BuildResult, build
 from cdk_native_python.errors import (
     BundlingError,
@@ -723,3 +724,33 @@ def test_editable_of_a_non_project_folder(tmp_path: Path, folder: str) -> None:
     (entry / "requirements.txt").write_text(f"six\n-e {path}\n")
     refused(tmp_path, entry, f"{entry / 'requirements.txt'}:2", path, "not a Python project",
             code="not-a-python-project", hint="pyproject.toml")
+
+
+# -- index credentials: to uv through a private netrc, never on a command line -------------------------------
+
+
+def test_index_credentials_never_reach_a_command_line(tmp_path: Path, wheel_index: WheelIndex,
+                                                      private: WheelIndex, password: str) -> None:
+    """Other local users see every process's arguments (``ps``): an index's password goes to uv in the
+    in-memory netrc instead, and the build still authenticates."""
+    locked = private.url.replace("http://", f"http://alice:{password}@")
+    entry, requirements = beside(tmp_path / "src", f"--extra-index-url {locked}\nprivpkg\n")
+    calls: list[uv.Call] = []
+    with uv.observed(calls.append):
+        result = engine_build(tmp_path, entry, index=wheel_index, dependency_file=requirements)
+    assert result.packages["privpkg"] == "1.0" and calls
+    assert all(password not in " ".join(call.args) for call in calls), [call.args for call in calls]
+    # written in the file, the password is in the repository: said, with what to do instead
+    assert any("password written in the file" in w for w in result.report.warnings), result.report.warnings
+    no_leak(password, tmp_path)
+
+
+def test_an_index_password_from_the_environment_is_not_said_to_be_in_the_file(
+        tmp_path: Path, wheel_index: WheelIndex, private: WheelIndex, password: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRIVATE_TOKEN", password)
+    entry, requirements = beside(tmp_path / "src", "--extra-index-url "
+                                 + private.url.replace("http://", "http://alice:${PRIVATE_TOKEN}@") + "\nprivpkg\n")
+    result = engine_build(tmp_path, entry, index=wheel_index, dependency_file=requirements)
+    assert result.packages["privpkg"] == "1.0"
+    assert not any("password written in the file" in w for w in result.report.warnings)

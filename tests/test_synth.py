@@ -48,6 +48,12 @@ def test_example_app_synth_cold_then_warm(tmp_path: Path) -> None:
     assert shared
     machines = {ELF.get(int.from_bytes(p.read_bytes()[18:20], "little"), "?") for p in shared}
     assert machines == {"aarch64"}, machines
+    # the Worker: python3.11 / x86_64; its boto3>=1.26 is guaranteed by the runtime (stripped), pyarrow is arm64-only
+    worker = next(v for k, v in fns.items() if k.startswith("Worker"))
+    worker_names = {p.name.split("-")[0].lower()
+                    for p in (out / str(worker["Metadata"]["aws:asset:path"])).glob("*.dist-info")}  # type: ignore[index]
+    assert {"numpy", "orjson"} <= worker_names
+    assert not worker_names & {"boto3", "botocore", "s3transfer", "pyarrow"}, worker_names
     assert all(p.read_bytes()[:4] == b"\x7fELF" for p in shared)
 
     # nothing changed: same asset hashes and no bundling, hence no resolution and no install

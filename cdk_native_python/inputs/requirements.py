@@ -31,6 +31,8 @@ from ._read import read_text
 
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 # options that change nothing for a target-aware, wheel-only install and are accepted silently
+#: ``scheme://user:password@`` with the password written out (``${VAR}`` is expanded later, never matched)
+_LITERAL_PASSWORD = re.compile(r"://[^/@\s:]+:[^/@\s$]+@")
 _IGNORED_FLAGS = {"--pre", "--prefer-binary", "--use-feature", "--trusted-host", "--only-binary", "--no-binary"}
 
 
@@ -124,7 +126,6 @@ def _read_file(path: Path, state: _State, stack: tuple[Path, ...], constraint: b
     for number, raw in _logical_lines(text):
         where = f"{path}:{number}"
         line = _expand(raw, where)
-        known = len(state.sources.credentials)
         try:
             tokens = shlex.split(line, posix=True)
         except ValueError as exc:
@@ -134,7 +135,7 @@ def _read_file(path: Path, state: _State, stack: tuple[Path, ...], constraint: b
             _option(tokens, path, where, state, stack, constraint)
         else:
             _requirement(line, path, where, state, constraint)
-        if any((c.password or c.username) in unquote(raw) for c in state.sources.credentials[known:]):
+        if _LITERAL_PASSWORD.search(raw):  # a requirement's URL or an index's, written in the file (not ${VAR})
             state.notices.append(Notice(
                 "credential-in-file", f"{where}: a URL holds a password written in the file, so it is in your "
                 "repository and in any bundle that copies this file: write ${VAR} there and set VAR in the "
