@@ -24,8 +24,9 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import __version__, progress
+from . import progress
 from ._fs import atomic_write, held_tempdir, remove_dead, replacing, tmp_prefix
+from ._version import __version__
 from .commands import COMMANDS, run_command
 from .commands import register as register_commands
 from .engine import BuildRequest, BuildResult
@@ -209,6 +210,11 @@ def _quiet(*_: object) -> None:
     """-q: warnings are in the report, not on the terminal."""
 
 
+def _build_argv(argv: Sequence[str]) -> int:
+    """``build`` from its command line, for ``explain`` (which builds to get a report)."""
+    return build(parser().parse_args(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)  # exits 2 on a usage error, 0 for --help / --version
     if args.command is None:
@@ -216,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         with progress.shown(quiet=args.quiet, verbose=args.verbose):
-            return run_command(args) if args.command in COMMANDS else build(args)
+            return run_command(args, _build_argv) if args.command in COMMANDS else build(args)
     except BundlingError as exc:
         _error(exc.message, exc.hint)
         return exit_code(exc)

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import cachecmd
@@ -67,8 +68,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     r.set_defaults(quiet=False, verbose=False)
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Run ``explain``, ``report`` or ``cache``; errors are raised for the command line to print."""
+#: runs ``build`` with these command-line arguments (``cli.py`` passes its own, which sits above this module)
+BuildCommand = Callable[[Sequence[str]], int]
+
+
+def run_command(args: argparse.Namespace, build: BuildCommand) -> int:
+    """Run ``explain``, ``report`` or ``cache``; errors are raised for the command line to print. ``explain``
+    without ``--report`` runs ``build`` to get one."""
     if args.command == "cache":
         return cachecmd.run(args)
     if args.command == "report":
@@ -77,7 +83,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     flags, rest = _explain_flags(args.build_flags)
     source = flags.report or args.report
-    report = load(source) if source is not None else _build_report(rest)
+    report = load(source) if source is not None else _build_report(build, rest)
     print(explain(report, args.package))
     return 0
 
@@ -92,14 +98,10 @@ def _explain_flags(flags: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return known, [f for f in rest if f not in ("-q", "--quiet", "-v", "--verbose")]
 
 
-def _build_report(flags: list[str]) -> BuildReport:
-    from . import cli  # cli imports this module to register the commands
-
+def _build_report(build: BuildCommand, flags: list[str]) -> BuildReport:
     with tempfile.TemporaryDirectory(prefix="cdk-native-python-explain-") as tmp:
         report = Path(tmp) / "report.json"
-        args = cli.parser().parse_args(["build", *flags, "--output", str(Path(tmp) / "explain"),
-                                        "--report", str(report), "--quiet"])
-        cli.build(args)
+        build(["build", *flags, "--output", str(Path(tmp) / "explain"), "--report", str(report), "--quiet"])
         return dataclasses.replace(load(report), name="")  # the temporary folder's name says nothing
 
 

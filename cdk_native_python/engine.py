@@ -24,7 +24,6 @@ from . import hooks, inputs
 from .budget import LIMIT_BYTES, Budget, estimate_zipped, mb, tree_bytes
 from .distributions import installed
 from .errors import ConfigurationError
-from .fingerprint import DEFAULT_EXCLUDES
 from .install import InstalledTree, InstallOptions, install
 from .localbuild import Builder, allowed_names
 from .pins import Resolution
@@ -32,13 +31,13 @@ from .progress import count
 from .records import BuildReport, RecordError, SizeRecord, TreeRecord, digest, dumps, loads
 from .reporter import Notice, Reporter
 from .resolve import resolve
-from .source import SourceTree, snapshot
+from .source import DEFAULT_EXCLUDES, SourceTree, snapshot
 from .spec import DependencySpec, IndexOptions
 from .stage import place_tree
 from .store import Store
 from .store.local import open_store
+from .strip import decide
 from .strip import notices as strip_notices
-from .strip import plan
 from .target import Target
 from .verify import require_clean, scan
 from .why import root_labels
@@ -357,10 +356,10 @@ def _budget(request: BuildRequest, tree: InstalledTree | None, resolution: Resol
     options = request.install.strip
     for name, _ in sorted(sizes.items(), key=lambda kv: -kv[1])[:5]:
         more = dataclasses.replace(options, strip=(*options.strip, name))
-        removed = plan(dists, request.target, [r for r in roots if r != name], more).removed
+        removed = decide(dists, request.target, [r for r in roots if r != name], more).removed
         if removed:
             savings[f"strip=[{name!r}] (removes {', '.join(sorted(removed))})"] = sum(sizes.get(n, 0) for n in removed)
     if options.keep_boto3:
-        boto = plan(dists, request.target, roots, dataclasses.replace(options, keep_boto3=False, runtime=None))
+        boto = decide(dists, request.target, roots, dataclasses.replace(options, keep_boto3=False, runtime=None))
         savings["keep_boto3=False"] = sum(sizes.get(n, 0) for n in boto.removed)
     return Budget(size, zipped, request.layer_bytes, parts, {k: v for k, v in savings.items() if v})

@@ -28,7 +28,7 @@ from .reporter import Reporter, silent
 from .slim import SlimOptions, drop_install_records, precompile, slim
 from .spec import DependencySpec, IndexOptions
 from .store import Store
-from .strip import Graph, StripOptions, plan, plan_graph, provided_by_layers, requirement_graph
+from .strip import Graph, StripOptions, decide, decide_graph, provided_by_layers, requirement_graph
 from .target import Target
 from .verify import require_clean, scan
 
@@ -99,7 +99,7 @@ def _strip_before_install(resolution: Resolution, options: StripOptions) -> Stri
     """What stripping removes, when the resolver recorded who requires whom: those packages are never
     downloaded or installed (boto3's botocore alone is 2,000+ files to unpack and delete again)."""
     graph = resolution.graph
-    return plan_graph(graph, resolution.roots, options) if graph is not None else StripResult()
+    return decide_graph(graph, resolution.roots, options) if graph is not None else StripResult()
 
 
 def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target: Target, store: Store,
@@ -184,7 +184,7 @@ def strip_installed(tree: Path, target: Target, roots: Sequence[str], options: S
     resolver graph), and leave out what the function's layers hold. ``graph``: the tree's
     :func:`~cdk_native_python.strip.requirement_graph`, when the caller has it already."""
     dists = installed(tree) if dists is None else dists
-    result = plan(dists, target, roots, options, graph)
+    result = decide(dists, target, roots, options, graph)
     provided = provided_by_layers(dists, options, result.removed) if options.provided else {}
     removed = {**result.removed, **provided}
     for name in sorted(removed):

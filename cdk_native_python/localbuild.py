@@ -27,9 +27,9 @@ from . import uv
 from .diagnose import no_wheel_error
 from .distributions import normalize
 from .errors import IndexUnreachableError, InstallError, ResolutionError
-from .fingerprint import tree_digest
 from .pins import STORE_PLACEHOLDER
 from .records import digest
+from .source import tree_digest
 from .spec import DependencySpec, IndexOptions, redact, strip_credentials
 from .store import Store
 from .target import Target

@@ -32,8 +32,8 @@ from pathlib import Path
 from . import uv
 from .distributions import Distribution, discard
 from .errors import BundlingError, InstallError
-from .fingerprint import is_excluded
 from .records import SlimResult
+from .source import is_excluded
 from .target import Target
 
 #: (pattern, why) — a pattern ending in "/" matches a folder

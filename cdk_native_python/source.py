@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import functools
 import hashlib
 import os
 import re
@@ -40,8 +41,30 @@ from pathlib import Path
 
 from .budget import LIMIT_BYTES, mb
 from .errors import InputError, VerificationError
-from .fingerprint import is_excluded
 from .reporter import Notice
+
+#: never part of a Lambda asset: virtualenvs, caches, CDK output, tests and VCS metadata
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".venv", "venv", "__pycache__", "*.pyc", "cdk.out", "tests", ".git", ".pytest_cache",
+    ".mypy_cache", ".ruff_cache", "node_modules", ".DS_Store", ".python-version",
+)
+
+
+def is_excluded(rel: str, patterns: Sequence[str]) -> bool:
+    """gitignore-like: a pattern matches a path component, or the whole relative path."""
+    matches = _matcher(tuple(patterns))
+    return matches is not None and (matches(rel) is not None or any(matches(part) for part in rel.split("/")))
+
+
+@functools.lru_cache(maxsize=256)
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] | None] | None:
+    """All patterns as one compiled regex (what ``fnmatch`` does one pattern at a time): the source walk asks
+    once per file on every synth, and 12 ``fnmatch`` calls per path part were most of its time."""
+    if not patterns:
+        return None
+    joined = "|".join(f"(?:{fnmatch.translate(os.path.normcase(p.strip('/')))})" for p in patterns)
+    return re.compile(joined).match
+
 
 #: the digest's format; bumping it changes every asset hash (once)
 _DIGEST_VERSION = b"cdk-native-python source digest 2\n"
@@ -238,9 +261,10 @@ def snapshot(root: Path, excludes: Sequence[str] = (), *, limit: int | None = LI
     return SourceTree(root, tuple(files), tuple(walk.notices), h.hexdigest())
 
 
-def tree_digest(root: Path, excludes: Sequence[str] = ()) -> str:
+def tree_digest(root: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> str:
     """The digest of a folder that is fingerprinted but not copied as it is (a local path dependency): no
-    size limit (the build decides what ships), names of any encoding taken by their bytes."""
+    size limit (the build decides what ships), names of any encoding taken by their bytes. A change
+    anywhere changes it; two different folders never share it."""
     return snapshot(root, excludes, limit=None, utf8_names=False).digest
 
 

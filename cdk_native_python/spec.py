@@ -166,10 +166,6 @@ class DependencySpec:
     def constraints_text(self) -> str:
         return "".join(line + "\n" for line in self.constraints)
 
-    @property
-    def has_hashes(self) -> bool:
-        return bool(self.requirements) and all("--hash=" in r for r in self.requirements if not _is_path(r))
-
     def key(self) -> dict[str, object]:
         """Everything that decides the result, credential-free (for the resolution cache key)."""
         return {
@@ -203,7 +199,3 @@ class DependencySpec:
                           f"marker holds (Linux {target.machine}, Python {target.python_version})")
                    for line in kept]
         return replace(self, unpinned=tuple(kept), notices=(*self.notices, *notices))
-
-
-def _is_path(requirement: str) -> bool:
-    return "file://" in requirement

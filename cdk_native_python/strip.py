@@ -197,22 +197,22 @@ def dependency_graph(dists: dict[str, Distribution], target: Target) -> dict[str
 Graph = tuple[dict[str, set[str]], dict[tuple[str, str], list[str]]]
 
 
-def plan(dists: dict[str, Distribution], target: Target, roots: Iterable[str], options: StripOptions,
-         graph: Graph | None = None) -> StripResult:
+def decide(dists: dict[str, Distribution], target: Target, roots: Iterable[str], options: StripOptions,
+           graph: Graph | None = None) -> StripResult:
     """What to strip from an installed tree (edges and specifiers read from each package's metadata, or
     ``graph``: :func:`requirement_graph` of the same distributions and options, when the caller has it)."""
     edges, specs = graph if graph is not None else requirement_graph(dists, target, options.extras)
     if options.runtime is None:
         options = replace(options, runtime=tuple((p.name, p.floor, p.ceiling or "")
                                                  for p in runtimes.provided(target.runtime).values()))
-    return plan_graph(edges, roots, replace(options, runtime_name=target.runtime), specs)
+    return decide_graph(edges, roots, replace(options, runtime_name=target.runtime), specs)
 
 
-def plan_graph(edges: dict[str, set[str]], roots: Iterable[str], options: StripOptions,
-               specs: Mapping[tuple[str, str], list[str]] | None = None) -> StripResult:
+def decide_graph(edges: dict[str, set[str]], roots: Iterable[str], options: StripOptions,
+                 specs: Mapping[tuple[str, str], list[str]] | None = None) -> StripResult:
     """What to strip, given ``name -> names it requires on the target`` for every package of the set.
 
-    The graph may come from installed metadata (:func:`plan`, with each requirement's specifiers) or
+    The graph may come from installed metadata (:func:`decide`, with each requirement's specifiers) or
     from the resolver's record of who required what (no specifiers: a runtime-provided package that a
     kept package needs then stays for now, and the check on the installed metadata decides).
     """

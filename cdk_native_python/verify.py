@@ -23,8 +23,8 @@ from pathlib import Path
 from ._elffile import ELFCLASS64, ELFDATA2LSB, ELFError, ELFFile
 from .distributions import owners as owners_of
 from .errors import VerificationError
-from .fingerprint import is_excluded
 from .records import VerificationResult, Violation
+from .source import is_excluded
 from .target import Target
 
 #: the libraries glibc ships: their GLIBC_x.y version needs are what the runtime's glibc must provide

@@ -28,8 +28,7 @@ import pytest
 
 from cdk_native_python.engine import BuildRequest, BuildResult, build, bundle, prepare
 from cdk_native_python.errors import BundlingError, InputError, VerificationError
-from cdk_native_python.fingerprint import tree_digest
-from cdk_native_python.source import snapshot
+from cdk_native_python.source import snapshot, tree_digest
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 from tests.test_bad_inputs import APP, CDK, PYTHON, _clean_failure, _env

@@ -12,7 +12,7 @@ from cdk_native_python.distributions import installed
 from cdk_native_python.install import strip_installed as strip
 from cdk_native_python.records import PackageRecord, StripResult, TreeRecord
 from cdk_native_python.spec import DependencySpec
-from cdk_native_python.strip import StripOptions, notices, plan, plan_graph
+from cdk_native_python.strip import StripOptions, decide, decide_graph, notices
 from cdk_native_python.target import Target
 
 ARM313 = Target.from_runtime("python3.13", "arm64")
@@ -73,7 +73,7 @@ def test_runtime_packages_go_even_when_kept_packages_need_them(tmp_path: Path) -
 def test_a_user_pin_ships_boto3_and_what_it_pins(tmp_path: Path) -> None:
     boto_tree(tmp_path, "1.35.0")
     options = with_user(StripOptions(), "boto3==1.35.0")
-    result = plan(installed(tmp_path), ARM313, ["boto3"], options)
+    result = decide(installed(tmp_path), ARM313, ["boto3"], options)
     assert "boto3" not in result.removed and "botocore" not in result.removed and "s3transfer" not in result.removed
     assert result.kept_seeds["boto3"].startswith(
         "your dependency file requires boto3==1.35.0; python3.13 only guarantees boto3 >=")
@@ -91,7 +91,7 @@ def test_a_user_pin_ships_boto3_and_what_it_pins(tmp_path: Path) -> None:
 ])
 def test_user_specifiers_decide_against_the_floor(tmp_path: Path, requirement: str, stripped: bool) -> None:
     boto_tree(tmp_path)
-    result = plan(installed(tmp_path), ARM313, ["boto3"], with_user(StripOptions(), requirement))
+    result = decide(installed(tmp_path), ARM313, ["boto3"], with_user(StripOptions(), requirement))
     assert ("boto3" in result.removed) is stripped
 
 
@@ -99,7 +99,7 @@ def test_a_kept_package_with_an_upper_bound_ships_botocore(tmp_path: Path) -> No
     boto_tree(tmp_path)
     dist(tmp_path, "aiobotocore", ["botocore<1.40.37,>=1.40.0", "aiohttp"])
     dist(tmp_path, "aiohttp")
-    result = plan(installed(tmp_path), ARM313, ["aiobotocore"], with_user(StripOptions(), "aiobotocore"))
+    result = decide(installed(tmp_path), ARM313, ["aiobotocore"], with_user(StripOptions(), "aiobotocore"))
     assert "botocore" not in result.removed and "boto3" in result.removed
     assert result.kept_seeds["botocore"].startswith("aiobotocore requires botocore<1.40.37,>=1.40.0")
 
@@ -108,8 +108,8 @@ def test_the_floor_is_the_runtimes(tmp_path: Path) -> None:
     """awswrangler needs boto3>=1.20.32: guaranteed on python3.13 (1.38.36), also on python3.11 (1.27.1)."""
     boto_tree(tmp_path)
     dist(tmp_path, "needs-new", ["botocore>=1.31"])
-    new = plan(installed(tmp_path), ARM313, ["needs-new"], with_user(StripOptions(), "needs-new"))
-    old = plan(installed(tmp_path), PY311, ["needs-new"], with_user(StripOptions(), "needs-new", target=PY311))
+    new = decide(installed(tmp_path), ARM313, ["needs-new"], with_user(StripOptions(), "needs-new"))
+    old = decide(installed(tmp_path), PY311, ["needs-new"], with_user(StripOptions(), "needs-new", target=PY311))
     assert "botocore" in new.removed and "botocore" not in old.removed
     assert "python3.11 only guarantees botocore >= 1.30.1" in old.kept_seeds["botocore"]
 
@@ -118,9 +118,9 @@ def test_keep_boto3_and_keep_and_custom_strip(tmp_path: Path) -> None:
     boto_tree(tmp_path)
     dist(tmp_path, "pandas", ["numpy"])
     dist(tmp_path, "numpy")
-    kept = plan(installed(tmp_path), ARM313, ["boto3", "pandas"], StripOptions(keep_boto3=True))
+    kept = decide(installed(tmp_path), ARM313, ["boto3", "pandas"], StripOptions(keep_boto3=True))
     assert kept.removed == {}
-    custom = plan(installed(tmp_path), ARM313, ["boto3", "pandas"],
+    custom = decide(installed(tmp_path), ARM313, ["boto3", "pandas"],
                   StripOptions(strip=("pandas",), keep=("jmespath",)))
     assert {"pandas", "numpy", "boto3", "botocore"} <= set(custom.removed)
     assert "jmespath" not in custom.removed
@@ -132,7 +132,7 @@ def test_without_specifiers_a_needed_runtime_package_waits_for_the_metadata() ->
     edges = {"boto3": {"botocore", "s3transfer", "jmespath"}, "botocore": {"jmespath"}, "s3transfer": {"botocore"},
              "jmespath": set(), "aws-xray-sdk": {"botocore"}}
     options = StripOptions().for_build(ARM313, None)
-    result = plan_graph(edges, ["boto3", "aws-xray-sdk"], options)
+    result = decide_graph(edges, ["boto3", "aws-xray-sdk"], options)
     assert set(result.removed) == {"boto3", "s3transfer"}
     assert "botocore" not in result.kept_seeds
 
@@ -143,10 +143,10 @@ def test_markers_of_edges_are_evaluated_for_the_target(tmp_path: Path) -> None:
     dist(tmp_path, "cattrs")
     dist(tmp_path, "colorama")
     dist(tmp_path, "app", ['colorama; sys_platform == "linux"'])
-    result = plan(installed(tmp_path), ARM313, ["jsii", "app"], StripOptions())
+    result = decide(installed(tmp_path), ARM313, ["jsii", "app"], StripOptions())
     # colorama: the jsii edge is false on linux, the app edge is true -> kept
     assert set(result.removed) == {"jsii", "attrs", "cattrs"}
-    x86 = plan(installed(tmp_path), Target.from_runtime("python3.13", "x86_64"), ["jsii", "app"], StripOptions())
+    x86 = decide(installed(tmp_path), Target.from_runtime("python3.13", "x86_64"), ["jsii", "app"], StripOptions())
     assert "cattrs" not in x86.removed  # not reachable from jsii on x86_64, so not its to remove
 
 
@@ -156,7 +156,7 @@ def test_an_infrastructure_seed_a_kept_package_needs_stays(tmp_path: Path) -> No
     dist(tmp_path, "jsii", ["attrs"])
     dist(tmp_path, "attrs")
     dist(tmp_path, "uses-jsii", ["jsii"])
-    result = plan(installed(tmp_path), ARM313, ["aws-cdk-lib", "uses-jsii"], StripOptions())
+    result = decide(installed(tmp_path), ARM313, ["aws-cdk-lib", "uses-jsii"], StripOptions())
     assert set(result.removed) == {"aws-cdk-lib", "constructs"}
     assert result.kept_seeds == {"jsii": "uses-jsii"}
 
@@ -198,11 +198,11 @@ def test_a_lock_without_its_manifest_ships_what_it_pins(tmp_path: Path) -> None:
     boto_tree(tmp_path)
     lock = DependencySpec(Path("pylock.toml"), ("boto3==1.40.0 --hash=sha256:00", "requests==2.0"), locked=True,
                           kind="pylock.toml", roots=("boto3", "requests"))
-    result = plan(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, lock))
+    result = decide(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, lock))
     assert "boto3" not in result.removed and "boto3==1.40.0" in result.kept_seeds["boto3"]
     declared = DependencySpec(Path("uv.lock"), lock.requirements, locked=True, roots=("boto3",),
                               requested=("boto3>=1.34",))
-    assert "boto3" in plan(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, declared)).removed
+    assert "boto3" in decide(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, declared)).removed
 
 
 def test_what_the_users_extras_require_is_kept(tmp_path: Path) -> None:
@@ -213,6 +213,6 @@ def test_what_the_users_extras_require_is_kept(tmp_path: Path) -> None:
     dist(tmp_path, "aws-xray-sdk", ["botocore>=1.11.3"])
     options = with_user(StripOptions(), "aws-lambda-powertools[all]")
     assert options.extras == (("aws-lambda-powertools", "all"),)
-    result = plan(installed(tmp_path), ARM313, ["aws-lambda-powertools"], options)
+    result = decide(installed(tmp_path), ARM313, ["aws-lambda-powertools"], options)
     assert "urllib3" not in result.removed and ">=2.7.0" in result.kept_seeds["urllib3"]
     assert {"boto3", "botocore", "s3transfer"} <= set(result.removed)

@@ -23,7 +23,7 @@ from packaging.markers import InvalidMarker, Marker
 
 from ..distributions import normalize
 from ..errors import InputError, excerpt
-from ..fingerprint import tree_digest
+from ..source import tree_digest
 from ..spec import Credential, IndexOptions, redact, split_credentials, strip_credentials
 from . import _markers
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .. import __version__
+from .._version import __version__
 from ..errors import ConfigurationError, excerpt
 from ..reporter import Reporter
 from . import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive

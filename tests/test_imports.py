@@ -1,0 +1,116 @@
+"""Imports go one way, downward (docs/design.md): no module of the package imports one that imports it
+back, and the engine and the command line never import CDK."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "cdk_native_python"
+
+#: the construct layer: the only modules allowed to import aws_cdk / constructs / jsii
+CONSTRUCT_LAYER = {"cdk_native_python.bundling", "cdk_native_python.function", "cdk_native_python.layer",
+                   "cdk_native_python.hooks"}
+CDK_ROOTS = {"aws_cdk", "constructs", "jsii"}
+
+
+def _modules(package: Path) -> dict[str, Path]:
+    found = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> tuple[set[str], set[str]]:
+    """(modules of the package, other top-level packages) that ``name`` imports anywhere in its body: a
+    function-level import is still an import. The package root (a lazy facade) is left out."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    inner: set[str] = set()
+    outer: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                inner.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
+        elif isinstance(node, ast.Import):
+            inner.update(alias.name for alias in node.names)
+    outer = {m.split(".")[0] for m in inner if m not in modules}
+    return {m for m in inner if m in modules and m not in (name, "cdk_native_python")}, outer
+
+
+def _graph(package: Path = PACKAGE) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    modules = _modules(package)
+    inner, outer = {}, {}
+    for name, path in modules.items():
+        inner[name], outer[name] = _imports(name, path, modules)
+    return inner, outer
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    inner, _ = _graph()
+    assert len(inner) > 40  # the walk found the package
+    assert _cycles(inner) == []
+
+
+def test_the_check_finds_a_planted_cycle(tmp_path: Path) -> None:
+    pkg = tmp_path / "cdk_native_python"
+    (pkg / "store").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "engine.py").write_text("from .store import local\n")
+    (pkg / "store" / "__init__.py").write_text("")
+    (pkg / "store" / "local.py").write_text("def f():\n    from .. import engine\n")
+    inner, _ = _graph(pkg)
+    assert _cycles(inner) == [["cdk_native_python.engine", "cdk_native_python.store.local"]]
+
+
+def test_only_the_construct_layer_imports_cdk() -> None:
+    _, outer = _graph()
+    importing = {name for name, tops in outer.items() if tops & CDK_ROOTS}
+    assert importing and importing <= CONSTRUCT_LAYER, importing - CONSTRUCT_LAYER
+
+
+def test_the_command_line_and_the_engine_load_without_cdk() -> None:
+    code = ("import sys, cdk_native_python.cli, cdk_native_python.engine, cdk_native_python.commands; "
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(CDK_ROOTS)!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
