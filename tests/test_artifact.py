@@ -381,6 +381,36 @@ def test_two_builds_in_two_caches_are_byte_identical(tmp_path: Path) -> None:
         assert len(host) < 4 or host not in data, rel
 
 
+def test_a_project_with_a_local_path_dependency_has_one_asset_hash_wherever_it_is_checked_out(tmp_path: Path) -> None:
+    """Issue 16, case 7: a laptop and a CI runner check the same project out at different absolute paths, each
+    with its own cache; CDK must see one asset hash, or it re-uploads and redeploys from every machine."""
+    wheels = tmp_path / "wheels"
+    slim_wheel(wheels)
+    laptop = tmp_path / "home" / "dev" / "project"
+    lib = laptop / "libs" / "shared"
+    (lib / "shared").mkdir(parents=True)
+    (lib / "shared" / "__init__.py").write_text("VALUE = 1\n")
+    (lib / "pyproject.toml").write_text('[project]\nname = "shared"\nversion = "0.1"\n[build-system]\n'
+                                        'requires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+    (lib / "backend.py").write_text(LOCAL_BACKEND)
+    function(laptop, "slimpkg\n../libs/shared\n")
+    runner = tmp_path / "runner" / "builds" / "1234" / "checkout"
+    shutil.copytree(laptop, runner)
+
+    def made(root: Path, cache: str) -> tuple[str, dict[str, tuple[bytes, bool]]]:
+        request = req(root / "fn", wheels)
+        plan = prepare(request, LocalStore(tmp_path / cache))
+        build(request, tmp_path / f"out-{cache}", LocalStore(tmp_path / cache))
+        return plan.asset_hash, tree_bytes(tmp_path / f"out-{cache}")
+
+    here, there = made(laptop, "cache-laptop"), made(runner, "cache-runner")
+    assert here[0] == there[0]
+    assert here[1] == there[1] and "shared/__init__.py" in here[1]
+    # the hash still follows the local package's content
+    (runner / "libs" / "shared" / "shared" / "__init__.py").write_text("VALUE = 2\n")
+    assert prepare(req(runner / "fn", wheels), LocalStore(tmp_path / "cache-runner")).asset_hash != here[0]
+
+
 def test_report_is_written_next_to_the_cache_and_summary_is_short(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     native_wheel(wheels, "fine", "aarch64", "_c.abi3.so", make_elf("aarch64", ("GLIBC_2.17",)))

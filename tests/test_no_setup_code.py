@@ -68,3 +68,60 @@ def test_setup_py_runs_when_the_user_allows_that_package(tmp_path: Path, wheel_i
     sentinel.unlink()
     plan = prepare(_request(entry, wheel_index, "http", allow_build=("sdistonly",)), cache)
     assert plan.resolve_hit and not sentinel.exists()
+
+
+# -- build requirements of the user's own local packages (issue 16, case 4) ---------------------------------------
+
+# A PEP 517 backend in the local package itself (no index needed for the backend): it imports its build
+# requirement, so the wheel exists only if that requirement really was installed into the build environment.
+_LOCAL_BACKEND = '''
+import os, zipfile
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    import sdistonly  # the declared build requirement
+    name = "locallib-0.1-py3-none-any.whl"
+    files = {"locallib/__init__.py": b"VALUE = 1\\n",
+             "locallib-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: locallib\\nVersion: 0.1\\n",
+             "locallib-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+    record = "locallib-0.1.dist-info/RECORD"
+    files[record] = "".join(k + ",,\\n" for k in [*files, record]).encode()
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return name
+'''
+
+
+def _local_package(tmp_path: Path) -> Path:
+    lib = tmp_path / "libs" / "locallib"
+    lib.mkdir(parents=True)
+    (lib / "pyproject.toml").write_text('[project]\nname = "locallib"\nversion = "0.1"\n[build-system]\n'
+                                        'requires = ["sdistonly"]\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+    (lib / "backend.py").write_text(_LOCAL_BACKEND)
+    return lib
+
+
+@pytest.mark.parametrize("line", ["../libs/locallib", "-e ../libs/locallib"])
+def test_a_local_packages_sdist_only_build_requirement_never_runs_unless_allowed(
+        tmp_path: Path, wheel_index: Any, sentinel: Path, line: str) -> None:
+    _local_package(tmp_path)
+    entry = _entry(tmp_path, f"{line}\n")
+    cache = LocalStore(tmp_path / "cache")
+    with pytest.raises(ResolutionError) as info:
+        build(_request(entry, wheel_index, "http"), tmp_path / "out", cache)
+    message, hint = str(info.value), info.value.hint or ""
+    assert "sdistonly" in message and "locallib" in message  # names the requirement and whose build needs it
+    assert "allow_build=['sdistonly']" in hint + message
+    assert not sentinel.exists(), "the build requirement's setup.py ran although it was not allowed to build"
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (cache.root / "wheels").exists() or not any((cache.root / "wheels").iterdir())
+
+
+def test_a_local_packages_build_requirement_is_built_when_allowed(tmp_path: Path, wheel_index: Any,
+                                                                 sentinel: Path) -> None:
+    _local_package(tmp_path)
+    entry = _entry(tmp_path, "../libs/locallib\n")
+    result = build(_request(entry, wheel_index, "http", allow_build=("sdistonly",)), tmp_path / "out",
+                   LocalStore(tmp_path / "cache"))
+    assert sentinel.read_text() == "sdistonly\n"
+    assert "locallib" in result.packages and "sdistonly" not in result.packages  # a build-time need only
+    assert (tmp_path / "out" / "locallib" / "__init__.py").read_text() == "VALUE = 1\n"

@@ -263,3 +263,31 @@ def test_scratch_folders_of_live_processes_survive_other_processes_cleaning(tmp_
         LocalStore(root)
         time.sleep(0.05)
     assert not live.exists()  # once its holder is gone it is a leftover like any other
+
+
+# -- publishing is all or nothing ----------------------------------------------------------------------------
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_a_build_that_fails_midway_publishes_nothing_and_leaves_nothing(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "cache")
+
+    def half(folder: Path) -> None:
+        (folder / "tree").mkdir()
+        (folder / "tree" / "a.py").write_text("A = 1\n")  # written, then the build fails before the rest
+        raise _Boom
+
+    with pytest.raises(_Boom):
+        store.get_or_create("trees", "k1", half)
+    assert not (store.root / "trees" / "k1").exists()
+    assert not any((store.root / "tmp").iterdir())  # its scratch folder is gone too
+    # the next run builds the entry from scratch and trusts only what it built
+    def whole(folder: Path) -> None:
+        (folder / "b.py").write_text("B = 2\n")
+
+    built = store.get_or_create("trees", "k1", whole)
+    assert built.origin == "built"
+    assert set(files(built.path)) == {"b.py", "manifest.json"} and (built.path / "b.py").read_text() == "B = 2\n"
