@@ -59,8 +59,8 @@ class InstalledTree:
 
 
 def tree_key(resolution: Resolution, target: Target, options: InstallOptions) -> str:
-    return digest({"v": VERSION, "pins": resolution.pins, "roots": list(resolution.roots), "target": target.key(),
-                   **options.key()})
+    return digest({"v": VERSION, "tools": uv.tools(), "pins": resolution.pins, "roots": list(resolution.roots),
+                   "target": target.key(), **options.key()})
 
 
 def install(resolution: Resolution, spec: DependencySpec, target: Target, store: Store,

@@ -34,7 +34,10 @@ from .spec import DependencySpec, IndexOptions, redact, strip_credentials
 from .store import Store
 from .target import Target
 
-#: bump when what a build produces changes (keys of ``wheels/`` entries)
+#: bump when what a build produces changes (keys of ``wheels/`` entries). Unlike resolutions and trees, the
+#: keys leave out uv's version (:func:`uv.tools`): a wheel's content is the source's and its build backend's
+#: (uv is only the frontend), and these keys reach the pins and so the asset hash, which must not change
+#: between a laptop and a CI runner on two uv patch releases.
 VERSION = "3"
 
 _URL_LINE = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\[[^\]]*\])?\s*@\s*"

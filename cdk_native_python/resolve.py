@@ -52,7 +52,8 @@ REFRESH_ENV = "CDK_NATIVE_PYTHON_REFRESH"
 
 
 def resolution_key(spec: DependencySpec, target: Target, allowed: frozenset[str]) -> str:
-    return digest({"v": VERSION, "spec": spec.key(), "target": target.key(), "allow_build": sorted(allowed)})
+    return digest({"v": VERSION, "tools": uv.tools(), "spec": spec.key(), "target": target.key(),
+                   "allow_build": sorted(allowed)})
 
 
 def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder, *,

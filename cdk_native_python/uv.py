@@ -11,6 +11,7 @@ disk. Elsewhere it is a 0600 temporary file outside the cache, deleted when uv e
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import subprocess
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._version import __version__
 from .errors import ConfigurationError
 from .spec import Credential, redact
 
@@ -35,6 +37,34 @@ def uv_binary() -> str:
             "the uv binary (cdk-native-python's resolver) was not found",
             "reinstall cdk-native-python in this environment: pip install --force-reinstall cdk-native-python",
         ) from None
+
+
+@functools.cache
+def tools() -> str:
+    """The versions that decide what a store entry holds, part of every entry's key: after an upgrade of
+    cdk-native-python or uv, entries (local, or in a remote shared by a team on mixed versions) are made
+    afresh rather than reused from another version. Asset hashes do not include them: an upgrade that
+    bundles the same bytes does not redeploy every function."""
+    return f"cdk-native-python {__version__}; uv {_uv_version()}"
+
+
+def _uv_version() -> str:
+    # The dist-info folder next to the uv package names its version: a glob instead of importlib.metadata,
+    # which scans every sys.path entry (~10 ms inside a CDK app) on each warm build
+    try:
+        import uv
+
+        folder = Path(uv.__file__).resolve().parent.parent
+        for info in folder.glob("uv-*.dist-info"):
+            return info.name[len("uv-"):-len(".dist-info")]
+    except ImportError:
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("uv")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 @dataclass(frozen=True)

@@ -291,3 +291,20 @@ def test_a_build_that_fails_midway_publishes_nothing_and_leaves_nothing(tmp_path
     built = store.get_or_create("trees", "k1", whole)
     assert built.origin == "built"
     assert set(files(built.path)) == {"b.py", "manifest.json"} and (built.path / "b.py").read_text() == "B = 2\n"
+
+
+def test_another_tool_version_makes_its_own_entries_and_the_same_asset(tmp_path: Path, wheel_index: Any,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries made by another cdk-native-python or uv (a teammate's, in a shared remote) are not reused;
+    the asset hash, which decides redeploys, stays the same when the bytes do."""
+    from cdk_native_python import uv
+    from cdk_native_python.engine import prepare
+
+    entry, store = function(tmp_path), LocalStore(tmp_path / "cache")
+    first = build(request(entry, wheel_index), tmp_path / "a", store)
+    monkeypatch.setattr(uv, "tools", lambda: "cdk-native-python 9.9.9; uv 0.99.0")
+    plan = prepare(request(entry, wheel_index), store)
+    assert not plan.resolve_hit
+    again = build(request(entry, wheel_index), tmp_path / "b", store)
+    assert again.asset_hash == first.asset_hash and files(tmp_path / "a") == files(tmp_path / "b")
+    assert len(list((store.root / "trees").iterdir())) == 2
