@@ -58,18 +58,24 @@ def seconds(text: str) -> float:
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = commands.add_parser("cache", help="show, prune or verify the local cache",
                             description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("--cache-dir", metavar="DIR", type=Path,
-                   help="cache location (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)")
+    where = "cache location (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)"
+    c.add_argument("--cache-dir", metavar="DIR", type=Path, help=where)
     c.set_defaults(quiet=False, verbose=False)
+    # accepted after the action too (`cache info --cache-dir DIR`, as `build --cache-dir DIR` is written);
+    # SUPPRESS keeps an absent one from overwriting the value given before the action
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--cache-dir", metavar="DIR", type=Path, default=argparse.SUPPRESS, help=where)
     sub = c.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
-    sub.add_parser("info", help="location, size per kind and entry counts")
-    p = sub.add_parser("prune", help="remove entries by age or total size, least recently used first")
+    sub.add_parser("info", help="location, size per kind and entry counts", parents=[after])
+    p = sub.add_parser("prune", help="remove entries by age or total size, least recently used first",
+                       parents=[after])
     p.add_argument("--older-than", type=seconds, metavar="AGE",
                    help="remove entries not used for AGE (e.g. 30d, 12h; a bare number is days)")
     p.add_argument("--max-size", type=size_bytes, metavar="SIZE",
                    help="then remove the least recently used entries until they take at most SIZE (e.g. 5G)")
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
-    sub.add_parser("verify", help="re-hash every entry against its manifest; quarantine mismatches (exit 1)")
+    sub.add_parser("verify", help="re-hash every entry against its manifest; quarantine mismatches (exit 1)",
+                   parents=[after])
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:

@@ -229,6 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (`cache info | head -1`): say nothing, as a tool killed by
+        # SIGPIPE would; stdout goes to /dev/null so the interpreter's final flush cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     except OSError as exc:
         # the file system refused (permissions, a loop of links, ...): the user's environment, not a bug
         names = " -> ".join(os.fsdecode(f) for f in (exc.filename, exc.filename2) if f)

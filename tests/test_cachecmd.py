@@ -1,0 +1,112 @@
+"""``cdk-native-python cache info|prune`` (``cachecmd.py``), run as the command line against a real cache."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.spec import IndexOptions
+from cdk_native_python.store.local import LocalStore
+from cdk_native_python.target import Target
+
+ARM312 = Target.from_runtime("python3.12", "arm64")
+DAY = 86400
+
+
+def cache(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cdk_native_python.cli", "cache", *args], capture_output=True,
+                          text=True, check=False, env={**os.environ, **(env or {})}, timeout=120)
+
+
+def built(tmp_path: Path, wheel_index: Any, store: LocalStore, name: str, requirements: str) -> Path:
+    """Build a function; return its tree entry."""
+    entry = tmp_path / name
+    entry.mkdir()
+    (entry / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (entry / "requirements.txt").write_text(requirements)
+    before = set((store.root / "trees").iterdir()) if (store.root / "trees").exists() else set()
+    build(BuildRequest(entry=entry, target=ARM312, indexes=IndexOptions(index_url=wheel_index.url)),
+          tmp_path / f"out-{name}", store)
+    (tree,) = set((store.root / "trees").iterdir()) - before
+    return tree
+
+
+def last_used(entry: Path, days_ago: float) -> None:
+    stamp = time.time() - days_ago * DAY
+    os.utime(entry / "manifest.json", (stamp, stamp))
+
+
+def row(text: str, kind: str) -> tuple[int, str]:
+    found = re.search(rf"^{kind}\s+(\d+)\s+(.+?)\s*$", text, re.MULTILINE)
+    assert found, text
+    return int(found.group(1)), found.group(2)
+
+
+def test_info_says_where_and_how_much_per_kind(tmp_path: Path, wheel_index: Any) -> None:
+    store = LocalStore(tmp_path / "cache")
+    built(tmp_path, wheel_index, store, "a", "purepkg\n")
+    built(tmp_path, wheel_index, store, "b", "purepkg\ndepa\n")
+    before = cache("--cache-dir", str(store.root), "info")
+    assert before.returncode == 0, before.stderr
+    assert f"cache: {store.root}\n" in before.stdout
+    assert row(before.stdout, "trees")[0] == 2 and row(before.stdout, "resolutions")[0] == 2
+    assert row(before.stdout, "trees")[1] != "0 B"
+    # --cache-dir after the action, and the environment variable, say the same
+    assert cache("info", "--cache-dir", str(store.root)).stdout == before.stdout
+    assert cache("info", env={"CDK_NATIVE_PYTHON_CACHE_DIR": str(store.root)}).stdout == before.stdout
+
+
+def test_prune_by_age_removes_only_entries_unused_that_long(tmp_path: Path, wheel_index: Any) -> None:
+    store = LocalStore(tmp_path / "cache")
+    old = built(tmp_path, wheel_index, store, "a", "purepkg\n")
+    recent = built(tmp_path, wheel_index, store, "b", "purepkg\ndepa\n")
+    last_used(old, 40)
+    dry = cache("prune", "--cache-dir", str(store.root), "--older-than", "30d", "--dry-run")
+    assert dry.returncode == 0 and f"would remove trees/{old.name}" in dry.stdout and old.exists()
+    pruned = cache("prune", "--cache-dir", str(store.root), "--older-than", "30d")
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"removed trees/{old.name}" in pruned.stdout and recent.name not in pruned.stdout
+    assert not old.exists() and recent.exists()
+    # what was pruned is built again on demand; what is left is still trusted as it is
+    again = built(tmp_path, wheel_index, store, "a2", "purepkg\n")
+    assert again.name == old.name
+
+
+def test_prune_by_size_removes_the_least_recently_used_first(tmp_path: Path, wheel_index: Any) -> None:
+    store = LocalStore(tmp_path / "cache")
+    trees = [built(tmp_path, wheel_index, store, name, reqs)
+             for name, reqs in (("a", "purepkg\n"), ("b", "purepkg\ndepa\n"), ("c", "depa\n"))]
+    for days, tree in zip((3, 1, 2), trees, strict=True):
+        last_used(tree, days)
+    # a reuse counts as a use: b's resolution and tree are used now, whatever the stamp said
+    build(BuildRequest(entry=tmp_path / "b", target=ARM312, indexes=IndexOptions(index_url=wheel_index.url)),
+          tmp_path / "out-b-again", store)
+    # room for everything but two trees: the two least recently used go (resolutions were used today)
+    room = sum(e.bytes for e in store.entries() if e.path not in (trees[0], trees[2]))
+    out = cache("prune", "--cache-dir", str(store.root), "--max-size", str(room))
+    assert out.returncode == 0, out.stderr
+    assert [t.exists() for t in trees] == [False, True, False]
+    removed = re.findall(r"^removed (\S+)", out.stdout, re.MULTILINE)
+    assert removed.index(f"trees/{trees[0].name}") < removed.index(f"trees/{trees[2].name}")  # oldest first
+
+
+def test_prune_needs_a_limit_and_says_which(tmp_path: Path) -> None:
+    out = cache("prune", "--cache-dir", str(tmp_path / "cache"))
+    assert out.returncode != 0 and "--older-than" in out.stderr and "--max-size" in out.stderr
+    assert "Traceback" not in out.stderr
+    bad = cache("prune", "--cache-dir", str(tmp_path / "cache"), "--max-size", "lots")
+    assert bad.returncode == 2 and "'lots' is not a size" in bad.stderr
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, wheel_index: Any) -> None:
+    store = LocalStore(tmp_path / "cache")
+    built(tmp_path, wheel_index, store, "a", "purepkg\n")
+    shell = f"{sys.executable} -m cdk_native_python.cli cache --cache-dir {store.root} info | head -c 1"
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, check=False)
+    assert out.stdout == "c" and out.stderr == ""
