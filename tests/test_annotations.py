@@ -37,12 +37,12 @@ SHIPPED_313 = _SHIPPED.format(runtime="python3.13")  # the apps' and the CLI's
 
 
 @pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tracer_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tracer_wheels(tmp_path_factory.mktemp("tracer-wheels"))
 
 
-def request(entry: Path, wheels: Path, layer_bytes: int = 0) -> engine.BuildRequest:
-    options = BundlingOptions(find_links=[str(wheels)], no_index=True)
+def tracer_request(entry: Path, tracer_index: Path, layer_bytes: int = 0) -> engine.BuildRequest:
+    options = BundlingOptions(find_links=[str(tracer_index)], no_index=True)
     return options.request(entry, TARGET, name="App/Api", layer_bytes=layer_bytes)
 
 
@@ -52,10 +52,10 @@ def said(reporter: Reporter) -> list[tuple[str, str]]:
 
 # -- the engine: reports keep what bundling said; replay says it again ----------------------------------------------
 
-def test_the_report_keeps_what_bundling_said_and_replay_says_it_again(tmp_path: Path, wheels: Path) -> None:
+def test_the_report_keeps_what_bundling_said_and_replay_says_it_again(tmp_path: Path, tracer_index: Path) -> None:
     store = LocalStore(tmp_path / "cache")
     first = silent()
-    plan = engine.prepare(request(tracer_function(tmp_path / "fn"), wheels), store, first)
+    plan = engine.prepare(tracer_request(tracer_function(tmp_path / "fn"), tracer_index), store, first)
     result = engine.bundle(plan, tmp_path / "out", store, first)
     assert said(first) == [("runtime-provided-shipped", SHIPPED)]
     assert [(n.code, n.message, n.level) for n in result.report.notices] == [
@@ -64,50 +64,50 @@ def test_the_report_keeps_what_bundling_said_and_replay_says_it_again(tmp_path: 
     assert on_disk.notices == result.report.notices
 
     again = silent()  # a later synth: CDK finds the staged asset and does not call the bundler
-    replayed = engine.replay(engine.prepare(request(tmp_path / "fn", wheels), store, again), store, again)
+    replayed = engine.replay(engine.prepare(tracer_request(tmp_path / "fn", tracer_index), store, again), store, again)
     assert said(again) == said(first) and replayed == result.report
 
 
-def test_replay_checks_the_size_against_the_layers_of_now(tmp_path: Path, wheels: Path) -> None:
+def test_replay_checks_the_size_against_the_layers_of_now(tmp_path: Path, tracer_index: Path) -> None:
     store = LocalStore(tmp_path / "cache")
     entry = tracer_function(tmp_path / "fn")
-    engine.build(request(entry, wheels), tmp_path / "out", store, silent())
+    engine.build(tracer_request(entry, tracer_index), tmp_path / "out", store, silent())
     # the layers grew; their size is not in the asset hash, so CDK reuses the asset: the size is checked again
     near = silent()
-    plan = engine.prepare(request(entry, wheels, layer_bytes=int(LIMIT_BYTES * 0.95)), store, near)
+    plan = engine.prepare(tracer_request(entry, tracer_index, layer_bytes=int(LIMIT_BYTES * 0.95)), store, near)
     engine.replay(plan, store, near)
     codes = [n.code for n in near.notices]
     assert codes == ["runtime-provided-shipped", "size-near-limit"], codes
     assert "95% of Lambda's 250.0 MB limit" in near.notices[1].message and "in layers" in near.notices[1].message
-    over = engine.prepare(request(entry, wheels, layer_bytes=LIMIT_BYTES), store, silent())
+    over = engine.prepare(tracer_request(entry, tracer_index, layer_bytes=LIMIT_BYTES), store, silent())
     with pytest.raises(VerificationError, match=r"over Lambda's 250\.0 MB limit"):
         engine.replay(over, store, silent())
     back = silent()  # and a stale size warning is never replayed
-    engine.replay(engine.prepare(request(entry, wheels), store, back), store, back)
+    engine.replay(engine.prepare(tracer_request(entry, tracer_index), store, back), store, back)
     assert [n.code for n in back.notices] == ["runtime-provided-shipped"]
 
 
-def test_replay_without_a_report_bundles_again_to_know(tmp_path: Path, wheels: Path) -> None:
+def test_replay_without_a_report_bundles_again_to_know(tmp_path: Path, tracer_index: Path) -> None:
     store = LocalStore(tmp_path / "cache")
     entry = tracer_function(tmp_path / "fn")
-    built = engine.build(request(entry, wheels), tmp_path / "out", store, silent())
+    built = engine.build(tracer_request(entry, tracer_index), tmp_path / "out", store, silent())
     shutil.rmtree(store.root / "reports")
     again = silent()
-    report = engine.replay(engine.prepare(request(entry, wheels), store, again), store, again)
+    report = engine.replay(engine.prepare(tracer_request(entry, tracer_index), store, again), store, again)
     assert said(again) == [("runtime-provided-shipped", SHIPPED)]
     assert report.notices == built.report.notices and (store.root / "reports" / f"{built.asset_hash}.json").is_file()
 
 
-def test_what_the_cache_says_during_bundling_is_not_part_of_the_bundle(tmp_path: Path, wheels: Path) -> None:
+def test_what_the_cache_says_during_bundling_is_not_part_of_the_bundle(tmp_path: Path, tracer_index: Path) -> None:
     store = LocalStore(tmp_path / "cache")
     entry = tracer_function(tmp_path / "fn")
-    engine.build(request(entry, wheels), tmp_path / "out", store, silent())
+    engine.build(tracer_request(entry, tracer_index), tmp_path / "out", store, silent())
     (record,) = (store.root / "trees").glob("*/tree.json")
     record.chmod(0o644)
     record.write_text("{")  # damaged: the store quarantines the tree while bundling, and says so
     reporter = silent()
     store = LocalStore(tmp_path / "cache", reporter=reporter)  # as the constructs and the CLI do: one reporter
-    result = engine.build(request(entry, wheels), tmp_path / "out2", store, reporter)
+    result = engine.build(tracer_request(entry, tracer_index), tmp_path / "out2", store, reporter)
     assert "cache-entry-quarantined" in [n.code for n in reporter.notices]
     assert [n.code for n in result.report.notices] == ["runtime-provided-shipped"]  # about this run, not the bundle
     assert any("failed its check" in w for w in result.report.warnings)  # still in the run's account
@@ -140,7 +140,7 @@ stack = cdk.Stack(app, "App")
 if os.environ.get("ACK"):
     Annotations.of(stack).acknowledge_warning("cdk-native-python:runtime-provided-shipped", "xray needs botocore")
     Annotations.of(stack).acknowledge_warning("cdk-native-python:size-near-limit", "measured")
-options = BundlingOptions(find_links=[{wheels!r}], no_index=True)
+options = BundlingOptions(find_links=[{tracer_index!r}], no_index=True)
 NativePythonFunction(stack, "Api", entry="fn", bundling=options)
 NativePythonFunction(stack, "Twin", entry="fn", bundling=options)  # the same asset: CDK bundles it once
 big = lambda_.LayerVersion(stack, "Big", code=lambda_.Code.from_asset("big.zip"))
@@ -149,14 +149,14 @@ app.synth()
 """
 
 
-def cdk_app(tmp_path: Path, wheels: Path) -> Path:
+def cdk_app(tmp_path: Path, tracer_index: Path) -> Path:
     app = tmp_path / "app"
     tracer_function(app / "fn")
     tracer_function(app / "small", "wrapt\n")
     with zipfile.ZipFile(app / "big.zip", "w", zipfile.ZIP_DEFLATED) as zf, zf.open("python/model.bin", "w") as f:
         for _ in range(240):  # 240 MB of zeros once unzipped: with the function, 92% of Lambda's limit
             f.write(bytes(1_000_000))
-    (app / "app.py").write_text(APP.format(wheels=str(wheels)))
+    (app / "app.py").write_text(APP.format(tracer_index=str(tracer_index)))
     (app / "cdk.json").write_text(json.dumps({"app": f"{ROOT / '.venv' / 'bin' / 'python'} app.py"}))
     return app
 
@@ -188,8 +188,8 @@ def warnings_of(metadata: dict[str, Any]) -> dict[str, list[str]]:
 @pytest.mark.synth
 @pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")
 def test_warnings_are_annotations_strict_fails_acknowledged_silenced_and_resynth_repeats(
-        tmp_path: Path, wheels: Path) -> None:
-    app, cache = cdk_app(tmp_path, wheels), tmp_path / "cache"
+        tmp_path: Path, tracer_index: Path) -> None:
+    app, cache = cdk_app(tmp_path, tracer_index), tmp_path / "cache"
     cold, manifest = synth(app, cache)
     assert cold.returncode == 0, cold.stderr[-3000:]
     shipped = f"{SHIPPED_313} [ack: cdk-native-python:runtime-provided-shipped]"
@@ -217,7 +217,7 @@ def test_warnings_are_annotations_strict_fails_acknowledged_silenced_and_resynth
 
     # the command line says the same words
     cli = subprocess.run([sys.executable, "-m", "cdk_native_python.cli", "build", "--runtime", "python3.13",
-                          "--source", str(app / "fn"), "--find-links", str(wheels), "--no-index",
+                          "--source", str(app / "fn"), "--find-links", str(tracer_index), "--no-index",
                           "--zip", str(tmp_path / "fn.zip")], env={**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR":
                                                                    str(cache)},
                          capture_output=True, text=True, timeout=300, check=False)
@@ -225,7 +225,7 @@ def test_warnings_are_annotations_strict_fails_acknowledged_silenced_and_resynth
     assert f"[cdk-native-python] fn.zip: warning: {SHIPPED_313}\n" in cli.stderr
 
 
-def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, wheels: Path) -> None:
+def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, tracer_index: Path) -> None:
     """In-process, with aws-cdk-lib: warnings said before and during the Function constructor (CDK calls
     try_bundle inside it) land on the function; an equal asset CDK does not bundle twice gets them too."""
     import aws_cdk as cdk
@@ -235,7 +235,7 @@ def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, 
     tracer_function(tmp_path / "fn")
     app = cdk.App(outdir=str(tmp_path / "out"), context={"aws:cdk:bundling-stacks": ["**"]})
     stack = cdk.Stack(app, "App")
-    options = BundlingOptions(find_links=[str(wheels)], no_index=True, cache_dir=str(tmp_path / "cache"))
+    options = BundlingOptions(find_links=[str(tracer_index)], no_index=True, cache_dir=str(tmp_path / "cache"))
     one = NativePythonFunction(stack, "One", entry=str(tmp_path / "fn"), bundling=options)
     two = NativePythonFunction(stack, "Two", entry=str(tmp_path / "fn"), bundling=options)
     shipped = ("aws:cdk:warning", f"{SHIPPED_313} [ack: cdk-native-python:runtime-provided-shipped]")

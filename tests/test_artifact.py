@@ -36,7 +36,7 @@ X86_311 = Target.from_runtime("python3.11", "x86_64")
 ML = {"aarch64": "manylinux_2_17_aarch64", "x86_64": "manylinux_2_17_x86_64"}
 
 
-def function(root: Path, requirements: str, files: dict[str, bytes] | None = None) -> Path:
+def write_function(root: Path, requirements: str, files: dict[str, bytes] | None = None) -> Path:
     entry = root / "fn"
     entry.mkdir(parents=True)
     (entry / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
@@ -47,7 +47,7 @@ def function(root: Path, requirements: str, files: dict[str, bytes] | None = Non
     return entry
 
 
-def req(entry: Path, wheels: Path, target: Target = ARM312, *, slim: SlimOptions | None = None,
+def from_wheels(entry: Path, wheels: Path, target: Target = ARM312, *, slim: SlimOptions | None = None,
         verify_exclude: tuple[str, ...] = (), layer_bytes: int = 0) -> BuildRequest:
     return BuildRequest(entry=entry, target=target, indexes=IndexOptions(no_index=True, find_links=(str(wheels),)),
                         install=InstallOptions(slim=slim or SlimOptions(), verify_exclude=verify_exclude),
@@ -79,7 +79,8 @@ def test_good_native_wheels_pass_and_are_reported(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     native_wheel(wheels, "fine", "aarch64", "_c.cpython-312-aarch64-linux-gnu.so",
                  make_elf("aarch64", ("GLIBC_2.17", "GLIBC_2.28")), tags="cp312-cp312-manylinux_2_28_aarch64")
-    result = build(req(function(tmp_path, "fine\n"), wheels), tmp_path / "out", LocalStore(tmp_path / "c"))
+    result = build(from_wheels(write_function(tmp_path, "fine\n"), wheels),
+            tmp_path / "out", LocalStore(tmp_path / "c"))
     verification = to_json(result.report)["verification"]
     assert verification["native_files"] == 1  # type: ignore[index]
     assert verification["max_glibc_needed"] == "2.28"  # type: ignore[index]
@@ -90,7 +91,8 @@ def test_macho_binary_in_a_manylinux_wheel_fails(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     native_wheel(wheels, "machoinside", "aarch64", "_native.abi3.so", make_macho("arm64"))
     with pytest.raises(VerificationError) as err:
-        build(req(function(tmp_path, "machoinside\n"), wheels), tmp_path / "out", LocalStore(tmp_path / "c"))
+        build(from_wheels(write_function(tmp_path, "machoinside\n"), wheels),
+                tmp_path / "out", LocalStore(tmp_path / "c"))
     text = str(err.value)
     assert "machoinside/_native.abi3.so" in text and "machoinside 1.0" in text  # the file and its package
     assert "Mach-O" in text and "aarch64" in text  # what was found and what the target needs
@@ -104,7 +106,8 @@ def test_real_host_elf_in_a_wheel_for_the_other_architecture_fails(tmp_path: Pat
     native_wheel(wheels, "mislabeled", wrong, "_speedups.abi3.so", real)
     target = Target.from_runtime("python3.12", "arm64" if wrong == "aarch64" else "x86_64")
     with pytest.raises(VerificationError) as err:
-        build(req(function(tmp_path, "mislabeled\n"), wheels, target), tmp_path / "out", LocalStore(tmp_path / "c"))
+        build(from_wheels(write_function(tmp_path, "mislabeled\n"), wheels, target),
+                tmp_path / "out", LocalStore(tmp_path / "c"))
     text = str(err.value)
     _, host_machine = glibc_needs(host_elf())
     assert f"an ELF for {host_machine}" in text and f"needs {wrong}" in text
@@ -123,8 +126,8 @@ def test_glibc_symbol_versions_against_the_runtime(tmp_path: Path, target: Targe
     wheels = tmp_path / "wheels"
     # the tag claims manylinux_2_17: only reading the binary shows what it really needs
     native_wheel(wheels, "newglibc", "aarch64", "_native.abi3.so", make_elf("aarch64", needs))
-    run = lambda: build(req(function(tmp_path, "newglibc\n"), wheels, target), tmp_path / "out",  # noqa: E731
-                        LocalStore(tmp_path / "c"))
+    run = lambda: build(from_wheels(write_function(tmp_path, "newglibc\n"), wheels, target),  # noqa: E731
+                        tmp_path / "out", LocalStore(tmp_path / "c"))
     if ok:
         run()
         return
@@ -157,7 +160,8 @@ def test_real_host_binary_needing_newer_glibc_than_amazon_linux_2(tmp_path: Path
     native_wheel(wheels, "hostbin", host, "lib/helper.so", found.read_bytes())
     target = Target.from_runtime("python3.11", "arm64" if host == "aarch64" else "x86_64")
     with pytest.raises(VerificationError) as err:
-        build(req(function(tmp_path, "hostbin\n"), wheels, target), tmp_path / "out", LocalStore(tmp_path / "c"))
+        build(from_wheels(write_function(tmp_path, "hostbin\n"), wheels, target),
+                tmp_path / "out", LocalStore(tmp_path / "c"))
     assert "hostbin/lib/helper.so" in str(err.value) and "glibc 2.26" in str(err.value)
 
 
@@ -170,7 +174,7 @@ def test_extension_module_tag_must_match_the_target_interpreter(tmp_path: Path) 
         "wrongtag/_mac.cpython-312-darwin.so": make_elf("aarch64"),
     })
     with pytest.raises(VerificationError) as err:
-        build(req(function(tmp_path, "wrongtag\n"), wheels), tmp_path / "out", LocalStore(tmp_path / "c"))
+        build(from_wheels(write_function(tmp_path, "wrongtag\n"), wheels), tmp_path / "out", LocalStore(tmp_path / "c"))
     text = str(err.value)
     assert "_old.cpython-313-aarch64-linux-gnu.so" in text and "_mac.cpython-312-darwin.so" in text
     assert "cpython-312-aarch64-linux-gnu" in text
@@ -182,18 +186,20 @@ def test_windows_dll_fails_but_windows_launchers_are_ignored(tmp_path: Path) -> 
     wheels = tmp_path / "wheels"
     build_wheel(wheels, "launchers", "1.0", files={"launchers/__init__.py": b"", "launchers/cli-64.exe": pe})
     build_wheel(wheels, "windll", "1.0", files={"windll/__init__.py": b"", "windll/helper.dll": pe})
-    build(req(function(tmp_path / "a", "launchers\n"), wheels), tmp_path / "a" / "out", LocalStore(tmp_path / "c"))
+    build(from_wheels(write_function(tmp_path / "a", "launchers\n"), wheels),
+            tmp_path / "a" / "out", LocalStore(tmp_path / "c"))
     with pytest.raises(VerificationError, match=r"windll/helper.dll \(from windll 1.0\): a Windows \(PE\)"):
-        build(req(function(tmp_path / "b", "windll\n"), wheels), tmp_path / "b" / "out", LocalStore(tmp_path / "c"))
+        build(from_wheels(write_function(tmp_path / "b", "windll\n"), wheels),
+                tmp_path / "b" / "out", LocalStore(tmp_path / "c"))
 
 
 def test_native_files_in_the_handler_source_are_checked(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     wheels.mkdir()
-    entry = function(tmp_path, "", files={"vendor/libfast.dylib": make_macho("arm64"),
+    entry = write_function(tmp_path, "", files={"vendor/libfast.dylib": make_macho("arm64"),
                                           "vendor/_x86.so": make_elf("x86_64")})
     with pytest.raises(VerificationError) as err:
-        build(req(entry, wheels), tmp_path / "out", LocalStore(tmp_path / "c"))
+        build(from_wheels(entry, wheels), tmp_path / "out", LocalStore(tmp_path / "c"))
     text = str(err.value)
     assert "vendor/libfast.dylib" in text and "vendor/_x86.so" in text and "source" in text
     assert "your own source" in err.value.hint
@@ -202,7 +208,8 @@ def test_native_files_in_the_handler_source_are_checked(tmp_path: Path) -> None:
 def test_verify_exclude_accepts_a_named_file(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     native_wheel(wheels, "machoinside", "aarch64", "_native.abi3.so", make_macho("arm64"))
-    request = req(function(tmp_path, "machoinside\n"), wheels, verify_exclude=("machoinside/_native.abi3.so",))
+    request = from_wheels(write_function(tmp_path, "machoinside\n"), wheels,
+            verify_exclude=("machoinside/_native.abi3.so",))
     result = build(request, tmp_path / "out", LocalStore(tmp_path / "c"))
     assert (result.output / "machoinside" / "_native.abi3.so").is_file()
 
@@ -231,7 +238,8 @@ def test_dependencies_over_250_mb_fail_with_the_largest_packages_and_savings(tmp
     build_wheel(wheels, "bigdata", "1.0", files={"bigdata/__init__.py": b"", "bigdata/table.bin": blob})
     build_wheel(wheels, "small", "1.0")
     with pytest.raises(VerificationError) as err:
-        build(req(function(tmp_path, "bigmodel\nsmall\n"), wheels), tmp_path / "out", LocalStore(tmp_path / "c"))
+        build(from_wheels(write_function(tmp_path, "bigmodel\nsmall\n"), wheels),
+                tmp_path / "out", LocalStore(tmp_path / "c"))
     text, hint = str(err.value), err.value.hint
     assert "280.0 MB unzipped" in text and "250.0 MB limit" in text and "zipped" in text
     lines = text.split("Largest parts:")[1]
@@ -244,15 +252,15 @@ def test_layers_count_against_the_budget_and_near_limit_warns(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     wheels = tmp_path / "wheels"
     build_wheel(wheels, "small", "1.0")
-    entry = function(tmp_path, "small\n")
+    entry = write_function(tmp_path, "small\n")
     cache = LocalStore(tmp_path / "c")
-    near = build(req(entry, wheels, layer_bytes=int(LIMIT_BYTES * 0.95)), tmp_path / "o1", cache)
+    near = build(from_wheels(entry, wheels, layer_bytes=int(LIMIT_BYTES * 0.95)), tmp_path / "o1", cache)
     (warning,) = near.report.warnings
     assert "95% of Lambda's 250.0 MB limit" in warning and "layers" in warning
     assert capsys.readouterr().err.count(f"warning: {warning}") == 1  # said once, as it happened
     with pytest.raises(VerificationError, match=r"including 250.0 MB in layers"):
-        build(req(entry, wheels, layer_bytes=LIMIT_BYTES), tmp_path / "o2", cache)
-    fine = build(req(entry, wheels), tmp_path / "o3", cache)
+        build(from_wheels(entry, wheels, layer_bytes=LIMIT_BYTES), tmp_path / "o2", cache)
+    fine = build(from_wheels(entry, wheels), tmp_path / "o3", cache)
     assert fine.report.warnings == () and fine.report.size.zipped_estimate_bytes > 0
 
 
@@ -274,7 +282,8 @@ def slim_wheel(wheels: Path) -> None:
 def test_slim_removes_what_lambda_never_reads_and_keeps_metadata(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     slim_wheel(wheels)
-    result = build(req(function(tmp_path, "slimpkg\n"), wheels), tmp_path / "out", LocalStore(tmp_path / "c"))
+    result = build(from_wheels(write_function(tmp_path, "slimpkg\n"), wheels),
+            tmp_path / "out", LocalStore(tmp_path / "c"))
     out = result.output
     assert not (out / "slimpkg" / "tests").exists() and not (out / "slimpkg" / "__pycache__").exists()
     assert not (out / "slimpkg" / "_speed.pyx").exists()
@@ -291,12 +300,12 @@ def test_slim_removes_what_lambda_never_reads_and_keeps_metadata(tmp_path: Path)
 def test_slim_opt_outs(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     slim_wheel(wheels)
-    entry = function(tmp_path, "slimpkg\n")
+    entry = write_function(tmp_path, "slimpkg\n")
     cache = LocalStore(tmp_path / "c")
-    off = build(req(entry, wheels, slim=SlimOptions(enabled=False)), tmp_path / "off", cache)
+    off = build(from_wheels(entry, wheels, slim=SlimOptions(enabled=False)), tmp_path / "off", cache)
     assert (off.output / "slimpkg" / "tests" / "test_big.py").is_file()
     assert (off.output / "slimpkg" / "__pycache__").is_dir()
-    kept = build(req(entry, wheels, slim=SlimOptions(keep=("slimpkg/tests",))), tmp_path / "keep", cache)
+    kept = build(from_wheels(entry, wheels, slim=SlimOptions(keep=("slimpkg/tests",))), tmp_path / "keep", cache)
     assert (kept.output / "slimpkg" / "tests" / "test_big.py").is_file()
     assert not (kept.output / "slimpkg" / "__pycache__").exists()
 
@@ -304,10 +313,10 @@ def test_slim_opt_outs(tmp_path: Path) -> None:
 def test_precompile_for_the_target_python_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wheels = tmp_path / "wheels"
     slim_wheel(wheels)
-    entry = function(tmp_path, "slimpkg\n")
+    entry = write_function(tmp_path, "slimpkg\n")
     minor = sys.version_info.minor
     here = Target.from_runtime(f"python3.{minor}", "arm64")
-    result = build(req(entry, wheels, here, slim=SlimOptions(compile_bytecode=True)), tmp_path / "o",
+    result = build(from_wheels(entry, wheels, here, slim=SlimOptions(compile_bytecode=True)), tmp_path / "o",
                    LocalStore(tmp_path / "c"))
     pyc = result.output / "slimpkg" / "__pycache__" / f"__init__.cpython-3{minor}.pyc"
     assert pyc.is_file()
@@ -318,7 +327,7 @@ def test_precompile_for_the_target_python_only(tmp_path: Path, monkeypatch: pyte
     other = Target.from_runtime("python3.14" if minor != 14 else "python3.13", "arm64")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(InstallError, match=rf"no Python {other.python_version} was found"):
-        build(req(entry, wheels, other, slim=SlimOptions(compile_bytecode=True)), tmp_path / "o2",
+        build(from_wheels(entry, wheels, other, slim=SlimOptions(compile_bytecode=True)), tmp_path / "o2",
               LocalStore(tmp_path / "c"))
 
 
@@ -361,10 +370,10 @@ def test_two_builds_in_two_caches_are_byte_identical(tmp_path: Path) -> None:
     (lib / "pyproject.toml").write_text('[project]\nname = "shared"\nversion = "0.1"\n[build-system]\n'
                                         'requires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
     (lib / "backend.py").write_text(LOCAL_BACKEND)
-    entry = function(tmp_path, "slimpkg\nfine\n../libs/shared\n")
+    entry = write_function(tmp_path, "slimpkg\nfine\n../libs/shared\n")
     outputs, hashes = [], []
     for i in (1, 2):
-        request = req(entry, wheels, slim=SlimOptions(compile_bytecode=True), target=Target.from_runtime(
+        request = from_wheels(entry, wheels, slim=SlimOptions(compile_bytecode=True), target=Target.from_runtime(
             f"python3.{sys.version_info.minor}", "arm64"))
         cache = LocalStore(tmp_path / f"cache-{i}")
         plan = prepare(request, cache)
@@ -387,7 +396,7 @@ def test_report_is_written_next_to_the_cache_and_summary_is_short(tmp_path: Path
     build_wheel(wheels, "boto3", "1.0", requires=["botocore"])
     build_wheel(wheels, "botocore", "1.0")
     cache = LocalStore(tmp_path / "c")
-    result: BuildResult = build(req(function(tmp_path, "fine\nboto3\n"), wheels), tmp_path / "out", cache)
+    result: BuildResult = build(from_wheels(write_function(tmp_path, "fine\nboto3\n"), wheels), tmp_path / "out", cache)
     assert result.report_path is not None and result.report_path.parent == cache.root / "reports"
     report = json.loads(result.report_path.read_text())
     assert report["target"] == str(ARM312) and report["asset_hash"] == result.asset_hash

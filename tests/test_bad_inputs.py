@@ -51,7 +51,7 @@ SECRET = "s3cret-Pa55word"
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def function(root: Path, requirements: str | None = "", files: dict[str, str] | None = None) -> Path:
+def write_function(root: Path, requirements: str | None = "", files: dict[str, str] | None = None) -> Path:
     entry = root / "fn"
     entry.mkdir(parents=True, exist_ok=True)
     (entry / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
@@ -63,7 +63,7 @@ def function(root: Path, requirements: str | None = "", files: dict[str, str] | 
     return entry
 
 
-def request(entry: Path, index: Any = None, target: Target = ARM312, **kw: Any) -> BuildRequest:
+def build_request(entry: Path, index: Any = None, target: Target = ARM312, **kw: Any) -> BuildRequest:
     indexes = kw.pop("indexes", None) or (IndexOptions(index_url=index.url) if index is not None else IndexOptions())
     return BuildRequest(entry=entry, target=target, indexes=indexes, **kw)
 
@@ -124,7 +124,7 @@ def private_index() -> Iterator[str]:
 
 def test_01_missing_entry(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-folder"
-    err = fails(ConfigurationError, _build(request(missing), tmp_path))
+    err = fails(ConfigurationError, _build(build_request(missing), tmp_path))
     says(err, str(missing), hint="point entry at the folder")
     # and through the construct
     stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "o")), "S")
@@ -133,7 +133,7 @@ def test_01_missing_entry(tmp_path: Path) -> None:
 
 
 def test_02_missing_index_file(tmp_path: Path) -> None:
-    entry = function(tmp_path, None)
+    entry = write_function(tmp_path, None)
     stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "o")), "S")
     err = fails(ConfigurationError, lambda: NativePythonFunction(stack, "Fn", entry=str(entry), index="main.py"))
     says(err, "Fn", str(entry / "main.py"), hint="set index=")
@@ -142,7 +142,7 @@ def test_02_missing_index_file(tmp_path: Path) -> None:
 def test_03_non_python_runtime(tmp_path: Path) -> None:
     says(fails(ConfigurationError, lambda: Target.from_runtime("nodejs20.x", "arm64")), "nodejs20.x",
          hint="python3.x runtime")
-    entry = function(tmp_path, None)
+    entry = write_function(tmp_path, None)
     stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "o")), "S")
     err = fails(ConfigurationError, lambda: NativePythonFunction(stack, "Fn", entry=str(entry),
                                                                  runtime=lambda_.Runtime.NODEJS_20_X))
@@ -152,8 +152,8 @@ def test_03_non_python_runtime(tmp_path: Path) -> None:
 # -- 4-6, 13-15: dependency files -------------------------------------------------------------------
 
 def test_04_malformed_requirements_line(tmp_path: Path) -> None:
-    entry = function(tmp_path, "purepkg\n\nrequests>=>2\n")
-    err = fails(InputError, _build(request(entry), tmp_path))
+    entry = write_function(tmp_path, "purepkg\n\nrequests>=>2\n")
+    err = fails(InputError, _build(build_request(entry), tmp_path))
     says(err, f"{entry / 'requirements.txt'}:3", "requests>=>2", hint="PEP 508")
 
 
@@ -161,7 +161,7 @@ def test_13_several_dependency_files_choose_by_upstreams_order(tmp_path: Path) -
     """Not an error any more: aws_lambda_python_alpha's order picks Pipfile.lock, and a notice names both."""
     from cdk_native_python import inputs
 
-    entry = function(tmp_path, "purepkg\n", files={"Pipfile.lock": json.dumps({"_meta": {}, "default": {}})})
+    entry = write_function(tmp_path, "purepkg\n", files={"Pipfile.lock": json.dumps({"_meta": {}, "default": {}})})
     spec = inputs.load(entry)
     assert spec is not None and spec.kind == "Pipfile.lock"
     (notice,) = spec.notices
@@ -171,14 +171,14 @@ def test_13_several_dependency_files_choose_by_upstreams_order(tmp_path: Path) -
 
 
 def test_14_missing_include(tmp_path: Path) -> None:
-    entry = function(tmp_path, "-r base.txt\npurepkg\n")
-    err = fails(InputError, _build(request(entry), tmp_path))
+    entry = write_function(tmp_path, "-r base.txt\npurepkg\n")
+    err = fails(InputError, _build(build_request(entry), tmp_path))
     says(err, str(entry / "base.txt"), str(entry / "requirements.txt"), hint="fix the -r/-c path")
 
 
 def test_15_include_loop(tmp_path: Path) -> None:
-    entry = function(tmp_path, "-r a.txt\n", files={"a.txt": "-r b.txt\n", "b.txt": "purepkg\n-r a.txt\n"})
-    err = fails(InputError, _build(request(entry), tmp_path))
+    entry = write_function(tmp_path, "-r a.txt\n", files={"a.txt": "-r b.txt\n", "b.txt": "purepkg\n-r a.txt\n"})
+    err = fails(InputError, _build(build_request(entry), tmp_path))
     text = says(err, "loop", "a.txt", "b.txt", hint="remove one of the -r")
     assert text.count("a.txt") >= 2  # the chain is shown, back to where it started
 
@@ -186,28 +186,28 @@ def test_15_include_loop(tmp_path: Path) -> None:
 # -- 5-12: resolution and install against the hermetic index ------------------------------------------
 
 def test_05_unknown_package(tmp_path: Path, wheel_index: Any) -> None:
-    entry = function(tmp_path, "purepkg\nno-such-package-anywhere\n")
-    err = fails(ResolutionError, _build(request(entry, wheel_index), tmp_path))
+    entry = write_function(tmp_path, "purepkg\nno-such-package-anywhere\n")
+    err = fails(ResolutionError, _build(build_request(entry, wheel_index), tmp_path))
     says(err, "no-such-package-anywhere", wheel_index.url.rstrip("/"), hint="check the spelling")
 
 
 def test_06_unsatisfiable_versions(tmp_path: Path, wheel_index: Any) -> None:
-    entry = function(tmp_path, "purepkg\ndepa>=999\n")
-    err = fails(ResolutionError, _build(request(entry, wheel_index), tmp_path))
+    entry = write_function(tmp_path, "purepkg\ndepa>=999\n")
+    err = fails(ResolutionError, _build(build_request(entry, wheel_index), tmp_path))
     says(err, "depa", str(ARM312), hint="relax the conflicting version pins")
 
 
 def test_07_no_wheel_for_the_target_lists_the_wheels_that_exist(tmp_path: Path, wheel_index: Any) -> None:
-    entry = function(tmp_path, "macpkg\n")
-    err = fails(ResolutionError, _build(request(entry, wheel_index), tmp_path))
+    entry = write_function(tmp_path, "macpkg\n")
+    err = fails(ResolutionError, _build(build_request(entry, wheel_index), tmp_path))
     text = says(err, "macpkg", str(ARM312), "wheels that exist", hint="publishes a wheel for aarch64 Linux")
     existing = sorted(p.name for p in Path(wheel_index.find_links).glob("macpkg-*.whl"))
     assert existing and all(name in text for name in existing), text
 
 
 def test_08_sdist_only_not_allowed_to_build(tmp_path: Path, wheel_index: Any) -> None:
-    entry = function(tmp_path, "sdistonly\n")
-    err = fails(ResolutionError, _build(request(entry, wheel_index), tmp_path))
+    entry = write_function(tmp_path, "sdistonly\n")
+    err = fails(ResolutionError, _build(build_request(entry, wheel_index), tmp_path))
     says(err, "sdistonly", "no wheel", "source distributions", hint="allow_build=['sdistonly']")
 
 
@@ -244,8 +244,8 @@ def _native_sdist(folder: Path, c_source: str) -> Path:
                          ids=["build-fails", "builds-native-for-the-host"])
 def test_09_native_sdist_allowed_is_refused_clearly(tmp_path: Path, c_source: str) -> None:
     dist = _native_sdist(tmp_path / "pkg", c_source)
-    entry = function(tmp_path, "brokennative\n")
-    req = request(entry, indexes=IndexOptions(find_links=(str(dist),)), allow_build=("brokennative",))
+    entry = write_function(tmp_path, "brokennative\n")
+    req = build_request(entry, indexes=IndexOptions(find_links=(str(dist),)), allow_build=("brokennative",))
     err = fails(ResolutionError, _build(req, tmp_path))
     says(err, "brokennative-1.0.tar.gz", hint="brokennative")
     assert not list((tmp_path / "cache").glob("wheelhouse/*/brokennative-*.whl"))
@@ -253,15 +253,15 @@ def test_09_native_sdist_allowed_is_refused_clearly(tmp_path: Path, c_source: st
 
 def test_10_unreachable_index_names_it(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}/simple"
-    entry = function(tmp_path, "purepkg\n")
-    err = fails(IndexUnreachableError, _build(request(entry, indexes=IndexOptions(index_url=url)), tmp_path))
+    entry = write_function(tmp_path, "purepkg\n")
+    err = fails(IndexUnreachableError, _build(build_request(entry, indexes=IndexOptions(index_url=url)), tmp_path))
     says(err, url, hint="network")
 
 
 def test_11_wrong_credentials_do_not_leak(tmp_path: Path, private_index: str) -> None:
     url = private_index.replace("http://", f"http://alice:{SECRET}@")
-    entry = function(tmp_path, "purepkg\n")
-    err = fails(IndexUnreachableError, _build(request(entry, indexes=IndexOptions(index_url=url)), tmp_path))
+    entry = write_function(tmp_path, "purepkg\n")
+    err = fails(IndexUnreachableError, _build(build_request(entry, indexes=IndexOptions(index_url=url)), tmp_path))
     text = says(err, private_index, "credentials", hint="check the user/token")
     assert SECRET not in text and SECRET not in repr(err.args)
     # nor anywhere in the cache (a lock key, a log)
@@ -271,8 +271,8 @@ def test_11_wrong_credentials_do_not_leak(tmp_path: Path, private_index: str) ->
 
 
 def test_12_hash_mismatch(tmp_path: Path, wheel_index: Any) -> None:
-    entry = function(tmp_path, "depa --hash=sha256:" + "0" * 64 + "\n")
-    err = fails(BundlingError, _build(request(entry, wheel_index), tmp_path))
+    entry = write_function(tmp_path, "depa --hash=sha256:" + "0" * 64 + "\n")
+    err = fails(BundlingError, _build(build_request(entry, wheel_index), tmp_path))
     assert isinstance(err, (InstallError, ResolutionError)), type(err)
     says(err, "depa", "hash", hint="hash")
 
@@ -280,11 +280,11 @@ def test_12_hash_mismatch(tmp_path: Path, wheel_index: Any) -> None:
 # -- 16-19: size, cache directory, interrupted runs ----------------------------------------------------
 
 def test_16_bundle_over_the_size_limit(tmp_path: Path) -> None:
-    entry = function(tmp_path, None)
+    entry = write_function(tmp_path, None)
     with open(entry / "model.bin", "wb") as f:  # sparse: 300 MB of size without 300 MB of writes
         f.truncate(300 * 1024 * 1024)
     try:
-        build(request(entry), tmp_path / "out", LocalStore(tmp_path / "cache"))
+        build(build_request(entry), tmp_path / "out", LocalStore(tmp_path / "cache"))
     except VerificationError as err:
         says(err, "250", "model.bin", hint="")
         return
@@ -294,12 +294,12 @@ def test_16_bundle_over_the_size_limit(tmp_path: Path) -> None:
 def test_17_read_only_cache_falls_back_with_a_warning(tmp_path: Path, wheel_index: Any, small_fs: Any,
                                                      capfd: pytest.CaptureFixture[str]) -> None:
     ro = small_fs("ro", "size=4m,ro")
-    entry = function(tmp_path, "purepkg\n")
+    entry = write_function(tmp_path, "purepkg\n")
     cache = LocalStore(ro / "cache")
     warning = capfd.readouterr().err
     assert cache.fallback_from == (ro / "cache").absolute()
     assert str(ro / "cache") in warning and "CDK_NATIVE_PYTHON_CACHE_DIR" in warning
-    result = build(request(entry, wheel_index), tmp_path / "out", cache)
+    result = build(build_request(entry, wheel_index), tmp_path / "out", cache)
     assert {"purepkg", "depa"} <= set(result.packages)
     # without the fallback it says so
     err = fails(CacheError, lambda: LocalStore(ro / "cache", fallback=False))
@@ -318,12 +318,12 @@ def test_18_full_cache_disk(tmp_path: Path, wheel_index: Any, small_fs: Any,
     assert str(full / "cache") in capfd.readouterr().err
     # fills up while installing: a clear error naming the cache directory, and no entry is published
     tight = small_fs("tight", "size=200k")
-    entry = function(tmp_path, "nativepkg\npurepkg\n")
+    entry = write_function(tmp_path, "nativepkg\npurepkg\n")
     small = LocalStore(tight / "cache")
     assert small.fallback_from is None
     with open(tight / "filler", "wb") as f:  # leave ~40 kB: enough for the lock, not for the wheels
         f.write(b"\0" * (160 * 1024))
-    err = fails(CacheError, _build(request(entry, wheel_index), tmp_path, small))
+    err = fails(CacheError, _build(build_request(entry, wheel_index), tmp_path, small))
     says(err, str(tight / "cache"), "no space left", hint="free space")
     assert not (tight / "cache" / "trees").exists() or not any((tight / "cache" / "trees").iterdir())
 
@@ -339,9 +339,9 @@ with LocalStore(Path(sys.argv[1])).scratch("trees-live") as path:
 
 
 def test_19_interrupted_previous_run_is_ignored_and_cleaned(tmp_path: Path, wheel_index: Any) -> None:
-    entry = function(tmp_path, "purepkg\n")
+    entry = write_function(tmp_path, "purepkg\n")
     root = tmp_path / "cache"
-    clean = build(request(entry, wheel_index), tmp_path / "clean", LocalStore(tmp_path / "reference"))
+    clean = build(build_request(entry, wheel_index), tmp_path / "clean", LocalStore(tmp_path / "reference"))
     LocalStore(root)
     # a killed run's leftover: a half-built scratch folder nobody holds any more (whatever its name says)
     killed = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE, text=True)
@@ -355,7 +355,7 @@ def test_19_interrupted_previous_run_is_ignored_and_cleaned(tmp_path: Path, whee
     try:
         live = Path(holder.stdout.readline().strip()) if holder.stdout else Path()
         assert live.is_dir()
-        result = build(request(entry, wheel_index), tmp_path / "out1", LocalStore(root))
+        result = build(build_request(entry, wheel_index), tmp_path / "out1", LocalStore(root))
         assert not leftover.exists() and live.is_dir()
     finally:
         holder.kill()
@@ -368,7 +368,7 @@ def test_19_interrupted_previous_run_is_ignored_and_cleaned(tmp_path: Path, whee
     half = trees[0] / "tree" / "purepkg" / "__init__.py"
     half.unlink()  # out1 holds a hard link to the old file; the half write is a new one
     half.write_text("tampered half write")
-    again = build(request(entry, wheel_index), tmp_path / "out2", LocalStore(root))
+    again = build(build_request(entry, wheel_index), tmp_path / "out2", LocalStore(root))
     assert not again.install_hit
     assert [p.name.split("-")[0] for p in (root / "quarantine").iterdir()] == ["trees"]
     for out in (tmp_path / "out1", tmp_path / "out2"):
@@ -379,7 +379,7 @@ def test_19_interrupted_previous_run_is_ignored_and_cleaned(tmp_path: Path, whee
 
 # -- the same mistakes as a user sees them: python app.py and cdk synth -------------------------------------
 
-APP = '''\
+BAD_APP = '''\
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from cdk_native_python import BundlingOptions, NativePythonFunction
@@ -393,8 +393,8 @@ app.synth()
 
 def _app(tmp_path: Path, props: str, requirements: str | None) -> Path:
     app = tmp_path / "app"
-    function(app, requirements)
-    (app / "app.py").write_text(APP.format(props=props))
+    write_function(app, requirements)
+    (app / "app.py").write_text(BAD_APP.format(props=props))
     (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
     return app
 

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from cdk_native_python._fs import LOCK_NAME, atomic_write, held_tempdir, remove_dead, replacing
-from tests.test_cli import fn_args as fn
-from tests.test_cli import run
+from tests.test_cli import fn_args, run
 
 
 def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
@@ -43,7 +42,7 @@ def leftovers(folder: Path) -> list[str]:
 # -- -o fn.zip ----------------------------------------------------------------------------------------------------
 
 def test_an_output_named_zip_is_a_zip(project: Path, wheel_index: Any) -> None:
-    out = run(project, *fn(wheel_index, "-o", "dist/fn.zip", "--report", "fn.json"))
+    out = run(project, *fn_args(wheel_index, "-o", "dist/fn.zip", "--report", "fn.json"))
     assert out.returncode == 0, out.stderr
     made = project / "dist" / "fn.zip"
     assert made.is_file() and zipfile.is_zipfile(made)
@@ -52,11 +51,11 @@ def test_an_output_named_zip_is_a_zip(project: Path, wheel_index: Any) -> None:
     assert f"wrote {made} (" in out.stderr
     assert '"kind": "zip"' in (project / "fn.json").read_text()
     # exactly what --zip writes
-    assert run(project, *fn(wheel_index, "--zip", "dist/same.zip")).returncode == 0
+    assert run(project, *fn_args(wheel_index, "--zip", "dist/same.zip")).returncode == 0
     assert (project / "dist" / "same.zip").read_bytes() == made.read_bytes()
     # a folder by that name (what older versions made) is not silently filled or replaced
     (project / "old.zip").mkdir()
-    refused = run(project, *fn(wheel_index, "-o", "old.zip"))
+    refused = run(project, *fn_args(wheel_index, "-o", "old.zip"))
     assert refused.returncode == 2 and "is a folder" in refused.stderr and ".zip" in refused.stderr
     assert "hint:" in refused.stderr and not any((project / "old.zip").iterdir())
 
@@ -77,7 +76,7 @@ def test_a_full_disk_names_the_output_and_the_cause(project: Path, wheel_index: 
     fill(small, 0 if flag == "--report" else 8 * 1024)  # the dependencies do not fit: copying them from the cache fails
     target = small / ("fn.zip" if flag == "--zip" else "fn.json" if flag == "--report" else "fn")
     args = ["--report", str(target), "--output", "out"] if flag == "--report" else [flag, str(target)]
-    out = run(project, *fn(wheel_index, *args))
+    out = run(project, *fn_args(wheel_index, *args))
     assert out.returncode == 1, out.stderr
     assert f"cannot write {flag} {target}: no space is left on its disk" in out.stderr, out.stderr
     assert f"hint: free space on the disk that holds {small}" in out.stderr
@@ -107,10 +106,10 @@ def test_a_killed_build_leaves_nothing_trusted_and_the_next_run_cleans_up(projec
     out = project / "out"
     out.mkdir()
     target = out / ("fn.zip" if flag == "--zip" else "fn")
-    kill_when_staging(start(project, *fn(wheel_index, flag, str(target))), out)
+    kill_when_staging(start(project, *fn_args(wheel_index, flag, str(target))), out)
     assert not target.exists()
     assert leftovers(out), "the kill came after the build had cleaned up"
-    again = run(project, *fn(wheel_index, flag, str(target)))
+    again = run(project, *fn_args(wheel_index, flag, str(target)))
     assert again.returncode == 0, again.stderr
     assert leftovers(out) == [] and target.exists()
 
@@ -144,7 +143,7 @@ def test_only_dead_builds_leftovers_are_removed(project: Path, wheel_index: Any,
     os.kill(dead.pid, signal.SIGKILL)
     dead.wait()
     (out / ".notes.tmp-mine").mkdir()  # not ours (no lock file): never touched
-    built = run(project, *fn(wheel_index, "--output", str(out / "fn")))
+    built = run(project, *fn_args(wheel_index, "--output", str(out / "fn")))
     assert built.returncode == 0, built.stderr
     assert alive_tmp.is_dir() and not dead_tmp.exists() and (out / ".notes.tmp-mine").is_dir()
     assert alive.stdin is not None
@@ -187,15 +186,15 @@ def test_atomic_writes_replace_whole_or_not_at_all(tmp_path: Path) -> None:
 
 def test_file_system_errors_get_a_hint_about_their_real_cause(project: Path, wheel_index: Any, small_fs: Any) -> None:
     (project / "loop").symlink_to("loop")
-    looped = run(project, *fn(wheel_index, "--output", "loop/fn"))
+    looped = run(project, *fn_args(wheel_index, "--output", "loop/fn"))
     assert looped.returncode == 1 and "Too many levels of symbolic links" in looped.stderr, looped.stderr
     assert "hint: a symbolic link on that path leads back to itself" in looped.stderr
     (project / "afile").write_text("")
-    under_file = run(project, *fn(wheel_index, "--output", "afile/fn"))
+    under_file = run(project, *fn_args(wheel_index, "--output", "afile/fn"))
     assert under_file.returncode == 1 and "hint: a part of that path is a file" in under_file.stderr, \
         under_file.stderr
     ro = small_fs("ro", "size=64k,ro")
-    read_only = run(project, *fn(wheel_index, "--output", str(ro / "fn")))
+    read_only = run(project, *fn_args(wheel_index, "--output", str(ro / "fn")))
     assert read_only.returncode == 1
     assert f"cannot write --output {ro / 'fn'}: its file system is read-only" in read_only.stderr, read_only.stderr
     for proc in (looped, under_file, read_only):

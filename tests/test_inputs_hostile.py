@@ -63,7 +63,7 @@ HOST_TARGET = X86312 if OTHER_MACHINE == "aarch64" else ARM312
 
 # -- helpers ----------------------------------------------------------------------------------------
 
-def fn(root: Path, files: dict[str, str | bytes] | None = None) -> Path:
+def write_function(root: Path, files: dict[str, str | bytes] | None = None) -> Path:
     """A function folder ``root/fn`` with a handler and ``files``."""
     entry = root / "fn"
     entry.mkdir(parents=True, exist_ok=True)
@@ -185,7 +185,7 @@ def pipenv_style_lock(index: WheelIndex) -> dict[str, str]:
 
 
 def test_pipfile_lock_star_entries_are_decided_for_the_target(tmp_path: Path, lock_index: WheelIndex) -> None:
-    entry = fn(tmp_path, pipenv_style_lock(lock_index))
+    entry = write_function(tmp_path, files=pipenv_style_lock(lock_index))
     # false for the target (darwin, win32, the other CPU): skipped, without a word
     host = engine_build(tmp_path, entry, HOST_TARGET, out="host")
     assert host.packages == {"depa": "1.0"}
@@ -215,7 +215,8 @@ def test_pipfile_lock_star_entry_without_any_marker_is_resolved_with_a_warning(t
     lock = json.loads(pipenv_style_lock(lock_index)["Pipfile.lock"])
     del lock["default"]["appnope"], lock["default"]["colorama"]
     lock["default"]["needsdepa"] = {"version": "*"}
-    entry = fn(tmp_path, {"Pipfile.lock": json.dumps(lock)})  # no Pipfile beside it: nothing says when
+    # no Pipfile beside it: nothing says when
+    entry = write_function(tmp_path, files={"Pipfile.lock": json.dumps(lock)})
     result = engine_build(tmp_path, entry, HOST_TARGET)
     assert result.packages == {"depa": "1.0", "needsdepa": "1.0"}
     assert any("needsdepa" in w for w in result.report.warnings), result.report.warnings
@@ -227,7 +228,7 @@ def test_pipfile_lock_star_entries_through_cdk_synth(tmp_path: Path, lock_index:
     arch = "ARM_64" if OTHER_TARGET.machine == "aarch64" else "X86_64"
     app = _app(tmp_path, f"entry='fn', runtime=lambda_.Runtime.PYTHON_3_12, "
                          f"architecture=lambda_.Architecture.{arch}", None)
-    fn(app, pipenv_style_lock(lock_index))
+    write_function(app, files=pipenv_style_lock(lock_index))
     proc = synth(tmp_path, app)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("does not pin needsdepa") == 1, proc.stderr  # said once, on the function
@@ -276,7 +277,7 @@ def pipenv_lock(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.mark.pypi
 def test_real_pipenv_lock_through_engine_and_cli(tmp_path: Path, pipenv_lock: dict[str, str]) -> None:
-    entry = fn(tmp_path, pipenv_lock)
+    entry = write_function(tmp_path, files=pipenv_lock)
     host = engine_build(tmp_path, entry, HOST_TARGET, out="host")
     assert host.packages == {"six": "1.16.0"}
     other = engine_build(tmp_path, entry, OTHER_TARGET, out="other")
@@ -296,7 +297,7 @@ def test_real_pipenv_lock_through_cdk_synth(tmp_path: Path, pipenv_lock: dict[st
     arch = "ARM_64" if OTHER_TARGET.machine == "aarch64" else "X86_64"
     app = _app(tmp_path, f"entry='fn', runtime=lambda_.Runtime.PYTHON_3_12, "
                          f"architecture=lambda_.Architecture.{arch}", None)
-    fn(app, pipenv_lock)
+    write_function(app, files=pipenv_lock)
     proc = synth(tmp_path, app)
     assert proc.returncode == 0, proc.stderr
     assert "does not pin attrs" in proc.stderr  # the warning, as an annotation on the function
@@ -339,7 +340,7 @@ def beside(root: Path, requirements: str) -> tuple[Path, Path]:
     path = root / "requirements.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(requirements)
-    return fn(root), path
+    return write_function(root), path
 
 
 def wheel_hash(private: WheelIndex) -> str:
@@ -393,7 +394,8 @@ def test_url_wheel_with_credentials_works_and_leaks_nowhere(tmp_path: Path, whee
 
 def test_url_wheel_hash_is_enforced(tmp_path: Path, wheel_index: WheelIndex, private: WheelIndex,
                                     password: str) -> None:
-    entry = fn(tmp_path, {"requirements.txt": f"privpkg @ {url(private, WHEEL, fragment='#sha256=' + '0' * 64)}\n"})
+    entry = write_function(tmp_path,
+            files={"requirements.txt": f"privpkg @ {url(private, WHEEL, fragment='#sha256=' + '0' * 64)}\n"})
     with pytest.raises(BundlingError) as info:
         engine_build(tmp_path, entry, index=wheel_index)
     assert isinstance(info.value, (InstallError, ResolutionError)), type(info.value)
@@ -410,11 +412,12 @@ def test_url_credentials_from_netrc_and_environment(tmp_path: Path, wheel_index:
     netrc.write_text(f"machine 127.0.0.1\nlogin alice\npassword {password}\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    plain = fn(tmp_path / "a", {"requirements.txt": f"privpkg @ {url(private, WHEEL, None)}\n"})
+    plain = write_function(tmp_path / "a", files={"requirements.txt": f"privpkg @ {url(private, WHEEL, None)}\n"})
     assert engine_build(tmp_path, plain, index=wheel_index).packages["privpkg"] == "1.0"
     monkeypatch.delenv("NETRC")
     monkeypatch.setenv("PRIVATE_TOKEN", password)
-    from_env = fn(tmp_path / "b", {"requirements.txt": f"privpkg @ {url(private, WHEEL, '${PRIVATE_TOKEN}')}\n"})
+    from_env = write_function(tmp_path / "b",
+            files={"requirements.txt": f"privpkg @ {url(private, WHEEL, '${PRIVATE_TOKEN}')}\n"})
     result = engine_build(tmp_path, from_env, index=wheel_index, out="out2")
     assert result.packages["privpkg"] == "1.0"
     assert not result.report.warnings  # nothing secret is written in the file
@@ -440,7 +443,7 @@ def test_url_credentials_do_not_hide_the_users_netrc(tmp_path: Path, private: Wh
 
 def test_url_wrong_password_names_no_secret(tmp_path: Path, wheel_index: WheelIndex, private: WheelIndex,
                                             password: str) -> None:
-    entry = fn(tmp_path, {"requirements.txt": f"privpkg @ {url(private, WHEEL, 'wrong-Pw-0c1d')}\n"})
+    entry = write_function(tmp_path, files={"requirements.txt": f"privpkg @ {url(private, WHEEL, 'wrong-Pw-0c1d')}\n"})
     with pytest.raises(IndexUnreachableError) as info:
         engine_build(tmp_path, entry, index=wheel_index)
     # the URL is named (not the index, which is fine), with its status, and where its credentials come from
@@ -555,7 +558,7 @@ def test_url_requirement_through_cdk_synth(tmp_path: Path, wheel_index: WheelInd
 # -- 3. requirements files: BOM, size, special files, excerpts ------------------------------------------
 
 def test_utf8_bom_is_accepted(tmp_path: Path, wheel_index: WheelIndex) -> None:
-    entry = fn(tmp_path, {"requirements.txt": "\ufeffpurepkg\n-r more.txt\n".encode(),
+    entry = write_function(tmp_path, files={"requirements.txt": "\ufeffpurepkg\n-r more.txt\n".encode(),
                           "more.txt": "\ufeff# shared\nsix\n".encode()})
     assert engine_build(tmp_path, entry, index=wheel_index).packages == {"purepkg": "1.0", "depa": "2.0",
                                                                          "six": "1.0"}
@@ -564,7 +567,7 @@ def test_utf8_bom_is_accepted(tmp_path: Path, wheel_index: WheelIndex) -> None:
 
 
 def test_dev_zero_is_refused_by_name(tmp_path: Path) -> None:
-    entry = fn(tmp_path, {"requirements.txt": "six\n-r /dev/zero\n"})
+    entry = write_function(tmp_path, files={"requirements.txt": "six\n-r /dev/zero\n"})
     err = refused(tmp_path, entry, "/dev/zero", f"{entry / 'requirements.txt'}", hint="regular file",
                   cli_memory_limit=2 << 30)
     assert err.code == "input-not-a-file"
@@ -599,7 +602,7 @@ def fifo(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_fifo_is_refused_without_opening_it(tmp_path: Path, fifo: Path) -> None:
-    entry = fn(tmp_path)
+    entry = write_function(tmp_path)
     requirements = fifo.parent / "requirements.txt"
     requirements.write_text("-r pipe.txt\n")
     start = time.monotonic()
@@ -611,7 +614,7 @@ def test_fifo_is_refused_without_opening_it(tmp_path: Path, fifo: Path) -> None:
 @pytest.mark.parametrize("name", ["requirements.txt", "pylock.toml", "Pipfile.lock"])
 def test_huge_file_is_refused_without_reading_it(tmp_path: Path, name: str) -> None:
     """Beside the function (in it, the source walk refuses the size first, also without reading)."""
-    entry = fn(tmp_path)
+    entry = write_function(tmp_path)
     huge = tmp_path / "deps" / name
     huge.parent.mkdir()
     with open(huge, "wb") as f:  # sparse: 3 GiB of size without 3 GiB of writes
@@ -623,7 +626,7 @@ def test_huge_file_is_refused_without_reading_it(tmp_path: Path, name: str) -> N
 
 
 def test_include_of_a_huge_or_binary_file_is_refused(tmp_path: Path) -> None:
-    entry = fn(tmp_path)
+    entry = write_function(tmp_path)
     deps = tmp_path / "deps"
     deps.mkdir()
     (deps / "requirements.txt").write_text("-r big.txt\n")
@@ -642,7 +645,7 @@ SECRET_VALUE = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 def test_an_invalid_line_is_echoed_as_an_excerpt_only(tmp_path: Path) -> None:
     credentials = f"aws_access_key_id=AKIAIOSFODNN7EXAMPLE\naws_secret_access_key={SECRET_VALUE}\n"
-    entry = fn(tmp_path, {"requirements.txt": "six\n-r creds\n", "creds": credentials})
+    entry = write_function(tmp_path, files={"requirements.txt": "six\n-r creds\n", "creds": credentials})
     err = refused(tmp_path, entry, f"{entry / 'creds'}:1", hint="PEP 508")
     assert "AKIAIOSFODNN7EXAMPLE" not in str(err)
     # the same with the secret first
@@ -700,7 +703,7 @@ def test_local_archive_in_a_lock_is_checked_at_read_time(tmp_path: Path, fmt: st
         "not-an-archive": ("dist/evil-1.0-py3-none-any.whl", "not a wheel or source archive"),
         "outside-the-project": (str(outside), "outside the project"),
     }[case]
-    entry = fn(project, _locks(archive, "a" * 64)[fmt])
+    entry = write_function(project, files=_locks(archive, "a" * 64)[fmt])
     if case == "not-an-archive":
         (entry / "dist").mkdir()
         (entry / archive).write_text("root:x:0:0:root:/root:/bin/bash\n")
@@ -708,7 +711,7 @@ def test_local_archive_in_a_lock_is_checked_at_read_time(tmp_path: Path, fmt: st
 
 
 def test_pipfile_lock_path_to_a_non_project_folder(tmp_path: Path) -> None:
-    entry = fn(tmp_path, {"Pipfile.lock": json.dumps({"_meta": {"sources": []}, "default": {
+    entry = write_function(tmp_path, files={"Pipfile.lock": json.dumps({"_meta": {"sources": []}, "default": {
         "evil": {"path": "/etc", "editable": True}}})})
     refused(tmp_path, entry, str(entry / "Pipfile.lock"), "evil", "/etc", "not a Python project",
             code="not-a-python-project", hint="pyproject.toml")
@@ -718,7 +721,7 @@ def test_pipfile_lock_path_to_a_non_project_folder(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("folder", ["/", "/etc", "empty"])
 def test_editable_of_a_non_project_folder(tmp_path: Path, folder: str) -> None:
-    entry = fn(tmp_path)
+    entry = write_function(tmp_path)
     path = str(entry / "empty") if folder == "empty" else folder
     (entry / "empty").mkdir()
     (entry / "requirements.txt").write_text(f"six\n-e {path}\n")

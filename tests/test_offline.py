@@ -22,7 +22,7 @@ from tests.wheelfactory import standard_index
 ARM313 = Target.from_runtime("python3.13", "arm64")
 
 
-def entry(tmp_path: Path) -> Path:
+def offline_entry(tmp_path: Path) -> Path:
     fn = tmp_path / "fn"
     fn.mkdir()
     (fn / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
@@ -30,7 +30,7 @@ def entry(tmp_path: Path) -> Path:
     return fn
 
 
-def files(folder: Path) -> dict[str, bytes]:
+def tree_files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
@@ -38,7 +38,7 @@ def files(folder: Path) -> dict[str, bytes]:
 def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None:
     index = standard_index(tmp_path / "index")
     cache = LocalStore(tmp_path / "cache")
-    request = BuildRequest(entry=entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=index.url))
+    request = BuildRequest(entry=offline_entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=index.url))
     first = build(request, tmp_path / "online", cache)
     if lost != "nothing":  # a resolution hit with no installed tree: installed offline from uv's cache
         shutil.rmtree(cache.root / "trees")
@@ -56,7 +56,7 @@ def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None
         shutil.rmtree(cache.root / "trees")
     offline = build(request, tmp_path / "offline", cache)
     assert offline.resolve_hit and offline.install_hit == (lost == "nothing")
-    assert files(tmp_path / "offline") == files(tmp_path / "online") == files(tmp_path / "warm")
+    assert tree_files(tmp_path / "offline") == tree_files(tmp_path / "online") == tree_files(tmp_path / "warm")
     assert offline.packages == first.packages and "nativepkg" in offline.packages
 
 
@@ -64,7 +64,7 @@ def test_cold_build_names_the_unreachable_index(tmp_path: Path) -> None:
     index = standard_index(tmp_path / "index")
     url = index.url
     index.close()
-    request = BuildRequest(entry=entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=url))
+    request = BuildRequest(entry=offline_entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=url))
     with pytest.raises(IndexUnreachableError) as err:
         build(request, tmp_path / "out", LocalStore(tmp_path / "cache"))
     assert url.rstrip("/") in str(err.value) and "requirements.txt" in str(err.value)

@@ -32,7 +32,7 @@ from cdk_native_python.fingerprint import tree_digest
 from cdk_native_python.source import snapshot
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.test_bad_inputs import APP, CDK, PYTHON, _clean_failure, _env
+from tests.test_bad_inputs import BAD_APP, CDK, PYTHON, _clean_failure, _env
 
 ARM312 = Target.from_runtime("python3.12", "arm64")
 SECRET = "aws_secret_access_key=wJalrXUtnFEMI-K7MDENG"
@@ -443,7 +443,7 @@ def _synth(tmp_path: Path, entry_setup: Callable[[Path], None]) -> tuple[subproc
     app = tmp_path / "app"
     entry = function(app)
     entry_setup(entry)
-    (app / "app.py").write_text(APP.format(props="entry='fn'"))
+    (app / "app.py").write_text(BAD_APP.format(props="entry='fn'"))
     (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
     out = tmp_path / "cdk.out"
     args = [str(CDK), "synth", "--quiet", "--no-notices", "-o", str(out)]
