@@ -1,56 +1,39 @@
 """`bundling=` accepts what users of aws_lambda_python_alpha already write: our BundlingOptions, the alpha
 module's object or a dict; each upstream option works or says (once) why it has no effect without Docker;
-hooks run as upstream runs them; cdk.json holds team defaults that props override. Hermetic."""
+cdk.json holds team defaults that props override. Warnings become CDK annotations (fatal with ``--strict``,
+silenced by acknowledging, repeated on a re-synth from the report); a user's mistake reaches ``python app.py``
+and ``cdk synth`` without a stack dump. Hermetic, except the ``synth`` tier."""
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import jsii
 import pytest
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 
-from cdk_native_python import BundlingOptions, NativePythonFunction, NativePythonLayerVersion, hooks
-from cdk_native_python.errors import ConfigurationError, HookError
+from cdk_native_python import BundlingOptions, NativePythonFunction, hooks
+from cdk_native_python.errors import (
+    ConfigurationError,
+)
 from cdk_native_python.options import DOCKER_ONLY, from_context
 from cdk_native_python.reporter import silent
-from tests.cdkhelpers import said_on
+from tests.cdkhelpers import BAD_APP, CDK, PY312, function_entry, needs_cdk, said_on, stack, staged
+from tests.helpers import PYTHON, ROOT, closed_port, write_function
+from tests.tracerset import SHIPPED_313, tracer_function
+
+pytestmark = pytest.mark.usefixtures("cache_env")
 
 alpha = pytest.importorskip("aws_cdk.aws_lambda_python_alpha")
-
-PY312 = lambda_.Runtime.PYTHON_3_12
-
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("CDK_NATIVE_PYTHON_QUIET", raising=False)
-
-
-def entry(root: Path, requirements: str = "purepkg\n", name: str = "fn") -> str:
-    path = root / name
-    path.mkdir(parents=True)
-    (path / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
-    (path / "requirements.txt").write_text(requirements)
-    (path / "notes.md").write_text("not shipped")
-    return str(path)
-
-
-def stack(root: Path, context: dict[str, Any] | None = None) -> cdk.Stack:
-    return cdk.Stack(cdk.App(outdir=str(root / "cdk.out"), context=context or {}), "S")
-
-
-def asset_of(construct: Any) -> Path:
-    from cdk_native_python.bundling import staged_asset
-
-    path = staged_asset(construct)
-    assert path is not None
-    return path
 
 
 def s3_key(s: cdk.Stack, kind: str = "AWS::Lambda::Function") -> str:
@@ -87,8 +70,8 @@ def test_every_upstream_keyword_is_accepted_and_means_what_it_says(
     bundling = {"alpha": lambda: alpha.BundlingOptions(**values), "dict": lambda: values,
                 "ours": lambda: BundlingOptions(**values)}[style]()
     s = stack(tmp_path)
-    fn = NativePythonFunction(s, "Fn", entry=entry(tmp_path), runtime=PY312, bundling=bundling)
-    asset = asset_of(fn)
+    fn = NativePythonFunction(s, "Fn", entry=function_entry(tmp_path), runtime=PY312, bundling=bundling)
+    asset = staged(fn)
     # PIP_INDEX_URL became the package source (purepkg exists only in the local index)
     assert (asset / "purepkg" / "__init__.py").is_file() and not (asset / "notes.md").exists()
     assert (asset / "stage.txt").read_text() == "prod\n"
@@ -111,7 +94,7 @@ def test_dict_keys_may_be_camel_case_and_mistakes_are_clear(tmp_path: Path) -> N
     with pytest.raises(ConfigurationError, match="asset_excludes must be a list of strings, not str"):
         BundlingOptions.of({"asset_excludes": "*.md"})
     with pytest.raises(ConfigurationError, match="bundling must be BundlingOptions or a dict, not int"):
-        NativePythonFunction(stack(tmp_path), "Fn", entry=entry(tmp_path), bundling=3)
+        NativePythonFunction(stack(tmp_path), "Fn", entry=function_entry(tmp_path), bundling=3)
 
 
 def test_sources_from_environment_and_build_args() -> None:
@@ -142,7 +125,7 @@ def target() -> Any:
 
 
 def test_asset_hash_and_asset_hash_type_keep_cdks_meaning(tmp_path: Path, wheel_index: Any) -> None:
-    src = entry(tmp_path)
+    src = function_entry(tmp_path)
 
     def key(**kw: Any) -> str:
         s = stack(tmp_path / f"k{len(list(tmp_path.iterdir()))}")
@@ -162,33 +145,15 @@ def test_asset_hash_and_asset_hash_type_keep_cdks_meaning(tmp_path: Path, wheel_
         key(asset_hash="x", asset_hash_type=cdk.AssetHashType.OUTPUT)
 
 
-def test_output_path_suffix_is_honoured_for_layers(tmp_path: Path, wheel_index: Any,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    s = stack(tmp_path)
-    layer = NativePythonLayerVersion(s, "L", entry=entry(tmp_path, "purepkg\n", "layer"),
-                                     compatible_runtimes=[PY312],
-                                     bundling={"index_url": wheel_index.url,
-                                               "output_path_suffix": "python/lib/python3.12/site-packages"})
-    site = asset_of(layer) / "python/lib/python3.12/site-packages"
-    assert (site / "purepkg" / "__init__.py").is_file() and (site / "index.py").is_file()
-    assert layer.packages == {"python3.12/x86_64": {"purepkg": "1.0", "depa": "2.0"}}
-    fn = NativePythonFunction(s, "Fn", entry=entry(tmp_path), runtime=PY312,
-                              bundling={"index_url": wheel_index.url, "output_path_suffix": "python"})
-    assert (asset_of(fn) / "index.py").is_file()
-    assert any("bundling option output_path_suffix applies to layers only" in w for w in said_on(fn)), said_on(fn)
-    with pytest.raises(ConfigurationError, match="leaves the asset folder"):
-        NativePythonLayerVersion(s, "Bad", entry=str(tmp_path / "layer"), bundling={"output_path_suffix": "../x"})
-
-
 def test_team_defaults_from_cdk_json_and_props_override_them(tmp_path: Path, wheel_index: Any) -> None:
     context = {"cdk-native-python": {"index_url": wheel_index.url, "keepBoto3": True, "remote_cache": "s3://team-bucket/p"},
                "cdk-native-python:slim_keep": "purepkg/*,depa/*"}
     s = stack(tmp_path, context)
-    fn = NativePythonFunction(s, "Fn", entry=entry(tmp_path, "purepkg\nboto3\n"), runtime=PY312)
-    assert (asset_of(fn) / "purepkg").is_dir() and (asset_of(fn) / "boto3").is_dir()  # the context's index, keep
+    fn = NativePythonFunction(s, "Fn", entry=function_entry(tmp_path, "purepkg\nboto3\n"), runtime=PY312)
+    assert (staged(fn) / "purepkg").is_dir() and (staged(fn) / "boto3").is_dir()  # the context's index, keep
     # a prop wins over the context, whatever its value (False included)
     fn2 = NativePythonFunction(s, "Fn2", entry=str(tmp_path / "fn"), runtime=PY312, bundling={"keep_boto3": False})
-    assert not (asset_of(fn2) / "boto3").exists() and (asset_of(fn2) / "purepkg").is_dir()
+    assert not (staged(fn2) / "boto3").exists() and (staged(fn2) / "purepkg").is_dir()
     from cdk_native_python.bundling import bundling_options
 
     merged = bundling_options(s, None, layer=False, reporter=silent())
@@ -212,40 +177,189 @@ def test_a_misspelt_or_per_function_context_key_is_an_error_not_ignored(tmp_path
     for key in ("cdk-native-python:dependency_file", "cdk-native-python:index-url-typo"):
         s = stack(tmp_path / key.split(":")[1], {key: "x"})
         with pytest.raises(ConfigurationError, match="is not an option a repository can set for every function"):
-            NativePythonFunction(s, "Fn", entry=entry(tmp_path / key.split(":")[1]), runtime=PY312)
+            NativePythonFunction(s, "Fn", entry=function_entry(tmp_path / key.split(":")[1]), runtime=PY312)
 
 
 # -- hooks as upstream runs them ---------------------------------------------------------------------------
 
-class Scripted:
-    def __init__(self, before: list[str], after: list[str]) -> None:
-        self.before, self.after = before, after
-
-    def before_bundling(self, input_dir: str, output_dir: str) -> list[str]:
-        return [c.format(input=shlex.quote(input_dir), output=shlex.quote(output_dir)) for c in self.before]
-
-    def after_bundling(self, input_dir: str, output_dir: str) -> list[str]:
-        return [c.format(input=shlex.quote(input_dir), output=shlex.quote(output_dir)) for c in self.after]
 
 
-def test_one_shell_joined_with_and_real_paths(tmp_path: Path) -> None:
-    src, out = tmp_path / "in put", tmp_path / "out put"
-    src.mkdir()
-    out.mkdir()
-    scripted = Scripted([], ["mkdir d", "cd d", "", "export X=1", "echo $X > x.txt", "cp -r {input} {output}/copy"])
-    hooks.run(scripted, "after_bundling", src, out)
-    assert (out / "d" / "x.txt").read_text() == "1\n" and (out / "copy").is_dir()
-    # the first failure stops the rest
-    with pytest.raises(HookError, match="exit code 3"):
-        hooks.run(Scripted(["exit 3", "touch never"], []), "before_bundling", src, out)
-    assert not (out / "never").exists()
-    # the asset hash sees placeholders, never this machine's paths
-    assert hooks.commands(scripted, "after_bundling")[-1] == "cp -r '$INPUT_DIR' '$OUTPUT_DIR'/copy"
+
+APP = """\
+import os
+import zipfile
+
+import aws_cdk as cdk
+from aws_cdk import Annotations
+from aws_cdk import aws_lambda as lambda_
+
+from cdk_native_python import BundlingOptions, NativePythonFunction
+
+app = cdk.App()
+stack = cdk.Stack(app, "App")
+if os.environ.get("ACK"):
+    Annotations.of(stack).acknowledge_warning("cdk-native-python:runtime-provided-shipped", "xray needs botocore")
+    Annotations.of(stack).acknowledge_warning("cdk-native-python:size-near-limit", "measured")
+options = BundlingOptions(find_links=[{tracer_index!r}], no_index=True)
+NativePythonFunction(stack, "Api", entry="fn", bundling=options)
+NativePythonFunction(stack, "Twin", entry="fn", bundling=options)  # the same asset: CDK bundles it once
+big = lambda_.LayerVersion(stack, "Big", code=lambda_.Code.from_asset("big.zip"))
+NativePythonFunction(stack, "Small", entry="small", bundling=options, layers=[big])
+app.synth()
+"""
 
 
-def test_a_layers_hooks_get_its_python_folder(tmp_path: Path, wheel_index: Any) -> None:
-    s = stack(tmp_path)
-    layer = NativePythonLayerVersion(
-        s, "L", entry=entry(tmp_path, "purepkg\n", "layer"), compatible_runtimes=[PY312],
-        bundling=BundlingOptions(index_url=wheel_index.url, command_hooks=Scripted([], ["touch {output}/marker"])))
-    assert (asset_of(layer) / "python" / "marker").is_file()
+def cdk_app(tmp_path: Path, tracer_index: Path) -> Path:
+    app = tmp_path / "app"
+    tracer_function(app / "fn")
+    tracer_function(app / "small", "wrapt\n")
+    with zipfile.ZipFile(app / "big.zip", "w", zipfile.ZIP_DEFLATED) as zf, zf.open("python/model.bin", "w") as f:
+        for _ in range(240):  # 240 MB of zeros once unzipped: with the function, 92% of Lambda's limit
+            f.write(bytes(1_000_000))
+    (app / "app.py").write_text(APP.format(tracer_index=str(tracer_index)))
+    (app / "cdk.json").write_text(json.dumps({"app": f"{ROOT / '.venv' / 'bin' / 'python'} app.py"}))
+    return app
+
+
+def synth(app: Path, cache: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CDK_NATIVE_PYTHON_")}
+    environ.update(CDK_NATIVE_PYTHON_CACHE_DIR=str(cache), CDK_DISABLE_CLI_TELEMETRY="1",
+                   JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1", **env)
+    out = app / "cdk.out"
+    result = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(out), *args], cwd=app,
+                            env=environ, capture_output=True, text=True, timeout=900, check=False)
+    stack = json.loads((out / "manifest.json").read_text())["artifacts"]["App"]
+    metadata = stack.get("metadata", {})
+    if "additionalMetadataFile" in stack:  # newer assemblies keep it next to the manifest
+        metadata = {**metadata, **json.loads((out / stack["additionalMetadataFile"]).read_text())}
+    return result, metadata
+
+
+def warnings_of(metadata: dict[str, Any]) -> dict[str, list[str]]:
+    """construct path -> the warnings CDK recorded on it (from the cloud assembly, as `cdk synth` prints them)."""
+    found: dict[str, list[str]] = {}
+    for path, entries in metadata.items():
+        for entry in entries:
+            if entry["type"] == "aws:cdk:warning":
+                found.setdefault(path, []).append(entry["data"])
+    return found
+
+
+def bad_app(tmp_path: Path, props: str, requirements: str | None) -> Path:
+    app = tmp_path / "app"
+    write_function(app, requirements)
+    (app / "app.py").write_text(BAD_APP.format(props=props))
+    (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
+    return app
+
+
+def cdk_env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR": str(tmp_path / "cache"), "CDK_DISABLE_CLI_TELEMETRY": "1",
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+
+
+def clean_failure(proc: subprocess.CompletedProcess[str], *culprits: str) -> None:
+    assert proc.returncode != 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "\n    at " not in proc.stderr, proc.stderr
+    assert "hint:" in proc.stderr, proc.stderr
+    for culprit in culprits:
+        assert culprit in proc.stderr, proc.stderr
+
+
+def _cases(index_url: str, unreachable: str) -> dict[str, tuple[str, str | None, tuple[str, ...]]]:
+    idx = f"bundling=BundlingOptions(index_url={index_url!r})"
+    return {
+        "missing-entry": ("entry='nope'", None, ("'nope'", "entry")),
+        "missing-index": ("entry='fn', index='main.py'", None, ("main.py",)),
+        "nodejs-runtime": ("entry='fn', runtime=lambda_.Runtime.NODEJS_20_X", None, ("nodejs20.x",)),
+        "include-loop": ("entry='fn'", "-r requirements.txt\n", ("loop",)),
+        "macos-only": (f"entry='fn', {idx}", "macpkg\n", ("macpkg", "wheels that exist")),
+        "sdist-only": (f"entry='fn', {idx}", "sdistonly\n", ("sdistonly", "allow_build")),
+        "unreachable": (f"entry='fn', bundling=BundlingOptions(index_url={unreachable!r})", "purepkg\n",
+                        (unreachable,)),
+        # fails at bundling time, inside CDK's (JavaScript) call back into Python
+        "hash-mismatch": (f"entry='fn', {idx}", "depa --hash=sha256:" + "0" * 64 + "\n", ("depa", "hash")),
+    }
+
+
+@pytest.mark.synth
+@needs_cdk
+def test_warnings_are_annotations_strict_fails_acknowledged_silenced_and_resynth_repeats(
+        tmp_path: Path, tracer_index: Path) -> None:
+    app, cache = cdk_app(tmp_path, tracer_index), tmp_path / "cache"
+    cold, manifest = synth(app, cache)
+    assert cold.returncode == 0, cold.stderr[-3000:]
+    shipped = f"{SHIPPED_313} [ack: cdk-native-python:runtime-provided-shipped]"
+    found = warnings_of(manifest)
+    assert found["/App/Api"] == [shipped] and found["/App/Twin"] == [shipped]
+    (near,) = found["/App/Small"]
+    assert "92% of Lambda's 250.0 MB limit" in near and near.endswith("[ack: cdk-native-python:size-near-limit]")
+    # printed by the CDK CLI the CDK way: the message, the construct path, how to acknowledge it
+    assert "WARNING " + SHIPPED_313 in cold.stderr and "   App/Api\n" in cold.stderr
+    assert "Acknowledge with 'Annotation::cdk-native-python:size-near-limit'" in cold.stderr
+    assert "[cdk-native-python] App/Api: warning:" not in cold.stderr  # said once, by CDK
+
+    strict, manifest = synth(app, cache, "--strict")  # the assets are staged: CDK does not bundle again
+    assert strict.returncode != 0 and "Synthesis finished with warnings (--strict mode)" in strict.stderr
+    assert "Bundling asset" not in strict.stderr
+    assert warnings_of(manifest) == found
+
+    shutil.rmtree(cache / "reports")  # no report to read: bundled again in a scratch folder to know
+    recomputed, manifest = synth(app, cache, "--strict")
+    assert recomputed.returncode != 0 and warnings_of(manifest) == found
+
+    acknowledged, manifest = synth(app, cache, "--strict", ACK="1")
+    assert acknowledged.returncode == 0, acknowledged.stderr[-3000:]
+    assert warnings_of(manifest) == {}
+
+    # the command line says the same words
+    cli = subprocess.run([sys.executable, "-m", "cdk_native_python.cli", "build", "--runtime", "python3.13",
+                          "--source", str(app / "fn"), "--find-links", str(tracer_index), "--no-index",
+                          "--zip", str(tmp_path / "fn.zip")], env={**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR":
+                                                                   str(cache)},
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert cli.returncode == 0, cli.stderr
+    assert f"[cdk-native-python] fn.zip: warning: {SHIPPED_313}\n" in cli.stderr
+
+
+def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, tracer_index: Path) -> None:
+    """In-process, with aws-cdk-lib: warnings said before and during the Function constructor (CDK calls
+    try_bundle inside it) land on the function; an equal asset CDK does not bundle twice gets them too."""
+    import aws_cdk as cdk
+
+    from cdk_native_python import NativePythonFunction
+
+    tracer_function(tmp_path / "fn")
+    app = cdk.App(outdir=str(tmp_path / "out"), context={"aws:cdk:bundling-stacks": ["**"]})
+    stack = cdk.Stack(app, "App")
+    options = BundlingOptions(find_links=[str(tracer_index)], no_index=True, cache_dir=str(tmp_path / "cache"))
+    one = NativePythonFunction(stack, "One", entry=str(tmp_path / "fn"), bundling=options)
+    two = NativePythonFunction(stack, "Two", entry=str(tmp_path / "fn"), bundling=options)
+    shipped = ("aws:cdk:warning", f"{SHIPPED_313} [ack: cdk-native-python:runtime-provided-shipped]")
+    for function in (one, two):
+        assert [(e.type, e.data) for e in function.node.metadata if e.type == "aws:cdk:warning"] == [shipped]
+    cdk.Annotations.of(two).acknowledge_warning("cdk-native-python:runtime-provided-shipped")
+    assert not [e for e in two.node.metadata if e.type == "aws:cdk:warning"]
+
+
+@pytest.mark.parametrize("case", ["missing-entry", "missing-index", "nodejs-runtime", "include-loop",
+                                  "macos-only", "sdist-only", "unreachable", "hash-mismatch"])
+def test_app_shows_the_message_without_a_stack_dump(tmp_path: Path, wheel_index: Any, case: str) -> None:
+    props, requirements, culprits = _cases(wheel_index.url, f"http://127.0.0.1:{closed_port()}/simple")[case]
+    app = bad_app(tmp_path, props, requirements)
+    proc = subprocess.run([str(PYTHON), "app.py"], cwd=app,
+                          env={**cdk_env(tmp_path), "CDK_OUTDIR": str(tmp_path / "o")},
+                          capture_output=True, text=True, timeout=300, check=False)
+    clean_failure(proc, *culprits)
+
+
+@pytest.mark.synth
+@needs_cdk
+@pytest.mark.parametrize("case", ["nodejs-runtime", "macos-only", "hash-mismatch"])
+def test_cdk_synth_shows_the_message_without_a_stack_dump(tmp_path: Path, wheel_index: Any, case: str) -> None:
+    props, requirements, culprits = _cases(wheel_index.url, f"http://127.0.0.1:{closed_port()}/simple")[case]
+    app = bad_app(tmp_path, props, requirements)
+    proc = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(tmp_path / "cdk.out")], cwd=app,
+                          env=cdk_env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
+    clean_failure(proc, *culprits)

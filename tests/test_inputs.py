@@ -3,63 +3,46 @@
 The fixtures under tests/fixtures/formats lock one logical set (click, orjson, python-dateutil ->
 tzdata, appnope only on darwin, ujson behind the "fast" extra, iniconfig in the "dev" group), most
 "made on macOS". Offline tests evaluate each emitted marker for a Lambda target with
-:class:`Target`, as the installer will; the ``pypi`` tests install the files for real.
+:class:`Target`, as the installer will; the ``pypi`` tests install the files for real, and bundle each format
+end to end (the same set, byte-identical trees). Also here: what every reader shares (detection, the size and
+file-type checks of ``_read.py``, local archives in locks, URL credentials split off, ``_lockutil`` markers).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import textwrap
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 
-from cdk_native_python.errors import InputError
+from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.errors import (
+    InputError,
+)
 from cdk_native_python.inputs import _lockutil, pipfile, poetry, pylock, pyproject, uvlock
-from cdk_native_python.spec import DependencySpec
+from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
+from tests.helpers import ARM312, PASSWORD, refused, write_function
+from tests.inputhelpers import LOCKS, Reader, pins_for, write
 
-FIXTURES = Path(__file__).parent / "fixtures" / "formats"
-Reader = Callable[..., DependencySpec]
-LOCKS: dict[str, tuple[Reader, Path]] = {
-    "Pipfile.lock": (pipfile.read, FIXTURES / "pipfile" / "Pipfile.lock"),
-    "poetry1": (poetry.read, FIXTURES / "poetry1" / "poetry.lock"),
-    "poetry2": (poetry.read, FIXTURES / "poetry2" / "poetry.lock"),
-    "uv.lock": (uvlock.read, FIXTURES / "uv" / "uv.lock"),
-    "pylock.toml": (pylock.read, FIXTURES / "pylock" / "pylock.toml"),
-}
-ARM_312 = Target.from_runtime("python3.12", "arm64")
+TARGETS = [Target.from_runtime("python3.12", "arm64"), Target.from_runtime("python3.11", "x86_64")]
+
 X86_311 = Target.from_runtime("python3.11", "x86_64")
 MAIN_SET = {"click": "8.5.1", "orjson": "3.13.0", "python-dateutil": "4.0.0", "tzdata": "2026.6"}
-
-
-def pins_for(spec: DependencySpec, target: Target) -> dict[str, str]:
-    """name -> version of the lines whose marker holds on ``target`` (what the installer will keep)."""
-    out: dict[str, str] = {}
-    for line in spec.requirements:
-        req = Requirement(line.split(" --hash=")[0])
-        if target.evaluate(req.marker):
-            version = str(req.specifier).removeprefix("==")
-            assert req.name not in out, f"two versions of {req.name} selected for {target}"
-            out[req.name] = version
-    return out
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 # -- the same set from every lock ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fmt", LOCKS)
-@pytest.mark.parametrize("target", [ARM_312, X86_311], ids=str)
+@pytest.mark.parametrize("target", [ARM312, X86_311], ids=str)
 def test_every_lock_means_the_same_set_for_the_target(fmt: str, target: Target) -> None:
     reader, path = LOCKS[fmt]
     spec = reader(path)
@@ -85,19 +68,12 @@ def test_lines_are_single_line_pins_with_hashes(fmt: str) -> None:
 @pytest.mark.parametrize("fmt", ["poetry1", "poetry2", "uv.lock", "pylock.toml"])
 def test_extras_and_groups_are_opt_in(fmt: str) -> None:
     reader, path = LOCKS[fmt]
-    assert pins_for(reader(path, extras=["fast"], groups=["dev"]), ARM_312) == {
+    assert pins_for(reader(path, extras=["fast"], groups=["dev"]), ARM312) == {
         **MAIN_SET,
         "ujson": "6.1.0",
         "iniconfig": "2.3.1",
     }
-    assert pins_for(reader(path, extras=["fast"]), ARM_312) == {**MAIN_SET, "ujson": "6.1.0"}
-
-
-def test_pipfile_lock_develop_only_when_chosen() -> None:
-    path = LOCKS["Pipfile.lock"][1]
-    assert "iniconfig" not in pins_for(pipfile.read(path), ARM_312)
-    assert pins_for(pipfile.read(path, groups=["develop"]), ARM_312)["iniconfig"] == "2.3.1"
-    assert pipfile.read(path, groups=["dev"]).requirements == pipfile.read(path, groups=["develop"]).requirements
+    assert pins_for(reader(path, extras=["fast"]), ARM312) == {**MAIN_SET, "ujson": "6.1.0"}
 
 
 def test_python_version_split_packages_keep_their_markers() -> None:
@@ -108,205 +84,10 @@ def test_python_version_split_packages_keep_their_markers() -> None:
         assert pins["python-dateutil"] == "3.0.0" and pins["six"] == "1.17.0", fmt
 
 
-def test_pipfile_without_lock_is_open() -> None:
-    spec = pipfile.read_pipfile(FIXTURES / "pipfile" / "Pipfile")
-    assert not spec.locked and spec.kind == "Pipfile"
-    assert 'appnope>=0.1.4; sys_platform == "darwin"' in spec.requirements
-    assert "orjson>=3.10" in spec.requirements
-    assert "iniconfig>=2" in pipfile.read_pipfile(FIXTURES / "pipfile" / "Pipfile", groups=["develop"]).requirements
-
-
-def test_pyproject_without_lock_is_open(tmp_path: Path) -> None:
-    project = write(
-        tmp_path / "pyproject.toml",
-        """
-        [project]
-        name = "fn"
-        version = "1"
-        dependencies = ["orjson>=3.10", "appnope; sys_platform == 'darwin'"]
-        [project.optional-dependencies]
-        fast = ["ujson"]
-        all = ["fn[fast]", "click"]
-        [dependency-groups]
-        test = ["iniconfig"]
-        dev = [{include-group = "test"}, "six"]
-        [[tool.uv.index]]
-        name = "corp"
-        url = "https://corp.example/simple"
-        default = true
-        [[tool.uv.index]]
-        name = "extra"
-        url = "https://extra.example/simple"
-        """,
-    )
-    spec = pyproject.read(project, extras=["all"], groups=["dev"])
-    assert not spec.locked and spec.kind == "pyproject.toml"
-    assert spec.requirements == (
-        "orjson>=3.10",
-        'appnope; sys_platform == "darwin"',
-        "ujson",
-        "click",
-        "iniconfig",
-        "six",
-    )
-    assert spec.indexes.index_url == "https://corp.example/simple"
-    assert spec.indexes.extra_index_urls == ("https://extra.example/simple",)
-    with pytest.raises(InputError, match="extra 'nope' is not defined"):
-        pyproject.read(project, extras=["nope"])
-    with pytest.raises(InputError, match="dependency group 'nope'"):
-        pyproject.read(project, groups=["nope"])
-
-
 # -- credentials -----------------------------------------------------------------------------------
 
 
-def test_pipfile_source_env_placeholders_expand_and_stay_out_of_the_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lock = json.loads(LOCKS["Pipfile.lock"][1].read_text())
-    lock["_meta"]["sources"] = [
-        {"name": "corp", "url": "https://ci:${PYPI_TOKEN}@corp.example/simple", "verify_ssl": True},
-        {"name": "pypi", "url": "https://pypi.org/simple", "verify_ssl": True},
-    ]
-    path = tmp_path / "Pipfile.lock"
-    path.write_text(json.dumps(lock))
-    monkeypatch.setenv("PYPI_TOKEN", "s3cret")
-    spec = pipfile.read(path)
-    assert spec.indexes.index_url == "https://ci:s3cret@corp.example/simple"
-    assert spec.indexes.extra_index_urls == ("https://pypi.org/simple",)
-    assert "s3cret" not in json.dumps(spec.key()) and "ci:" not in json.dumps(spec.key())
-    monkeypatch.setenv("PYPI_TOKEN", "other")
-    assert pipfile.read(path).digest() == spec.digest()
-    monkeypatch.delenv("PYPI_TOKEN")
-    with pytest.raises(InputError, match=r"PYPI_TOKEN\} is not set") as err:
-        pipfile.read(path)
-    assert "export PYPI_TOKEN" in str(err.value)
-
-
-def test_poetry_sources_and_env_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = tmp_path / "p"
-    folder.mkdir()
-    lock = (FIXTURES / "poetry2" / "poetry.lock").read_text()
-    lock = lock.replace(
-        'name = "orjson"\nversion = "3.13.0"\n',
-        'name = "orjson"\nversion = "3.13.0"\nsource = {type = "legacy", url = "https://corp.example/simple", '
-        'reference = "corp"}\n',
-    )
-    (folder / "poetry.lock").write_text(lock)
-    manifest = (FIXTURES / "poetry2" / "pyproject.toml").read_text()
-    manifest += (
-        '\n[[tool.poetry.source]]\nname = "corp"\nurl = "https://corp.example/simple"\npriority = "supplemental"\n'
-    )
-    manifest += (
-        '\n[[tool.poetry.source]]\nname = "unused"\nurl = "https://unused.example/simple"\npriority = "explicit"\n'
-    )
-    (folder / "pyproject.toml").write_text(manifest)
-    monkeypatch.setenv("POETRY_HTTP_BASIC_CORP_USERNAME", "bob")
-    monkeypatch.setenv("POETRY_HTTP_BASIC_CORP_PASSWORD", "pa ss")
-    spec = poetry.read(folder / "poetry.lock")
-    assert spec.indexes.index_url == "https://pypi.org/simple"
-    assert spec.indexes.extra_index_urls == ("https://bob:pa%20ss@corp.example/simple",)
-    assert "bob" not in json.dumps(spec.key())
-
-
-def test_uv_index_credentials_from_uv_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    project = write(
-        tmp_path / "pyproject.toml",
-        """
-        [project]
-        name = "fn"
-        version = "1"
-        dependencies = ["orjson"]
-        [[tool.uv.index]]
-        name = "my-corp"
-        url = "https://corp.example/simple"
-        """,
-    )
-    monkeypatch.setenv("UV_INDEX_MY_CORP_USERNAME", "u")
-    monkeypatch.setenv("UV_INDEX_MY_CORP_PASSWORD", "p")
-    spec = pyproject.read(project)
-    assert spec.indexes.extra_index_urls == ("https://u:p@corp.example/simple",)
-    assert spec.key()["indexes"] == {
-        "index_url": None,
-        "extra_index_urls": ["https://corp.example/simple"],
-        "find_links": [],
-        "no_index": False,
-    }
-
-
 # -- local paths and VCS ---------------------------------------------------------------------------
-
-UV_WORKSPACE_LOCK = """
-version = 1
-revision = 3
-requires-python = ">=3.12"
-
-[manifest]
-members = ["app", "shared"]
-
-[[package]]
-name = "app"
-version = "0.1.0"
-source = { virtual = "." }
-dependencies = [{ name = "shared" }]
-
-[package.metadata]
-requires-dist = [{ name = "shared", editable = "libs/shared" }]
-
-[[package]]
-name = "shared"
-version = "0.2.0"
-source = { editable = "libs/shared" }
-"""
-
-
-def test_uv_workspace_member_is_a_fingerprinted_path(tmp_path: Path) -> None:
-    write(
-        tmp_path / "pyproject.toml",
-        """
-        [project]
-        name = "app"
-        version = "0.1.0"
-        dependencies = ["shared"]
-        [tool.uv.sources]
-        shared = { workspace = true }
-        [tool.uv.workspace]
-        members = ["libs/*"]
-        """,
-    )
-    member = tmp_path / "libs" / "shared"
-    write(member / "pyproject.toml", '[project]\nname = "shared"\nversion = "0.2.0"\n')
-    write(member / "shared" / "__init__.py", "X = 1\n")
-    write(member / ".venv" / "junk.py", "ignored\n")
-    lock = write(tmp_path / "uv.lock", UV_WORKSPACE_LOCK)
-    spec = uvlock.read(lock)
-    assert spec.requirements == (f"shared @ {member.resolve().as_uri()}",)
-    assert len(spec.path_fingerprints) == 1
-    # the same through the no-lock reader
-    assert pyproject.read(tmp_path / "pyproject.toml").requirements == spec.requirements
-    (member / ".venv" / "junk.py").write_text("still ignored\n")
-    assert uvlock.read(lock).digest() == spec.digest()
-    (member / "shared" / "__init__.py").write_text("X = 2\n")
-    assert uvlock.read(lock).digest() != spec.digest()
-
-
-def test_pyproject_path_source(tmp_path: Path) -> None:
-    write(tmp_path / "lib" / "lib" / "__init__.py", "")
-    write(tmp_path / "lib" / "pyproject.toml", "[project]\nname = 'lib'\nversion = '1'\n")  # a buildable project
-    project = write(
-        tmp_path / "fn" / "pyproject.toml",
-        """
-        [project]
-        name = "fn"
-        version = "1"
-        dependencies = ["lib; python_version >= '3.9'"]
-        [tool.uv.sources]
-        lib = { path = "../lib", editable = true }
-        """,
-    )
-    spec = pyproject.read(project)
-    assert spec.requirements == (f'lib @ {(tmp_path / "lib").resolve().as_uri()} ; python_version >= "3.9"',)
-    assert spec.path_fingerprints
 
 
 def vcs_cases(tmp_path: Path) -> list[tuple[Reader, Path]]:
@@ -434,14 +215,6 @@ def test_unknown_selections_are_errors() -> None:
         pipfile.read(LOCKS["Pipfile.lock"][1], extras=["fast"])
 
 
-def test_lock_with_a_corrupt_hash(tmp_path: Path) -> None:
-    lock = json.loads(LOCKS["Pipfile.lock"][1].read_text())
-    lock["default"]["click"]["hashes"] = ["sha256:not-hex"]
-    path = write(tmp_path / "Pipfile.lock", json.dumps(lock))
-    with pytest.raises(InputError, match="package click: malformed hash"):
-        pipfile.read(path)
-
-
 # -- markers ---------------------------------------------------------------------------------------
 
 
@@ -511,3 +284,255 @@ def test_install_each_lock_for_arm64_312(fmt: str, tmp_path: Path, pypi_cache: P
 def pypi_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One uv cache for the install tests, so the five formats download each wheel once."""
     return tmp_path_factory.mktemp("uv-cache")
+
+
+SAMESET = Path(__file__).parent / "fixtures" / "sameset"
+
+
+SAMESET_FILES = {"requirements": "requirements.txt", "pipfile": "Pipfile.lock", "poetry": "poetry.lock",
+                 "uv": "uv.lock"}
+
+
+TARGET = Target.from_runtime("python3.12", "x86_64")
+
+
+def tree(fmt: str, root: Path, cache: LocalStore) -> tuple[dict[str, bytes], dict[str, str]]:
+    entry = root / fmt
+    shutil.copytree(SAMESET / fmt, entry)
+    (entry / "index.py").write_text("def handler(event, context):\n    return 1\n")
+    result = build(BuildRequest(entry=entry, target=TARGET), root / f"out-{fmt}", cache)
+    assert result.report.source_files and SAMESET_FILES[fmt] in result.report.source_files
+    out = root / f"out-{fmt}"
+    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return {k: v for k, v in files.items() if k not in result.report.source_files}, dict(result.report.stripped)
+
+
+FORMATS_DIR = Path(__file__).parent / "fixtures" / "formats"
+
+
+LOCKED = ["uv", "poetry1", "poetry2", "pipfile", "pylock"]
+
+
+def bundle(fmt: str, target: Target, root: Path, cache: LocalStore) -> dict[str, str]:
+    entry = root / fmt
+    shutil.copytree(FORMATS_DIR / fmt, entry)
+    (entry / "index.py").write_text("def handler(event, context):\n    return 1\n")
+    result = build(BuildRequest(entry=entry, target=target), root / f"out-{fmt}", cache)
+    so = [p for p in (root / f"out-{fmt}").rglob("*.so")]
+    assert so, "orjson's extension module should be there"
+    machine = 183 if target.machine == "aarch64" else 62
+    assert all(int.from_bytes(p.read_bytes()[18:20], "little") == machine for p in so)
+    return result.packages
+
+
+URL = "https://alice:{secret}@pkgs.example.com/privpkg-1.0-py3-none-any.whl#sha256=" + "b" * 64
+
+
+def _url_in_every_format(root: Path) -> list[Path]:
+    """The same credentialed URL dependency in each format that can hold one; returns the files to read."""
+    link = URL.format(secret=PASSWORD)
+    project = '[project]\nname = "app"\nversion = "1"\n'
+    files = {
+        "req/requirements.txt": f"privpkg @ {link}\n",
+        "pp/pyproject.toml": project + f'dependencies = ["privpkg @ {link}"]\n',
+        "src/pyproject.toml": project + 'dependencies = ["privpkg"]\n[tool.uv.sources]\n'
+                              f'privpkg = {{ url = "{link}" }}\n',
+        "pl/pylock.toml": f'lock-version = "1.0"\n[[packages]]\nname = "privpkg"\nversion = "1.0"\n'
+                          f'archive = {{ url = "{link}", hashes = {{ sha256 = "{"b" * 64}" }} }}\n',
+        "pip/Pipfile.lock": json.dumps({"_meta": {"sources": []}, "default": {
+            "privpkg": {"file": link, "hashes": ["sha256:" + "b" * 64]}}}),
+        "uv/pyproject.toml": project + 'dependencies = ["privpkg"]\n',
+        "uv/uv.lock": textwrap.dedent(f"""\
+            version = 1
+            [[package]]
+            name = "app"
+            version = "1"
+            source = {{ virtual = "." }}
+            dependencies = [{{ name = "privpkg" }}]
+            [package.metadata]
+            requires-dist = [{{ name = "privpkg" }}]
+            [[package]]
+            name = "privpkg"
+            version = "1.0"
+            source = {{ url = "{link}" }}
+            wheels = [{{ url = "{link}", hash = "sha256:{"b" * 64}" }}]
+            """),
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return [root / n for n in ("req/requirements.txt", "pp/pyproject.toml", "src/pyproject.toml",
+                               "pl/pylock.toml", "pip/Pipfile.lock", "uv/uv.lock")]
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[Path]:
+    """A named pipe with a writer that connects only if someone opens it for reading (then writes ``six``):
+    a reader that opens it does not hang the tests, it reads a line and is caught by the assertions."""
+    path = tmp_path / "deps" / "pipe.txt"  # beside the function (in it, the source walk refuses it first)
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.wait(0.2):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO while nobody reads
+            except OSError:
+                continue
+            os.write(fd, b"six\n")
+            os.close(fd)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    yield path
+    stop.set()
+    thread.join()
+
+
+def _locks(archive: str, digest: str) -> dict[str, dict[str, str]]:
+    """The same local-archive dependency ``evil`` in each lock format that can name one."""
+    return {
+        "pylock.toml": {"pylock.toml": textwrap.dedent(f"""\
+            lock-version = "1.0"
+            created-by = "hand"
+            [[packages]]
+            name = "evil"
+            version = "1.0"
+            archive = {{ path = "{archive}", hashes = {{ sha256 = "{digest}" }} }}
+            """)},
+        "poetry.lock": {"pyproject.toml": '[project]\nname = "app"\nversion = "1"\ndependencies = ["evil"]\n',
+                        "poetry.lock": textwrap.dedent(f"""\
+            [[package]]
+            name = "evil"
+            version = "1.0"
+            groups = ["main"]
+            files = [{{ file = "evil-1.0-py3-none-any.whl", hash = "sha256:{digest}" }}]
+            [package.source]
+            type = "file"
+            url = "{archive}"
+            [metadata]
+            lock-version = "2.1"
+            """)},
+        "Pipfile.lock": {"Pipfile.lock": json.dumps({"_meta": {"sources": []}, "default": {
+            "evil": {"file": archive, "hashes": [f"sha256:{digest}"]}}})},
+    }
+
+
+def test_13_several_dependency_files_choose_by_upstreams_order(tmp_path: Path) -> None:
+    """Not an error any more: aws_lambda_python_alpha's order picks Pipfile.lock, and a notice names both."""
+    from cdk_native_python import inputs
+
+    entry = write_function(tmp_path, "purepkg\n", files={"Pipfile.lock": json.dumps({"_meta": {}, "default": {}})})
+    spec = inputs.load(entry)
+    assert spec is not None and spec.kind == "Pipfile.lock"
+    (notice,) = spec.notices
+    assert notice.code == "dependency-file-chosen" and notice.level == "info"
+    assert notice.message.startswith("using Pipfile.lock, ignoring requirements.txt beside it")
+    assert "dependency_file=" in notice.message
+
+
+@pytest.mark.pypi
+def test_four_formats_of_one_set_give_byte_identical_trees(tmp_path: Path) -> None:
+    pypi_store = LocalStore(tmp_path / "cache")
+    trees = {fmt: tree(fmt, tmp_path, pypi_store) for fmt in SAMESET_FILES}
+    reference, stripped = trees["requirements"]
+    names = {k.split("/")[0].split("-")[0].lower() for k in reference if ".dist-info/" in k}
+    assert names == {"aws_xray_sdk", "wrapt", "requests", "urllib3", "idna", "certifi", "charset_normalizer"}
+    assert set(stripped) == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
+    for fmt, (files, why) in trees.items():
+        assert sorted(files) == sorted(reference), fmt
+        assert files == reference, fmt
+        assert why == stripped, fmt
+
+
+@pytest.mark.pypi
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_all_lock_formats_install_the_same_set(tmp_path: Path, pypi_store: LocalStore, target: Target) -> None:
+    sets = {fmt: bundle(fmt, target, tmp_path, pypi_store) for fmt in LOCKED}
+    reference = sets["uv"]
+    assert "orjson" in reference and "appnope" not in reference
+    for fmt, packages in sets.items():
+        assert packages == reference, fmt
+
+
+@pytest.mark.pypi
+def test_requirements_and_pyproject_resolve_the_same_names(tmp_path: Path, pypi_store: LocalStore) -> None:
+    target = TARGETS[0]
+    reference = bundle("uv", target, tmp_path, pypi_store)
+    deps = ["orjson>=3.10", "click>=8.1", "python-dateutil>=2.9", "appnope>=0.1.4; sys_platform == 'darwin'"]
+    req = tmp_path / "req"
+    req.mkdir()
+    (req / "index.py").write_text("")
+    (req / "requirements.txt").write_text("\n".join(deps) + "\n")
+    pyproj = tmp_path / "pyproj"
+    pyproj.mkdir()
+    (pyproj / "index.py").write_text("")
+    (pyproj / "pyproject.toml").write_text(
+        '[project]\nname = "fn"\nversion = "0"\ndependencies = [' + ", ".join(f'"{d}"' for d in deps) + "]\n")
+    from_requirements = build(BuildRequest(entry=req, target=target), tmp_path / "o1", pypi_store).packages
+    from_pyproject = build(BuildRequest(entry=pyproj, target=target), tmp_path / "o2", pypi_store).packages
+    assert set(from_requirements) == set(from_pyproject) == set(reference)
+    assert "appnope" not in from_pyproject
+
+
+def test_url_credentials_are_split_off_in_every_format(tmp_path: Path) -> None:
+    from cdk_native_python.inputs import read_file
+
+    for path in _url_in_every_format(tmp_path):
+        spec = read_file(path)
+        assert len(spec.requirements) == 1, (path, spec.requirements)
+        line = spec.requirements[0]
+        assert line.startswith("privpkg @ https://pkgs.example.com/privpkg-1.0-py3-none-any.whl"), (path, line)
+        assert f"--hash=sha256:{'b' * 64}" in line, (path, line)
+        assert [(c.host, c.username, c.password) for c in spec.credentials] == [
+            ("pkgs.example.com", "alice", PASSWORD)], path
+        for text in (line, repr(spec), json.dumps(spec.key())):
+            assert PASSWORD not in text, (path, text)
+
+
+def test_fifo_is_refused_without_opening_it(tmp_path: Path, fifo: Path) -> None:
+    entry = write_function(tmp_path)
+    requirements = fifo.parent / "requirements.txt"
+    requirements.write_text("-r pipe.txt\n")
+    start = time.monotonic()
+    refused(tmp_path, entry, str(fifo), "FIFO", code="input-not-a-file", hint="regular file",
+            dependency_file=requirements)
+    assert time.monotonic() - start < 30
+
+
+@pytest.mark.parametrize("name", ["requirements.txt", "pylock.toml", "Pipfile.lock"])
+def test_huge_file_is_refused_without_reading_it(tmp_path: Path, name: str) -> None:
+    """Beside the function (in it, the source walk refuses the size first, also without reading)."""
+    entry = write_function(tmp_path)
+    huge = tmp_path / "deps" / name
+    huge.parent.mkdir()
+    with open(huge, "wb") as f:  # sparse: 3 GiB of size without 3 GiB of writes
+        f.truncate(3 << 30)
+    start = time.monotonic()
+    refused(tmp_path, entry, str(huge), "16 MiB", code="input-too-large", hint="", dependency_file=huge,
+            cli_memory_limit=2 << 30)
+    assert time.monotonic() - start < 30
+
+
+@pytest.mark.parametrize("fmt", ["pylock.toml", "poetry.lock", "Pipfile.lock"])
+@pytest.mark.parametrize("case", ["/etc/passwd", "missing", "not-an-archive", "outside-the-project"])
+def test_local_archive_in_a_lock_is_checked_at_read_time(tmp_path: Path, fmt: str, case: str) -> None:
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    outside = tmp_path / "elsewhere" / "evil-1.0-py3-none-any.whl"
+    outside.parent.mkdir()
+    from tests.wheelfactory import build_wheel
+
+    build_wheel(outside.parent, "evil", "1.0")
+    archive, says = {
+        "/etc/passwd": ("/etc/passwd", "not a wheel or source archive"),
+        "missing": ("dist/evil-1.0-py3-none-any.whl", "does not exist"),
+        "not-an-archive": ("dist/evil-1.0-py3-none-any.whl", "not a wheel or source archive"),
+        "outside-the-project": (str(outside), "outside the project"),
+    }[case]
+    entry = write_function(project, files=_locks(archive, "a" * 64)[fmt])
+    if case == "not-an-archive":
+        (entry / "dist").mkdir()
+        (entry / archive).write_text("root:x:0:0:root:/root:/bin/bash\n")
+    refused(tmp_path, entry, str(entry / fmt), "evil", says, code="local-archive")

@@ -31,10 +31,9 @@ from cdk_native_python.errors import BundlingError, InputError, VerificationErro
 from cdk_native_python.fingerprint import tree_digest
 from cdk_native_python.source import snapshot
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
-from tests.test_bad_inputs import BAD_APP, CDK, PYTHON, _clean_failure, _env
+from tests.cdkhelpers import BAD_APP, CDK, cdk_env, clean_failure, needs_cdk
+from tests.helpers import ARM312, PYTHON
 
-ARM312 = Target.from_runtime("python3.12", "arm64")
 SECRET = "aws_secret_access_key=wJalrXUtnFEMI-K7MDENG"
 
 
@@ -448,7 +447,7 @@ def _synth(tmp_path: Path, entry_setup: Callable[[Path], None]) -> tuple[subproc
     out = tmp_path / "cdk.out"
     args = [str(CDK), "synth", "--quiet", "--no-notices", "-o", str(out)]
     # a session of its own: a hang kills node *and* the app process it started (a blocked app would outlive it)
-    with subprocess.Popen(args, cwd=app, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    with subprocess.Popen(args, cwd=app, env=cdk_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, start_new_session=True) as proc:
         try:
             stdout, stderr = proc.communicate(timeout=120)
@@ -465,11 +464,8 @@ def _asset(out: Path) -> Path:
     return out / str(fn["Metadata"]["aws:asset:path"])
 
 
-synth = pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")
-
-
 @pytest.mark.synth
-@synth
+@needs_cdk
 def test_cdk_synth_copies_a_linked_folder(tmp_path: Path) -> None:
     shared = tmp_path / "common"
     shared.mkdir()
@@ -486,14 +482,14 @@ def test_cdk_synth_copies_a_linked_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.synth
-@synth
+@needs_cdk
 def test_cdk_synth_refuses_a_named_pipe_at_once(tmp_path: Path) -> None:
     proc, _ = _synth(tmp_path, lambda entry: os.mkfifo(entry / "pipe"))
-    _clean_failure(proc, "pipe", "named pipe")
+    clean_failure(proc, "pipe", "named pipe")
 
 
 @pytest.mark.synth
-@synth
+@needs_cdk
 def test_cdk_synth_warns_about_a_secret(tmp_path: Path) -> None:
     proc, _ = _synth(tmp_path, lambda entry: (entry / ".env").write_text(SECRET))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -2,7 +2,8 @@
 
 Every scenario talks to the server over HTTP with boto3 exactly as a user's build would: the standard
 AWS variables point it at 127.0.0.1, and the server's identities make wrong credentials and read-only
-access real 403s.
+access real 403s. The end-to-end tests run ``cdk-native-python build`` and ``cdk synth`` as machine A
+(trusted CI, writes) and machine B (a fresh laptop whose index is unreachable, reads).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,11 @@ from cdk_native_python.errors import ConfigurationError
 from cdk_native_python.reporter import Reporter, silent
 from cdk_native_python.store import archive, remote
 from cdk_native_python.store.remote import Pointer, RemoteCache, RemoteConfig
+from tests.cdkhelpers import needs_cdk
+from tests.helpers import closed_port
 from tests.s3server import ADMIN, READER, WRITER, S3Server, client_env
-from tests.wheelfactory import WheelIndex, find_uv
+from tests.treehelpers import craft, empty_dir, member, normalised, snapshot, unsafe_cases
+from tests.wheelfactory import WheelIndex, make_elf
 
 PREFIX = "team/cache"
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,98 +65,6 @@ def cache(bucket: str, *, write: bool = False, reporter: Reporter | None = None,
     return RemoteCache(RemoteConfig(f"s3://{bucket}/{PREFIX}", write), reporter or silent(), client=client)
 
 
-def empty_dir(path: Path) -> Path:
-    path.mkdir(parents=True)
-    return path
-
-
-def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
-    """Every entry under ``root``: folders with their mode, files with their mode and sha256."""
-    out: dict[str, tuple[Any, ...]] = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        st = path.lstat()
-        if path.is_symlink():
-            out[rel] = ("link", os.readlink(path))
-        elif path.is_dir():
-            out[rel] = ("dir", st.st_mode & 0o7777)
-        else:
-            out[rel] = ("file", st.st_mode & 0o7777, hashlib.sha256(path.read_bytes()).hexdigest())
-    return out
-
-
-def normalised(snap: dict[str, tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
-    """What a tree must look like after a round trip: folders 0o755, files 0o755 or 0o644."""
-    return {rel: ("dir", 0o755) if e[0] == "dir" else ("file", 0o755 if e[1] & 0o111 else 0o644, e[2])
-            for rel, e in snap.items()}
-
-
-def installed_tree(root: Path, index: WheelIndex) -> Path:
-    """A real installed entry: ``tree/`` (wheels installed by uv for the Lambda target) and ``meta.json``,
-    plus what trees can hold: an empty folder, executables, odd modes, non-ASCII names, a larger binary."""
-    tree = root / "tree"
-    subprocess.run([find_uv(), "pip", "install", "--target", str(tree), "--no-index", "--find-links",
-                    index.find_links, "--python-platform", "x86_64-manylinux_2_28", "--python-version", "3.12",
-                    "--only-binary", ":all:", "--link-mode", "copy", "--no-compile", "--quiet",
-                    "nativepkg", "usesattrs", "jsii"],
-                   check=True, env={**os.environ, "UV_CACHE_DIR": str(root.parent / "uv-cache")})
-    (tree / "empty" / "nested").mkdir(parents=True)
-    (tree / "données").mkdir()
-    (tree / "données" / "été.txt").write_text("ünïcödé\n")
-    (tree / "zero-bytes").write_bytes(b"")
-    tool = tree / "tool.sh"
-    tool.write_text("#!/bin/sh\necho hi\n")
-    tool.chmod(0o700)
-    private = tree / "private.cfg"
-    private.write_text("x=1\n")
-    private.chmod(0o600)
-    (tree / "big.bin").write_bytes(os.urandom(3 << 19))  # crosses the 1 MiB copy chunk
-    (root / "meta.json").write_text(json.dumps({"target": "python3.12/x86_64"}))
-    assert any(p.suffix == ".so" for p in tree.rglob("*")), "the tree has a real ELF extension module"
-    return root
-
-
-@pytest.fixture(scope="module")
-def entry_template(tmp_path_factory: pytest.TempPathFactory, wheel_index: WheelIndex) -> Path:
-    return installed_tree(empty_dir(tmp_path_factory.mktemp("remote") / "entry"), wheel_index)
-
-
-@pytest.fixture
-def entry(entry_template: Path, tmp_path: Path) -> Path:
-    """A fresh copy of the installed entry (tests may change it)."""
-    import shutil
-
-    return Path(shutil.copytree(entry_template, tmp_path / "entry"))
-
-
-def craft(members: list[Member], fmt: str = archive.ZSTD) -> bytes:
-    """A compressed tar of exactly ``members`` (as an attacker with write access would make it)."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    if fmt == archive.ZSTD:
-        import zstandard
-
-        return bytes(zstandard.ZstdCompressor().compress(raw.getvalue()))
-    import gzip
-
-    return gzip.compress(raw.getvalue())
-
-
-Member = tuple[tarfile.TarInfo, bytes | None]
-
-
-def member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", **attrs: Any) -> Member:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = 0o644
-    info.size = len(data) if kind == tarfile.REGTYPE else 0
-    for key, value in attrs.items():
-        setattr(info, key, value)
-    return info, (data if kind == tarfile.REGTYPE else None)
-
-
 def plant(server: S3Server, bucket: str, kind: str, key: str, blob: bytes, fmt: str = archive.ZSTD) -> str:
     """Upload ``blob`` at its true sha256 address and a valid pointer to it; return the content key."""
     admin = server.client(ADMIN)
@@ -166,14 +79,6 @@ def codes(reporter: Reporter) -> list[str]:
     return [n.code for n in reporter.warnings]
 
 
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """A port on 127.0.0.1 that nothing listens on."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    yield port
 
 
 # -- configuration ---------------------------------------------------------------------------------------------
@@ -231,10 +136,10 @@ def test_importing_the_module_loads_neither_boto3_nor_zstandard() -> None:
 # -- round trip ------------------------------------------------------------------------------------------------
 
 @pytest.mark.usefixtures("as_writer")
-def test_round_trip_of_an_installed_tree(s3_server: S3Server, s3_bucket: str, entry: Path, tmp_path: Path,
+def test_round_trip_of_an_installed_tree(s3_server: S3Server, s3_bucket: str, tree_entry: Path, tmp_path: Path,
                                          use_aws: Callable[[dict[str, str]], None]) -> None:
     writer = silent()
-    cache(s3_bucket, write=True, reporter=writer).push("trees", "k1", entry)
+    cache(s3_bucket, write=True, reporter=writer).push("trees", "k1", tree_entry)
     assert writer.notices == []
     objects = s3_server.keys(s3_bucket)
     pointer_key = f"{PREFIX}/v1/ac/trees/k1.json"
@@ -256,7 +161,7 @@ def test_round_trip_of_an_installed_tree(s3_server: S3Server, s3_bucket: str, en
     assert cache(s3_bucket, reporter=reader).fetch("trees", "k1", dest) is True
     assert reader.notices == []
     got = snapshot(dest)
-    assert got == normalised(snapshot(entry))
+    assert got == normalised(snapshot(tree_entry))
     assert got["tree/tool.sh"][1] == 0o755 and got["tree/private.cfg"][1] == 0o644
     assert got["tree/empty/nested"] == ("dir", 0o755)
     assert sorted(os.listdir(dest.parent)) == ["dest"], "the downloaded archive left nothing behind"
@@ -266,42 +171,23 @@ def test_round_trip_of_an_installed_tree(s3_server: S3Server, s3_bucket: str, en
     assert reader.notices == [] and not any(other.iterdir())
 
 
-def test_the_archive_is_deterministic(entry: Path, tmp_path: Path) -> None:
-    """The same tree gives the same bytes wherever it lives, whatever its mtimes and (normalised) modes."""
-    import shutil
-
-    copy = tmp_path / "copy"
-    shutil.copytree(entry, copy)
-    for path in copy.rglob("*"):
-        os.utime(path, (1_000_000, 1_000_000), follow_symlinks=False)
-    (copy / "tree" / "private.cfg").chmod(0o640)
-    for fmt in archive.FORMATS:
-        a, b = io.BytesIO(), io.BytesIO()
-        first, second = archive.pack(entry, a, fmt), archive.pack(copy, b, fmt)
-        assert first == second and a.getvalue() == b.getvalue()
-        assert first.digest == hashlib.sha256(a.getvalue()).hexdigest() and first.size == len(a.getvalue())
-        out = empty_dir(tmp_path / f"out-{fmt}")
-        archive.unpack(io.BytesIO(a.getvalue()), fmt, out)
-        assert snapshot(out) == normalised(snapshot(entry))
-
-
-def test_a_gzip_entry_written_without_zstandard_is_read(s3_server: S3Server, s3_bucket: str, entry: Path,
+def test_a_gzip_entry_written_without_zstandard_is_read(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
                                                          tmp_path: Path, as_writer: None) -> None:
     blob = io.BytesIO()
-    archive.pack(entry, blob, archive.GZIP)
+    archive.pack(tree_entry, blob, archive.GZIP)
     plant(s3_server, s3_bucket, "trees", "gz", blob.getvalue(), archive.GZIP)
     dest = empty_dir(tmp_path / "dest")
     assert cache(s3_bucket).fetch("trees", "gz", dest) is True
-    assert snapshot(dest) == normalised(snapshot(entry))
+    assert snapshot(dest) == normalised(snapshot(tree_entry))
 
 
 # -- integrity ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.usefixtures("as_writer")
 @pytest.mark.parametrize("tamper", ["flip-a-byte", "valid-archive-of-other-code"])
-def test_tampered_content_is_detected_and_nothing_extracted(s3_server: S3Server, s3_bucket: str, entry: Path,
+def test_tampered_content_is_detected_and_nothing_extracted(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
                                                             tmp_path: Path, tamper: str) -> None:
-    cache(s3_bucket, write=True).push("trees", "k1", entry)
+    cache(s3_bucket, write=True).push("trees", "k1", tree_entry)
     admin = s3_server.client(ADMIN)
     content_key = next(k for k in s3_server.keys(s3_bucket) if "/cas/" in k)
     original = admin.get_object(Bucket=s3_bucket, Key=content_key)["Body"].read()
@@ -326,9 +212,9 @@ def test_tampered_content_is_detected_and_nothing_extracted(s3_server: S3Server,
 
 
 @pytest.mark.usefixtures("as_writer")
-def test_a_pointer_to_a_missing_blob_is_a_miss_with_a_warning(s3_server: S3Server, s3_bucket: str, entry: Path,
+def test_a_pointer_to_a_missing_blob_is_a_miss_with_a_warning(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
                                                               tmp_path: Path) -> None:
-    cache(s3_bucket, write=True).push("trees", "k1", entry)
+    cache(s3_bucket, write=True).push("trees", "k1", tree_entry)
     content_key = next(k for k in s3_server.keys(s3_bucket) if "/cas/" in k)
     s3_server.client(ADMIN).delete_object(Bucket=s3_bucket, Key=content_key)
     reporter = silent()
@@ -339,35 +225,35 @@ def test_a_pointer_to_a_missing_blob_is_a_miss_with_a_warning(s3_server: S3Serve
 
 
 @pytest.mark.usefixtures("as_writer")
-def test_a_writer_restores_expired_content_behind_a_pointer(s3_server: S3Server, s3_bucket: str, entry: Path,
+def test_a_writer_restores_expired_content_behind_a_pointer(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
                                                             tmp_path: Path) -> None:
     """Lifecycle rules expire content by its own age, which can be older than a pointer to it: the next
-    writer that builds the entry uploads the same bytes again, and the entry works once more."""
-    cache(s3_bucket, write=True).push("trees", "k1", entry)
+    writer that builds the tree_entry uploads the same bytes again, and the tree_entry works once more."""
+    cache(s3_bucket, write=True).push("trees", "k1", tree_entry)
     objects = s3_server.keys(s3_bucket)
     content_key = next(k for k in objects if "/cas/" in k)
     s3_server.client(ADMIN).delete_object(Bucket=s3_bucket, Key=content_key)
     reporter = silent()
     assert cache(s3_bucket, reporter=reporter).fetch("trees", "k1", empty_dir(tmp_path / "miss")) is False
-    cache(s3_bucket, write=True, reporter=reporter).push("trees", "k1", entry)
+    cache(s3_bucket, write=True, reporter=reporter).push("trees", "k1", tree_entry)
     assert codes(reporter) == ["remote-cache-missing"], "the miss was said, the repair was silent"
     assert s3_server.keys(s3_bucket) == objects
     dest = empty_dir(tmp_path / "dest")
     assert cache(s3_bucket, reporter=reporter).fetch("trees", "k1", dest) is True
-    assert snapshot(dest) == normalised(snapshot(entry))
+    assert snapshot(dest) == normalised(snapshot(tree_entry))
 
 
 @pytest.mark.usefixtures("as_writer")
-def test_one_warning_per_kind_of_failure_per_process(s3_server: S3Server, s3_bucket: str, entry: Path,
+def test_one_warning_per_kind_of_failure_per_process(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
                                                      tmp_path: Path) -> None:
     """Ten functions missing ten blobs: the first construct's reporter says it once, the others stay quiet."""
     rc = cache(s3_bucket, write=True)
     admin = s3_server.client(ADMIN)
     for key in ("k1", "k2"):
-        rc.push("trees", key, entry)
+        rc.push("trees", key, tree_entry)
         blob = next(k for k in s3_server.keys(s3_bucket) if "/cas/" in k)
         admin.delete_object(Bucket=s3_bucket, Key=blob)
-        (entry / "tree" / "extra").write_text(key)  # the next key gets other content
+        (tree_entry / "tree" / "extra").write_text(key)  # the next key gets other content
     first, second = silent(), silent()
     assert cache(s3_bucket, reporter=first).fetch("trees", "k1", empty_dir(tmp_path / "a")) is False
     assert cache(s3_bucket, reporter=second).fetch("trees", "k2", empty_dir(tmp_path / "b")) is False
@@ -392,39 +278,6 @@ def test_a_garbage_pointer_is_a_miss_with_a_warning(s3_server: S3Server, s3_buck
     assert not any(dest.iterdir())
 
 
-def _unsafe_cases(outside: Path) -> dict[str, tuple[str, list[Member]]]:
-    """Archives an attacker with write access could upload, each with the reason it must be refused for."""
-    ok = member("tree/ok.py", data=b"x = 1\n")
-    not_plain = "is not a plain relative path"
-    return {
-        "dot-dot": (not_plain, [ok, member("tree/../../escaped", data=b"pwned")]),
-        "leading-dot-dot": (not_plain, [member("../escaped", data=b"pwned")]),
-        "absolute": (not_plain, [ok, member(str(outside / "absolute"), data=b"pwned")]),
-        "dot-segment": (not_plain, [ok, member("tree/./x", data=b"x")]),
-        "backslash": (not_plain, [ok, member("tree\\..\\..\\escaped", data=b"pwned")]),
-        "symlink": ("is a symlink", [ok, member("tree/link", tarfile.SYMTYPE, linkname=str(outside))]),
-        "symlink-then-write-through": ("is a symlink", [
-            member("tree/link", tarfile.SYMTYPE, linkname=str(outside)), member("tree/link/through", data=b"pwned")]),
-        "hardlink": ("is a hard link", [ok, member("tree/hard", tarfile.LNKTYPE, linkname="tree/ok.py")]),
-        "char-device": ("is a character device", [ok, member("tree/null", tarfile.CHRTYPE, devmajor=1, devminor=3)]),
-        "block-device": ("is a block device", [ok, member("tree/disk", tarfile.BLKTYPE, devmajor=8, devminor=0)]),
-        "fifo": ("is a fifo", [ok, member("tree/pipe", tarfile.FIFOTYPE)]),
-        "duplicate": ("clashes with another member", [ok, member("tree/ok.py", data=b"evil = 1\n")]),
-        "file-then-dir": ("clashes with another member", [ok, member("tree/ok.py/inner", data=b"x")]),
-    }
-
-
-@pytest.mark.parametrize("case", sorted(_unsafe_cases(Path("/x"))))
-def test_unpack_refuses_unsafe_members_and_leaves_nothing(tmp_path: Path, case: str) -> None:
-    outside = empty_dir(tmp_path / "outside")
-    dest = empty_dir(tmp_path / "area" / "work" / "dest")
-    reason, members = _unsafe_cases(outside)[case]
-    with pytest.raises(archive.ArchiveError, match=reason):
-        archive.unpack(io.BytesIO(craft(members)), archive.ZSTD, dest)
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
-        "area", "area/work", "area/work/dest", "outside"]
-
-
 @pytest.mark.usefixtures("as_writer")
 @pytest.mark.parametrize("case", ["dot-dot", "absolute", "symlink-then-write-through", "hardlink", "char-device"])
 def test_unsafe_archives_are_refused_and_nothing_is_written(s3_server: S3Server, s3_bucket: str, tmp_path: Path,
@@ -432,7 +285,7 @@ def test_unsafe_archives_are_refused_and_nothing_is_written(s3_server: S3Server,
     """Uploaded under their true digest with a valid pointer: the digest matches, extraction still refuses."""
     outside = empty_dir(tmp_path / "outside")
     dest = empty_dir(tmp_path / "area" / "work" / "dest")
-    reason, members = _unsafe_cases(outside)[case]
+    reason, members = unsafe_cases(outside)[case]
     content_key = plant(s3_server, s3_bucket, "trees", "evil", craft(members))
     reporter = silent()
     assert cache(s3_bucket, reporter=reporter).fetch("trees", "evil", dest) is False
@@ -445,9 +298,10 @@ def test_unsafe_archives_are_refused_and_nothing_is_written(s3_server: S3Server,
 
 # -- failures ------------------------------------------------------------------------------------------------------
 
-def test_server_down_is_one_quick_warning_then_no_more_tries(closed_port: int, tmp_path: Path,
+def test_server_down_is_one_quick_warning_then_no_more_tries(tmp_path: Path,
                                                              use_aws: Callable[[dict[str, str]], None]) -> None:
-    use_aws(client_env(f"http://127.0.0.1:{closed_port}", WRITER))
+    port = closed_port()  # nothing listens there
+    use_aws(client_env(f"http://127.0.0.1:{port}", WRITER))
     remote.reset_process_state()
     reporter = silent()
     rc = cache("some-bucket", write=True, reporter=reporter)
@@ -461,7 +315,7 @@ def test_server_down_is_one_quick_warning_then_no_more_tries(closed_port: int, t
     later = time.perf_counter() - start
     assert codes(reporter) == ["remote-cache-unreachable"]
     message = reporter.warnings[0].message
-    assert f"127.0.0.1:{closed_port}" in message and "s3://some-bucket/team/cache" in message
+    assert f"127.0.0.1:{port}" in message and "s3://some-bucket/team/cache" in message
     assert "building locally" in message
     assert first < 3.0, f"the first failure took {first:.2f}s"
     assert later < 0.05, f"the endpoint was tried again ({later:.2f}s)"
@@ -553,25 +407,26 @@ def test_no_credentials_at_all_is_a_warning(s3_server: S3Server, s3_bucket: str,
     assert "no usable AWS credentials" in reporter.warnings[0].message
 
 
-def test_read_only_credentials_with_the_write_flag_are_a_warning(s3_server: S3Server, s3_bucket: str, entry: Path,
+def test_read_only_credentials_with_the_write_flag_are_a_warning(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
                                                                  use_aws: Callable[[dict[str, str]], None]) -> None:
     use_aws(s3_server.env(READER))
     reporter = silent()
-    cache(s3_bucket, write=True, reporter=reporter).push("trees", "k1", entry)
+    cache(s3_bucket, write=True, reporter=reporter).push("trees", "k1", tree_entry)
     assert codes(reporter) == ["remote-cache-write-denied"]
     assert "s3:PutObject" in reporter.warnings[0].message and "not shared" in reporter.warnings[0].message
     assert s3_server.keys(s3_bucket) == {}
 
 
 @pytest.mark.usefixtures("as_writer")
-def test_a_read_only_client_writes_nothing(s3_server: S3Server, s3_bucket: str, entry: Path, tmp_path: Path) -> None:
+def test_a_read_only_client_writes_nothing(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
+                                           tmp_path: Path) -> None:
     """Even holding credentials that could write: without the write flag, nothing is uploaded."""
     before = s3_server.keys(s3_bucket)
     reporter = silent()
     rc = cache(s3_bucket, write=False, reporter=reporter)
     assert rc.fetch("trees", "k1", empty_dir(tmp_path / "dest")) is False
-    rc.push("trees", "k1", entry)
-    rc.push("locks", "k1", entry)
+    rc.push("trees", "k1", tree_entry)
+    rc.push("locks", "k1", tree_entry)
     assert s3_server.keys(s3_bucket) == before == {}
     assert reporter.notices == []
 
@@ -661,49 +516,49 @@ def _race(s3_server: S3Server, bucket: str, trees: list[Path], reporter: Reporte
 
 @pytest.mark.usefixtures("as_writer")
 def test_two_writers_racing_on_one_key_both_succeed_with_one_object(s3_server: S3Server, s3_bucket: str,
-                                                                     entry: Path, tmp_path: Path) -> None:
+                                                                     tree_entry: Path, tmp_path: Path) -> None:
     reporter = silent()
-    _race(s3_server, s3_bucket, [entry, entry], reporter)
+    _race(s3_server, s3_bucket, [tree_entry, tree_entry], reporter)
     assert reporter.notices == []
     objects = s3_server.keys(s3_bucket)
     assert len([k for k in objects if "/ac/" in k]) == 1 and len([k for k in objects if "/cas/" in k]) == 1
     dest = empty_dir(tmp_path / "dest")
     assert cache(s3_bucket).fetch("trees", "raced", dest) is True
-    assert snapshot(dest) == normalised(snapshot(entry))
+    assert snapshot(dest) == normalised(snapshot(tree_entry))
 
 
 @pytest.mark.usefixtures("as_writer")
 def test_racing_writers_of_different_content_the_first_pointer_wins(s3_server: S3Server, s3_bucket: str,
-                                                                     entry: Path, tmp_path: Path) -> None:
+                                                                     tree_entry: Path, tmp_path: Path) -> None:
     """Two machines whose compressors differ (another zstd build) upload different bytes for one key:
     both contents are stored, one pointer wins and stays, both writers report success."""
     import shutil
 
     other = tmp_path / "other"
-    shutil.copytree(entry, other)
+    shutil.copytree(tree_entry, other)
     (other / "tree" / "extra.txt").write_text("different bytes\n")
     reporter = silent()
-    _race(s3_server, s3_bucket, [entry, other], reporter)
+    _race(s3_server, s3_bucket, [tree_entry, other], reporter)
     assert reporter.notices == []
     objects = s3_server.keys(s3_bucket)
     pointers = [k for k in objects if "/ac/" in k]
     assert len(pointers) == 1 and len([k for k in objects if "/cas/" in k]) == 2
     dest = empty_dir(tmp_path / "dest")
     assert cache(s3_bucket).fetch("trees", "raced", dest) is True
-    assert snapshot(dest) in (normalised(snapshot(entry)), normalised(snapshot(other)))
+    assert snapshot(dest) in (normalised(snapshot(tree_entry)), normalised(snapshot(other)))
 
 
 @pytest.mark.usefixtures("as_writer")
-def test_a_late_writer_gets_412_and_counts_it_as_success(s3_server: S3Server, s3_bucket: str, entry: Path,
+def test_a_late_writer_gets_412_and_counts_it_as_success(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
                                                          tmp_path: Path) -> None:
     """The loser of a race (it checked before the winner wrote) finds the pointer there: HTTP 412, no warning,
     and the winner's pointer is untouched."""
     import shutil
 
-    cache(s3_bucket, write=True).push("trees", "k1", entry)
+    cache(s3_bucket, write=True).push("trees", "k1", tree_entry)
     first = s3_server.keys(s3_bucket)
     other = tmp_path / "other"
-    shutil.copytree(entry, other)
+    shutil.copytree(tree_entry, other)
     (other / "tree" / "extra.txt").write_text("different bytes\n")
     late = _AfterCheck(RemoteConfig(f"s3://{s3_bucket}/{PREFIX}", write=True), silent())
     late.barrier = threading.Barrier(1)
@@ -714,3 +569,207 @@ def test_a_late_writer_gets_412_and_counts_it_as_success(s3_server: S3Server, s3
     pointer_key = f"{PREFIX}/v1/ac/trees/k1.json"
     assert after[pointer_key] == first[pointer_key], "the first writer's pointer stays"
     assert len(after) == 3  # its content was uploaded (another digest) but nothing points at it
+
+
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+
+
+
+
+def env_for(server: S3Server, credentials: tuple[str, str], cache: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_NATIVE_PYTHON_"))}
+    return {**env, **server.env(credentials), "CDK_NATIVE_PYTHON_CACHE_DIR": str(cache), **extra}
+
+
+def project(root: Path, requirements: str = "purepkg\nnativepkg\nboto3\n") -> Path:
+    src = root / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    (src / "index.py").write_text("import purepkg\n\ndef handler(event, context):\n    return 'ok'\n")
+    (src / "requirements.txt").write_text(requirements)
+    return src
+
+
+def build(src: Path, out: Path, index_url: str, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cdk_native_python.cli", "build", "--runtime", "python3.12", "--arch", "arm64",
+         "--source", str(src), "--index-url", index_url, "--zip", str(out), "--report", f"{out}.json", *extra],
+        capture_output=True, text=True, env=env, timeout=300, check=False)
+
+
+def report(zip_path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(Path(f"{zip_path}.json").read_text())
+    return data
+
+
+def objects(server: S3Server, bucket: str) -> dict[str, bytes]:
+    return server.keys(bucket)
+
+
+def own_index(tmp_path: Path, shared: WheelIndex) -> WheelIndex:
+    """A copy of the hermetic index this test may take down."""
+    folder = tmp_path / "index"
+    folder.mkdir()
+    for f in Path(shared.root).iterdir():
+        shutil.copy(f, folder)
+    return WheelIndex(folder)
+
+
+def test_a_fresh_machine_builds_offline_from_a_warm_remote(tmp_path: Path, wheel_index: WheelIndex,
+                                                           s3_server: S3Server, s3_bucket: str) -> None:
+    src = project(tmp_path)
+    url = f"s3://{s3_bucket}/{PREFIX}"
+    index = own_index(tmp_path, wheel_index)
+    a = build(src, tmp_path / "a.zip", index.url, env_for(s3_server, WRITER, tmp_path / "cache-a"),
+              "--remote-cache", url, "--remote-cache-write")
+    index.close()  # from now on the index is unreachable: the same URL, nothing listening
+    assert a.returncode == 0, a.stderr
+    shared = objects(s3_server, s3_bucket)
+    kinds = sorted({k.split("/")[3] for k in shared if "/ac/" in k})
+    assert kinds == ["resolutions", "trees"] and any("/cas/sha256/" in k for k in shared)
+    # machine B: empty cache, the index unreachable, the remote given by the environment, read-only
+    b_env = env_for(s3_server, READER, tmp_path / "cache-b", CDK_NATIVE_PYTHON_REMOTE_CACHE=url)
+    b = build(src, tmp_path / "b.zip", index.url, b_env)
+    assert b.returncode == 0, b.stderr
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    assert report(tmp_path / "a.zip")["asset_hash"] == report(tmp_path / "b.zip")["asset_hash"]
+    assert report(tmp_path / "b.zip")["cache"] == {"resolve": "hit", "install": "hit"}
+    assert "warning" not in b.stderr
+    assert objects(s3_server, s3_bucket) == shared  # a reader wrote nothing
+    for secret in (WRITER[1], READER[1]):  # credentials never reach output, keys, reports or assets
+        assert secret not in a.stderr + b.stderr
+        assert all(secret.encode() not in k.encode() + v for k, v in shared.items())
+        with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+            assert all(secret.encode() not in zf.read(n) for n in zf.namelist())
+        assert secret not in Path(f"{tmp_path / 'b.zip'}.json").read_text()
+
+
+def test_a_read_only_client_writes_nothing_even_when_it_builds(tmp_path: Path, wheel_index: WheelIndex,
+                                                               s3_server: S3Server, s3_bucket: str) -> None:
+    src = project(tmp_path)
+    env = env_for(s3_server, WRITER, tmp_path / "cache", CDK_NATIVE_PYTHON_REMOTE_CACHE=f"s3://{s3_bucket}/{PREFIX}")
+    done = build(src, tmp_path / "a.zip", wheel_index.url, env)
+    assert done.returncode == 0, done.stderr
+    assert report(tmp_path / "a.zip")["cache"] == {"resolve": "miss", "install": "miss"}
+    assert objects(s3_server, s3_bucket) == {}
+
+
+def test_with_the_server_down_the_build_succeeds_with_one_warning(tmp_path: Path, wheel_index: WheelIndex,
+                                                                  s3_server: S3Server) -> None:
+    src = project(tmp_path)
+    down = f"http://127.0.0.1:{closed_port()}"
+    env = env_for(s3_server, WRITER, tmp_path / "cache", AWS_ENDPOINT_URL=down, AWS_ENDPOINT_URL_S3=down)
+    done = build(src, tmp_path / "a.zip", wheel_index.url, env, "--remote-cache", "s3://nobody-home/x",
+                 "--remote-cache-write")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "s3://nobody-home/x" in warnings[0] and "cannot connect" in warnings[0], warnings
+    assert "building locally" in warnings[0]
+    clean = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, WRITER, tmp_path / "clean"))
+    assert clean.returncode == 0
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_a_tampered_remote_tree_is_never_shipped(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server,
+                                                 s3_bucket: str) -> None:
+    src = project(tmp_path)
+    url = f"s3://{s3_bucket}/{PREFIX}"
+    assert build(src, tmp_path / "a.zip", wheel_index.url, env_for(s3_server, WRITER, tmp_path / "cache-a"),
+                 "--remote-cache", url, "--remote-cache-write").returncode == 0
+    admin = s3_server.client()
+    blobs = [k for k in objects(s3_server, s3_bucket) if "/cas/" in k]
+    for key in blobs:  # flip a byte in every stored archive
+        body = bytearray(admin.get_object(Bucket=s3_bucket, Key=key)["Body"].read())
+        body[len(body) // 2] ^= 0xFF
+        admin.put_object(Bucket=s3_bucket, Key=key, Body=bytes(body))
+    b = build(src, tmp_path / "b.zip", wheel_index.url,
+              env_for(s3_server, READER, tmp_path / "cache-b", CDK_NATIVE_PYTHON_REMOTE_CACHE=url))
+    assert b.returncode == 0, b.stderr
+    assert "remote" in b.stderr and "warning" in b.stderr
+    assert report(tmp_path / "b.zip")["cache"] == {"resolve": "miss", "install": "miss"}  # built locally
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+
+
+def test_a_remote_tree_failing_verification_is_rejected(tmp_path: Path, wheel_index: WheelIndex,
+                                                        s3_server: S3Server, s3_bucket: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compromised writer shares, under the key of a good arm64 tree, a tree holding an x86_64 binary: the
+    digest is right, the content is not. The reader verifies the tree before using it, and builds its own."""
+    src = project(tmp_path, "nativepkg\n")
+    url = f"s3://{s3_bucket}/{PREFIX}"
+    assert build(src, tmp_path / "good.zip", wheel_index.url,
+                 env_for(s3_server, WRITER, tmp_path / "cache-good")).returncode == 0
+    (good,) = (tmp_path / "cache-good" / "trees").iterdir()
+    evil = tmp_path / "evil-entry"
+    shutil.copytree(good, evil, ignore=shutil.ignore_patterns("manifest.json"))
+    for p in evil.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    (evil / "tree" / "nativepkg" / "_native.abi3.so").write_bytes(make_elf("x86_64"))
+    for name, value in s3_server.env(WRITER).items():
+        monkeypatch.setenv(name, value)
+    from cdk_native_python.store.remote import RemoteCache, RemoteConfig
+
+    RemoteCache(RemoteConfig(url, write=True)).push("trees", good.name, evil)
+    b = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, READER, tmp_path / "cache-b"),
+              "--remote-cache", url)
+    assert b.returncode == 0, b.stderr
+    (warning,) = [line for line in b.stderr.splitlines() if "warning:" in line]
+    assert f"remote cache entry trees/{good.name[:16]}" in warning and "rejected" in warning and "x86_64" in warning
+    assert report(tmp_path / "b.zip")["cache"]["install"] == "miss"
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        assert zf.read("nativepkg/_native.abi3.so")[18] == 183  # aarch64: the reader's own install
+
+
+def test_two_writers_race_on_the_same_key(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server,
+                                          s3_bucket: str) -> None:
+    src = project(tmp_path)
+    url = f"s3://{s3_bucket}/{PREFIX}"
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "cdk_native_python.cli", "build", "--runtime", "python3.12", "--arch", "arm64",
+         "--source", str(src), "--index-url", wheel_index.url, "--zip", str(tmp_path / f"{i}.zip"),
+         "--remote-cache", url, "--remote-cache-write"],
+        env=env_for(s3_server, WRITER, tmp_path / f"cache-{i}"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for i in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert "warning" not in err
+    pointers = [k for k in objects(s3_server, s3_bucket) if "/ac/" in k]
+    assert len(pointers) == 2  # one resolution and one tree, whoever won
+    assert hashlib.sha256((tmp_path / "0.zip").read_bytes()).digest() == \
+        hashlib.sha256((tmp_path / "1.zip").read_bytes()).digest()
+
+
+@pytest.mark.synth
+@needs_cdk
+def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server,
+                                                      s3_bucket: str) -> None:
+    app = tmp_path / "app"
+    fn = app / "fn"
+    fn.mkdir(parents=True)
+    (fn / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (fn / "requirements.txt").write_text("purepkg\nnativepkg\n")
+    (app / "app.py").write_text(
+        "import aws_cdk as cdk\nfrom aws_cdk import aws_lambda as lambda_\n"
+        "from cdk_native_python import BundlingOptions, NativePythonFunction\n"
+        "import os\napp = cdk.App()\nstack = cdk.Stack(app, 'S')\n"
+        "NativePythonFunction(stack, 'Fn', entry='fn', runtime=lambda_.Runtime.PYTHON_3_12,\n"
+        "    architecture=lambda_.Architecture.ARM_64,\n"
+        "    bundling=BundlingOptions(index_url=os.environ['INDEX']))\napp.synth()\n")
+    (app / "cdk.json").write_text(json.dumps({"app": f"{sys.executable} app.py"}))
+    url = f"s3://{s3_bucket}/{PREFIX}"
+
+    def synth(cache: Path, index: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        env = env_for(s3_server, WRITER, cache, INDEX=index, CDK_NATIVE_PYTHON_REMOTE_CACHE=url,
+                      CDK_DISABLE_CLI_TELEMETRY="1", JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1", **extra)
+        return subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(cache.parent / "out")],
+                              cwd=app, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+    index = own_index(tmp_path, wheel_index)
+    ci = synth(tmp_path / "ci" / "cache", index.url, CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE="1")
+    index.close()
+    assert ci.returncode == 0, ci.stderr[-3000:]
+    laptop = synth(tmp_path / "laptop" / "cache", index.url)
+    assert laptop.returncode == 0, laptop.stderr[-3000:]
+    assert "resolve cached, install cached" in laptop.stderr
+    assets = [sorted(p.name for p in (tmp_path / m / "out").glob("asset.*")) for m in ("ci", "laptop")]
+    assert assets[0] == assets[1] and assets[0]

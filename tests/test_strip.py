@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import runtimes
+from cdk_native_python import (
+    runtimes,
+)
 from cdk_native_python.distributions import installed
 from cdk_native_python.install import strip_installed as strip
 from cdk_native_python.records import PackageRecord, StripResult, TreeRecord
 from cdk_native_python.spec import DependencySpec
-from cdk_native_python.strip import StripOptions, notices, plan, plan_graph
+from cdk_native_python.strip import StripOptions, notices, plan, plan_graph, provided_by_layers
 from cdk_native_python.target import Target
 
 ARM313 = Target.from_runtime("python3.13", "arm64")
@@ -216,3 +218,31 @@ def test_what_the_users_extras_require_is_kept(tmp_path: Path) -> None:
     result = plan(installed(tmp_path), ARM313, ["aws-lambda-powertools"], options)
     assert "urllib3" not in result.removed and ">=2.7.0" in result.kept_seeds["urllib3"]
     assert {"boto3", "botocore", "s3transfer"} <= set(result.removed)
+
+
+def test_provided_packages_are_removed_exactly(tmp_path: Path) -> None:
+    dist(tmp_path, "requests", ["certifi", "idna"])
+    dist(tmp_path, "certifi")
+    dist(tmp_path, "idna")
+    dist(tmp_path, "app", ["requests"])
+    options = StripOptions(provided=(("requests", "1.0", "S/L"), ("certifi", "1.0.0", "S/L"), ("other", "3", "S/L")))
+    result = strip(tmp_path, Target.from_runtime("python3.12"), ["app", "requests"], options)
+    # idna is only needed by requests but stays: removal is exact, not an exclusive closure
+    assert set(installed(tmp_path)) == {"app", "idna"}
+    assert result.removed == {"requests": "provided by layer S/L", "certifi": "provided by layer S/L"}
+    assert not (tmp_path / "requests").exists() and (tmp_path / "idna" / "__init__.py").is_file()
+
+
+def test_provided_mismatch_keep_and_key(tmp_path: Path) -> None:
+    dist(tmp_path, "depa")
+    dist(tmp_path, "boto3")
+    dists = installed(tmp_path)
+    clash = StripOptions(provided=(("depa", "2.0", "S/L"),))
+    assert provided_by_layers(dists, clash) == {}  # another version: the function's copy stays
+    assert provided_by_layers(dists, StripOptions(provided=(("depa", "1.0", "S/L"),))) == {
+        "depa": "provided by layer S/L"}
+    assert provided_by_layers(dists, StripOptions(keep=("depa",), provided=(("depa", "1.0", "S/L"),))) == {}
+    # a package stripped anyway (the runtime's boto3) is not a clash
+    assert provided_by_layers(dists, StripOptions(provided=(("boto3", "9", "S/L"),)), ["boto3"]) == {}
+    assert "provided" not in StripOptions().key()
+    assert StripOptions(provided=(("depa", "2.0", "S/L"),)).key() != StripOptions().key()
