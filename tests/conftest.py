@@ -101,6 +101,8 @@ def locked_index() -> Iterator[str]:
             self.send_header("WWW-Authenticate", 'Basic realm="private"')
             self.end_headers()
 
+        do_HEAD = do_GET  # uv asks for a direct URL's headers first
+
         def log_message(self, *args: object) -> None:
             pass
 

@@ -14,12 +14,17 @@ from typing import Any
 
 import pytest
 
+from cdk_native_python import uv
 from cdk_native_python.engine import BuildRequest, BuildResult, build
-from cdk_native_python.errors import BundlingError, InputError
+from cdk_native_python.errors import (
+    BundlingError,
+    InputError,
+)
 from cdk_native_python.install import InstallOptions
 from cdk_native_python.slim import SlimOptions
 from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store.local import LocalStore
+from cdk_native_python.strip import StripOptions
 from cdk_native_python.target import Target
 from tests.wheelfactory import WheelIndex, build_wheel
 
@@ -82,6 +87,13 @@ def slim_wheel(wheels: Path) -> None:
         "slimpkg/_speed.pyx": b"cdef int x = 1\n",
         "slimpkg/data/schema.json": b"{}",
     })
+
+
+def index_request(entry: Path, target: Target, index: Any, *, strip: StripOptions | None = None,
+                  **kw: Any) -> BuildRequest:
+    """A request for ``target`` that resolves from ``index`` (a :class:`WheelIndex`)."""
+    return BuildRequest(entry=entry, target=target, indexes=IndexOptions(index_url=index.url),
+                        install=InstallOptions(strip=strip or StripOptions()), **kw)
 
 
 def engine_build(tmp_path: Path, entry: Path, target: Target = ARM312, *, index: WheelIndex | None = None,
@@ -166,3 +178,22 @@ def closed_port() -> int:
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name) if folder.is_dir() else []
+
+
+# -- uv as the engine runs it ---------------------------------------------------------------------------------
+
+def uv_compile(tmp_path: Path, requirements: str, *index_args: str) -> uv.Result:
+    """``uv pip compile`` for python3.12 arm64 wheels only: what uv really says (its message is what we parse)."""
+    (tmp_path / "requirements.in").write_text(requirements)
+    return uv.run(["pip", "compile", str(tmp_path / "requirements.in"), "--python-platform",
+                   ARM312.uv_python_platform, "--python-version", ARM312.python_version, "--only-binary", ":all:",
+                   "--quiet", *index_args], tmp_path / "uv-cache")
+
+
+def uv_install(tmp_path: Path, requirements: str, *index_args: str) -> uv.Result:
+    """``uv pip install --no-deps`` of pinned ``requirements`` for python3.12 arm64."""
+    (tmp_path / "pins.txt").write_text(requirements)
+    return uv.run(["pip", "install", "--target", str(tmp_path / "t"), "--no-deps", "--only-binary", ":all:",
+                   "--python-platform", ARM312.uv_python_platform, "--python-version", ARM312.python_version,
+                   "-r", str(tmp_path / "pins.txt"), *index_args], tmp_path / "uv-cache")
+

@@ -27,8 +27,19 @@ from cdk_native_python.errors import (
 )
 from cdk_native_python.options import DOCKER_ONLY, from_context
 from cdk_native_python.reporter import silent
-from tests.cdkhelpers import BAD_APP, CDK, PY312, function_entry, needs_cdk, said_on, stack, staged
-from tests.helpers import PYTHON, ROOT, closed_port, write_function
+from tests.cdkhelpers import (
+    CDK,
+    PY312,
+    bad_app,
+    cdk_env,
+    clean_failure,
+    function_entry,
+    needs_cdk,
+    said_on,
+    stack,
+    staged,
+)
+from tests.helpers import PYTHON, ROOT, closed_port
 from tests.tracerset import SHIPPED_313, tracer_function
 
 pytestmark = pytest.mark.usefixtures("cache_env")
@@ -183,8 +194,6 @@ def test_a_misspelt_or_per_function_context_key_is_an_error_not_ignored(tmp_path
 # -- hooks as upstream runs them ---------------------------------------------------------------------------
 
 
-
-
 APP = """\
 import os
 import zipfile
@@ -243,28 +252,6 @@ def warnings_of(metadata: dict[str, Any]) -> dict[str, list[str]]:
             if entry["type"] == "aws:cdk:warning":
                 found.setdefault(path, []).append(entry["data"])
     return found
-
-
-def bad_app(tmp_path: Path, props: str, requirements: str | None) -> Path:
-    app = tmp_path / "app"
-    write_function(app, requirements)
-    (app / "app.py").write_text(BAD_APP.format(props=props))
-    (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
-    return app
-
-
-def cdk_env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR": str(tmp_path / "cache"), "CDK_DISABLE_CLI_TELEMETRY": "1",
-            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-
-
-def clean_failure(proc: subprocess.CompletedProcess[str], *culprits: str) -> None:
-    assert proc.returncode != 0, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert "\n    at " not in proc.stderr, proc.stderr
-    assert "hint:" in proc.stderr, proc.stderr
-    for culprit in culprits:
-        assert culprit in proc.stderr, proc.stderr
 
 
 def _cases(index_url: str, unreachable: str) -> dict[str, tuple[str, str | None, tuple[str, ...]]]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from cdk_native_python import fingerprint
 from cdk_native_python.engine import BuildRequest, BuildResult, build, bundle, prepare
 from cdk_native_python.errors import BundlingError, InputError, VerificationError
 from cdk_native_python.fingerprint import tree_digest
@@ -495,3 +496,37 @@ def test_cdk_synth_warns_about_a_secret(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "source file .env looks like" in proc.stderr and "asset_excludes=['.env']" in proc.stderr
     assert SECRET not in proc.stderr
+
+
+# -- what is left out (fingerprint.py) ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("rel", "patterns", "excluded"), [
+    ("tests/test_x.py", ("tests",), True),  # a component anywhere
+    ("pkg/tests/data.json", ("tests",), True),
+    ("pkg/testsuite.py", ("tests",), False),  # a whole component, not a prefix
+    ("pkg/mod.pyc", ("*.pyc",), True),
+    ("docs/build", ("docs/build",), True),  # the whole relative path (the walk asks for each folder)
+    ("docs/build", ("/docs/build/",), True),  # slashes around a pattern do not matter
+    ("src/docs/build", ("docs/build",), False),
+    ("notes.md", (), False),
+    ("a/b/c.txt", ("b", "*.md"), True),
+])
+def test_exclusion_patterns_match_a_component_or_the_whole_path(rel: str, patterns: tuple[str, ...],
+                                                                excluded: bool) -> None:
+    assert fingerprint.is_excluded(rel, patterns) is excluded
+
+
+def test_a_local_package_fingerprint_ignores_what_never_ships_and_sees_the_rest(tmp_path: Path) -> None:
+    pkg = tmp_path / "lib"
+    (pkg / "lib").mkdir(parents=True)
+    (pkg / "lib" / "__init__.py").write_text("VALUE = 1\n")
+    (pkg / "pyproject.toml").write_text("[project]\nname = 'lib'\nversion = '1'\n")
+    before = fingerprint.tree_digest(pkg)
+    for ignored in (".venv/bin/python", "lib/__pycache__/x.cpython-312.pyc", ".git/HEAD", "tests/test_lib.py"):
+        (pkg / ignored).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / ignored).write_text("noise")
+    assert fingerprint.tree_digest(pkg) == before
+    assert set(fingerprint.DEFAULT_EXCLUDES) >= {".venv", "__pycache__", ".git", "tests", "cdk.out"}
+    (pkg / "lib" / "extra.py").write_text("")
+    assert fingerprint.tree_digest(pkg) != before
+    assert fingerprint.tree_digest(pkg, ()) != fingerprint.tree_digest(pkg)  # nothing excluded: the noise counts

@@ -7,9 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import (
-    runtimes,
-)
 from cdk_native_python.distributions import installed
 from cdk_native_python.install import strip_installed as strip
 from cdk_native_python.records import PackageRecord, StripResult, TreeRecord
@@ -181,18 +178,6 @@ def test_notices_say_what_ships_and_why() -> None:
     (alone,) = notices(record, StripOptions(keep=("boto3",)))
     assert alone.level == "info" and alone.message.startswith("jmespath 1.0.1 (0.0 MB)")  # no heavy one: info
     assert notices(record, StripOptions(keep=("boto3", "jmespath"))) == ()
-
-
-def test_guaranteed_checks_the_whole_interval() -> None:
-    bounds = runtimes.provided("python3.12")["botocore"]
-    assert runtimes.guaranteed(bounds, "") and runtimes.guaranteed(bounds, ">=1.11.3")
-    assert runtimes.guaranteed(bounds, "<2,>=1.23.32") and runtimes.guaranteed(bounds, "!=1.2.*,!=1.20.0")
-    assert not runtimes.guaranteed(bounds, "<1.45") and not runtimes.guaranteed(bounds, "==1.38.36")
-    assert not runtimes.guaranteed(bounds, "!=1.40.*") and not runtimes.guaranteed(bounds, "not a specifier")
-    s3 = runtimes.provided("python3.12")["s3transfer"]
-    assert not runtimes.guaranteed(s3, "<1.0,>=0.10")  # no ceiling promised for s3transfer
-    assert runtimes.provided("python3.9")["urllib3"].ceiling == "1.27"
-    assert set(runtimes.FLOORS) == {f"python3.{m}" for m in range(8, 15)}
 
 
 def test_a_lock_without_its_manifest_ships_what_it_pins(tmp_path: Path) -> None:

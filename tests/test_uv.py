@@ -33,7 +33,7 @@ from cdk_native_python.records import to_json
 from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store.local import LocalStore
 from tests.cdkhelpers import bad_app, cdk_synth, needs_cdk, only_asset
-from tests.helpers import ARM312, PASSWORD, cli_build, closed_port, engine_build, write_function
+from tests.helpers import ARM312, PASSWORD, cli_build, closed_port, engine_build, uv_compile, uv_install, write_function
 from tests.wheelfactory import SENTINEL_ENV, WheelIndex
 
 
@@ -54,20 +54,6 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WheelIndex]:
         yield index
 
 
-def compile_(tmp_path: Path, requirements: str, *index_args: str) -> uv.Result:
-    (tmp_path / "requirements.in").write_text(requirements)
-    return uv.run(["pip", "compile", str(tmp_path / "requirements.in"), "--python-platform",
-                   ARM312.uv_python_platform, "--python-version", ARM312.python_version, "--only-binary", ":all:",
-                   "--quiet", *index_args], tmp_path / "uv-cache")
-
-
-def install(tmp_path: Path, requirements: str, *index_args: str) -> uv.Result:
-    (tmp_path / "pins.txt").write_text(requirements)
-    return uv.run(["pip", "install", "--target", str(tmp_path / "t"), "--no-deps", "--only-binary", ":all:",
-                   "--python-platform", ARM312.uv_python_platform, "--python-version", ARM312.python_version,
-                   "-r", str(tmp_path / "pins.txt"), *index_args], tmp_path / "uv-cache")
-
-
 def test_the_installed_uv_is_in_the_range_the_package_declares() -> None:
     from importlib.metadata import requires, version
 
@@ -77,31 +63,32 @@ def test_the_installed_uv_is_in_the_range_the_package_declares() -> None:
 
 
 def test_no_wheel_for_the_target(tmp_path: Path, wheel_index: Any) -> None:
-    result = compile_(tmp_path, "macpkg\n", "--index-url", wheel_index.url)
+    result = uv_compile(tmp_path, "macpkg\n", "--index-url", wheel_index.url)
     assert result.returncode != 0 and uv.no_wheels(result.message) == ("macpkg", "1.0")
-    sdist_only = compile_(tmp_path, "sdistonly\n", "--index-url", wheel_index.url)
+    sdist_only = uv_compile(tmp_path, "sdistonly\n", "--index-url", wheel_index.url)
     assert uv.no_wheels(sdist_only.message) is not None and uv.no_wheels(sdist_only.message)[0] == "sdistonly"
 
 
 def test_unknown_package(tmp_path: Path, wheel_index: Any) -> None:
-    result = compile_(tmp_path, "no-such-package-here\n", "--index-url", wheel_index.url)
+    result = uv_compile(tmp_path, "no-such-package-here\n", "--index-url", wheel_index.url)
     assert uv.not_found(result.message) == "no-such-package-here"
     assert not uv.unreachable(result.message) and uv.no_wheels(result.message) is None
 
 
 def test_unreachable_index(tmp_path: Path) -> None:
-    result = compile_(tmp_path, "purepkg\n", "--index-url", f"http://127.0.0.1:{closed_port()}/simple")
+    result = uv_compile(tmp_path, "purepkg\n", "--index-url", f"http://127.0.0.1:{closed_port()}/simple")
     assert uv.unreachable(result.message) and uv.not_found(result.message) is None
 
 
 def test_refused_credentials_are_classified_and_never_shown(tmp_path: Path, locked_index: str) -> None:
-    result = compile_(tmp_path, "purepkg\n", "--index-url", f"http://alice:s3cr3t-t0ken@{locked_index}")
+    locked = locked_index.replace("http://", "http://alice:s3cr3t-t0ken@")
+    result = uv_compile(tmp_path, "purepkg\n", "--index-url", locked)
     assert result.returncode != 0 and uv.unauthorized(result.message)
     assert "s3cr3t-t0ken" not in result.message  # our view of what uv said has no secret
 
 
 def test_hash_mismatch(tmp_path: Path, wheel_index: Any) -> None:
-    result = install(tmp_path, "purepkg==1.0 --hash=sha256:" + "0" * 64 + "\n", "--index-url", wheel_index.url)
+    result = uv_install(tmp_path, "purepkg==1.0 --hash=sha256:" + "0" * 64 + "\n", "--index-url", wheel_index.url)
     assert result.returncode != 0 and uv.hash_mismatch(result.message) == "purepkg==1.0"
 
 
@@ -116,8 +103,8 @@ def test_credentials_are_removed_from_every_url_in_a_message() -> None:
 def test_observers_see_every_run(tmp_path: Path, wheel_index: Any) -> None:
     calls: list[uv.Call] = []
     with uv.observed(calls.append):
-        compile_(tmp_path, "purepkg\n", "--index-url", wheel_index.url)
-    compile_(tmp_path, "purepkg\n", "--index-url", wheel_index.url)  # after the block: not observed
+        uv_compile(tmp_path, "purepkg\n", "--index-url", wheel_index.url)
+    uv_compile(tmp_path, "purepkg\n", "--index-url", wheel_index.url)  # after the block: not observed
     (call,) = calls
     assert call.kind == "pip compile" and call.returncode == 0 and call.seconds > 0
 
