@@ -134,7 +134,7 @@ def test_a_lock_file_without_a_resolver_graph_is_explained_from_the_metadata(pro
         wheel = tracer_index / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
         sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
         entries.append(f'[[packages]]\nname = "{name}"\nversion = "{version}"\n'
-                       f'tracer_index = [{{ name = "{wheel.name}", hashes = {{ sha256 = "{sha}" }} }}]\n')
+                       f'wheels = [{{ name = "{wheel.name}", hashes = {{ sha256 = "{sha}" }} }}]\n')
     (project / "fn" / "requirements.txt").unlink()
     (project / "fn" / "pylock.toml").write_text('lock-version = "1.0"\ncreated-by = "test"\n\n' + "\n".join(entries))
     out = cli(project, "explain", "jmespath", *flags(tracer_index))

@@ -37,6 +37,8 @@ from tests.treehelpers import craft, empty_dir, member, normalised, snapshot, un
 from tests.wheelfactory import WheelIndex, make_elf
 
 PREFIX = "team/cache"
+#: the end-to-end tests' remote cache prefix (as a team would set it)
+E2E_PREFIX = "team"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -617,7 +619,7 @@ def own_index(tmp_path: Path, shared: WheelIndex) -> WheelIndex:
 def test_a_fresh_machine_builds_offline_from_a_warm_remote(tmp_path: Path, wheel_index: WheelIndex,
                                                            s3_server: S3Server, s3_bucket: str) -> None:
     src = project(tmp_path)
-    url = f"s3://{s3_bucket}/{PREFIX}"
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
     index = own_index(tmp_path, wheel_index)
     a = build(src, tmp_path / "a.zip", index.url, env_for(s3_server, WRITER, tmp_path / "cache-a"),
               "--remote-cache", url, "--remote-cache-write")
@@ -646,7 +648,7 @@ def test_a_fresh_machine_builds_offline_from_a_warm_remote(tmp_path: Path, wheel
 def test_a_read_only_client_writes_nothing_even_when_it_builds(tmp_path: Path, wheel_index: WheelIndex,
                                                                s3_server: S3Server, s3_bucket: str) -> None:
     src = project(tmp_path)
-    env = env_for(s3_server, WRITER, tmp_path / "cache", CDK_NATIVE_PYTHON_REMOTE_CACHE=f"s3://{s3_bucket}/{PREFIX}")
+    env = env_for(s3_server, WRITER, tmp_path / "cache", CDK_NATIVE_PYTHON_REMOTE_CACHE=f"s3://{s3_bucket}/{E2E_PREFIX}")
     done = build(src, tmp_path / "a.zip", wheel_index.url, env)
     assert done.returncode == 0, done.stderr
     assert report(tmp_path / "a.zip")["cache"] == {"resolve": "miss", "install": "miss"}
@@ -672,7 +674,7 @@ def test_with_the_server_down_the_build_succeeds_with_one_warning(tmp_path: Path
 def test_a_tampered_remote_tree_is_never_shipped(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server,
                                                  s3_bucket: str) -> None:
     src = project(tmp_path)
-    url = f"s3://{s3_bucket}/{PREFIX}"
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
     assert build(src, tmp_path / "a.zip", wheel_index.url, env_for(s3_server, WRITER, tmp_path / "cache-a"),
                  "--remote-cache", url, "--remote-cache-write").returncode == 0
     admin = s3_server.client()
@@ -695,7 +697,7 @@ def test_a_remote_tree_failing_verification_is_rejected(tmp_path: Path, wheel_in
     """A compromised writer shares, under the key of a good arm64 tree, a tree holding an x86_64 binary: the
     digest is right, the content is not. The reader verifies the tree before using it, and builds its own."""
     src = project(tmp_path, "nativepkg\n")
-    url = f"s3://{s3_bucket}/{PREFIX}"
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
     assert build(src, tmp_path / "good.zip", wheel_index.url,
                  env_for(s3_server, WRITER, tmp_path / "cache-good")).returncode == 0
     (good,) = (tmp_path / "cache-good" / "trees").iterdir()
@@ -722,7 +724,7 @@ def test_a_remote_tree_failing_verification_is_rejected(tmp_path: Path, wheel_in
 def test_two_writers_race_on_the_same_key(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server,
                                           s3_bucket: str) -> None:
     src = project(tmp_path)
-    url = f"s3://{s3_bucket}/{PREFIX}"
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
     procs = [subprocess.Popen(
         [sys.executable, "-m", "cdk_native_python.cli", "build", "--runtime", "python3.12", "--arch", "arm64",
          "--source", str(src), "--index-url", wheel_index.url, "--zip", str(tmp_path / f"{i}.zip"),
@@ -756,7 +758,7 @@ def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_inde
         "    architecture=lambda_.Architecture.ARM_64,\n"
         "    bundling=BundlingOptions(index_url=os.environ['INDEX']))\napp.synth()\n")
     (app / "cdk.json").write_text(json.dumps({"app": f"{sys.executable} app.py"}))
-    url = f"s3://{s3_bucket}/{PREFIX}"
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
 
     def synth(cache: Path, index: str, **extra: str) -> subprocess.CompletedProcess[str]:
         env = env_for(s3_server, WRITER, cache, INDEX=index, CDK_NATIVE_PYTHON_REMOTE_CACHE=url,
