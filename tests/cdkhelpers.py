@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
+
+from cdk_native_python import BundlingOptions, NativePythonLayerVersion
+from tests.helpers import PYTHON, ROOT, write_function
+
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+#: the tests that run the real ``cdk`` CLI (marked ``synth`` too)
+needs_cdk = pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")
+ARM = lambda_.Architecture.ARM_64
+X86 = lambda_.Architecture.X86_64
+PY312 = lambda_.Runtime.PYTHON_3_12
+PY313 = lambda_.Runtime.PYTHON_3_13
 
 LEVELS = {"warning": "aws:cdk:warning", "info": "aws:cdk:info", "error": "aws:cdk:error"}
 
@@ -11,3 +30,98 @@ def said_on(construct: Any, level: str = "warning") -> list[str]:
     """The messages of ``level`` annotated on ``construct`` itself (a warning's ends with ``[ack: <id>]``)."""
     kind = LEVELS[level]
     return [str(entry.data) for entry in construct.node.metadata if entry.type == kind]
+
+
+def staged(construct: Any) -> Path:
+    """The asset folder CDK staged for a function or layer."""
+    from cdk_native_python.bundling import staged_asset
+
+    path = staged_asset(construct)
+    assert path is not None and path.is_dir()
+    return path
+
+
+def function_entry(root: Path, requirements: str = "purepkg\n", name: str = "fn") -> str:
+    path = root / name
+    path.mkdir(parents=True)
+    (path / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (path / "requirements.txt").write_text(requirements)
+    (path / "notes.md").write_text("not shipped")
+    return str(path)
+
+
+def stack(root: Path, context: dict[str, Any] | None = None) -> cdk.Stack:
+    return cdk.Stack(cdk.App(outdir=str(root / "cdk.out"), context=context or {}), "S")
+
+
+def folder(root: Path, name: str, requirements: str | None, handler: str = "return 'ok'") -> str:
+    path = root / name
+    path.mkdir(parents=True)
+    if requirements is not None:
+        (path / "requirements.txt").write_text(requirements)
+    (path / "index.py").write_text(f"def handler(event, context):\n    {handler}\n")
+    return str(path)
+
+
+def app_stack(tmp_path: Path) -> tuple[cdk.App, cdk.Stack]:
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    return app, cdk.Stack(app, "S")
+
+
+def opts(index: Any, **kw: Any) -> BundlingOptions:
+    return BundlingOptions(index_url=index.url, **kw)
+
+
+def make_layer(scope: Any, construct_id: str, entry: str, index: Any, runtimes: tuple[Any, ...] = (PY312,),
+               arches: tuple[Any, ...] = (X86,), **kw: Any) -> NativePythonLayerVersion:
+    return NativePythonLayerVersion(scope, construct_id, entry=entry, compatible_runtimes=list(runtimes),
+                                    compatible_architectures=list(arches), bundling=opts(index), **kw)
+
+
+# -- an app run by python or by the real cdk CLI -----------------------------------------------------------------
+
+BAD_APP = '''\
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from cdk_native_python import BundlingOptions, NativePythonFunction
+
+app = cdk.App()
+stack = cdk.Stack(app, "Bad")
+NativePythonFunction(stack, "Fn", {props})
+app.synth()
+'''
+
+
+def bad_app(tmp_path: Path, props: str, requirements: str | None) -> Path:
+    """An app whose one function is ``NativePythonFunction(stack, "Fn", <props>)``."""
+    app = tmp_path / "app"
+    write_function(app, requirements)
+    (app / "app.py").write_text(BAD_APP.format(props=props))
+    (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
+    return app
+
+
+def cdk_env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR": str(tmp_path / "cache"), "CDK_DISABLE_CLI_TELEMETRY": "1",
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+
+
+def cdk_synth(tmp_path: Path, app: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(tmp_path / "cdk.out")], cwd=app,
+                          env=cdk_env(tmp_path), capture_output=True, text=True, timeout=900, check=False)
+
+
+def only_asset(tmp_path: Path) -> Path:
+    assets = [p for p in (tmp_path / "cdk.out").glob("asset.*") if p.is_dir()]
+    assert len(assets) == 1, assets
+    return assets[0]
+
+
+def clean_failure(proc: subprocess.CompletedProcess[str], *culprits: str) -> None:
+    """A failed app or synth that shows the message and its hint, without a Python or JavaScript stack."""
+    assert proc.returncode != 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "\n    at " not in proc.stderr, proc.stderr
+    assert "hint:" in proc.stderr, proc.stderr
+    for culprit in culprits:
+        assert culprit in proc.stderr, proc.stderr

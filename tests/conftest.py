@@ -1,17 +1,25 @@
-"""Shared fixtures: the hermetic wheel index (built once per session), a real S3 server, a clean environment."""
+"""Shared fixtures: the hermetic wheel index (built once per session), the tracer wheel set, real servers on
+127.0.0.1 (S3, an index that wants credentials), tiny file systems, a store for the real-PyPI tier, a clean
+environment for the constructs."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from cdk_native_python.store.local import LocalStore
 from tests import s3server
 from tests.s3server import S3Server
+from tests.tracerset import tracer_wheels
+from tests.treehelpers import empty_dir, installed_tree
 from tests.wheelfactory import WheelIndex, standard_index
 
 
@@ -61,3 +69,56 @@ def s3_bucket(s3_server: S3Server) -> str:
 
     reset_process_state()
     return s3_server.new_bucket()
+
+
+@pytest.fixture(scope="session")
+def tracer_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheels of ``tests/tracerset.py`` (a find-links folder): every way a package ends up in a bundle."""
+    return tracer_wheels(tmp_path_factory.mktemp("tracer-wheels"))
+
+
+@pytest.fixture(scope="session")
+def pypi_store(tmp_path_factory: pytest.TempPathFactory) -> LocalStore:
+    """One store for the tests that download from real PyPI (``pypi``): each wheel is fetched once."""
+    return LocalStore(tmp_path_factory.mktemp("pypi-store"))
+
+
+@pytest.fixture
+def cache_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The constructs' store in the test's own folder, progress lines as a user sees them by default."""
+    monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CDK_NATIVE_PYTHON_QUIET", raising=False)
+
+
+@pytest.fixture
+def locked_index() -> Iterator[str]:
+    """An index on 127.0.0.1 that wants basic auth ``alice:the-right-one`` (and has no package); yields its URL."""
+    good = "Basic " + base64.b64encode(b"alice:the-right-one").decode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404 if self.headers.get("Authorization") == good else 401)
+            self.send_header("WWW-Authenticate", 'Basic realm="private"')
+            self.end_headers()
+
+        do_HEAD = do_GET  # uv asks for a direct URL's headers first
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def tree_template(tmp_path_factory: pytest.TempPathFactory, wheel_index: WheelIndex) -> Path:
+    return installed_tree(empty_dir(tmp_path_factory.mktemp("remote") / "entry"), wheel_index)
+
+
+@pytest.fixture
+def tree_entry(tree_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of a real installed store entry (``tree/`` and ``meta.json``; tests may change it)."""
+    return Path(shutil.copytree(tree_template, tmp_path / "entry"))

@@ -1,4 +1,4 @@
-"""``cdk-native-python cache info|prune`` (``cachecmd.py``), run as the command line against a real cache."""
+"""``cdk-native-python cache info|prune|verify`` (``cachecmd.py``), run as the command line against a real cache."""
 
 from __future__ import annotations
 
@@ -110,3 +110,22 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, wheel_index: Any
     shell = f"{sys.executable} -m cdk_native_python.cli cache --cache-dir {store.root} info | head -c 1"
     out = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, check=False)
     assert out.stdout == "c" and out.stderr == ""
+
+
+def test_cache_verify_rehashes_what_stat_cannot_see(tmp_path: Path, wheel_index: Any) -> None:
+    """Same size, same mtime, other bytes: the cheap check cannot see it, `cache verify` does."""
+    store = LocalStore(tmp_path / "cache")
+    entry = built(tmp_path, wheel_index, store, "fn", "purepkg\n")
+    path = entry / "tree" / "purepkg" / "__init__.py"
+    st = os.stat(path)
+    data = path.read_bytes()
+    os.chmod(path, 0o644)
+    path.write_bytes(bytes(len(data)) if data else b"")
+    os.chmod(path, st.st_mode)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    out = cache("--cache-dir", str(store.root), "verify")
+    if data:
+        assert out.returncode == 1 and "quarantined trees/" in out.stdout and "other contents" in out.stdout
+        assert not entry.exists()
+    else:
+        assert out.returncode == 0

@@ -1,14 +1,19 @@
-"""``cdk-native-python build`` run as a subprocess against the hermetic index: zips unzipped and inspected."""
+"""``cdk-native-python build`` run as a subprocess against the hermetic index: zips unzipped and inspected;
+what it leaves on disk (a ``.zip`` name is a zip, a full disk names the output and the cause, a killed build
+leaves nothing a later run trusts, every file-system hint says something true)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,7 @@ from cdk_native_python.engine import build
 from cdk_native_python.options import BundlingOptions
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
+from tests.helpers import leftovers
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
 SCRIPT = Path(sys.executable).parent / "cdk-native-python"
@@ -328,3 +334,143 @@ def test_zip_writer_is_deterministic_and_atomic(tmp_path: Path) -> None:
     cli.write_zip(root, tmp_path / "again.zip")
     assert (tmp_path / "again.zip").read_bytes() == dest.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again.zip", "out.zip", "root"]
+
+
+def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR": str(cwd / "cache")}
+    return subprocess.Popen([sys.executable, "-m", "cdk_native_python.cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def bare_project(tmp_path: Path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (src / "requirements.txt").write_text("purepkg\nnativepkg\n")
+    return tmp_path
+
+
+def fill(folder: Path, leave: int) -> None:
+    """Fill the file system of ``folder`` up to ``leave`` bytes."""
+    st = os.statvfs(folder)
+    with open(folder / "filler", "wb") as f:
+        f.write(b"\0" * max(st.f_bavail * st.f_frsize - leave, 0))
+
+
+def kill_when_staging(proc: subprocess.Popen[str], folder: Path) -> None:
+    """SIGKILL ``proc`` while it writes its temporary output in ``folder`` (a cold build takes seconds)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if leftovers(folder):
+            time.sleep(0.05)  # well into the build, never between creating a folder and locking it
+            proc.kill()
+            proc.communicate()
+            return
+        time.sleep(0.002)
+    proc.communicate()
+    pytest.fail(f"the build finished (exit {proc.returncode}) before it could be killed")
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[Any]:
+    """Processes that keep a locked temporary folder until told to go: ``holder(folder) -> (process, path)``."""
+    procs: list[subprocess.Popen[str]] = []
+    code = ("import sys; from pathlib import Path; from cdk_native_python._fs import held_tempdir\n"
+            "with held_tempdir(Path(sys.argv[1]), '.other.tmp-') as tmp:\n"
+            "    print(tmp, flush=True); sys.stdin.read()\n")
+
+    def hold(folder: Path) -> tuple[subprocess.Popen[str], Path]:
+        proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout is not None
+        return proc, Path(proc.stdout.readline().strip())
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_an_output_named_zip_is_a_zip(bare_project: Path, wheel_index: Any) -> None:
+    out = run(bare_project, *fn_args(wheel_index, "-o", "dist/fn.zip", "--report", "fn.json"))
+    assert out.returncode == 0, out.stderr
+    made = bare_project / "dist" / "fn.zip"
+    assert made.is_file() and zipfile.is_zipfile(made)
+    with zipfile.ZipFile(made) as zf:
+        assert {"index.py", "purepkg/__init__.py", "nativepkg/_native.abi3.so"} <= set(zf.namelist())
+    assert f"wrote {made} (" in out.stderr
+    assert '"kind": "zip"' in (bare_project / "fn.json").read_text()
+    # exactly what --zip writes
+    assert run(bare_project, *fn_args(wheel_index, "--zip", "dist/same.zip")).returncode == 0
+    assert (bare_project / "dist" / "same.zip").read_bytes() == made.read_bytes()
+    # a folder by that name (what older versions made) is not silently filled or replaced
+    (bare_project / "old.zip").mkdir()
+    refused = run(bare_project, *fn_args(wheel_index, "-o", "old.zip"))
+    assert refused.returncode == 2 and "is a folder" in refused.stderr and ".zip" in refused.stderr
+    assert "hint:" in refused.stderr and not any((bare_project / "old.zip").iterdir())
+
+
+@pytest.mark.parametrize("flag", ["--output", "--zip", "--report"])
+def test_a_full_disk_names_the_output_and_the_cause(bare_project: Path, wheel_index: Any, small_fs: Any,
+                                                    flag: str) -> None:
+    small = small_fs("small", "size=256k")
+    fill(small, 0 if flag == "--report" else 8 * 1024)  # the dependencies do not fit: copying them from the cache fails
+    target = small / ("fn.zip" if flag == "--zip" else "fn.json" if flag == "--report" else "fn")
+    args = ["--report", str(target), "--output", "out"] if flag == "--report" else [flag, str(target)]
+    out = run(bare_project, *fn_args(wheel_index, *args))
+    assert out.returncode == 1, out.stderr
+    assert f"cannot write {flag} {target}: no space is left on its disk" in out.stderr, out.stderr
+    assert f"hint: free space on the disk that holds {small}" in out.stderr
+    assert str(bare_project / "cache") not in out.stderr and "Traceback" not in out.stderr
+    assert sorted(p.name for p in small.iterdir()) == ["filler"]  # nothing half-written, no temporary folder
+
+
+@pytest.mark.parametrize("flag", ["--output", "--zip"])
+def test_a_killed_build_leaves_nothing_trusted_and_the_next_run_cleans_up(bare_project: Path, wheel_index: Any,
+                                                                          flag: str) -> None:
+    out = bare_project / "out"
+    out.mkdir()
+    target = out / ("fn.zip" if flag == "--zip" else "fn")
+    kill_when_staging(start(bare_project, *fn_args(wheel_index, flag, str(target))), out)
+    assert not target.exists()
+    assert leftovers(out), "the kill came after the build had cleaned up"
+    again = run(bare_project, *fn_args(wheel_index, flag, str(target)))
+    assert again.returncode == 0, again.stderr
+    assert leftovers(out) == [] and target.exists()
+
+
+def test_only_dead_builds_leftovers_are_removed(bare_project: Path, wheel_index: Any, holder: Any) -> None:
+    out = bare_project / "out"
+    out.mkdir()
+    alive, alive_tmp = holder(out)
+    dead, dead_tmp = holder(out)
+    os.kill(dead.pid, signal.SIGKILL)
+    dead.wait()
+    (out / ".notes.tmp-mine").mkdir()  # not ours (no lock file): never touched
+    built = run(bare_project, *fn_args(wheel_index, "--output", str(out / "fn")))
+    assert built.returncode == 0, built.stderr
+    assert alive_tmp.is_dir() and not dead_tmp.exists() and (out / ".notes.tmp-mine").is_dir()
+    assert alive.stdin is not None
+    alive.stdin.close()  # a live writer cleans up after itself
+    alive.wait(30)
+    assert not alive_tmp.exists()
+
+
+def test_file_system_errors_get_a_hint_about_their_real_cause(bare_project: Path, wheel_index: Any,
+                                                               small_fs: Any) -> None:
+    (bare_project / "loop").symlink_to("loop")
+    looped = run(bare_project, *fn_args(wheel_index, "--output", "loop/fn"))
+    assert looped.returncode == 1 and "Too many levels of symbolic links" in looped.stderr, looped.stderr
+    assert "hint: a symbolic link on that path leads back to itself" in looped.stderr
+    (bare_project / "afile").write_text("")
+    under_file = run(bare_project, *fn_args(wheel_index, "--output", "afile/fn"))
+    assert under_file.returncode == 1 and "hint: a part of that path is a file" in under_file.stderr, \
+        under_file.stderr
+    ro = small_fs("ro", "size=64k,ro")
+    read_only = run(bare_project, *fn_args(wheel_index, "--output", str(ro / "fn")))
+    assert read_only.returncode == 1
+    assert f"cannot write --output {ro / 'fn'}: its file system is read-only" in read_only.stderr, read_only.stderr
+    for proc in (looped, under_file, read_only):
+        assert "writable and has space" not in proc.stderr and "Traceback" not in proc.stderr

@@ -1,39 +1,40 @@
-"""The engine end to end against the hermetic wheel index: resolve, install, strip, stage, cache."""
+"""The engine end to end against the hermetic wheel index: resolve, install, strip, stage, cache; a warm build
+with the index gone; reports that keep what bundling said and ``replay`` that says it again; byte-identical
+builds in two caches."""
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
+import shutil
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cdk_native_python.engine import BuildRequest, build, prepare
-from cdk_native_python.errors import BundlingError, InstallError, ResolutionError
-from cdk_native_python.install import InstallOptions, install
-from cdk_native_python.pins import ResolutionRecord
+from cdk_native_python import engine, uv
+from cdk_native_python.budget import LIMIT_BYTES
+from cdk_native_python.engine import BuildRequest, BuildResult, build, prepare
+from cdk_native_python.errors import (
+    BundlingError,
+    IndexUnreachableError,
+    InstallError,
+    ResolutionError,
+    VerificationError,
+)
+from cdk_native_python.options import BundlingOptions
+from cdk_native_python.records import BuildReport, loads
+from cdk_native_python.reporter import Reporter, silent
+from cdk_native_python.slim import SlimOptions
 from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.strip import StripOptions
 from cdk_native_python.target import Target
-
-ARM313 = Target.from_runtime("python3.13", "arm64")
-X86312 = Target.from_runtime("python3.12", "x86_64")
-
-
-def make_entry(root: Path, requirements: str) -> Path:
-    entry = root / "fn"
-    entry.mkdir(parents=True, exist_ok=True)
-    (entry / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
-    (entry / "requirements.txt").write_text(requirements)
-    return entry
-
-
-def request(entry: Path, target: Target, index: Any, *, strip: StripOptions | None = None,
-            **kw: Any) -> BuildRequest:
-    return BuildRequest(entry=entry, target=target, indexes=IndexOptions(index_url=index.url),
-                        install=InstallOptions(strip=strip or StripOptions()), **kw)
+from tests.helpers import ARM312, ARM313, X86312, from_wheels, index_request, native_wheel, slim_wheel, write_function
+from tests.tracerset import SHIPPED, tracer_function
+from tests.wheelfactory import build_wheel, make_elf, standard_index
 
 
 class AppendTo:
@@ -49,72 +50,9 @@ class AppendTo:
         return [f"cd {output_dir}", f"echo edited >> {self.rel}"]
 
 
-def machine(so: Path) -> int:
-    return int.from_bytes(so.read_bytes()[18:20], "little")
-
-
-@pytest.mark.parametrize(("target", "present", "absent"), [
-    (ARM313, {"armonly", "py313only"}, {"darwinonly", "winonly", "x86only"}),
-    (X86312, {"x86only"}, {"darwinonly", "winonly", "armonly", "py313only"}),
-])
-def test_markers_follow_the_target(tmp_path: Path, wheel_index: Any, target: Target, present: set[str],
-                                   absent: set[str]) -> None:
-    entry = make_entry(tmp_path, "markerdeps\n")
-    result = build(request(entry, target, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
-    assert present <= set(result.packages)
-    assert not absent & set(result.packages)
-    assert (tmp_path / "out" / "index.py").is_file()
-
-
-@pytest.mark.parametrize(("target", "e_machine"), [(ARM313, 183), (X86312, 62)])
-def test_native_wheel_for_the_target_architecture(tmp_path: Path, wheel_index: Any, target: Target,
-                                                  e_machine: int) -> None:
-    entry = make_entry(tmp_path, "nativepkg\npurepkg\n")
-    build(request(entry, target, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
-    so = list((tmp_path / "out" / "nativepkg").glob("*.so"))
-    assert so and all(machine(p) == e_machine for p in so)
-    assert (tmp_path / "out" / "depa").is_dir()  # transitive dependency of purepkg
-
-
-def test_no_wheel_for_the_target_lists_what_exists(tmp_path: Path, wheel_index: Any) -> None:
-    entry = make_entry(tmp_path, "purepkg\nmacpkg\n")
-    with pytest.raises(ResolutionError) as err:
-        prepare(request(entry, ARM313, wheel_index), LocalStore(tmp_path / "cache"))
-    text = str(err.value)
-    assert "macpkg" in text and "python3.13 / manylinux_2_34 aarch64" in text
-    assert "macosx_11_0_arm64" in text  # the wheels that do exist
-    assert not (tmp_path / "out").exists()
-
-
-def test_sdist_only_is_refused_and_its_setup_never_runs(tmp_path: Path, wheel_index: Any,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    sentinel = tmp_path / "setup-ran"
-    monkeypatch.setenv("WHEELFACTORY_SENTINEL", str(sentinel))
-    entry = make_entry(tmp_path, "sdistonly\n")
-    with pytest.raises(ResolutionError) as err:
-        prepare(request(entry, X86312, wheel_index), LocalStore(tmp_path / "cache"))
-    assert "sdistonly" in str(err.value) and "allow_build" in str(err.value)
-    assert not sentinel.exists()
-
-
-@pytest.mark.parametrize(("requirement", "target"), [("glibcnew", X86312), ("cp312only", ARM313)])
-def test_wheels_for_newer_glibc_or_other_interpreters_are_not_used(tmp_path: Path, wheel_index: Any,
-                                                                    requirement: str, target: Target) -> None:
-    entry = make_entry(tmp_path, f"{requirement}\n")
-    with pytest.raises(ResolutionError, match=requirement):
-        prepare(request(entry, target, wheel_index), LocalStore(tmp_path / "cache"))
-
-
-def test_cp312_wheel_is_used_for_python312(tmp_path: Path, wheel_index: Any) -> None:
-    entry = make_entry(tmp_path, "cp312only\n")
-    result = build(request(entry, Target.from_runtime("python3.12", "arm64"), wheel_index), tmp_path / "out",
-                   LocalStore(tmp_path / "cache"))
-    assert "cp312only" in result.packages
-
-
 def test_boto3_and_infra_closures_are_stripped_but_shared_deps_kept(tmp_path: Path, wheel_index: Any) -> None:
-    entry = make_entry(tmp_path, "boto3\nusesdateutil\naws-cdk-lib\nusesattrs\n")
-    result = build(request(entry, ARM313, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
+    entry = write_function(tmp_path, "boto3\nusesdateutil\naws-cdk-lib\nusesattrs\n")
+    result = build(index_request(entry, ARM313, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
     # python-dateutil: usesdateutil's unversioned requirement is met by the runtime's copy (>= 2.1), so it goes
     # with six; attrs stays, usesattrs needs it
     assert set(result.packages) == {"usesdateutil", "usesattrs", "attrs"}
@@ -123,28 +61,18 @@ def test_boto3_and_infra_closures_are_stripped_but_shared_deps_kept(tmp_path: Pa
             "typing-extensions"} <= set(result.report.stripped)
     assert not (tmp_path / "out" / "botocore").exists()
 
-    kept = build(request(entry, ARM313, wheel_index, strip=StripOptions(keep_boto3=True)), tmp_path / "out2",
+    kept = build(index_request(entry, ARM313, wheel_index, strip=StripOptions(keep_boto3=True)), tmp_path / "out2",
                  LocalStore(tmp_path / "cache"))
     assert {"boto3", "botocore", "s3transfer", "jmespath", "urllib3"} <= set(kept.packages)
 
 
-def test_version_pins_and_constraints(tmp_path: Path, wheel_index: Any) -> None:
-    entry = make_entry(tmp_path, "purepkg\n-c constraints.txt\n")
-    (entry / "constraints.txt").write_text("depa<2\n")
-    result = build(request(entry, X86312, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
-    assert result.packages["depa"] == "1.0"
-    (entry / "constraints.txt").write_text("depa>=2\n")
-    result = build(request(entry, X86312, wheel_index), tmp_path / "out2", LocalStore(tmp_path / "cache"))
-    assert result.packages["depa"] == "2.0" and not result.resolve_hit
-
-
 def test_warm_build_does_no_index_round_trip(tmp_path: Path, wheel_index: Any) -> None:
-    entry = make_entry(tmp_path, "purepkg\nnativepkg\n")
+    entry = write_function(tmp_path, "purepkg\nnativepkg\n")
     cache = LocalStore(tmp_path / "cache")
-    first = build(request(entry, ARM313, wheel_index), tmp_path / "out1", cache)
+    first = build(index_request(entry, ARM313, wheel_index), tmp_path / "out1", cache)
     assert not first.resolve_hit and not first.install_hit
     seen = len(wheel_index.requests)
-    second = build(request(entry, ARM313, wheel_index), tmp_path / "out2", cache)
+    second = build(index_request(entry, ARM313, wheel_index), tmp_path / "out2", cache)
     assert second.resolve_hit and second.install_hit
     assert len(wheel_index.requests) == seen
     names = [sorted(p.name for p in (tmp_path / out).iterdir()) for out in ("out1", "out2")]
@@ -154,39 +82,39 @@ def test_warm_build_does_no_index_round_trip(tmp_path: Path, wheel_index: Any) -
     assert os.stat(tree_file).st_nlink >= 2
     # a source-only change re-stages without resolving or installing
     (entry / "index.py").write_text("def handler(event, context):\n    return 'changed'\n")
-    third = build(request(entry, ARM313, wheel_index), tmp_path / "out3", cache)
+    third = build(index_request(entry, ARM313, wheel_index), tmp_path / "out3", cache)
     assert third.resolve_hit and third.install_hit and len(wheel_index.requests) == seen
     assert "changed" in (tmp_path / "out3" / "index.py").read_text()
 
 
 def test_command_hooks_copy_instead_of_linking(tmp_path: Path, wheel_index: Any) -> None:
-    entry = make_entry(tmp_path, "purepkg\n")
+    entry = write_function(tmp_path, "purepkg\n")
     cache = LocalStore(tmp_path / "cache")
-    req = request(entry, ARM313, wheel_index, hooks=AppendTo("depa/__init__.py"))
+    req = index_request(entry, ARM313, wheel_index, hooks=AppendTo("depa/__init__.py"))
     result = build(req, tmp_path / "out", cache)
     assert result.report.placement == "copy"
     assert "edited" in (tmp_path / "out" / "depa" / "__init__.py").read_text()
-    clean = build(request(entry, ARM313, wheel_index), tmp_path / "out2", cache)
+    clean = build(index_request(entry, ARM313, wheel_index), tmp_path / "out2", cache)
     assert "edited" not in (tmp_path / "out2" / "depa" / "__init__.py").read_text()
     assert clean.install_hit
 
 
 def test_hash_mismatch_is_a_hard_error(tmp_path: Path, wheel_index: Any) -> None:
-    entry = make_entry(tmp_path, "depa==1.0 --hash=sha256:" + "0" * 64 + "\n")
+    entry = write_function(tmp_path, "depa==1.0 --hash=sha256:" + "0" * 64 + "\n")
     with pytest.raises(BundlingError) as err:
-        build(request(entry, X86312, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
+        build(index_request(entry, X86312, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
     assert "depa" in str(err.value)
     assert isinstance(err.value, (InstallError, ResolutionError))
     assert not list((tmp_path / "cache").glob("trees/*"))
 
 
 def test_unknown_package_and_unsatisfiable(tmp_path: Path, wheel_index: Any) -> None:
-    entry = make_entry(tmp_path, "no-such-package-here\n")
+    entry = write_function(tmp_path, "no-such-package-here\n")
     with pytest.raises(ResolutionError, match="no-such-package-here"):
-        prepare(request(entry, X86312, wheel_index), LocalStore(tmp_path / "cache"))
-    entry = make_entry(tmp_path / "b", "depa>=3\n")
+        prepare(index_request(entry, X86312, wheel_index), LocalStore(tmp_path / "cache"))
+    entry = write_function(tmp_path / "b", "depa>=3\n")
     with pytest.raises(ResolutionError, match="depa"):
-        prepare(request(entry, X86312, wheel_index), LocalStore(tmp_path / "cache"))
+        prepare(index_request(entry, X86312, wheel_index), LocalStore(tmp_path / "cache"))
 
 
 def test_source_only_function(tmp_path: Path) -> None:
@@ -197,33 +125,230 @@ def test_source_only_function(tmp_path: Path) -> None:
     assert result.packages == {} and (tmp_path / "out" / "index.py").is_file()
 
 
-def test_stripped_packages_are_never_installed_and_the_tree_is_the_same(
-        tmp_path: Path, wheel_index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The resolver's record of who requires what lets the install skip botocore & co. altogether; the result
-    must equal stripping after install (what happens for lock files, which carry no such record)."""
-    import cdk_native_python.install as install_module
+def tracer_request(entry: Path, tracer_index: Path, layer_bytes: int = 0) -> engine.BuildRequest:
+    options = BundlingOptions(find_links=[str(tracer_index)], no_index=True)
+    return options.request(entry, ARM312, name="App/Api", layer_bytes=layer_bytes)
 
-    removed_after_install: list[str] = []
-    real_remove = install_module.remove
-    monkeypatch.setattr(install_module, "remove", lambda tree, dist, trash=None: (
-        removed_after_install.append(dist.name), real_remove(tree, dist, trash))[1])
-    entry = make_entry(tmp_path, "usesdateutil\nboto3\nusesattrs\naws-cdk-lib\npurepkg\n")
+
+def said(reporter: Reporter) -> list[tuple[str, str]]:
+    return [(n.code, n.message) for n in reporter.notices]
+
+
+def tree_bytes(folder: Path) -> dict[str, tuple[bytes, bool]]:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes(), os.access(p, os.X_OK))
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# A minimal PEP 517 backend (no index needed). Like hatchling, setuptools and flit it stamps wheel entries with
+# $SOURCE_DATE_EPOCH when set, else the current time: two builds agree only if the engine sets it.
+LOCAL_BACKEND = """
+import os, time, zipfile
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    stamp = time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH", time.time())))[:6]
+    name = "shared-0.1-py3-none-any.whl"
+    files = {"shared/__init__.py": open("shared/__init__.py", "rb").read(),
+             "shared-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: shared\\nVersion: 0.1\\n",
+             "shared-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+    names = [*files, "shared-0.1.dist-info/RECORD"]
+    files["shared-0.1.dist-info/RECORD"] = "".join(f"{k},," + chr(10) for k in names).encode()
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        for path, data in files.items():
+            zf.writestr(zipfile.ZipInfo(path, date_time=stamp), data)
+    return name
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+"""
+
+
+def offline_entry(tmp_path: Path) -> Path:
+    fn = tmp_path / "fn"
+    fn.mkdir()
+    (fn / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (fn / "requirements.txt").write_text("purepkg\nnativepkg\nmarkerdeps\nboto3\nusesdateutil\n")
+    return fn
+
+
+def tree_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_report_keeps_what_bundling_said_and_replay_says_it_again(tmp_path: Path, tracer_index: Path) -> None:
+    store = LocalStore(tmp_path / "cache")
+    first = silent()
+    plan = engine.prepare(tracer_request(tracer_function(tmp_path / "fn"), tracer_index), store, first)
+    result = engine.bundle(plan, tmp_path / "out", store, first)
+    assert said(first) == [("runtime-provided-shipped", SHIPPED)]
+    assert [(n.code, n.message, n.level) for n in result.report.notices] == [
+        ("runtime-provided-shipped", SHIPPED, "warning")]
+    on_disk = loads(BuildReport, (store.root / "reports" / f"{plan.asset_hash}.json").read_text())
+    assert on_disk.notices == result.report.notices
+
+    again = silent()  # a later synth: CDK finds the staged asset and does not call the bundler
+    replayed = engine.replay(engine.prepare(tracer_request(tmp_path / "fn", tracer_index), store, again), store, again)
+    assert said(again) == said(first) and replayed == result.report
+
+
+def test_replay_checks_the_size_against_the_layers_of_now(tmp_path: Path, tracer_index: Path) -> None:
+    store = LocalStore(tmp_path / "cache")
+    entry = tracer_function(tmp_path / "fn")
+    engine.build(tracer_request(entry, tracer_index), tmp_path / "out", store, silent())
+    # the layers grew; their size is not in the asset hash, so CDK reuses the asset: the size is checked again
+    near = silent()
+    plan = engine.prepare(tracer_request(entry, tracer_index, layer_bytes=int(LIMIT_BYTES * 0.95)), store, near)
+    engine.replay(plan, store, near)
+    codes = [n.code for n in near.notices]
+    assert codes == ["runtime-provided-shipped", "size-near-limit"], codes
+    assert "95% of Lambda's 250.0 MB limit" in near.notices[1].message and "in layers" in near.notices[1].message
+    over = engine.prepare(tracer_request(entry, tracer_index, layer_bytes=LIMIT_BYTES), store, silent())
+    with pytest.raises(VerificationError, match=r"over Lambda's 250\.0 MB limit"):
+        engine.replay(over, store, silent())
+    back = silent()  # and a stale size warning is never replayed
+    engine.replay(engine.prepare(tracer_request(entry, tracer_index), store, back), store, back)
+    assert [n.code for n in back.notices] == ["runtime-provided-shipped"]
+
+
+def test_replay_without_a_report_bundles_again_to_know(tmp_path: Path, tracer_index: Path) -> None:
+    store = LocalStore(tmp_path / "cache")
+    entry = tracer_function(tmp_path / "fn")
+    built = engine.build(tracer_request(entry, tracer_index), tmp_path / "out", store, silent())
+    shutil.rmtree(store.root / "reports")
+    again = silent()
+    report = engine.replay(engine.prepare(tracer_request(entry, tracer_index), store, again), store, again)
+    assert said(again) == [("runtime-provided-shipped", SHIPPED)]
+    assert report.notices == built.report.notices and (store.root / "reports" / f"{built.asset_hash}.json").is_file()
+
+
+def test_what_the_cache_says_during_bundling_is_not_part_of_the_bundle(tmp_path: Path, tracer_index: Path) -> None:
+    store = LocalStore(tmp_path / "cache")
+    entry = tracer_function(tmp_path / "fn")
+    engine.build(tracer_request(entry, tracer_index), tmp_path / "out", store, silent())
+    (record,) = (store.root / "trees").glob("*/tree.json")
+    record.chmod(0o644)
+    record.write_text("{")  # damaged: the store quarantines the tree while bundling, and says so
+    reporter = silent()
+    store = LocalStore(tmp_path / "cache", reporter=reporter)  # as the constructs and the CLI do: one reporter
+    result = engine.build(tracer_request(entry, tracer_index), tmp_path / "out2", store, reporter)
+    assert "cache-entry-quarantined" in [n.code for n in reporter.notices]
+    assert [n.code for n in result.report.notices] == ["runtime-provided-shipped"]  # about this run, not the bundle
+    assert any("failed its check" in w for w in result.report.warnings)  # still in the run's account
+
+
+def test_two_builds_in_two_caches_are_byte_identical(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    slim_wheel(wheels)
+    native_wheel(wheels, "fine", "aarch64", "_c.abi3.so", make_elf("aarch64", ("GLIBC_2.17",)))
+    lib = tmp_path / "libs" / "shared"  # a local path dependency, built into a wheel by each cache
+    (lib / "shared").mkdir(parents=True)
+    (lib / "shared" / "__init__.py").write_text("VALUE = 1\n")
+    (lib / "pyproject.toml").write_text('[project]\nname = "shared"\nversion = "0.1"\n[build-system]\n'
+                                        'requires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+    (lib / "backend.py").write_text(LOCAL_BACKEND)
+    entry = write_function(tmp_path, "slimpkg\nfine\n../libs/shared\n")
+    outputs, hashes = [], []
+    for i in (1, 2):
+        request = from_wheels(entry, wheels, slim=SlimOptions(compile_bytecode=True), target=Target.from_runtime(
+            f"python3.{sys.version_info.minor}", "arm64"))
+        cache = LocalStore(tmp_path / f"cache-{i}")
+        plan = prepare(request, cache)
+        hashes.append(plan.asset_hash)
+        out = tmp_path / f"out-{i}"
+        build(request, out, cache)
+        outputs.append(tree_bytes(out))
+    assert outputs[0] == outputs[1]
+    assert hashes[0] == hashes[1]
+    # nothing machine-specific inside any file: no cache or output path, no host name
+    host = socket.gethostname().encode()
+    for rel, (data, _) in outputs[0].items():
+        assert str(tmp_path).encode() not in data, rel
+        assert len(host) < 4 or host not in data, rel
+
+
+def test_a_project_with_a_local_path_dependency_has_one_asset_hash_wherever_it_is_checked_out(tmp_path: Path) -> None:
+    """Issue 16, case 7: a laptop and a CI runner check the same project out at different absolute paths, each
+    with its own cache; CDK must see one asset hash, or it re-uploads and redeploys from every machine."""
+    wheels = tmp_path / "wheels"
+    slim_wheel(wheels)
+    laptop = tmp_path / "home" / "dev" / "project"
+    lib = laptop / "libs" / "shared"
+    (lib / "shared").mkdir(parents=True)
+    (lib / "shared" / "__init__.py").write_text("VALUE = 1\n")
+    (lib / "pyproject.toml").write_text('[project]\nname = "shared"\nversion = "0.1"\n[build-system]\n'
+                                        'requires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+    (lib / "backend.py").write_text(LOCAL_BACKEND)
+    write_function(laptop, "slimpkg\n../libs/shared\n")
+    runner = tmp_path / "runner" / "builds" / "1234" / "checkout"
+    shutil.copytree(laptop, runner)
+
+    def made(root: Path, cache: str) -> tuple[str, dict[str, tuple[bytes, bool]]]:
+        request = from_wheels(root / "fn", wheels)
+        plan = prepare(request, LocalStore(tmp_path / cache))
+        build(request, tmp_path / f"out-{cache}", LocalStore(tmp_path / cache))
+        return plan.asset_hash, tree_bytes(tmp_path / f"out-{cache}")
+
+    here, there = made(laptop, "cache-laptop"), made(runner, "cache-runner")
+    assert here[0] == there[0]
+    assert here[1] == there[1] and "shared/__init__.py" in here[1]
+    # the hash still follows the local package's content
+    (runner / "libs" / "shared" / "shared" / "__init__.py").write_text("VALUE = 2\n")
+    assert prepare(from_wheels(runner / "fn", wheels), LocalStore(tmp_path / "cache-runner")).asset_hash != here[0]
+
+
+def test_report_is_written_next_to_the_cache_and_summary_is_short(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    native_wheel(wheels, "fine", "aarch64", "_c.abi3.so", make_elf("aarch64", ("GLIBC_2.17",)))
+    build_wheel(wheels, "boto3", "1.0", requires=["botocore"])
+    build_wheel(wheels, "botocore", "1.0")
+    cache = LocalStore(tmp_path / "c")
+    result: BuildResult = build(from_wheels(write_function(tmp_path, "fine\nboto3\n"), wheels), tmp_path / "out", cache)
+    assert result.report_path is not None and result.report_path.parent == cache.root / "reports"
+    report = json.loads(result.report_path.read_text())
+    assert report["target"] == str(ARM312) and report["asset_hash"] == result.asset_hash
+    assert report["packages"]["fine"]["version"] == "1.0"
+    assert report["packages"]["fine"]["wheel_tags"] == ["cp38-abi3-manylinux_2_17_aarch64"]
+    assert report["packages"]["fine"]["bytes"] > 0
+    assert set(report["stripped"]) == {"boto3", "botocore"}
+    assert all(why.startswith("provided by the Lambda runtime (python3.") for why in report["stripped"].values())
+    assert report["verification"]["native_files"] == 1
+    assert report["size"]["unzipped_bytes"] == sum(p.stat().st_size for p in result.output.rglob("*") if p.is_file())
+    summary = result.summary("App/Fn")
+    assert len(summary.splitlines()) == 1 and "1 packages" in summary and "App/Fn" in summary
+    verbose = result.summary("App/Fn", verbose=True)
+    assert "fine==1.0" in verbose and "stripped boto3" in verbose and str(result.report_path) in verbose
+
+
+@pytest.mark.parametrize("lost", ["nothing", "installed trees"])
+def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None:
+    index = standard_index(tmp_path / "index")
     cache = LocalStore(tmp_path / "cache")
-    plan = prepare(request(entry, ARM313, wheel_index), cache)
-    assert plan.resolution is not None and plan.spec is not None and plan.resolution.graph is not None
-    options = plan.request.install
-    early, _ = install(plan.resolution, plan.spec, ARM313, cache, options)
-    # only what a kept package needs is installed first and decided on its metadata (the resolver's record
-    # has no specifiers): usesdateutil's python-dateutil, and six with it; nothing else was installed to go
-    assert sorted(removed_after_install) == ["python-dateutil", "six"]
-    assert set(early.record.stripped.removed) == {
-        "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "aws-cdk-lib", "constructs", "jsii",
-        "typing-extensions", "python-dateutil", "six"}
-    removed_after_install.clear()
-    # the same pins without the resolver's record: installed whole, stripped afterwards, same tree and reasons
-    no_graph = dataclasses.replace(plan.resolution, record=ResolutionRecord(None, plan.resolution.roots))
-    late, _ = install(no_graph, plan.spec, ARM313, LocalStore(tmp_path / "cache-2"), options)
-    assert sorted(removed_after_install) == sorted(early.record.stripped.removed)
-    assert early.record.stripped == late.record.stripped and early.record.packages == late.record.packages
-    files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))  # noqa: E731
-    assert files(early.path) == files(late.path)
+    request = BuildRequest(entry=offline_entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=index.url))
+    first = build(request, tmp_path / "online", cache)
+    if lost != "nothing":  # a resolution hit with no installed tree: installed offline from uv's cache
+        shutil.rmtree(cache.root / "trees")
+    # with the index still up, a warm build asks it nothing at all ...
+    before = len(index.requests)
+    calls: list[uv.Call] = []
+    with uv.observed(calls.append):
+        warm = build(request, tmp_path / "warm", cache)
+    assert len(index.requests) == before
+    assert [c.kind for c in calls] == ([] if lost == "nothing" else ["pip install --offline"])
+    assert warm.resolve_hit and warm.install_hit == (lost == "nothing")
+    # ... so it works with the index gone (the plane takes off)
+    index.close()
+    if lost != "nothing":
+        shutil.rmtree(cache.root / "trees")
+    offline = build(request, tmp_path / "offline", cache)
+    assert offline.resolve_hit and offline.install_hit == (lost == "nothing")
+    assert tree_files(tmp_path / "offline") == tree_files(tmp_path / "online") == tree_files(tmp_path / "warm")
+    assert offline.packages == first.packages and "nativepkg" in offline.packages
+
+
+def test_cold_build_names_the_unreachable_index(tmp_path: Path) -> None:
+    index = standard_index(tmp_path / "index")
+    url = index.url
+    index.close()
+    request = BuildRequest(entry=offline_entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=url))
+    with pytest.raises(IndexUnreachableError) as err:
+        build(request, tmp_path / "out", LocalStore(tmp_path / "cache"))
+    assert url.rstrip("/") in str(err.value) and "requirements.txt" in str(err.value)
+    assert not (tmp_path / "cache" / "resolutions").exists() or not any(
+        p.is_dir() for p in (tmp_path / "cache" / "resolutions").iterdir())  # nothing half-written is trusted later

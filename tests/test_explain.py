@@ -23,7 +23,7 @@ from tests.tracerset import SET, tracer_function, tracer_wheels
 
 
 @pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tracer_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tracer_wheels(tmp_path_factory.mktemp("tracer-wheels"))
 
 
@@ -33,8 +33,8 @@ def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300, check=False)
 
 
-def flags(wheels: Path, *more: str) -> list[str]:
-    return ["--runtime", "python3.12", "--arch", "arm64", "--source", "fn", "--find-links", str(wheels),
+def flags(tracer_index: Path, *more: str) -> list[str]:
+    return ["--runtime", "python3.12", "--arch", "arm64", "--source", "fn", "--find-links", str(tracer_index),
             "--no-index", *more]
 
 
@@ -45,15 +45,15 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def report_file(project: Path, wheels: Path) -> Path:
-    out = cli(project, "build", *flags(wheels, "--zip", "fn.zip", "--report", "fn.json", "-q"))
+def report_file(project: Path, tracer_index: Path) -> Path:
+    out = cli(project, "build", *flags(tracer_index, "--zip", "fn.zip", "--report", "fn.json", "-q"))
     assert out.returncode == 0, out.stderr
     return project / "fn.json"
 
 
-def test_explain_tells_why_a_runtime_provided_package_is_shipped(project: Path, wheels: Path) -> None:
+def test_explain_tells_why_a_runtime_provided_package_is_shipped(project: Path, tracer_index: Path) -> None:
     before = set(project.iterdir())
-    out = cli(project, "explain", "BotoCore", *flags(wheels))
+    out = cli(project, "explain", "BotoCore", *flags(tracer_index))
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "botocore 1.35.0 is in the bundle (python3.12/arm64).",
@@ -84,9 +84,9 @@ def test_explain_tells_why_a_runtime_provided_package_is_shipped(project: Path, 
     ("Wrapt", (), ["wrapt 1.16.0 is in the bundle of fn.zip (python3.12/arm64).",
                    "  required through: powerlike[tracer] → xraylike → wrapt"]),
 ])
-def test_explain_from_a_report_says_why_and_what_would_change_it(project: Path, wheels: Path, package: str,
+def test_explain_from_a_report_says_why_and_what_would_change_it(project: Path, tracer_index: Path, package: str,
                                                                  extra: tuple[str, ...], says: list[str]) -> None:
-    built = cli(project, "build", *flags(wheels, *extra, "--zip", "fn.zip", "--report", "fn.json", "-q"))
+    built = cli(project, "build", *flags(tracer_index, *extra, "--zip", "fn.zip", "--report", "fn.json", "-q"))
     assert built.returncode == 0, built.stderr
     out = cli(project, "explain", package, "--report", "fn.json")
     assert out.returncode == 0, out.stderr
@@ -105,9 +105,9 @@ def test_explain_a_package_nothing_requires(report_file: Path) -> None:
     ]
 
 
-def test_explain_a_package_a_layer_provides_and_a_layers_own(tmp_path: Path, wheels: Path) -> None:
+def test_explain_a_package_a_layer_provides_and_a_layers_own(tmp_path: Path, tracer_index: Path) -> None:
     target = Target.from_runtime("python3.12", "arm64")
-    options = BundlingOptions(find_links=[str(wheels)], no_index=True)
+    options = BundlingOptions(find_links=[str(tracer_index)], no_index=True)
     store = LocalStore(tmp_path / "cache")
     entry = tracer_function(tmp_path / "fn", "powerlike[tracer]\n")
     function = options.request(entry, target, name="App/Api", provided=(("wrapt", "1.16.0", "App/Shared"),))
@@ -128,16 +128,16 @@ def test_explain_a_package_a_layer_provides_and_a_layers_own(tmp_path: Path, whe
     ]
 
 
-def test_a_lock_file_without_a_resolver_graph_is_explained_from_the_metadata(project: Path, wheels: Path) -> None:
+def test_a_lock_file_without_a_resolver_graph_is_explained_from_the_metadata(project: Path, tracer_index: Path) -> None:
     entries = []
     for name, version, _ in SET:
-        wheel = wheels / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+        wheel = tracer_index / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
         sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
         entries.append(f'[[packages]]\nname = "{name}"\nversion = "{version}"\n'
                        f'wheels = [{{ name = "{wheel.name}", hashes = {{ sha256 = "{sha}" }} }}]\n')
     (project / "fn" / "requirements.txt").unlink()
     (project / "fn" / "pylock.toml").write_text('lock-version = "1.0"\ncreated-by = "test"\n\n' + "\n".join(entries))
-    out = cli(project, "explain", "jmespath", *flags(wheels))
+    out = cli(project, "explain", "jmespath", *flags(tracer_index))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     # the lock does not say what was asked for: the chain starts at what nothing else in it requires (boto3 here),

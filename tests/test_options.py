@@ -85,10 +85,10 @@ def scenarios(other: WheelIndex) -> dict[str, Any]:
 
 #: options that say where things happen, not what the bundle holds: the hash must not depend on them
 LOCATION_ONLY = {"cache_dir": "elsewhere", "refresh": True, "remote_cache": "s3://team-bucket/prefix"}
-#: upstream options without effect here (a notice says why: tests/test_dropin_options.py): nor may they change it
+#: upstream options without effect here (a notice says why: tests/test_bundling.py): nor may they change it
 NO_EFFECT = {**{name: "something" for name in DOCKER_ONLY}, "local": object(), "poetry_include_hashes": True,
              "poetry_without_urls": True}
-#: decided at the CDK level (the asset's own hash), tested with CDK in tests/test_dropin_options.py
+#: decided at the CDK level (the asset's own hash), tested with CDK in tests/test_bundling.py
 CDK_LEVEL = {"asset_hash", "asset_hash_type"}
 
 

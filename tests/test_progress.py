@@ -24,6 +24,7 @@ import pytest
 
 from cdk_native_python.progress import Console
 from cdk_native_python.reporter import Reporter
+from tests.cdkhelpers import needs_cdk
 from tests.wheelfactory import WheelIndex
 from tests.wheelfactory import _handler as index_handler
 
@@ -316,7 +317,7 @@ def synth_app(tmp_path: Path, index_url: str) -> Path:
 
 @pytest.mark.synth
 @needs_script
-@pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")
+@needs_cdk
 def test_cdk_synth_shows_live_progress_on_a_terminal_and_phase_lines_in_ci(tmp_path: Path,
                                                                           slow_index: SlowIndex) -> None:
     app = synth_app(tmp_path, slow_index.url)

@@ -26,14 +26,14 @@ from typing import Any
 
 import pytest
 
+from cdk_native_python import source as source_module
 from cdk_native_python.engine import BuildRequest, BuildResult, build, bundle, prepare
 from cdk_native_python.errors import BundlingError, InputError, VerificationError
 from cdk_native_python.source import snapshot, tree_digest
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
-from tests.test_bad_inputs import APP, CDK, PYTHON, _clean_failure, _env
+from tests.cdkhelpers import BAD_APP, CDK, cdk_env, clean_failure, needs_cdk
+from tests.helpers import ARM312, PYTHON
 
-ARM312 = Target.from_runtime("python3.12", "arm64")
 SECRET = "aws_secret_access_key=wJalrXUtnFEMI-K7MDENG"
 
 
@@ -442,12 +442,12 @@ def _synth(tmp_path: Path, entry_setup: Callable[[Path], None]) -> tuple[subproc
     app = tmp_path / "app"
     entry = function(app)
     entry_setup(entry)
-    (app / "app.py").write_text(APP.format(props="entry='fn'"))
+    (app / "app.py").write_text(BAD_APP.format(props="entry='fn'"))
     (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
     out = tmp_path / "cdk.out"
     args = [str(CDK), "synth", "--quiet", "--no-notices", "-o", str(out)]
     # a session of its own: a hang kills node *and* the app process it started (a blocked app would outlive it)
-    with subprocess.Popen(args, cwd=app, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    with subprocess.Popen(args, cwd=app, env=cdk_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, start_new_session=True) as proc:
         try:
             stdout, stderr = proc.communicate(timeout=120)
@@ -464,11 +464,8 @@ def _asset(out: Path) -> Path:
     return out / str(fn["Metadata"]["aws:asset:path"])
 
 
-synth = pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")
-
-
 @pytest.mark.synth
-@synth
+@needs_cdk
 def test_cdk_synth_copies_a_linked_folder(tmp_path: Path) -> None:
     shared = tmp_path / "common"
     shared.mkdir()
@@ -485,16 +482,50 @@ def test_cdk_synth_copies_a_linked_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.synth
-@synth
+@needs_cdk
 def test_cdk_synth_refuses_a_named_pipe_at_once(tmp_path: Path) -> None:
     proc, _ = _synth(tmp_path, lambda entry: os.mkfifo(entry / "pipe"))
-    _clean_failure(proc, "pipe", "named pipe")
+    clean_failure(proc, "pipe", "named pipe")
 
 
 @pytest.mark.synth
-@synth
+@needs_cdk
 def test_cdk_synth_warns_about_a_secret(tmp_path: Path) -> None:
     proc, _ = _synth(tmp_path, lambda entry: (entry / ".env").write_text(SECRET))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "source file .env looks like" in proc.stderr and "asset_excludes=['.env']" in proc.stderr
     assert SECRET not in proc.stderr
+
+
+# -- what is left out (source.py) ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("rel", "patterns", "excluded"), [
+    ("tests/test_x.py", ("tests",), True),  # a component anywhere
+    ("pkg/tests/data.json", ("tests",), True),
+    ("pkg/testsuite.py", ("tests",), False),  # a whole component, not a prefix
+    ("pkg/mod.pyc", ("*.pyc",), True),
+    ("docs/build", ("docs/build",), True),  # the whole relative path (the walk asks for each folder)
+    ("docs/build", ("/docs/build/",), True),  # slashes around a pattern do not matter
+    ("src/docs/build", ("docs/build",), False),
+    ("notes.md", (), False),
+    ("a/b/c.txt", ("b", "*.md"), True),
+])
+def test_exclusion_patterns_match_a_component_or_the_whole_path(rel: str, patterns: tuple[str, ...],
+                                                                excluded: bool) -> None:
+    assert source_module.is_excluded(rel, patterns) is excluded
+
+
+def test_a_local_package_fingerprint_ignores_what_never_ships_and_sees_the_rest(tmp_path: Path) -> None:
+    pkg = tmp_path / "lib"
+    (pkg / "lib").mkdir(parents=True)
+    (pkg / "lib" / "__init__.py").write_text("VALUE = 1\n")
+    (pkg / "pyproject.toml").write_text("[project]\nname = 'lib'\nversion = '1'\n")
+    before = source_module.tree_digest(pkg)
+    for ignored in (".venv/bin/python", "lib/__pycache__/x.cpython-312.pyc", ".git/HEAD", "tests/test_lib.py"):
+        (pkg / ignored).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / ignored).write_text("noise")
+    assert source_module.tree_digest(pkg) == before
+    assert set(source_module.DEFAULT_EXCLUDES) >= {".venv", "__pycache__", ".git", "tests", "cdk.out"}
+    (pkg / "lib" / "extra.py").write_text("")
+    assert source_module.tree_digest(pkg) != before
+    assert source_module.tree_digest(pkg, ()) != source_module.tree_digest(pkg)  # nothing excluded: the noise counts

@@ -1,13 +1,23 @@
 """The local store (issue #13): nobody else's files get in, nothing changed after publishing gets out.
 
 Each test attacks the store as another local user, a careless tool or a crash would, through the store itself
-and through whole builds on the hermetic index.
+and through whole builds on the hermetic index: a read-only or full cache disk, interrupted runs, many processes
+sharing one store and processes killed at random moments (workers are separate Python processes running the
+engine; every bundle is compared file by file with one built alone, every entry is checked against its
+manifest; the SIGKILL test aims at the work through the phases the workers report).
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import errno
+import hashlib
+import json
 import os
+import random
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -18,24 +28,24 @@ from typing import Any
 
 import pytest
 
+from cdk_native_python.distributions import installed
 from cdk_native_python.engine import BuildRequest, build
-from cdk_native_python.errors import CacheError
+from cdk_native_python.errors import (
+    CacheError,
+)
 from cdk_native_python.install import RECORD_FILE as TREE_RECORD
-from cdk_native_python.pins import PINS_FILE
+from cdk_native_python.pins import PINS_FILE, RECORD_FILE
 from cdk_native_python.pins import RECORD_FILE as RESOLUTION_RECORD
-from cdk_native_python.reporter import Reporter
+from cdk_native_python.records import TreeRecord, loads
+from cdk_native_python.reporter import Reporter, silent
 from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store import manifest
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
+from tests.helpers import ARM312, build_later, build_request, fails, says, write_function
 
-ARM312 = Target.from_runtime("python3.12", "arm64")
-ROOT = os.geteuid() == 0
-
-
-def collecting() -> tuple[Reporter, list[str]]:
-    said: list[str] = []
-    return Reporter(sink=lambda notice, _subject: said.append(f"{notice.code}: {notice.message}")), said
+PROCS, ROUNDS = 8, 3
+KILL_ITERATIONS, PER_ITERATION = 12, 3
 
 
 def function(root: Path, requirements: str = "purepkg\n") -> Path:
@@ -48,6 +58,14 @@ def function(root: Path, requirements: str = "purepkg\n") -> Path:
 
 def request(entry: Path, index: Any) -> BuildRequest:
     return BuildRequest(entry=entry, target=ARM312, indexes=IndexOptions(index_url=index.url))
+
+
+ROOT = os.geteuid() == 0
+
+
+def collecting() -> tuple[Reporter, list[str]]:
+    said: list[str] = []
+    return Reporter(sink=lambda notice, _subject: said.append(f"{notice.code}: {notice.message}")), said
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -200,27 +218,6 @@ def test_a_missing_manifest_is_a_miss(tmp_path: Path, wheel_index: Any) -> None:
     assert not again.install_hit and (entry / manifest.NAME).is_file()
 
 
-def test_cache_verify_rehashes_what_stat_cannot_see(tmp_path: Path, wheel_index: Any) -> None:
-    """Same size, same mtime, other bytes: the cheap check cannot see it, `cache verify` does."""
-    store = LocalStore(tmp_path / "cache")
-    build(request(function(tmp_path), wheel_index), tmp_path / "out1", store)
-    (entry,) = (store.root / "trees").iterdir()
-    path = entry / "tree" / "purepkg" / "__init__.py"
-    st = os.stat(path)
-    data = path.read_bytes()
-    os.chmod(path, 0o644)
-    path.write_bytes(bytes(len(data)) if data else b"")
-    os.chmod(path, st.st_mode)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    out = subprocess.run([sys.executable, "-m", "cdk_native_python.cli", "cache", "--cache-dir", str(store.root),
-                          "verify"], capture_output=True, text=True, check=False)
-    if data:
-        assert out.returncode == 1 and "quarantined trees/" in out.stdout and "other contents" in out.stdout
-        assert not entry.exists()
-    else:
-        assert out.returncode == 0
-
-
 # -- scratch folders: alive while held ---------------------------------------------------------------------------
 
 HOLDER = """
@@ -308,3 +305,302 @@ def test_another_tool_version_makes_its_own_entries_and_the_same_asset(tmp_path:
     again = build(request(entry, wheel_index), tmp_path / "b", store)
     assert again.asset_hash == first.asset_hash and files(tmp_path / "a") == files(tmp_path / "b")
     assert len(list((store.root / "trees").iterdir())) == 2
+
+
+LIVE_HOLDER = """
+import sys, time
+from pathlib import Path
+from cdk_native_python.store.local import LocalStore
+with LocalStore(Path(sys.argv[1])).scratch("trees-live") as path:
+    print(path, flush=True)
+    time.sleep(120)
+"""
+
+
+SETS = {
+    "pure": "purepkg\n",
+    "pure-native": "purepkg\nnativepkg\n",
+    "native-markers": "nativepkg\nmarkerdeps\n",
+    "boto": "usesdateutil\nboto3\npurepkg\n",
+    "infra": "usesattrs\naws-cdk-lib\nnativepkg\n",
+}
+
+
+TARGETS = [(f"python3.{m}", arch) for m in (11, 12, 13, 14) for arch in ("arm64", "x86_64")]
+
+
+WORKER = '''\
+import json, sys, time
+from pathlib import Path
+from cdk_native_python.store.local import LocalStore
+from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.reporter import Reporter
+from cdk_native_python.spec import IndexOptions
+from cdk_native_python.target import Target
+
+cfg = json.loads(sys.argv[1])
+phases = open(cfg["phases"], "a", buffering=1)
+reporter = Reporter(on_phase=lambda text, subject: phases.write(text + "\\n"))
+go = Path(cfg["go"])
+while not go.exists():
+    time.sleep(0.002)
+request = BuildRequest(entry=Path(cfg["entry"]), target=Target.from_runtime(cfg["runtime"], cfg["arch"]),
+                       indexes=IndexOptions(index_url=cfg["index"]))
+result = build(request, Path(cfg["out"]), LocalStore(Path(cfg["cache"]), reporter=reporter), reporter)
+print(json.dumps({"packages": result.packages, "resolve_hit": result.resolve_hit,
+                  "install_hit": result.install_hit}))
+'''
+
+
+class Bench:
+    """Shared fixtures of one test: entries per set, reference bundles, the worker script."""
+
+    def __init__(self, tmp: Path, index: Any) -> None:
+        self.tmp, self.index = tmp, index
+        self.worker = tmp / "worker.py"
+        self.worker.write_text(WORKER)
+        self.entries = {}
+        for name, reqs in SETS.items():
+            entry = tmp / "src" / name
+            entry.mkdir(parents=True)
+            (entry / "index.py").write_text(f"NAME = {name!r}\n\ndef handler(event, context):\n    return NAME\n")
+            (entry / "requirements.txt").write_text(reqs)
+            self.entries[name] = entry
+        self._refs: dict[tuple[str, str, str], dict[str, str]] = {}
+        self._n = 0
+
+    def reference(self, name: str, runtime: str, arch: str) -> dict[str, str]:
+        """The bundle built alone, with its own clean cache."""
+        key = (name, runtime, arch)
+        if key not in self._refs:
+            out = self.tmp / "ref" / "-".join(key)
+            build(self.request(name, runtime, arch), out, LocalStore(self.tmp / "ref-cache" / "-".join(key)),
+                  silent())
+            self._refs[key] = contents(out)
+        return self._refs[key]
+
+    def request(self, name: str, runtime: str, arch: str) -> BuildRequest:
+        return BuildRequest(entry=self.entries[name], target=Target.from_runtime(runtime, arch),
+                            indexes=IndexOptions(index_url=self.index.url))
+
+    def start(self, cache: Path, go: Path, name: str, runtime: str, arch: str) -> tuple[subprocess.Popen[str], Path]:
+        """A worker; its phases are written to ``<out>.phases`` as they start."""
+        self._n += 1
+        out = self.tmp / "out" / f"{self._n:03d}-{name}-{runtime}-{arch}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cfg = {"go": str(go), "entry": str(self.entries[name]), "runtime": runtime, "arch": arch,
+               "index": self.index.url, "out": str(out), "cache": str(cache), "phases": f"{out}.phases"}
+        proc = subprocess.Popen([sys.executable, str(self.worker), json.dumps(cfg)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        return proc, out
+
+
+def contents(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def check_cache(root: Path) -> tuple[int, int]:
+    """Every published entry is complete and true to its manifest and record; returns (#resolutions, #trees)."""
+    locks = [e for e in (root / "resolutions").iterdir() if e.is_dir()] if (root / "resolutions").exists() else []
+    for entry in locks:
+        assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, PINS_FILE, RECORD_FILE], entry
+        assert manifest.corrupted(entry, manifest.load(entry)) is None, entry
+        assert "==" in (entry / PINS_FILE).read_text(), entry
+        assert json.loads((entry / RECORD_FILE).read_text())["required_by"], entry
+    trees = list((root / "trees").iterdir()) if (root / "trees").exists() else []
+    for entry in trees:
+        assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, "tree", TREE_RECORD], entry
+        assert manifest.corrupted(entry, manifest.load(entry)) is None, entry
+        record = loads(TreeRecord, (entry / TREE_RECORD).read_text())
+        assert {n: d.version for n, d in installed(entry / "tree").items()} == record.versions, entry
+        for dist in (entry / "tree").glob("*.dist-info"):  # every file a wheel recorded is there, whole
+            for line in (dist / "RECORD").read_text().splitlines():
+                path, algo_digest, _ = line.rsplit(",", 2)
+                if algo_digest.startswith("sha256="):
+                    data = (entry / "tree" / path).read_bytes()
+                    got = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                    assert got == algo_digest[len("sha256="):], (entry, path)
+    return len(locks), len(trees)
+
+
+def leftovers(root: Path) -> list[str]:
+    LocalStore(root)  # a new run cleans what dead processes left behind
+    return sorted(p.name for p in (root / "tmp").iterdir())
+
+
+def test_17_read_only_cache_falls_back_with_a_warning(tmp_path: Path, wheel_index: Any, small_fs: Any,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    ro = small_fs("ro", "size=4m,ro")
+    entry = write_function(tmp_path, "purepkg\n")
+    cache = LocalStore(ro / "cache")
+    warning = capfd.readouterr().err
+    assert cache.fallback_from == (ro / "cache").absolute()
+    assert str(ro / "cache") in warning and "CDK_NATIVE_PYTHON_CACHE_DIR" in warning
+    result = build(build_request(entry, wheel_index), tmp_path / "out", cache)
+    assert {"purepkg", "depa"} <= set(result.packages)
+    # without the fallback it says so
+    err = fails(CacheError, lambda: LocalStore(ro / "cache", fallback=False))
+    says(err, str(ro / "cache"), "Read-only", hint="CDK_NATIVE_PYTHON_CACHE_DIR")
+
+
+def test_18_full_cache_disk(tmp_path: Path, wheel_index: Any, small_fs: Any,
+                            capfd: pytest.CaptureFixture[str]) -> None:
+    # full before we start: fall back, with a warning naming the directory
+    full = small_fs("full", "size=64k")
+    with open(full / "filler", "wb") as f, pytest.raises(OSError) as info:
+        f.write(b"\0" * 10**6)
+    assert info.value.errno == errno.ENOSPC
+    cache = LocalStore(full / "cache")
+    assert cache.fallback_from == (full / "cache").absolute()
+    assert str(full / "cache") in capfd.readouterr().err
+    # fills up while installing: a clear error naming the cache directory, and no entry is published
+    tight = small_fs("tight", "size=200k")
+    entry = write_function(tmp_path, "nativepkg\npurepkg\n")
+    small = LocalStore(tight / "cache")
+    assert small.fallback_from is None
+    with open(tight / "filler", "wb") as f:  # leave ~40 kB: enough for the lock, not for the wheels
+        f.write(b"\0" * (160 * 1024))
+    err = fails(CacheError, build_later(build_request(entry, wheel_index), tmp_path, small))
+    says(err, str(tight / "cache"), "no space left", hint="free space")
+    assert not (tight / "cache" / "trees").exists() or not any((tight / "cache" / "trees").iterdir())
+
+
+def test_19_interrupted_previous_run_is_ignored_and_cleaned(tmp_path: Path, wheel_index: Any) -> None:
+    entry = write_function(tmp_path, "purepkg\n")
+    root = tmp_path / "cache"
+    clean = build(build_request(entry, wheel_index), tmp_path / "clean", LocalStore(tmp_path / "reference"))
+    LocalStore(root)
+    # a killed run's leftover: a half-built scratch folder nobody holds any more (whatever its name says)
+    killed = subprocess.Popen([sys.executable, "-c", LIVE_HOLDER, str(root)], stdout=subprocess.PIPE, text=True)
+    leftover = Path(killed.stdout.readline().strip()) if killed.stdout else Path()
+    (leftover / "tree" / "purepkg").mkdir(parents=True)
+    (leftover / "tree" / "purepkg" / "__init__.py").write_text("half")
+    killed.kill()
+    killed.wait()
+    # and a live one, held by another process (as in another container sharing the volume): never touched
+    holder = subprocess.Popen([sys.executable, "-c", LIVE_HOLDER, str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        live = Path(holder.stdout.readline().strip()) if holder.stdout else Path()
+        assert live.is_dir()
+        result = build(build_request(entry, wheel_index), tmp_path / "out1", LocalStore(root))
+        assert not leftover.exists() and live.is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+    LocalStore(root)  # its holder is gone: the next start removes it
+    assert not live.exists()
+    # a published entry changed behind the store's back: quarantined and rebuilt, never shipped
+    trees = list((root / "trees").iterdir())
+    assert len(trees) == 1
+    half = trees[0] / "tree" / "purepkg" / "__init__.py"
+    half.unlink()  # out1 holds a hard link to the old file; the half write is a new one
+    half.write_text("tampered half write")
+    again = build(build_request(entry, wheel_index), tmp_path / "out2", LocalStore(root))
+    assert not again.install_hit
+    assert [p.name.split("-")[0] for p in (root / "quarantine").iterdir()] == ["trees"]
+    for out in (tmp_path / "out1", tmp_path / "out2"):
+        assert (out / "purepkg" / "__init__.py").read_text() == \
+            (tmp_path / "clean" / "purepkg" / "__init__.py").read_text()
+    assert result.packages == again.packages == clean.packages
+
+
+def test_8_processes_x_3_rounds_share_one_cache(tmp_path: Path, wheel_index: Any) -> None:
+    bench = Bench(tmp_path, wheel_index)
+    cache = tmp_path / "shared-cache"
+    names = list(SETS)
+    builders: dict[tuple[str, str, str], int] = {}
+    total = 0
+    start = time.perf_counter()
+    for rnd in range(ROUNDS):
+        go = tmp_path / f"go-{rnd}"
+        jobs = []
+        for i in range(PROCS):
+            # overlapping sets: neighbours share packages and, in pairs, the very same (set, target)
+            name = names[(i // 2 + rnd) % len(names)]
+            runtime, arch = TARGETS[(i // 2 + 3 * rnd) % len(TARGETS)]
+            proc, out = bench.start(cache, go, name, runtime, arch)
+            jobs.append((proc, out, (name, runtime, arch)))
+        time.sleep(1.0)  # let every interpreter start, then release them together
+        go.touch()
+        for proc, out, key in jobs:
+            stdout, stderr = proc.communicate(timeout=300)
+            assert proc.returncode == 0, stderr[-3000:]
+            report = json.loads(stdout.strip().splitlines()[-1])
+            if not report["install_hit"]:
+                builders[key] = builders.get(key, 0) + 1
+            assert contents(out) == bench.reference(*key), f"round {rnd}: {out.name} differs from a clean build"
+            total += 1
+    seconds = time.perf_counter() - start
+    n_locks, n_trees = check_cache(cache)
+    print(f"{PROCS} processes x {ROUNDS} rounds = {total} bundles on one cache in {seconds:.1f}s: "
+          f"{n_locks} locks, {n_trees} trees, installs per tree key {sorted(builders.values())}")
+    # each distinct (set, target) was installed by exactly one process; the others waited and reused it
+    quarantined = sorted(p.name for p in (cache / "quarantine").iterdir()) if (cache / "quarantine").exists() else []
+    assert not quarantined
+    assert all(count == 1 for count in builders.values()), builders
+    assert n_trees == len(builders)
+    assert leftovers(cache) == []
+
+
+def test_sigkill_12_iterations_x_3_processes_during_resolve_and_install(tmp_path: Path, wheel_index: Any) -> None:
+    rng = random.Random(int(os.environ.get("KILL_SEED", "7")))
+    bench = Bench(tmp_path, wheel_index)
+    cache = tmp_path / "shared-cache"
+    combos = [(n, r, a) for n in SETS for r, a in TARGETS]
+    rng.shuffle(combos)
+    used = combos[:KILL_ITERATIONS]
+    stats = {"killed": 0, "killed-with-children": 0, "finished": 0, "seen-resolving": 0, "seen-installing": 0}
+    groups: list[int] = []
+    for it, combo in enumerate(used):
+        go = tmp_path / f"go-{it}"
+        jobs = [bench.start(cache, go, *combo) for _ in range(PER_ITERATION)]
+        groups += [proc.pid for proc, _ in jobs]
+        time.sleep(0.8)
+        go.touch()
+        for proc, _ in sorted(jobs, key=lambda _: rng.random()):
+            # Aim at the work, not at the clock (a build takes 0.1 s or 2 s depending on the machine and on
+            # how warm uv's cache is): wait until some process has a resolution or an install under way,
+            # then strike after a random few milliseconds.
+            phase = rng.choice(["resolving", "installing"])
+            deadline = time.perf_counter() + 5
+            said = ""
+            while proc.poll() is None and time.perf_counter() < deadline:
+                said = " ".join(Path(f"{out}.phases").read_text() for _, out in jobs if Path(f"{out}.phases").exists())
+                if phase in said:
+                    break
+                time.sleep(0.003)
+            time.sleep(rng.uniform(0.0, 0.12))
+            stats["seen-resolving"] += "resolving" in said
+            stats["seen-installing"] += "installing" in said
+            if proc.poll() is None:
+                if rng.random() < 0.5:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the process and its uv child
+                    stats["killed-with-children"] += 1
+                else:
+                    os.kill(proc.pid, signal.SIGKILL)  # only the process: its uv child runs on, orphaned
+                stats["killed"] += 1
+            else:
+                stats["finished"] += 1
+        for proc, _ in jobs:
+            proc.communicate(timeout=300)
+    for pgid in groups:  # end the orphans we started
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    time.sleep(0.2)
+    check_cache(cache)
+    # afterwards, every bundle built on the crashed-into cache equals a clean build
+    go = tmp_path / "go-after"
+    go.touch()
+    for combo in used:
+        proc, out = bench.start(cache, go, *combo)
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-3000:]
+        assert contents(out) == bench.reference(*combo), f"{combo} differs from a clean build after crashes"
+    n_locks, n_trees = check_cache(cache)
+    left = leftovers(cache)
+    print(f"SIGKILL {KILL_ITERATIONS} iterations x {PER_ITERATION} processes: {stats}; afterwards "
+          f"{len(used)} bundles correct, {n_locks} locks and {n_trees} trees complete, leftovers {left}")
+    assert stats["killed"] >= KILL_ITERATIONS  # the test did kill processes mid-build
+    assert stats["seen-resolving"] and stats["seen-installing"]  # ... while they resolved and installed
+    assert left == []

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import runtimes
 from cdk_native_python.distributions import installed
 from cdk_native_python.install import strip_installed as strip
 from cdk_native_python.records import PackageRecord, StripResult, TreeRecord
 from cdk_native_python.spec import DependencySpec
-from cdk_native_python.strip import StripOptions, decide, decide_graph, notices
+from cdk_native_python.strip import StripOptions, decide, decide_graph, notices, provided_by_layers
 from cdk_native_python.target import Target
 
 ARM313 = Target.from_runtime("python3.13", "arm64")
@@ -181,18 +180,6 @@ def test_notices_say_what_ships_and_why() -> None:
     assert notices(record, StripOptions(keep=("boto3", "jmespath"))) == ()
 
 
-def test_guaranteed_checks_the_whole_interval() -> None:
-    bounds = runtimes.provided("python3.12")["botocore"]
-    assert runtimes.guaranteed(bounds, "") and runtimes.guaranteed(bounds, ">=1.11.3")
-    assert runtimes.guaranteed(bounds, "<2,>=1.23.32") and runtimes.guaranteed(bounds, "!=1.2.*,!=1.20.0")
-    assert not runtimes.guaranteed(bounds, "<1.45") and not runtimes.guaranteed(bounds, "==1.38.36")
-    assert not runtimes.guaranteed(bounds, "!=1.40.*") and not runtimes.guaranteed(bounds, "not a specifier")
-    s3 = runtimes.provided("python3.12")["s3transfer"]
-    assert not runtimes.guaranteed(s3, "<1.0,>=0.10")  # no ceiling promised for s3transfer
-    assert runtimes.provided("python3.9")["urllib3"].ceiling == "1.27"
-    assert set(runtimes.FLOORS) == {f"python3.{m}" for m in range(8, 15)}
-
-
 def test_a_lock_without_its_manifest_ships_what_it_pins(tmp_path: Path) -> None:
     """pylock.toml alone does not say what the user asked for: its pins stand in, so nothing is guessed."""
     boto_tree(tmp_path)
@@ -216,3 +203,31 @@ def test_what_the_users_extras_require_is_kept(tmp_path: Path) -> None:
     result = decide(installed(tmp_path), ARM313, ["aws-lambda-powertools"], options)
     assert "urllib3" not in result.removed and ">=2.7.0" in result.kept_seeds["urllib3"]
     assert {"boto3", "botocore", "s3transfer"} <= set(result.removed)
+
+
+def test_provided_packages_are_removed_exactly(tmp_path: Path) -> None:
+    dist(tmp_path, "requests", ["certifi", "idna"])
+    dist(tmp_path, "certifi")
+    dist(tmp_path, "idna")
+    dist(tmp_path, "app", ["requests"])
+    options = StripOptions(provided=(("requests", "1.0", "S/L"), ("certifi", "1.0.0", "S/L"), ("other", "3", "S/L")))
+    result = strip(tmp_path, Target.from_runtime("python3.12"), ["app", "requests"], options)
+    # idna is only needed by requests but stays: removal is exact, not an exclusive closure
+    assert set(installed(tmp_path)) == {"app", "idna"}
+    assert result.removed == {"requests": "provided by layer S/L", "certifi": "provided by layer S/L"}
+    assert not (tmp_path / "requests").exists() and (tmp_path / "idna" / "__init__.py").is_file()
+
+
+def test_provided_mismatch_keep_and_key(tmp_path: Path) -> None:
+    dist(tmp_path, "depa")
+    dist(tmp_path, "boto3")
+    dists = installed(tmp_path)
+    clash = StripOptions(provided=(("depa", "2.0", "S/L"),))
+    assert provided_by_layers(dists, clash) == {}  # another version: the function's copy stays
+    assert provided_by_layers(dists, StripOptions(provided=(("depa", "1.0", "S/L"),))) == {
+        "depa": "provided by layer S/L"}
+    assert provided_by_layers(dists, StripOptions(keep=("depa",), provided=(("depa", "1.0", "S/L"),))) == {}
+    # a package stripped anyway (the runtime's boto3) is not a clash
+    assert provided_by_layers(dists, StripOptions(provided=(("boto3", "9", "S/L"),)), ["boto3"]) == {}
+    assert "provided" not in StripOptions().key()
+    assert StripOptions(provided=(("depa", "2.0", "S/L"),)).key() != StripOptions().key()

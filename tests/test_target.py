@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_lambda as lambda_
 
-from cdk_native_python.errors import ConfigurationError
+from cdk_native_python import NativePythonFunction
+from cdk_native_python.errors import (
+    ConfigurationError,
+)
 from cdk_native_python.target import Target
+from tests.helpers import fails, says, write_function
 
 
 @pytest.mark.parametrize(
@@ -62,3 +69,13 @@ def test_every_cdk_python_runtime_maps_to_a_target() -> None:
         for arch in ("x86_64", "arm64"):
             t = Target.from_runtime(name, arch)
             assert t.runtime == name and t.uv_python_platform.startswith(t.machine)
+
+
+def test_03_non_python_runtime(tmp_path: Path) -> None:
+    says(fails(ConfigurationError, lambda: Target.from_runtime("nodejs20.x", "arm64")), "nodejs20.x",
+         hint="python3.x runtime")
+    entry = write_function(tmp_path, None)
+    stack = cdk.Stack(cdk.App(outdir=str(tmp_path / "o")), "S")
+    err = fails(ConfigurationError, lambda: NativePythonFunction(stack, "Fn", entry=str(entry),
+                                                                 runtime=lambda_.Runtime.NODEJS_20_X))
+    says(err, "nodejs20.x", hint="Python runtime")

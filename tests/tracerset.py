@@ -48,3 +48,11 @@ def tracer_function(root: Path, requirements: str = REQUIREMENTS) -> Path:
     (root / "index.py").write_text("def handler(event, context):\n    return 1\n")
     (root / "requirements.txt").write_text(requirements)
     return root
+
+
+#: what bundling says about the set's botocore (``{runtime}``: the target's runtime)
+_SHIPPED = ("botocore 1.35.0 (0.0 MB), which the Lambda runtime provides, is shipped, required through "
+            "powerlike[tracer] → xraylike → botocore: xraylike requires botocore==1.35.0; {runtime} only guarantees "
+            "botocore >= 1.38.36, below 2; the bundled copy shadows the runtime's (keep_boto3=True says you mean it)")
+SHIPPED = _SHIPPED.format(runtime="python3.12")
+SHIPPED_313 = _SHIPPED.format(runtime="python3.13")

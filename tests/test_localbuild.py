@@ -2,6 +2,7 @@
 
 ``sdistonly`` is published only as an sdist whose ``setup.py`` writes the file named by
 ``$WHEELFACTORY_SENTINEL`` when it runs, so the sentinel's existence tells whether its code ran on this host.
+A native sdist the user allowed is refused clearly; a local path dependency is built into a wheel (``pypi``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from typing import Any
 import pytest
 
 from cdk_native_python.engine import BuildRequest, build, prepare
-from cdk_native_python.errors import ResolutionError
+from cdk_native_python.errors import (
+    ResolutionError,
+)
 from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
+from tests.helpers import ARM312, build_later, build_request, fails, says, write_function
 
 TARGET = Target.from_runtime("python3.12", "arm64")
 
@@ -125,3 +129,66 @@ def test_a_local_packages_build_requirement_is_built_when_allowed(tmp_path: Path
     assert sentinel.read_text() == "sdistonly\n"
     assert "locallib" in result.packages and "sdistonly" not in result.packages  # a build-time need only
     assert (tmp_path / "out" / "locallib" / "__init__.py").read_text() == "VALUE = 1\n"
+
+
+NATIVE_SETUP = '''\
+from setuptools import Extension, setup
+setup(name="brokennative", version="1.0", packages=["brokennative"],
+      ext_modules=[Extension("brokennative._speedups", ["brokennative/_speedups.c"])])
+'''
+
+
+def _native_sdist(folder: Path, c_source: str) -> Path:
+    import tarfile
+
+    src = folder / "brokennative-1.0"
+    (src / "brokennative").mkdir(parents=True)
+    (src / "brokennative" / "__init__.py").write_text("")
+    (src / "brokennative" / "_speedups.c").write_text(c_source)
+    (src / "setup.py").write_text(NATIVE_SETUP)
+    (src / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: brokennative\nVersion: 1.0\n")
+    (src / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\n'
+                                        'build-backend = "setuptools.build_meta"\n')
+    out = folder / "dist" / "brokennative-1.0.tar.gz"
+    out.parent.mkdir()
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(src, arcname=src.name)
+    return out.parent
+
+
+@pytest.mark.pypi  # the sdist's build backend (setuptools) comes from PyPI
+@pytest.mark.parametrize("c_source", ["#error this extension does not build\n",
+                                      "#include <Python.h>\nstatic struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "
+                                      "\"_speedups\"};\nPyMODINIT_FUNC PyInit__speedups(void) "
+                                      "{ return PyModule_Create(&m); }\n"],
+                         ids=["build-fails", "builds-native-for-the-host"])
+def test_09_native_sdist_allowed_is_refused_clearly(tmp_path: Path, c_source: str) -> None:
+    dist = _native_sdist(tmp_path / "pkg", c_source)
+    entry = write_function(tmp_path, "brokennative\n")
+    req = build_request(entry, indexes=IndexOptions(find_links=(str(dist),)), allow_build=("brokennative",))
+    err = fails(ResolutionError, build_later(req, tmp_path))
+    says(err, "brokennative-1.0.tar.gz", hint="brokennative")
+    assert not list((tmp_path / "cache").glob("wheelhouse/*/brokennative-*.whl"))
+
+
+@pytest.mark.pypi
+def test_local_path_dependency_is_built_and_included(tmp_path: Path, pypi_store: LocalStore) -> None:
+    lib = tmp_path / "libs" / "shared_lib"
+    (lib / "shared_lib").mkdir(parents=True)
+    (lib / "shared_lib" / "__init__.py").write_text("VALUE = 1\n")
+    (lib / "pyproject.toml").write_text(
+        '[project]\nname = "shared-lib"\nversion = "0.1"\ndependencies = ["six"]\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n')
+    entry = tmp_path / "fn"
+    entry.mkdir()
+    (entry / "index.py").write_text("")
+    (entry / "requirements.txt").write_text("../libs/shared_lib\n")
+    target = ARM312
+    first = build(BuildRequest(entry=entry, target=target), tmp_path / "o1", pypi_store)
+    assert {"shared-lib", "six"} <= set(first.packages)
+    assert (tmp_path / "o1" / "shared_lib" / "__init__.py").read_text() == "VALUE = 1\n"
+    # editing the local package invalidates the caches: the new content is bundled
+    (lib / "shared_lib" / "__init__.py").write_text("VALUE = 2\n")
+    second = build(BuildRequest(entry=entry, target=target), tmp_path / "o2", pypi_store)
+    assert not second.resolve_hit
+    assert (tmp_path / "o2" / "shared_lib" / "__init__.py").read_text() == "VALUE = 2\n"

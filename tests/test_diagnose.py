@@ -1,0 +1,162 @@
+"""uv's failures as the user reads them (``diagnose.py``): each class of failure is the right error class with
+its code, a message naming the culprit and a hint that is true. Messages come from real uv runs against the
+hermetic index and servers on 127.0.0.1, through the engine and directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_native_python import diagnose, uv
+from cdk_native_python.diagnose import Doing
+from cdk_native_python.errors import (
+    BundlingError,
+    IndexUnreachableError,
+    InstallError,
+    ResolutionError,
+)
+from cdk_native_python.spec import IndexOptions
+from tests.helpers import (
+    ARM312,
+    build_later,
+    build_request,
+    closed_port,
+    fails,
+    says,
+    uv_compile,
+    uv_install,
+    write_function,
+)
+
+SECRET = "s3cret-Pa55word"
+
+
+def test_05_unknown_package(tmp_path: Path, wheel_index: Any) -> None:
+    entry = write_function(tmp_path, "purepkg\nno-such-package-anywhere\n")
+    err = fails(ResolutionError, build_later(build_request(entry, wheel_index), tmp_path))
+    says(err, "no-such-package-anywhere", wheel_index.url.rstrip("/"), hint="check the spelling")
+
+
+def test_06_unsatisfiable_versions(tmp_path: Path, wheel_index: Any) -> None:
+    entry = write_function(tmp_path, "purepkg\ndepa>=999\n")
+    err = fails(ResolutionError, build_later(build_request(entry, wheel_index), tmp_path))
+    says(err, "depa", str(ARM312), hint="relax the conflicting version pins")
+
+
+def test_07_no_wheel_for_the_target_lists_the_wheels_that_exist(tmp_path: Path, wheel_index: Any) -> None:
+    entry = write_function(tmp_path, "macpkg\n")
+    err = fails(ResolutionError, build_later(build_request(entry, wheel_index), tmp_path))
+    text = says(err, "macpkg", str(ARM312), "wheels that exist", hint="publishes a wheel for aarch64 Linux")
+    existing = sorted(p.name for p in Path(wheel_index.find_links).glob("macpkg-*.whl"))
+    assert existing and all(name in text for name in existing), text
+
+
+def test_08_sdist_only_not_allowed_to_build(tmp_path: Path, wheel_index: Any) -> None:
+    entry = write_function(tmp_path, "sdistonly\n")
+    err = fails(ResolutionError, build_later(build_request(entry, wheel_index), tmp_path))
+    says(err, "sdistonly", "no wheel", "source distributions", hint="allow_build=['sdistonly']")
+
+
+def test_10_unreachable_index_names_it(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/simple"
+    entry = write_function(tmp_path, "purepkg\n")
+    err = fails(IndexUnreachableError, build_later(build_request(entry, indexes=IndexOptions(index_url=url)), tmp_path))
+    says(err, url, hint="network")
+
+
+def test_11_wrong_credentials_do_not_leak(tmp_path: Path, locked_index: str) -> None:
+    url = locked_index.replace("http://", f"http://alice:{SECRET}@")
+    entry = write_function(tmp_path, "purepkg\n")
+    err = fails(IndexUnreachableError, build_later(build_request(entry, indexes=IndexOptions(index_url=url)), tmp_path))
+    text = says(err, locked_index, "credentials", hint="check the user/token")
+    assert SECRET not in text and SECRET not in repr(err.args)
+    # nor anywhere in the cache (a lock key, a log)
+    for p in (tmp_path / "cache").rglob("*"):
+        if p.is_file() and p.stat().st_size < 1_000_000:
+            assert SECRET.encode() not in p.read_bytes(), p
+
+
+def test_12_hash_mismatch(tmp_path: Path, wheel_index: Any) -> None:
+    entry = write_function(tmp_path, "depa --hash=sha256:" + "0" * 64 + "\n")
+    err = fails(BundlingError, build_later(build_request(entry, wheel_index), tmp_path))
+    assert isinstance(err, (InstallError, ResolutionError)), type(err)
+    says(err, "depa", "hash", hint="hash")
+
+
+# -- explain(): each class of uv failure, from what a real uv run printed -----------------------------------------
+
+def explained(tmp_path: Path, result: uv.Result, indexes: IndexOptions, doing: Doing = "resolving",
+              allowed: tuple[str, ...] = ()) -> BundlingError:
+    assert result.returncode != 0, result.message
+    return diagnose.explain(result.message, tmp_path / "requirements.txt", ARM312, indexes, doing=doing,
+                            allowed=allowed)
+
+
+def test_explain_no_wheel_for_the_target(tmp_path: Path, wheel_index: Any) -> None:
+    indexes = IndexOptions(index_url=wheel_index.url)
+    err = explained(tmp_path, uv_compile(tmp_path, "macpkg\n", "--index-url", wheel_index.url), indexes)
+    assert type(err) is ResolutionError and err.code == "no-wheel"
+    assert "macpkg==1.0" in err.message and str(ARM312) in err.message and "wheels that exist" in err.message
+    assert "aarch64 Linux" in (err.hint or "") and ARM312.manylinux in (err.hint or "")
+    sdist = explained(tmp_path, uv_compile(tmp_path, "sdistonly\n", "--index-url", wheel_index.url), indexes)
+    assert sdist.code == "no-wheel" and "allow_build=['sdistonly']" in (sdist.hint or "")
+    allowed = explained(tmp_path, uv_compile(tmp_path, "sdistonly\n", "--index-url", wheel_index.url), indexes,
+                        allowed=("SdistOnly",))
+    assert "allow_build" not in (allowed.hint or "")  # already allowed: the hint does not suggest it
+
+
+def test_explain_unknown_package_and_no_solution(tmp_path: Path, wheel_index: Any) -> None:
+    indexes = IndexOptions(index_url=wheel_index.url)
+    unknown = explained(tmp_path, uv_compile(tmp_path, "no-such-pkg-here\n", "--index-url", wheel_index.url), indexes)
+    assert type(unknown) is ResolutionError and unknown.code == "package-not-found"
+    assert "'no-such-pkg-here'" in unknown.message and wheel_index.url.rstrip("/") in unknown.message
+    conflict = explained(tmp_path, uv_compile(tmp_path, "purepkg\ndepa>=999\n", "--index-url", wheel_index.url),
+                         indexes)
+    assert type(conflict) is ResolutionError and conflict.code == "no-solution" and "depa" in conflict.message
+    assert "relax the conflicting version pins" in (conflict.hint or "")
+
+
+def test_explain_an_index_that_is_down_or_refuses_the_credentials(tmp_path: Path, locked_index: str) -> None:
+    down = f"http://127.0.0.1:{closed_port()}/simple"
+    err = explained(tmp_path, uv_compile(tmp_path, "purepkg\n", "--index-url", down), IndexOptions(index_url=down))
+    assert type(err) is IndexUnreachableError and err.code == "index-unreachable" and down in err.message
+    assert "network" in (err.hint or "")
+    wrong = locked_index.replace("http://", f"http://alice:{SECRET}@")
+    refused = explained(tmp_path, uv_compile(tmp_path, "purepkg\n", "--index-url", wrong),
+                        IndexOptions(index_url=wrong))
+    assert type(refused) is IndexUnreachableError and refused.code == "index-credentials"
+    assert locked_index in refused.message and SECRET not in str(refused)
+    assert "check the user/token" in (refused.hint or "")
+
+
+def test_explain_a_hash_mismatch_and_other_install_failures(tmp_path: Path, wheel_index: Any) -> None:
+    indexes = IndexOptions(index_url=wheel_index.url)
+    pins = "purepkg==1.0 --hash=sha256:" + "0" * 64 + "\n"
+    err = explained(tmp_path, uv_install(tmp_path, pins, "--index-url", wheel_index.url), indexes, "installing")
+    assert type(err) is InstallError and err.code == "hash-mismatch" and "purepkg==1.0" in err.message
+    assert "--hash" in (err.hint or "")
+    missing = explained(tmp_path, uv_install(tmp_path, "purepkg==9.9\n", "--index-url", wheel_index.url), indexes,
+                        "installing")
+    # installing never blames the user's version pins: they were satisfiable a moment ago
+    assert type(missing) is InstallError and missing.code == "install-failed", (missing.code, str(missing))
+
+
+@pytest.mark.parametrize(("how", "kind", "code"), [
+    ("down", IndexUnreachableError, "url-unreachable"),
+    ("wrong-password", IndexUnreachableError, "url-credentials"),
+    ("missing", ResolutionError, "url-not-found"),
+])
+def test_explain_a_direct_url_that_cannot_be_fetched_names_the_url_not_the_index(
+        tmp_path: Path, wheel_index: Any, locked_index: str, how: str, kind: type[BundlingError], code: str) -> None:
+    base = {"down": f"http://127.0.0.1:{closed_port()}/simple",
+            "wrong-password": locked_index.replace("http://", f"http://alice:{SECRET}@"),
+            "missing": locked_index.replace("http://", "http://alice:the-right-one@")}[how]
+    requirement = f"privpkg @ {base}/privpkg-1.0-py3-none-any.whl"
+    err = explained(tmp_path, uv_compile(tmp_path, requirement + "\n", "--index-url", wheel_index.url),
+                    IndexOptions(index_url=wheel_index.url))
+    assert type(err) is kind and err.code == code, (err.code, str(err))
+    assert "privpkg-1.0-py3-none-any.whl" in err.message and wheel_index.url not in err.message
+    assert SECRET not in str(err) and "the-right-one" not in str(err)
+    assert "127.0.0.1" in (err.hint or "") or code == "url-not-found"

@@ -1,0 +1,48 @@
+"""Installing a resolved set (``install.py``): what stripping will remove is never installed, and the tree
+is the same as installing everything and stripping after."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_native_python.engine import prepare
+from cdk_native_python.install import install
+from cdk_native_python.pins import ResolutionRecord
+from cdk_native_python.store.local import LocalStore
+from tests.helpers import ARM313, index_request, write_function
+
+
+def test_stripped_packages_are_never_installed_and_the_tree_is_the_same(
+        tmp_path: Path, wheel_index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver's record of who requires what lets the install skip botocore & co. altogether; the result
+    must equal stripping after install (what happens for lock files, which carry no such record)."""
+    import cdk_native_python.install as install_module
+
+    removed_after_install: list[str] = []
+    real_remove = install_module.remove
+    monkeypatch.setattr(install_module, "remove", lambda tree, dist, trash=None: (
+        removed_after_install.append(dist.name), real_remove(tree, dist, trash))[1])
+    entry = write_function(tmp_path, "usesdateutil\nboto3\nusesattrs\naws-cdk-lib\npurepkg\n")
+    cache = LocalStore(tmp_path / "cache")
+    plan = prepare(index_request(entry, ARM313, wheel_index), cache)
+    assert plan.resolution is not None and plan.spec is not None and plan.resolution.graph is not None
+    options = plan.request.install
+    early, _ = install(plan.resolution, plan.spec, ARM313, cache, options)
+    # only what a kept package needs is installed first and decided on its metadata (the resolver's record
+    # has no specifiers): usesdateutil's python-dateutil, and six with it; nothing else was installed to go
+    assert sorted(removed_after_install) == ["python-dateutil", "six"]
+    assert set(early.record.stripped.removed) == {
+        "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "aws-cdk-lib", "constructs", "jsii",
+        "typing-extensions", "python-dateutil", "six"}
+    removed_after_install.clear()
+    # the same pins without the resolver's record: installed whole, stripped afterwards, same tree and reasons
+    no_graph = dataclasses.replace(plan.resolution, record=ResolutionRecord(None, plan.resolution.roots))
+    late, _ = install(no_graph, plan.spec, ARM313, LocalStore(tmp_path / "cache-2"), options)
+    assert sorted(removed_after_install) == sorted(early.record.stripped.removed)
+    assert early.record.stripped == late.record.stripped and early.record.packages == late.record.packages
+    files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))  # noqa: E731
+    assert files(early.path) == files(late.path)

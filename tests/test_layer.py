@@ -1,0 +1,82 @@
+"""The layer construct (``layer.py``): dependencies under ``python/``, its source shipped, a code-only layer,
+``output_path_suffix``. Hermetic: every package comes from the local wheel index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from cdk_native_python import NativePythonFunction, NativePythonLayerVersion
+from cdk_native_python.errors import ConfigurationError
+from tests.cdkhelpers import ARM, PY312, app_stack, folder, function_entry, make_layer, said_on, stack, staged
+
+pytestmark = pytest.mark.usefixtures("cache_env")
+
+
+# -- the layer itself ----------------------------------------------------------------------------------------------
+
+def test_layer_installs_under_python_and_says_what_it_holds(tmp_path: Path, wheel_index: Any) -> None:
+    _, s = app_stack(tmp_path)
+    layer = make_layer(s, "Shared", folder(tmp_path, "layer", "purepkg\nnativepkg\nboto3\n"), wheel_index,
+                       (PY312,), (ARM,), description="shared deps")
+    asset = staged(layer)
+    assert sorted(p.name for p in asset.iterdir()) == ["python"]
+    site = asset / "python"
+    assert (site / "purepkg" / "__init__.py").is_file() and (site / "depa" / "__init__.py").is_file()
+    so = next((site / "nativepkg").glob("*.so"))
+    assert int.from_bytes(so.read_bytes()[18:20], "little") == 183
+    assert not (site / "boto3").exists() and not (asset / "index.py").exists()
+    assert layer.packages == {"python3.12/arm64": {"purepkg": "1.0", "depa": "2.0", "nativepkg": "1.0"}}
+    assert layer.unzipped_bytes == sum(p.stat().st_size for p in asset.rglob("*") if p.is_file())
+    Template.from_stack(s).has_resource_properties("AWS::Lambda::LayerVersion", {
+        "CompatibleRuntimes": ["python3.12"], "CompatibleArchitectures": ["arm64"], "Description": "shared deps"})
+
+
+def test_layer_ships_its_source_and_a_code_only_layer_works(tmp_path: Path, wheel_index: Any) -> None:
+    _, s = app_stack(tmp_path)
+    code_only = tmp_path / "shared"
+    (code_only / "models").mkdir(parents=True)
+    (code_only / "shared.py").write_text("VALUE = 1\n")
+    (code_only / "models" / "__init__.py").write_text("")
+    (code_only / ".venv").mkdir()
+    (code_only / ".venv" / "junk.py").write_text("")
+    layer = make_layer(s, "Code", str(code_only), wheel_index)
+    asset = staged(layer)
+    assert sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()) == [
+        "python/models/__init__.py", "python/shared.py"]
+    assert layer.packages == {"python3.12/x86_64": {}}
+    # the asset hash covers the layer's source: an edit there redeploys
+    first = Template.from_stack(s).find_resources("AWS::Lambda::LayerVersion")
+    (code_only / "shared.py").write_text("VALUE = 2\n")
+    _, s2 = app_stack(tmp_path / "b")
+    make_layer(s2, "Code", str(code_only), wheel_index)
+    second = Template.from_stack(s2).find_resources("AWS::Lambda::LayerVersion")
+    key = lambda t: next(iter(t.values()))["Properties"]["Content"]["S3Key"]  # noqa: E731
+    assert key(first) != key(second)
+
+
+# -- functions using layers ----------------------------------------------------------------------------------------
+
+
+# -- strip: provided packages --------------------------------------------------------------------------------------
+
+
+def test_output_path_suffix_is_honoured_for_layers(tmp_path: Path, wheel_index: Any,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    s = stack(tmp_path)
+    layer = NativePythonLayerVersion(s, "L", entry=function_entry(tmp_path, "purepkg\n", "layer"),
+                                     compatible_runtimes=[PY312],
+                                     bundling={"index_url": wheel_index.url,
+                                               "output_path_suffix": "python/lib/python3.12/site-packages"})
+    site = staged(layer) / "python/lib/python3.12/site-packages"
+    assert (site / "purepkg" / "__init__.py").is_file() and (site / "index.py").is_file()
+    assert layer.packages == {"python3.12/x86_64": {"purepkg": "1.0", "depa": "2.0"}}
+    fn = NativePythonFunction(s, "Fn", entry=function_entry(tmp_path), runtime=PY312,
+                              bundling={"index_url": wheel_index.url, "output_path_suffix": "python"})
+    assert (staged(fn) / "index.py").is_file()
+    assert any("bundling option output_path_suffix applies to layers only" in w for w in said_on(fn)), said_on(fn)
+    with pytest.raises(ConfigurationError, match="leaves the asset folder"):
+        NativePythonLayerVersion(s, "Bad", entry=str(tmp_path / "layer"), bundling={"output_path_suffix": "../x"})
