@@ -55,7 +55,7 @@ class RemoteBench:
     def __init__(self, directory: Path) -> None:
         self.server = s3server.start(directory)
         self.bucket = self.server.new_bucket("bench")
-        self.dead_proxy = f"http://127.0.0.1:{closed_port()}"
+        self.closed_url = f"http://127.0.0.1:{closed_port()}"
 
     def stop(self) -> None:
         self.server.stop()
@@ -76,9 +76,16 @@ class RemoteBench:
         return {**self.server.env(s3server.READER), REMOTE_URL_ENV: self.url(prefix), REMOTE_WRITE_ENV: "0",
                 **self.offline_env()}
 
+    def cli_env(self, credentials: bool = True) -> dict[str, str]:
+        """For a ``cdk synth`` beside the remote tier: STS on a closed port, so that the CDK CLI's lookup of the
+        default account fails on this machine rather than waiting for DNS (it has credentials: the remote
+        tier's); with ``credentials``, a reader's (the plain cold synth of a machine that has them)."""
+        sts = {"AWS_ENDPOINT_URL_STS": self.closed_url}
+        return {**self.server.env(s3server.READER), **sts} if credentials else sts
+
     def offline_env(self) -> dict[str, str]:
         no_proxy = "127.0.0.1,localhost"
-        return {"HTTPS_PROXY": self.dead_proxy, "https_proxy": self.dead_proxy, "NO_PROXY": no_proxy,
+        return {"HTTPS_PROXY": self.closed_url, "https_proxy": self.closed_url, "NO_PROXY": no_proxy,
                 "no_proxy": no_proxy}
 
     def prove_index_unreachable(self, uv: str) -> str:

@@ -128,8 +128,6 @@ PER_ARCH = (
     Speedup("#13 fresh machine + warm remote ≥ 5x faster than cold without a remote",
             "ours fresh machine + warm remote", "ours cold", 5),
     Within("#13 local warm, integrity check included, ≤ 0.35 s", "ours warm", 0.35),
-    Ratio("#13 fingerprint check ≤ 15% of a warm build (in process)", "fingerprint check of the warm entries, in "
-          "process", "ours warm", 0.15),
 )
 SYNTH = (
     Ratio("#6 no-change synth of 10 fns within 1.15x of the `Code.from_asset` floor",
@@ -162,11 +160,13 @@ def _in_situ_check(bench: Results, arch: str) -> Verdict | None:
     samples = bench.phases.get(f"ours warm {arch}", [])
     if not samples:
         return None
-    shares = [sum(e["seconds"] for e in s["entries"] if e["origin"] == "local") / s["seconds"] for s in samples]
+    checks = [sum(e["seconds"] for e in s["entries"] if e["origin"] == "local") for s in samples]
+    shares = [c / s["seconds"] for c, s in zip(checks, samples, strict=True)]
     med = statistics.median(shares)
-    return Verdict("#13 reuse check (fingerprint + record) ≤ 15% of a warm build, timed inside the warm processes",
-                   arch, f"{med:.1%}", f"{med:.1%} (per sample {min(shares):.1%}–{max(shares):.1%})", "≤ 15%",
-                   _pass(med <= 0.15))
+    return Verdict("#13 integrity check ≤ 15% of a warm build (the store's whole reuse of the entries: manifest, "
+                   "fingerprint, record; timed inside each warm process)", arch, f"{med:.1%}",
+                   f"{med:.1%} (per sample {min(shares):.1%}–{max(shares):.1%}; the check {summary(checks, 3)} s "
+                   f"of {summary([s['seconds'] for s in samples], 3)} s)", "≤ 15%", _pass(med <= 0.15))
 
 
 def _warm_no_uv(bench: Results, arch: str) -> Verdict | None:
@@ -240,6 +240,12 @@ def synth_section(bench: Results) -> list[str]:
             lines.append(f"- {what}: {summary([r['reports'] for r in reports], 0)} bundles per synth, "
                          f"{summary([r['hits'] for r in reports], 0)} of them store hits; our bundler's own time "
                          f"(the reports' seconds, summed) {summary([r['bundling'] for r in reports])} s.")
+    creds, plain = (bench.rows.get(f"cdk synth 10 fns, no change{x} (ours)")
+                    for x in (", AWS credentials in the environment", ""))
+    if creds and plain:
+        lines.append(f"- The three cold rows run with AWS credentials in the environment (the remote tier needs them), "
+                     "so the CDK CLI looks up the default account from STS in each (here STS is a closed port on "
+                     f"127.0.0.1): a no-change synth took {creds.text()} with them and {plain.text()} without.")
     if not lines:
         return []
     return ["", "## Inside the cold synths", "", *lines, "",
@@ -374,9 +380,11 @@ def integrity_section(bench: Results, arches: Sequence[str]) -> list[str]:
         return []
     lines = ["", "## The integrity check of a warm build", "",
              "Before every reuse the store loads the entry's `manifest.json` and compares size, mode and mtime of "
-             "every file with one `lstat` each (`store.manifest.changed`, called by `LocalStore._get`); the in-process "
-             "row times exactly that on the entries the warm rows reused, the in-situ target times each warm "
-             "process's whole reuse of its entries (fingerprint plus parsing the step's record)."]
+             "every file with one `lstat` each (`store.manifest.changed`, called by `LocalStore._get`). The target is "
+             "timed inside each warm process (the store's whole reuse of its entries: the manifests, the fingerprint "
+             "and the step's record, as a share of that same process, so both figures see the same load); the "
+             "in-process rows take the check apart on the entries the warm rows reused, at another moment of the "
+             "run (their load column says how busy it was)."]
     for a in arches:
         files, size = bench.facts.get(f"checked files {a}"), bench.facts.get(f"manifest bytes {a}", 0)
         if files:
@@ -387,8 +395,11 @@ def integrity_section(bench: Results, arches: Sequence[str]) -> list[str]:
                  f"fingerprint check, part 2: comparing size, mode, mtime (one lstat per file) {a}")
         if all(n in bench.rows for n in names):
             whole, load, compare = (bench.rows[n] for n in names)
-            lines.append(f"- {a}: the check {whole.text(3)}: reading and decoding the manifests (JSON, then a typed "
-                         f"record per file) {load.text(3)}, comparing the files {compare.text(3)}.")
+            warm = bench.rows.get(f"ours warm {a}")
+            share = f" ({whole.median / warm.median:.0%} of the warm rows' median)" if warm else ""
+            lines.append(f"- {a}: in process, the check {whole.text(3)}{share}: reading and decoding the manifests "
+                         f"(JSON, then a typed record per file) {load.text(3)}, comparing the files "
+                         f"{compare.text(3)}.")
     return lines
 
 
