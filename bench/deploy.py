@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import deploy_local  # noqa: E402
+from _stats import cpu_model  # noqa: E402
 
 STACK = "NativePythonExample"
 BUCKET = "cdk-hnb659fds-assets-123456789012-us-east-1"
@@ -120,16 +121,6 @@ def versions() -> str:
 
     return (f"aws-cdk {out([str(deploy_local.CDK), '--version']).split()[0]}, node {out(['node', '--version'])}, "
             f"moto {version('moto')}, host Python {platform.python_version()}")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def write_report(path: Path, run: Run, setup: dict[str, float], load: tuple[str, str], rounds: int) -> None:

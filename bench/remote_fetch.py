@@ -1,6 +1,9 @@
-"""Benchmark: how long a fresh machine takes to fetch an installed tree from a warm S3 remote cache.
+"""Helper: compare the remote tier's archive formats on any installed tree (not part of ``results.md``).
 
     .venv/bin/python bench/remote_fetch.py TREE [TREE...] [--runs 5] [--formats tar+zstd,tar+gzip]
+
+``bench/run.py`` measures the remote rows of ``results.md`` (the default format, the bench set, whole
+processes and the steps of one fetch); this script is for choosing a format or looking at another tree.
 
 Each TREE is an entry folder (e.g. one made with ``uv pip install --target TREE/tree ...``). The script
 starts the tests' real S3 server (SeaweedFS on 127.0.0.1, ``tests/s3server.py``), pushes every tree as a
@@ -32,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _remote import fetch_phases  # noqa: E402
 
 from cdk_native_python.store import archive, remote  # noqa: E402
 from cdk_native_python.store.remote import Pointer, RemoteCache, RemoteConfig  # noqa: E402
@@ -124,14 +129,9 @@ def _bench(server: s3server.S3Server, url: str, tree: Path, fmt: str, runs: int,
         # the phases, in process
         dest = work / f"phases-{i}"
         dest.mkdir()
-        with tempfile.TemporaryFile(dir=work) as spool:
-            t = time.perf_counter()
-            reader._download(client, pointer, pointer_key, reader.content_key(pointer.digest), spool)
-            download.append(time.perf_counter() - t)
-            spool.seek(0)
-            t = time.perf_counter()
-            archive.unpack(spool, fmt, dest)
-            extract.append(time.perf_counter() - t)
+        phases = fetch_phases(reader, "trees", key, dest)
+        download.append(phases.download)
+        extract.append(phases.unpack)
         shutil.rmtree(dest)
         # the floor for any way of materialising the tree: copying it, file by file, from the page cache
         t = time.perf_counter()

@@ -1,17 +1,24 @@
 """Benchmark: cdk-native-python against the alternatives, side by side in one run, as ratios.
 
-    .venv/bin/python bench/run.py               # full run (PyPI network needed, ~15 min), writes bench/results.md
-    .venv/bin/python bench/run.py --runs 1 --quick   # smoke run: one sample each, no synth scenarios
+    .venv/bin/python bench/run.py                    # full run (PyPI needed, ~30 min), writes bench/results.md
+    .venv/bin/python bench/run.py --runs 1 --quick   # smoke run: arm64, one sample each, no synth scenarios
 
-Every measurement is a whole process (what a developer waits for), timed from outside; the median of
-``--runs`` samples is reported with the peak RSS of the largest process involved. "Cold" means every
-cache of that tool is empty (a fresh cache directory, so downloads are included); "warm" means the
-same dependencies were built before and only the output folder is new.
+Every measurement is a whole process (what a developer waits for), timed from outside, unless its row says
+"in process"; each row reports the median of ``--runs`` samples with their min–max, the peak RSS of the
+largest process involved and the machine's load average while it was sampled. "Cold" means every cache of
+that tool is empty (a fresh cache directory, so downloads are included); "warm" means the same dependencies
+were built before and only the output folder is new.
 
 Baselines: the AWS pip recipe (``pip install --target --platform ... --only-binary=:all:``), ``uv pip
 install --target`` directly, AWS SAM's aws-lambda-builders python_pip workflow, ``cp -a`` / ``cp -al``
 of our installed tree (the floor for warm builds), and for ``cdk synth`` the same 10-function app with
 ``lambda.Code.from_asset`` on pre-built folders (the floor for synth).
+
+The remote tier (issue #13) is measured against a real S3-compatible server the run starts on 127.0.0.1
+(``bench/_remote.py``): a writer (trusted CI: cold, pushing what it builds) fills one prefix per sample, and
+a reader on a "fresh machine" (empty cache folder, read-only credentials, the package index unreachable)
+builds from it. Every figure in ``results.md`` comes from the run that wrote it; the targets are computed
+from those figures (``bench/_report.py``).
 """
 
 from __future__ import annotations
@@ -19,16 +26,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _remote import RemoteBench, entry_keys, fetch_phases
+from _report import report
+from _stats import Results, Sample, measure, timed
+
+from cdk_native_python.store import manifest
+from cdk_native_python.store.remote import RemoteCache
+from cdk_native_python.target import Target
+from cdk_native_python.verify import scan
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -40,39 +53,10 @@ RUNTIME = f"python{PY}"
 #: so 10 x 200 MB would measure CDK's hashing rather than the bundler (and flatter us)
 SYNTH_REQUIREMENTS = "pydantic\nhttpx\norjson\nstructlog\nboto3\n"
 N_FUNCTIONS = 10
-
-
-@dataclass
-class Sample:
-    seconds: float
-    peak_mb: float
-
-
-@dataclass
-class Row:
-    name: str
-    samples: list[Sample] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(s.seconds for s in self.samples)
-
-    @property
-    def peak_mb(self) -> float:
-        return max(s.peak_mb for s in self.samples)
-
-
-def measure(cmd: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Sample:
-    """Run ``cmd`` through ``_measure.py`` (wall time + peak RSS of its largest process)."""
-    proc = subprocess.run([sys.executable, str(HERE / "_measure.py"), *cmd], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, check=False)
-    try:
-        data = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        raise SystemExit(f"bench: measuring {cmd[:3]} failed:\n{proc.stderr[-2000:]}") from None
-    if data["rc"] != 0:
-        raise SystemExit(f"bench: {' '.join(map(str, cmd))} failed (exit {data['rc']}):\n{data['stderr']}")
-    return Sample(data["seconds"], data["peak_mb"])
+#: in-process measurements are cheap: more samples
+IN_PROCESS_RUNS = 20
+SYNTH_ENV = {"CDK_NATIVE_PYTHON_QUIET": "1", "CDK_DISABLE_VERSION_CHECK": "1",
+             "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
 
 
 def find_python() -> str:
@@ -85,6 +69,11 @@ def find_python() -> str:
                      f"install one, e.g. 'uv python install {PY}'")
 
 
+def uv_bin() -> str:
+    return subprocess.run([str(VENV_PY), "-c", "from uv import find_uv_bin; print(find_uv_bin())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def fresh(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -92,15 +81,14 @@ def fresh(path: Path) -> Path:
 
 
 #: (cold row, its sampler, warm row, its sampler); sample i of a cold row uses a fresh cache i, warm rows reuse cache 0
-Scenario = tuple[str, Callable[[int], Sample], str, Callable[[int], Sample]]
+Scenario = tuple[str, Callable[[int], Sample], str, Callable[[int], Sample] | None]
 
 
 class Bench:
-    def __init__(self, work: Path, runs: int) -> None:
-        self.work, self.runs = work, runs
-        self.rows: dict[str, Row] = {}
-        #: per "ours" scenario, each sample's phases as _ours.py recorded them
-        self.phases: dict[str, list[dict[str, Any]]] = {}
+    def __init__(self, work: Path, runs: int, remote: RemoteBench | None) -> None:
+        self.work, self.runs, self.remote = work, runs, remote
+        self.results = Results(runs)
+        self.rows, self.phases, self.facts = self.results.rows, self.results.phases, self.results.facts
         self.entry = fresh(work / "fn")
         (self.entry / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
         shutil.copy(HERE / "requirements.txt", self.entry / "requirements.txt")
@@ -110,29 +98,27 @@ class Bench:
         self._n = 0
 
     def out(self) -> Path:
+        """A new output folder; the previous sample's output is deleted first (untimed), so that 200 MB of
+        copies per baseline sample neither fill the disk nor are written back during later samples."""
         self._n += 1
+        shutil.rmtree(self.work / "out", ignore_errors=True)
         path = self.work / "out" / str(self._n)
-        shutil.rmtree(path, ignore_errors=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True)
         return path
 
-    def record_rounds(self, scenarios: Sequence[tuple[str, Callable[[int], Sample]]]) -> None:
+    def record_rounds(self, scenarios: Sequence[tuple[str, Callable[[int], Sample]]], group: str) -> None:
         """Sample every scenario once per round, round after round: network-bound cold rows drift over
         minutes, and interleaving gives each tool the same conditions (a ratio, not two moments)."""
         for i in range(self.runs):
             for name, run in scenarios:
-                self.rows.setdefault(name, Row(name)).samples.append(run(i))
+                self.rows.add(name, run(i), group)
         for name, _ in scenarios:
-            row = self.rows[name]
-            print(f"  {name:<48} {row.median:8.2f} s   peak {row.peak_mb:6.0f} MB", flush=True)
+            self.rows.show(name)
 
-    def record(self, name: str, run: Callable[[int], Sample], warmup: Callable[[], object] | None = None) -> None:
-        if warmup is not None:
-            warmup()
-        row = self.rows.setdefault(name, Row(name))
-        for i in range(self.runs):
-            row.samples.append(run(i))
-        print(f"  {name:<48} {row.median:8.2f} s   peak {row.peak_mb:6.0f} MB", flush=True)
+    def record(self, name: str, run: Callable[[int], Sample], group: str, runs: int | None = None) -> None:
+        for i in range(runs or self.runs):
+            self.rows.add(name, run(i), group)
+        self.rows.show(name)
 
     # -- set-up --------------------------------------------------------------------------------------------------
 
@@ -140,30 +126,46 @@ class Bench:
         """A separate venv for the baselines (latest pip, aws-lambda-builders): never the project's deps."""
         if self.tool_py.exists():
             return
-        uv = subprocess.run([str(VENV_PY), "-c", "from uv import find_uv_bin; print(find_uv_bin())"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-        env = {**os.environ, "UV_NO_CONFIG": "1"}
+        uv, env = uv_bin(), {**os.environ, "UV_NO_CONFIG": "1"}
         subprocess.run([uv, "venv", "-q", "--python", find_python(), str(self.tools)], check=True, env=env)
         subprocess.run([uv, "pip", "install", "-q", "--python", str(self.tool_py), "pip", "aws-lambda-builders"],
                        check=True, env=env)
 
-    # -- scenarios -----------------------------------------------------------------------------------------------
+    # -- our bundler ---------------------------------------------------------------------------------------------
+
+    def run_ours(self, name: str, arch: str, cache: Path, env: dict[str, str] | None = None) -> Sample:
+        # _ours.py also writes where its time went and which uv calls it made (see _report.profile())
+        phases = self.work / "phases" / f"{name.replace(' ', '-').replace(',', '')}-{len(self.phases.get(name, []))}"
+        phases.parent.mkdir(parents=True, exist_ok=True)
+        sample = measure([str(VENV_PY), str(HERE / "_ours.py"), str(self.entry), RUNTIME, arch, str(self.out()),
+                          str(cache), str(phases)], env)
+        self.phases.setdefault(name, []).append({**json.loads(phases.read_text()), "seconds": sample.seconds})
+        return sample
 
     def ours(self, arch: str) -> Scenario:
-        def run(name: str, cache: Path) -> Sample:
-            # _ours.py also writes where its time went and which uv calls it made (see report())
-            phases = self.work / "phases" / f"{name.replace(' ', '-')}-{len(self.phases.get(name, []))}.json"
-            phases.parent.mkdir(parents=True, exist_ok=True)
-            sample = measure([str(VENV_PY), str(HERE / "_ours.py"), str(self.entry), RUNTIME, arch,
-                              str(self.out()), str(cache), str(phases)])
-            self.phases.setdefault(name, []).append({**json.loads(phases.read_text()), "seconds": sample.seconds})
-            return sample
+        cold, warm = f"ours cold {arch}", f"ours warm {arch}"
+        return (cold, lambda i: self.run_ours(cold, arch, fresh(self.work / f"c-ours-{arch}-{i}")),
+                warm, lambda i: self.run_ours(warm, arch, self.work / f"c-ours-{arch}-0"))
 
-        return (f"ours cold {arch}", lambda i: run(f"ours cold {arch}", fresh(self.work / f"c-ours-{arch}-{i}")),
-                f"ours warm {arch}", lambda i: run(f"ours warm {arch}", self.work / f"c-ours-{arch}-0"))
+    def ours_writer(self, arch: str) -> Scenario:
+        """Trusted CI: a cold build that pushes its lock and tree to the remote (prefix ``<arch>-<i>``)."""
+        assert self.remote is not None
+        name, remote = f"ours cold, writing the remote {arch}", self.remote
+        return (name, lambda i: self.run_ours(name, arch, fresh(self.work / f"c-writer-{arch}-{i}"),
+                                              remote.writer_env(f"{arch}-{i}")), "", None)
+
+    def ours_fresh_machine(self, arch: str) -> None:
+        """A fresh machine: empty cache folder, read-only remote that writer ``i`` filled, no package index."""
+        assert self.remote is not None
+        name, remote = f"ours fresh machine + warm remote {arch}", self.remote
+        self.record(name, lambda i: self.run_ours(name, arch, fresh(self.work / f"c-reader-{arch}-{i}"),
+                                                  remote.reader_env(f"{arch}-{i}")), "bundle")
+
+    # -- baselines -----------------------------------------------------------------------------------------------
 
     def pip(self, arch: str) -> Scenario:
         plat = {"arm64": "aarch64", "x86_64": "x86_64"}[arch]
+
         def cmd(cache: Path, out: Path) -> list[str]:
             return [str(self.tool_py), "-m", "pip", "install", "--isolated", "--quiet", "--disable-pip-version-check",
                     "--target", str(out), "--implementation", "cp", "--python-version", PY, "--only-binary=:all:",
@@ -177,8 +179,8 @@ class Bench:
 
     def uv(self, arch: str) -> Scenario:
         plat = {"arm64": "aarch64", "x86_64": "x86_64"}[arch]
-        uv = subprocess.run([str(VENV_PY), "-c", "from uv import find_uv_bin; print(find_uv_bin())"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+        uv = uv_bin()
+
         def cmd(out: Path) -> list[str]:
             return [uv, "pip", "install", "--quiet", "--target", str(out), "--python-platform",
                     f"{plat}-manylinux_2_34", "--python-version", PY, "-r", str(self.reqs)]
@@ -195,6 +197,7 @@ class Bench:
             scratch = fresh(self.work / "scratch")
             return [str(self.tool_py), str(HERE / "_lambda_builders.py"), str(self.entry), str(self.out()),
                     str(scratch), str(self.reqs), RUNTIME, arch]
+
         # its runtime validator wants python3.12 on PATH: the tools venv has it
         def env(cache: Path) -> dict[str, str]:
             return {"PIP_CACHE_DIR": str(cache), "PIP_CONFIG_FILE": os.devnull,
@@ -204,12 +207,76 @@ class Bench:
                 lambda i: measure(cmd(i), env(fresh(self.work / f"c-alb-{arch}-{i}"))),
                 f"aws-lambda-builders warm {arch}", lambda i: measure(cmd(i), env(self.work / f"c-alb-{arch}-0")))
 
+    def tree_entry(self, arch: str) -> Path:
+        """The installed-tree entry our warm rows reuse."""
+        return self.work / f"c-ours-{arch}-0" / "trees" / entry_keys(self.work / f"c-ours-{arch}-0", "trees")[0]
+
     def copies(self, arch: str) -> None:
-        trees = sorted((self.work / f"c-ours-{arch}-0" / "trees").glob("*/tree"))
-        tree = trees[0]
-        self.record(f"cp -a of the installed tree {arch}", lambda i: measure(["cp", "-a", str(tree), str(self.out())]))
+        tree = self.tree_entry(arch) / "tree"
+        self.facts[f"tree {arch}"] = tree_stats(tree)
+        self.record(f"cp -a of the installed tree {arch}", lambda i: measure(["cp", "-a", str(tree), str(self.out())]),
+                    "bundle")
         self.record(f"cp -al of the installed tree {arch}",
-                    lambda i: measure(["cp", "-al", str(tree), str(self.out())]))
+                    lambda i: measure(["cp", "-al", str(tree), str(self.out())]), "bundle")
+
+    # -- the integrity check and the remote fetch, in process --------------------------------------------------
+
+    def integrity(self, arch: str) -> None:
+        """What a warm build's reuse check costs: load each entry's manifest and compare one ``lstat`` per file
+        (``LocalStore._get`` before it hands an entry out), on the very entries the warm rows reused; then the
+        two halves apart (reading + decoding the manifests, comparing the files)."""
+        cache = self.work / f"c-ours-{arch}-0"
+        entries = [cache / kind / key for kind in ("resolutions", "trees") for key in entry_keys(cache, kind)]
+        sealed = [manifest.load(e) for e in entries]
+        self.facts[f"checked files {arch}"] = sum(len(m.files) for m in sealed)
+        self.facts[f"manifest bytes {arch}"] = sum((e / manifest.NAME).stat().st_size for e in entries)
+
+        def compare(loaded: list[manifest.Manifest]) -> None:
+            for entry, m in zip(entries, loaded, strict=True):
+                problem = manifest.changed(entry, m)
+                if problem:
+                    raise SystemExit(f"bench: {entry} changed after it was published: {problem}")
+
+        group = "integrity"
+        self.record(f"fingerprint check of the warm entries, in process {arch}",
+                    lambda i: timed(lambda: compare([manifest.load(e) for e in entries])), group, IN_PROCESS_RUNS)
+        self.record(f"fingerprint check, part 1: reading and decoding the manifests {arch}",
+                    lambda i: timed(lambda: [manifest.load(e) for e in entries]), group, IN_PROCESS_RUNS)
+        self.record(f"fingerprint check, part 2: comparing size, mode, mtime (one lstat per file) {arch}",
+                    lambda i: timed(lambda: compare(sealed)), group, IN_PROCESS_RUNS)
+
+    def remote_profile(self, arch: str) -> None:
+        """Where a fresh machine's time goes, step by step, in process, for the tree writer 0 pushed: the
+        pointer and the archive (download + sha256), unpacking, the target verification an entry from another
+        machine must pass (``admit``), sealing it into the local store (read-only + manifest with every file's
+        sha256), and ``cp -a`` of the same tree as the floor for creating that many files."""
+        assert self.remote is not None
+        reader = self.remote.reader(f"{arch}-0")
+        key = entry_keys(self.work / f"c-writer-{arch}-0", "trees")[0]
+        target = Target.from_runtime(RUNTIME, arch)
+        sizes = [self._fetch_sample(reader, key, target, fresh(self.work / "fetch" / str(i))) for i in range(self.runs)]
+        self.facts[f"archive bytes {arch}"] = max(sizes)
+        for name in [n for n, r in self.rows.items() if r.group == "remote-profile" and n.endswith(arch)]:
+            self.rows.show(name)
+
+    def _fetch_sample(self, reader: RemoteCache, key: str, target: Target, folder: Path) -> int:
+        """One sample of each step of a fetch into ``folder``; returns the archive's size."""
+        dest, group, arch = folder / "entry", "remote-profile", target.lambda_architecture
+        dest.mkdir()
+        load = os.getloadavg()[0]
+        phases = fetch_phases(reader, "trees", key, dest)
+        self.rows.add(f"remote tree: pointer GET {arch}", Sample(phases.pointer, None, load), group)
+        self.rows.add(f"remote tree: download + sha256 {arch}", Sample(phases.download, None, load), group)
+        self.rows.add(f"remote tree: unpack {arch}", Sample(phases.unpack, None, load), group)
+        self.rows.add(f"remote tree: target verification (admit) {arch}", timed(lambda: scan(dest / "tree", target)),
+                      group)
+        self.rows.add(f"remote tree: seal (read-only, manifest, sha256 of every file) {arch}",
+                      timed(lambda: manifest.seal(dest)), group)
+        self.rows.add(f"cp -a of the same tree (floor for unpack) {arch}",
+                      timed(lambda: subprocess.run(["cp", "-a", str(dest / "tree"), str(folder / "copy")], check=True)),
+                      group)
+        shutil.rmtree(folder)
+        return phases.archive_bytes
 
     # -- cdk synth -----------------------------------------------------------------------------------------------
 
@@ -239,19 +306,49 @@ class Bench:
 
     def synth(self) -> None:
         ours, floor = self.synth_apps()
-        cache = fresh(self.work / "c-synth")
-        env = {"CDK_NATIVE_PYTHON_CACHE_DIR": str(cache), "CDK_NATIVE_PYTHON_QUIET": "1",
-               "CDK_DISABLE_VERSION_CHECK": "1", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
         synth = [str(CDK), "synth", "--quiet", "--no-notices", "-o", "cdk.out"]
-        self.record("cdk synth 10 fns, cold (ours)", lambda i: measure(synth, env, ours))
+
+        def cold(label: str, extra: Callable[[int], dict[str, str]] | None = None) -> Callable[[int], Sample]:
+            """A first synth on a machine: empty bundling cache, no cdk.out (CDK would reuse its staged assets)."""
+            def run(i: int) -> Sample:
+                shutil.rmtree(ours / "cdk.out", ignore_errors=True)
+                cache = fresh(self.work / f"c-synth-{label}-{i}")
+                sample = measure(synth, {**SYNTH_ENV, "CDK_NATIVE_PYTHON_CACHE_DIR": str(cache),
+                                         **(extra(i) if extra else {})}, ours)
+                self.facts.setdefault(f"synth reports {label}", []).append(report_hits(cache))
+                return sample
+            return run
+
+        if self.remote is None:
+            scenarios = [("cdk synth 10 fns, cold (ours)", cold("cold"))]
+        else:
+            # the remote tier needs AWS credentials, and with credentials in its environment the CDK CLI looks up
+            # the default account from STS on every synth: all three cold rows carry the same credentials (the
+            # plain cold row without a remote configured), so that lookup is in each of them alike
+            remote = self.remote
+            scenarios = [("cdk synth 10 fns, cold (ours)", cold("cold", lambda i: remote.cli_env())),
+                         ("cdk synth 10 fns, cold, writing the remote (ours)",
+                          cold("writer", lambda i: {**remote.writer_env(f"synth-{i}"), **remote.cli_env(False)})),
+                         ("cdk synth 10 fns, fresh machine + warm remote (ours)",
+                          cold("reader", lambda i: {**remote.reader_env(f"synth-{i}"), **remote.cli_env(False)}))]
+        self.record_rounds(scenarios, "synth")
+        # what follows re-synthesizes on a machine that built before: the last cold sample's cache and cdk.out
+        env = {**SYNTH_ENV, "CDK_NATIVE_PYTHON_CACHE_DIR": str(self.work / f"c-synth-cold-{self.runs - 1}")}
+        measure(synth, env, ours)
+        if self.remote is not None:
+            # what the CLI's account lookup costs here: the no-change synth again, with those credentials
+            cli = {**env, **self.remote.cli_env()}
+            self.record("cdk synth 10 fns, no change, AWS credentials in the environment (ours)",
+                        lambda i: measure(synth, cli, ours), "synth")
         # the floor's folders are our bundles, pre-built (what a separate build step would leave behind)
         built = fresh(floor / "built")
         staged = sorted(p for p in (ours / "cdk.out").glob("asset.*") if p.is_dir())
         for i in range(N_FUNCTIONS):
             shutil.copytree(staged[min(i, len(staged) - 1)], built / f"fn{i}", symlinks=True)
-        self.record("cdk synth 10 fns, no change (ours)", lambda i: measure(synth, env, ours))
+        self.record("cdk synth 10 fns, no change (ours)", lambda i: measure(synth, env, ours), "synth")
         measure(synth, env, floor)  # first synth of the floor stages its assets
-        self.record("cdk synth 10 fns, no change (floor: Code.from_asset)", lambda i: measure(synth, env, floor))
+        self.record("cdk synth 10 fns, no change (floor: Code.from_asset)", lambda i: measure(synth, env, floor),
+                    "synth")
 
         def edit(app: Path, folder: str) -> Callable[[int], Sample]:
             def run(i: int) -> Sample:
@@ -259,141 +356,103 @@ class Bench:
                 handler.write_text(handler.read_text() + f"# edit {time.time_ns()}\n")
                 return measure(synth, env, app)
             return run
-        self.record("cdk synth 10 fns, one handler edited (ours)", edit(ours, "fns/fn0"))
-        self.record("cdk synth 10 fns, one handler edited (floor)", edit(floor, "built/fn0"))
+        self.record("cdk synth 10 fns, one handler edited (ours)", edit(ours, "fns/fn0"), "synth")
+        self.record("cdk synth 10 fns, one handler edited (floor)", edit(floor, "built/fn0"), "synth")
 
 
-@dataclass(frozen=True)
-class Target:
-    text: str
-    ours: str
-    base: str
-    limit: float  # ours/base must be <= limit
-
-    def check(self, rows: dict[str, Row]) -> tuple[str, str]:
-        if self.ours not in rows or self.base not in rows:
-            return "–", "not measured"
-        ratio = rows[self.ours].median / rows[self.base].median
-        return f"{ratio:.2f}", "PASS" if ratio <= self.limit else "MISS"
+def report_hits(cache: Path) -> dict[str, Any]:
+    """What the build reports in a cache folder say after a synth: how many bundles, how many found both their
+    lock and their tree in the store (locally or in the remote), their warnings about the cache or the remote
+    tier, and the seconds our bundler spent (each report's own time, summed)."""
+    reports = [json.loads(p.read_text()) for p in (cache / "reports").glob("*.json")]
+    return {"reports": len(reports),
+            "hits": sum(1 for r in reports if r.get("cache") == {"resolve": "hit", "install": "hit"}),
+            "warned": [w for r in reports for w in r.get("warnings", ()) if w.startswith(("remote cache ", "cache "))],
+            "bundling": sum(r.get("seconds", 0.0) for r in reports)}
 
 
-def targets(arches: Sequence[str]) -> list[Target]:
-    out: list[Target] = []
-    for a in arches:
-        out += [
-            Target(f"warm ≥ 20x faster than the pip recipe warm ({a})", f"ours warm {a}", f"pip recipe warm {a}",
-                   1 / 20),
-            Target(f"warm within 2x of cp -a of the tree ({a})", f"ours warm {a}", f"cp -a of the installed tree {a}",
-                   2.0),
-            Target(f"cold within 1.15x of uv pip install cold ({a})", f"ours cold {a}", f"uv pip install cold {a}",
-                   1.15),
-            Target(f"cold faster than the pip recipe cold ({a})", f"ours cold {a}", f"pip recipe cold {a}", 1.0),
-            Target(f"cold faster than aws-lambda-builders cold ({a})", f"ours cold {a}",
-                   f"aws-lambda-builders cold {a}", 1.0),
-        ]
-    out.append(Target("no-change synth of 10 fns within 1.15x of the Code.from_asset floor",
-                      "cdk synth 10 fns, no change (ours)", "cdk synth 10 fns, no change (floor: Code.from_asset)",
-                      1.15))
-    out.append(Target("source-only change: synth of 10 fns vs the floor", "cdk synth 10 fns, one handler edited (ours)",
-                      "cdk synth 10 fns, one handler edited (floor)", 1.15))
-    return out
+def filesystem(path: Path) -> str:
+    """``<device> (<type>)`` of the mount holding ``path``: file-creation costs depend on it."""
+    best = ("?", "?", "")
+    for line in Path("/proc/mounts").read_text().splitlines():
+        device, mount, kind = line.split()[:3]
+        if str(path.resolve()).startswith(mount.rstrip("/") + "/") and len(mount) >= len(best[2]):
+            best = (device, kind, mount)
+    return f"{best[0]} ({best[1]})"
 
 
-def profile(bench: Bench, arches: Sequence[str]) -> list[str]:
-    """Where our processes spent their time, from their own records: the cold profile that bounds the
-    cold ratio, and the proof that warm builds made no uv call at all (no resolution, no install)."""
-    lines = ["", "## Where our time goes (recorded by each of our benchmark processes)", "",
-             "| scenario | whole process s | imports s | resolve (prepare) s | bundle s | uv calls (s) | cache |",
-             "|---|---:|---:|---:|---:|---|---|"]
-    warm_ok = True
-    for arch in arches:
-        for kind in ("cold", "warm"):
-            samples = bench.phases.get(f"ours {kind} {arch}", [])
-            if not samples:
-                continue
-            p = sorted(samples, key=lambda s: s["seconds"])[len(samples) // 2]  # the median sample
-            calls = ", ".join(f"{k} {s:.2f}" for k, s in p["uv"]) or "none"
-            cache = f"resolve {'hit' if p['resolve_hit'] else 'miss'}, install {'hit' if p['install_hit'] else 'miss'}"
-            lines.append(f"| ours {kind} {arch} | {p['seconds']:.2f} | {p['imports']:.2f} | {p['prepare']:.2f} | "
-                         f"{p['bundle']:.2f} | {calls} | {cache} |")
-            if kind == "warm":
-                warm_ok = warm_ok and all(not s["uv"] and s["resolve_hit"] and s["install_hit"] for s in samples)
-    lines += ["", "The rest of a process's time is interpreter start-up and exit. Warm builds made no uv call "
-              f"(no resolution, no install, no index round trip) in every sample: {'PASS' if warm_ok else 'MISS'}.",
-              "", BOUNDS, ""]
-    return lines
-
-
-#: why the cold ratio is what it is (the figures are in the table above, measured in the same run)
-BOUNDS = """What bounds the cold ratio: `uv pip compile` is the same resolver `uv pip install` runs and is bound by
-index round trips; we then install exactly the lock (hash-checked, stripped packages never downloaded), so
-wheel downloads start when resolution ends, while `uv pip install` overlaps them with resolving; then strip,
-slim, verify and the report (the bundle column minus its uv install). Tried and dropped: a background
-`uv pip install` during `uv pip compile` to warm the wheel cache (18–19 s on this 2-CPU machine: the two
-resolutions compete), and installing first (`uv pip install` into a staged folder the bundle then adopts)
-with the lock written by `uv pip compile --offline` afterwards: same trees, but no faster (3 interleaved cold
-runs, medians 21.7 s against 20.3 s for lock-then-install and 18.3 s for `uv pip install`; the offline lock
-costs ~1 s and packages that are then stripped are downloaded and unpacked). aws-lambda-builders' x86_64 row
-is fast because on an x86_64 host it runs plain pip for the host (no cross-platform selection): its markers
-and wheels are the host's, which is right only when host and target agree. Cold rows vary by ±2 s between
-runs here (network); warm and synth rows are stable."""
-
-
-def report(bench: Bench, arches: Sequence[str], seconds: float) -> str:
-    uv_version = subprocess.run([str(VENV_PY), "-m", "uv", "--version"], capture_output=True, text=True).stdout.strip()
-    lines = [
-        "# Benchmark results", "",
-        f"Written by `bench/run.py` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{platform.system()} {platform.release()}, host Python {platform.python_version()}, {uv_version}; "
-        f"target {RUNTIME}; median of {bench.runs} run(s) per row, cold rows sampled in interleaved rounds "
-        f"(each round runs every tool once); whole run {seconds / 60:.1f} min.",
-        "", "Dependency set: `bench/requirements.txt` (16 requirements). Synth rows: a 10-function app sharing "
-        f"`{SYNTH_REQUIREMENTS.strip().replace(chr(10), ', ')}` (see `bench/run.py` for why it is smaller).", "",
-        "| scenario | median s | peak MB (largest process) |", "|---|---:|---:|",
-    ]
-    lines += [f"| {r.name} | {r.median:.2f} | {r.peak_mb:.0f} |" for r in bench.rows.values()]
-    lines += ["", "## Targets (issue #6), as ratios ours / baseline", "",
-              "| target | ratio | limit | result |", "|---|---:|---:|---|"]
-    for t in targets(arches):
-        ratio, verdict = t.check(bench.rows)
-        lines.append(f"| {t.text} | {ratio} | {t.limit:.2f} | {verdict} |")
-    lines += profile(bench, arches)
-    ours_peak = max((r.peak_mb for n, r in bench.rows.items() if n.startswith("ours")), default=0.0)
-    lines += ["", f"Peak memory of our bundling (largest process, incl. uv): {ours_peak:.0f} MB "
-              f"({'PASS' if ours_peak < 300 else 'MISS'}: target < 300 MB).", ""]
-    return "\n".join(lines)
+def tree_stats(tree: Path) -> tuple[int, int]:
+    """(files, bytes) of an installed tree."""
+    files = size = 0
+    for dirpath, _, names in os.walk(tree):
+        for name in names:
+            files += 1
+            size += os.lstat(os.path.join(dirpath, name)).st_size
+    return files, size
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="samples per scenario (median reported)")
+    parser.add_argument("--runs", type=int, default=3, help="samples per scenario (median and min–max reported)")
     parser.add_argument("--quick", action="store_true", help="arm64 only, no aws-lambda-builders, no synth")
     parser.add_argument("--arch", action="append", choices=["arm64", "x86_64"], help="default: both")
+    parser.add_argument("--no-remote", action="store_true", help="skip the remote-cache rows (no S3 server)")
     parser.add_argument("--work", type=Path, default=HERE / ".work", help="scratch folder (deleted first)")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     parser.add_argument("--only", choices=["bundle", "synth"], help="run one half only")
+    parser.add_argument("--render", type=Path, metavar="RESULTS.json",
+                        help="measure nothing: write --out again from the raw figures a run saved")
     args = parser.parse_args(argv)
+    if args.render:
+        data = json.loads(args.render.read_text())
+        text = report(Results.from_json(json.dumps(data["results"])), data["arches"], data["seconds"],
+                      (data["load_start"], data["load_end"]))
+        args.out.write_text(text)
+        return 0
     arches = args.arch or (["arm64"] if args.quick else ["arm64", "x86_64"])
-    start = time.perf_counter()
-    bench = Bench(fresh(args.work) if not (args.work / "tools").exists() else args.work, args.runs)
-    bench.setup_tools()
-    for arch in arches if args.only != "synth" else []:
-        print(f"{RUNTIME} / {arch}:", flush=True)
-        scenarios = [bench.ours(arch), bench.uv(arch), bench.pip(arch)]
-        if not args.quick:
-            scenarios.append(bench.builders(arch))
-        bench.record_rounds([(cold, run) for cold, run, _, _ in scenarios])
-        for _, _, warm, run in scenarios:
-            bench.record(warm, run)
-        bench.copies(arch)
-    if not args.quick and args.only != "bundle":
-        print("cdk synth:", flush=True)
-        bench.synth()
-    text = report(bench, arches, time.perf_counter() - start)
+    start, load_start = time.perf_counter(), os.getloadavg()
+    work = fresh(args.work) if not (args.work / "tools").exists() else args.work
+    remote = None if args.no_remote else RemoteBench(fresh(work / "s3"))
+    try:
+        bench = Bench(work, args.runs, remote)
+        bench.setup_tools()
+        bench.facts["filesystem"] = filesystem(work)
+        if remote is not None:
+            bench.facts["index unreachable"] = remote.prove_index_unreachable(uv_bin())
+            bench.facts["server"] = remote.version()
+        for arch in arches if args.only != "synth" else []:
+            print(f"{RUNTIME} / {arch}:", flush=True)
+            scenarios = [bench.ours(arch), bench.uv(arch), bench.pip(arch)]
+            if not args.quick:
+                scenarios.append(bench.builders(arch))
+            if remote is not None:
+                scenarios.append(bench.ours_writer(arch))
+            bench.record_rounds([(cold, run) for cold, run, _, _ in scenarios], "bundle")
+            for _, _, warm, run in scenarios:
+                if run is not None:
+                    bench.record(warm, run, "bundle")
+            if remote is not None:
+                bench.ours_fresh_machine(arch)
+            bench.copies(arch)
+            bench.integrity(arch)
+            if remote is not None:
+                bench.remote_profile(arch)
+        if not args.quick and args.only != "bundle":
+            print("cdk synth:", flush=True)
+            bench.synth()
+    finally:
+        if remote is not None:
+            remote.stop()
+    seconds, load_end = time.perf_counter() - start, os.getloadavg()
+    text = report(bench.results, arches, seconds, (load_start, load_end))
     args.out.write_text(text)
+    # the raw samples beside the text: every figure of results.md can be checked against them
+    args.out.with_suffix(".json").write_text(json.dumps({
+        "arches": arches, "seconds": seconds, "load_start": load_start, "load_end": load_end,
+        "results": json.loads(bench.results.to_json())}, indent=1) + "\n")
     print("\n" + text)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())
