@@ -119,8 +119,9 @@ def remove_dead(parent: Path, pattern: str = TMP_GLOB, *, lockless_after: float 
     A folder is removed only when its lock can be taken (its writer died: the kernel released the lock), or
     when it holds nothing but a half-created lock file and is older than :data:`ORPHAN_SECONDS`. Anything
     else (not a folder matching ``pattern``, or without our lock file) is never touched, unless
-    ``lockless_after`` says that in ``parent`` every folder is ours: then one without a lock file older than
-    that many seconds is a writer killed before it could lock it.
+    ``lockless_after`` says that in ``parent`` every folder is ours (made by :func:`held_tempdir`): then a
+    folder with content and no lock file at all is dead at once, an empty one after :data:`EMPTY_SECONDS`, and
+    one whose lock file is still being created after ``lockless_after`` seconds.
     """
     removed: list[Path] = []
     try:
@@ -142,10 +143,18 @@ def _dead(folder: Path, lockless_after: float | None = None) -> bool:
         fd = os.open(folder / LOCK_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         age = time.time() - folder.lstat().st_mtime
+        names = [c.name for c in folder.iterdir()]
         if lockless_after is not None:
-            # empty: killed between its creation and its lock, or while removing its last entry (seconds suffice)
-            return age > (min(lockless_after, EMPTY_SECONDS) if not any(folder.iterdir()) else lockless_after)
-        return age > ORPHAN_SECONDS and [c.name for c in folder.iterdir()] == [f"{LOCK_NAME}.new"]
+            if not names:  # between its creation and its lock, or its last entry removed: seconds suffice
+                return age > min(lockless_after, EMPTY_SECONDS)
+            if f"{LOCK_NAME}.new" in names:  # a writer creating its lock (microseconds) or killed doing it
+                return age > lockless_after
+            # Content and no lock at all: a live writer always has one of the two lock names from before its
+            # first file until after its last is gone (held_tempdir), so this writer is gone. It is what a
+            # process killed mid-teardown leaves, or a killed build's orphaned uv writing into a folder
+            # being removed; waiting would only keep it around for the next run.
+            return True
+        return age > ORPHAN_SECONDS and names == [f"{LOCK_NAME}.new"]
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

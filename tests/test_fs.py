@@ -39,3 +39,24 @@ def test_atomic_writes_replace_whole_or_not_at_all(tmp_path: Path) -> None:
         os.utime(folder, (0, 0))
     assert remove_dead(tmp_path) == [half]
     assert leftovers(tmp_path) == [young.name, foreign.name]
+
+
+def test_in_a_folder_of_held_folders_content_without_a_lock_is_dead_at_once(tmp_path: Path) -> None:
+    """What a process killed mid-teardown leaves (its lock file removed, files still there), or what a killed
+    build's orphaned uv wrote into a folder being removed: no live writer can look like that, so the next
+    run removes it instead of keeping it for a minute."""
+    parent = tmp_path / "tmp"
+    orphan = parent / "compile-a"
+    (orphan / "sub").mkdir(parents=True)
+    (orphan / "sub" / "requirements.lock").write_text("x\n")
+    creating = parent / "compile-b"  # a writer between creating its lock file and renaming it
+    creating.mkdir()
+    (creating / f"{LOCK_NAME}.new").write_text("")
+    (creating / "early").write_text("")
+    just_made = parent / "compile-c"  # a writer between mkdtemp and its lock
+    just_made.mkdir()
+    with held_tempdir(parent, "compile-") as live:
+        (live / "out").write_text("")
+        assert remove_dead(parent, "*", lockless_after=60) == [orphan]
+        assert live.exists() and creating.exists() and just_made.exists()
+    assert remove_dead(parent, "*") == []  # without the promise that every folder is ours, nothing is touched
