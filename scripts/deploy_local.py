@@ -785,6 +785,9 @@ def _exit_on_sigterm() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, interrupt)
+    # Python leaves SIGINT ignored when it starts ignored (a job started with `&` by a non-interactive shell,
+    # as CI scripts do): Ctrl-C or `kill -INT` must still stop the server
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 if __name__ == "__main__":
