@@ -31,7 +31,7 @@ from .errors import BundlingError, ConfigurationError
 from .options import CONTEXT_KEY, BundlingOptions, from_context
 from .progress import console
 from .records import digest
-from .reporter import QUIET_ENV, VERBOSE_ENV, Notice, Reporter, env_flag
+from .reporter import Notice, Reporter
 from .store.local import LocalStore, open_store
 from .target import Target
 
@@ -166,14 +166,13 @@ def bundling_options(scope: Construct, bundling: Any, *, layer: bool, reporter: 
     return options.merged_over(defaults)
 
 
-def bundled_code(scope: Construct, construct_id: str, entry: Path, target: Target | Sequence[Target],
-                 bundling: BundlingOptions, *, layer: bool, notices: ConstructNotices,
-                 provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> lambda_.Code:
+def bundled_code(scope: Construct, setup: ConstructSetup, entry: Path, target: Target | Sequence[Target], *,
+                 layer: bool, provided: tuple[tuple[str, str, str], ...] = (), layer_bytes: int = 0) -> lambda_.Code:
     """Resolve now (cheap when cached) and return asset code whose hash is content-addressed (or what the
     user's asset_hash / asset_hash_type ask for). A layer of several targets gets one asset for all."""
     targets = (target,) if isinstance(target, Target) else tuple(target)
-    name = construct_path(scope, construct_id)
-    requests = [bundling.request(entry, t, layer=layer, name=name, provided=provided, layer_bytes=layer_bytes)
+    bundling = setup.options
+    requests = [bundling.request(entry, t, layer=layer, name=setup.name, provided=provided, layer_bytes=layer_bytes)
                 for t in targets]
     mode, custom = bundling.asset_hash_mode()
     local: LocalBundler | None = None
@@ -181,11 +180,11 @@ def bundled_code(scope: Construct, construct_id: str, entry: Path, target: Targe
         # `cdk ls`, or a stack outside `--exclusively`: CDK will not bundle, so neither do we.
         asset_hash = hashlib.sha256(f"skipped:{entry}:{','.join(map(str, targets))}".encode()).hexdigest()
     else:
-        reporter = notices.reporter
+        reporter = setup.notices.reporter
         store = store_for(bundling, reporter)
-        plans = [engine.prepare(r, store, reporter) for r in requests]
+        plans = tuple(engine.prepare(r, store, reporter) for r in requests)
         asset_hash = plans[0].asset_hash if len(plans) == 1 else digest([p.asset_hash for p in plans], 64)
-        local = notices.bundler = LocalBundler(plans[0], bundling, reporter, others=tuple(plans[1:]))
+        local = setup.notices.bundler = LocalBundler(plans, store, reporter)
     hashing: dict[str, Any] = {"asset_hash_type": AssetHashType.CUSTOM, "asset_hash": custom or asset_hash}
     if mode == "output":
         hashing = {"asset_hash_type": AssetHashType.OUTPUT}
@@ -197,37 +196,32 @@ def bundled_code(scope: Construct, construct_id: str, entry: Path, target: Targe
 
 @jsii.implements(ILocalBundling)
 class LocalBundler:
-    def __init__(self, plan: engine.Plan, bundling: BundlingOptions, reporter: Reporter, *,
-                 others: tuple[engine.Plan, ...] = ()) -> None:
-        self._plan = plan
-        #: the other targets of a layer that declares several (one asset serves them all)
-        self._others = others
-        self._bundling = bundling
+    def __init__(self, plans: tuple[engine.Plan, ...], store: LocalStore, reporter: Reporter) -> None:
+        #: one plan per target (a layer may declare several; one asset serves them all)
+        self.plans = plans
+        self._store = store
         self._reporter = reporter
         #: CDK called :meth:`try_bundle` (it does not when the asset is staged already)
         self.ran = False
 
     def try_bundle(self, output_dir: str, *, image: Any = None, **_: Any) -> bool:
         self.ran = True
-        name = self._plan.request.name
-        store = store_for(self._bundling, self._reporter)
+        name = self.plans[0].request.name
         try:
-            if self._others:
-                results = layerset.bundle((self._plan, *self._others), Path(output_dir), store, self._reporter)
-            else:
-                results = [engine.bundle(self._plan, Path(output_dir), store, self._reporter)]
+            results = layerset.bundle(self.plans, Path(output_dir), self._store, self._reporter)
         except BundlingError as exc:
             message = f"{MARKER} {fail(exc, name)}"
             print(message, file=sys.stderr, flush=True)
             raise RuntimeError(message) from None
-        if not env_flag(QUIET_ENV):
+        out = console()
+        if not out.quiet:
             for result in results:
-                console().line(result.summary(name, verbose=env_flag(VERBOSE_ENV)))
+                out.line(result.summary(name, verbose=out.verbose))
         return True
 
     def replay(self) -> None:
         """What bundling said about this asset when it was staged, said again (see :func:`engine.replay`)."""
-        engine.replay(self._plan, store_for(self._bundling, self._reporter), self._reporter)
+        engine.replay(self.plans[0], self._store, self._reporter)
 
 
 def staged_asset(construct: Construct) -> Path | None:

@@ -82,7 +82,7 @@ class NativePythonFunction(lambda_.Function):
         runtime = runtime or lambda_.Runtime.PYTHON_3_13
         setup = ConstructSetup(scope, construct_id, bundling, function_props, layer=False, instead="lambda_.Function")
         with setup.errors():
-            code, module = self._code(scope, construct_id, setup, entry, runtime, index, architecture, function_props)
+            code, module = self._code(scope, setup, entry, runtime, index, architecture, function_props)
         super().__init__(
             scope,
             construct_id,
@@ -95,7 +95,7 @@ class NativePythonFunction(lambda_.Function):
         setup.attach(self)
 
     @staticmethod
-    def _code(scope: Construct, construct_id: str, setup: ConstructSetup, entry: str, runtime: lambda_.Runtime,
+    def _code(scope: Construct, setup: ConstructSetup, entry: str, runtime: lambda_.Runtime,
               index: str | None, architecture: lambda_.Architecture | None,
               function_props: dict[str, Any]) -> tuple[lambda_.Code, str]:
         """The bundled code and the handler's module."""
@@ -112,8 +112,7 @@ class NativePythonFunction(lambda_.Function):
         layer_bytes = 0
         if function_props.get("layers") and Stack.of(scope).bundling_required:
             provided, layer_bytes = from_layers(function_props["layers"], target, setup.name)
-        code = bundled_code(scope, construct_id, path, target, setup.options, layer=False, notices=setup.notices,
-                            provided=provided, layer_bytes=layer_bytes)
+        code = bundled_code(scope, setup, path, target, layer=False, provided=provided, layer_bytes=layer_bytes)
         return code, index[:-3].replace("/", ".").replace("\\", ".")
 
 

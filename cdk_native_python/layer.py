@@ -71,12 +71,14 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
         with setup.errors():
             self._targets = tuple(dict.fromkeys(target_of(r, a) for r in runtimes for a in arches))
             self._entry_path = entry_folder(entry)
-            if required and len(self._targets) > 1:
-                # fail here, naming the layer, rather than inside CDK's bundling callback
+            code = bundled_code(scope, setup, self._entry_path, self._targets, layer=True)
+            if setup.notices.bundler is not None and len(self._targets) > 1:
+                # fail here, naming the layer, rather than inside CDK's bundling callback; quietly, since the
+                # asset's own bundling says the same
+                quiet = silent()
                 with tempfile.TemporaryDirectory(prefix="cdk-native-python-layer-") as tmp:
-                    self._build(Path(tmp) / "out")
-            code = bundled_code(scope, construct_id, self._entry_path, self._targets, self._bundling, layer=True,
-                                notices=setup.notices)
+                    layerset.bundle(setup.notices.bundler.plans, Path(tmp) / "out", store_for(self._bundling, quiet),
+                                    quiet)
         path = self._entry_path
         super().__init__(scope, construct_id, code=code, compatible_runtimes=runtimes,
                          compatible_architectures=arches, **props)
@@ -145,10 +147,7 @@ class NativePythonLayerVersion(lambda_.LayerVersion):
         store = store_for(self._bundling, reporter)
         plans = [engine.prepare(self._bundling.request(self._entry_path, t, layer=True, name=self._name), store,
                                 reporter) for t in self._targets]
-        if len(plans) > 1:
-            layerset.bundle(plans, out, store, reporter)
-        else:
-            engine.bundle(plans[0], out, store, reporter)
+        layerset.bundle(plans, out, store, reporter)
 
 
 #: the upstream name, for apps that switch their import line only

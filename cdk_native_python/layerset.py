@@ -102,7 +102,10 @@ def _wheel(record: PackageRecord) -> str:
 
 
 def bundle(plans: Sequence[engine.Plan], output: Path, store: Store, reporter: Reporter) -> list[engine.BuildResult]:
-    """Bundle every target of a layer (from the store: cheap), then assemble the one asset in ``output``."""
+    """Bundle every target of a layer (from the store: cheap), then assemble the one asset in ``output``;
+    one target is bundled straight into ``output``."""
+    if len(plans) == 1:
+        return [engine.bundle(plans[0], output, store, reporter)]
     suffix = plans[0].request.suffix
     targets = [p.request.target for p in plans]
     with store.scratch("layer") as work:

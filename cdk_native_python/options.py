@@ -367,15 +367,14 @@ def from_context(whole: Any, flat: Mapping[str, Any]) -> BundlingOptions:
     where = f"cdk.json context {CONTEXT_KEY!r}"
     unknown = sorted({*(k for k in values if _snake(k) not in CONTEXT_OPTIONS),
                       *(f"{CONTEXT_KEY}:{k}" for k in flat if _snake(k) not in CONTEXT_OPTIONS)})
-    if not unknown:
-        for option, value in flat.items():
-            if value is not None:
-                values[option] = _from_text(value, _KINDS.get(_snake(option), "any"), f"{CONTEXT_KEY}:{option}")
     if unknown:
         raise ConfigurationError(
             f"{where}: {unknown[0]!r} is not an option a repository can set for every function",
             f"use one of {', '.join(CONTEXT_OPTIONS)}; set per-function options in bundling=",
             code="context-invalid")
+    for option, value in flat.items():
+        if value is not None:
+            values[option] = _from_text(value, _KINDS.get(_snake(option), "any"), f"{CONTEXT_KEY}:{option}")
     options = BundlingOptions._from_mapping(values, where)
     links = tuple(f if "://" in f else str(Path(f).absolute()) for f in options.find_links or ())
     cache = str(Path(options.cache_dir).absolute()) if options.cache_dir else None

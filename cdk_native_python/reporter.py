@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import progress
-from .progress import PREFIX, QUIET_ENV, VERBOSE_ENV, env_flag, heading
+from .progress import QUIET_ENV, env_flag, heading
 
-__all__ = ["PREFIX", "QUIET_ENV", "VERBOSE_ENV", "Level", "Notice", "Reporter", "env_flag", "silent"]
+__all__ = ["Level", "Notice", "Reporter", "silent"]
 
 Level = Literal["warning", "info"]
 

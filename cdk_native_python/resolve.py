@@ -39,9 +39,9 @@ from .pins import (
     with_store,
     without,
 )
-from .progress import count
+from .progress import count, env_flag
 from .records import digest, dumps
-from .reporter import Reporter, env_flag, silent
+from .reporter import Reporter, silent
 from .spec import DependencySpec
 from .store import Store
 from .target import Target
