@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import fnmatch
+import hashlib
 import os
 import shutil
 import subprocess
@@ -62,10 +63,7 @@ def _remove_held(folder: Path) -> None:
     with contextlib.suppress(OSError):
         for child in folder.iterdir():
             if child.name != LOCK_NAME:
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child, ignore_errors=True)
-                else:
-                    child.unlink()
+                delete(child)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -103,14 +101,33 @@ def replacing(dest: Path) -> Iterator[Path]:
         os.replace(part, dest)
 
 
-def atomic_write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` (text is written as UTF-8), durably and atomically."""
+def atomic_write(path: Path, data: bytes | str, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8) atomically; ``durable``: flushed to disk
+    before the rename (an fsync, several milliseconds: skipped for what may be lost in a power cut)."""
     with replacing(path) as part:
         with open(part, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(part, mode)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.chmod(part, 0o644)
+
+
+def sha256_file(path: str | Path) -> str:
+    """The sha256 of a file's contents, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def delete(path: Path) -> None:
+    """Remove a file, a link or a whole folder (a link to a folder is removed, never followed)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink()
 
 
 def remove_dead(parent: Path, pattern: str = TMP_GLOB, *, lockless_after: float | None = None) -> list[Path]:

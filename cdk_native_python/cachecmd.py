@@ -80,7 +80,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
     # fallback=False: maintenance of a private temporary cache would be pointless; the command says what it does
-    store = LocalStore(args.cache_dir.absolute() if args.cache_dir else None, fallback=False, reporter=silent())
+    store = LocalStore(args.cache_dir, fallback=False, reporter=silent())
     action = args.cache_command
     if action == "info":
         return info(store, out)
@@ -131,7 +131,7 @@ def prune(store: LocalStore, older_than: float | None, max_size: int | None, out
     if older_than is not None:
         doomed = [e for e in entries if now - e.last_used > older_than]
     if max_size is not None:
-        left = [e for e in entries if e not in doomed]
+        left = entries[len(doomed):]  # the entries doomed by age are the least recently used: a prefix
         total = sum(e.bytes for e in left)
         for e in left:
             if total <= max_size:

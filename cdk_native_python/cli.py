@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import dataclasses
 import errno
-import hashlib
 import os
 import shutil
 import stat
@@ -25,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import progress
-from ._fs import atomic_write, held_tempdir, remove_dead, replacing, tmp_prefix
+from ._fs import atomic_write, held_tempdir, remove_dead, replacing, sha256_file, tmp_prefix
 from ._version import __version__
 from .commands import COMMANDS, run_command
 from .commands import register as register_commands
@@ -427,7 +426,7 @@ def build_zip(request: BuildRequest, final: Path, cache: Store, reporter: Report
     with held_tempdir(final.parent, tmp_prefix(final)) as staging:
         result = engine_build(request, staging / "bundle", cache, reporter)
         entries, size = write_zip(staging / "bundle", final, epoch)
-    return result, entries, size, _sha256(final)
+    return result, entries, size, sha256_file(final)
 
 
 def zip_epoch() -> tuple[int, int, int, int, int, int]:
@@ -487,14 +486,6 @@ def write_zip(root: Path, dest: Path, date_time: tuple[int, int, int, int, int, 
             os.fsync(raw.fileno())
         os.chmod(part, 0o644)
     return len(items), dest.stat().st_size
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ import pytest
 
 from cdk_native_python.errors import ConfigurationError
 from cdk_native_python.reporter import Reporter, silent
-from cdk_native_python.store import archive, remote
+from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, remote
+from cdk_native_python.store.local import open_store
 from cdk_native_python.store.remote import Pointer, RemoteCache, RemoteConfig
 from tests.cdkhelpers import needs_cdk
 from tests.helpers import closed_port
@@ -87,17 +88,33 @@ def codes(reporter: Reporter) -> list[str]:
 
 def test_config_from_env() -> None:
     assert RemoteConfig.from_env({}) is None
-    assert RemoteConfig.from_env({remote.WRITE_ENV: "1"}) is None
-    config = RemoteConfig.from_env({remote.URL_ENV: "s3://my-bucket/team/cache/"})
+    assert RemoteConfig.from_env({REMOTE_WRITE_ENV: "1"}) is None
+    config = RemoteConfig.from_env({REMOTE_URL_ENV: "s3://my-bucket/team/cache/"})
     assert config == RemoteConfig("s3://my-bucket/team/cache/", write=False)
     assert (config.bucket, config.prefix, config.location) == ("my-bucket", "team/cache", "s3://my-bucket/team/cache")
-    root = RemoteConfig.from_env({remote.URL_ENV: "s3://my.bucket-1", remote.WRITE_ENV: "true"})
+    root = RemoteConfig.from_env({REMOTE_URL_ENV: "s3://my.bucket-1", REMOTE_WRITE_ENV: "true"})
     assert root is not None and root.write and root.prefix == "" and root.location == "s3://my.bucket-1"
     for off in ("", "0", "false", "no", "off"):
-        assert RemoteConfig.from_env({remote.URL_ENV: "s3://bucket", remote.WRITE_ENV: off}).write is False  # type: ignore[union-attr]
+        assert RemoteConfig.from_env({REMOTE_URL_ENV: "s3://bucket", REMOTE_WRITE_ENV: off}).write is False  # type: ignore[union-attr]
     with pytest.raises(ConfigurationError) as err:
-        RemoteConfig.from_env({remote.URL_ENV: "s3://bucket", remote.WRITE_ENV: "maybe"})
-    assert err.value.code == "remote-cache-write-flag" and remote.WRITE_ENV in err.value.message
+        RemoteConfig.from_env({REMOTE_URL_ENV: "s3://bucket", REMOTE_WRITE_ENV: "maybe"})
+    assert err.value.code == "remote-cache-write-flag" and REMOTE_WRITE_ENV in err.value.message
+
+
+def test_a_bad_write_flag_is_an_error_wherever_the_url_comes_from(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The URL from a construct option or --remote-cache: the environment's write switch still counts, so a
+    typo in it is said, never read as "do not write"."""
+    monkeypatch.delenv(REMOTE_URL_ENV, raising=False)
+    monkeypatch.setenv(REMOTE_WRITE_ENV, "maybe")
+    with pytest.raises(ConfigurationError) as err:
+        open_store(tmp_path / "cache", remote_url="s3://bucket/team")
+    assert err.value.code == "remote-cache-write-flag"
+    monkeypatch.setenv(REMOTE_WRITE_ENV, "1")
+    store = open_store(tmp_path / "cache", remote_url="s3://bucket/team")
+    assert isinstance(store.remote, RemoteCache) and store.remote.config.write
+    off = open_store(tmp_path / "cache", remote_url="s3://bucket/team", remote_write=False).remote
+    assert isinstance(off, RemoteCache) and not off.config.write
 
 
 @pytest.mark.parametrize("url, why", [
@@ -121,14 +138,18 @@ def test_bad_urls_are_configuration_errors_naming_the_url(url: str, why: str) ->
 def test_a_credential_in_the_url_is_refused_and_never_echoed() -> None:
     url = "s3://AKIAEXAMPLEKEY:wJalrXUtnFEMIsecretKEY@bucket/prefix"
     with pytest.raises(ConfigurationError) as err:
-        RemoteConfig.from_env({remote.URL_ENV: url})
+        RemoteConfig.from_env({REMOTE_URL_ENV: url})
     assert "credentials" in err.value.message
     assert "AKIAEXAMPLEKEY" not in str(err.value) and "secretKEY" not in str(err.value)
     assert "s3://***@bucket/prefix" in err.value.message
 
 
-def test_importing_the_module_loads_neither_boto3_nor_zstandard() -> None:
-    code = ("import sys, cdk_native_python.store.remote as r; r.RemoteConfig.from_env({r.URL_ENV: 's3://bucket'}); "
+def test_importing_the_module_loads_neither_boto3_nor_zstandard(tmp_path: Path) -> None:
+    """Nor does opening a store with a remote configured: boto3 waits for the first local miss."""
+    code = ("import sys, cdk_native_python.store.remote as r; from cdk_native_python.store import REMOTE_URL_ENV; "
+            "from pathlib import Path; from cdk_native_python.store.local import open_store; "
+            "r.RemoteConfig.from_env({REMOTE_URL_ENV: 's3://bucket'}); "
+            f"open_store(Path({str(tmp_path / 'cache')!r}), remote_url='s3://bucket/team'); "
             "heavy = ('boto3', 'botocore', 's3transfer', 'zstandard'); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .._fs import delete
+
 ZSTD = "tar+zstd"
 GZIP = "tar+gzip"
 #: formats :func:`unpack` reads; :data:`DEFAULT_FORMAT` is the one :func:`pack` writes unless told
@@ -345,8 +347,5 @@ def empty(folder: Path) -> None:
     """Remove everything inside ``folder`` (which holds only what :func:`unpack` created: files and folders)."""
     with contextlib.suppress(FileNotFoundError), os.scandir(folder) as it:
         for entry in list(it):
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
+            with contextlib.suppress(FileNotFoundError):
+                delete(Path(entry.path))

@@ -30,23 +30,18 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .._fs import atomic_write, held_tempdir, remove_dead
+from .._fs import atomic_write, delete, held_tempdir, remove_dead
 from ..errors import CacheError, excerpt
 from ..records import RecordError
 from ..reporter import Reporter
 from . import REMOTE_URL_ENV, Build, Check, CorruptEntry, Entry, RemoteTier, manifest
-
-if TYPE_CHECKING:
-    from .remote import RemoteConfig
 
 ENV_VAR = "CDK_NATIVE_PYTHON_CACHE_DIR"
 KINDS = ("resolutions", "trees", "wheels")
@@ -186,7 +181,7 @@ class LocalStore:
         nice to have: a full disk must not fail a build that succeeded)."""
         final = self._root / kind / name
         try:
-            atomic_write(final, text)
+            atomic_write(final, text, durable=False)
         except OSError:
             return None
         return final
@@ -303,7 +298,7 @@ class LocalStore:
         for child in _children(self._root / "quarantine"):
             with contextlib.suppress(OSError):
                 if now - child.lstat().st_mtime > QUARANTINE_SECONDS:
-                    _delete(child)
+                    delete(child)
 
     # -- maintenance (the `cache` command) ------------------------------------------------------------
 
@@ -345,32 +340,12 @@ def open_store(root: Path | None = None, *, remote_url: str | None = None, remot
     url = remote_url or os.environ.get(REMOTE_URL_ENV, "").strip()
     if not url:
         return LocalStore(root, reporter=reporter)
-    from .remote import RemoteConfig  # only with a remote: warm local builds never import it
+    from .remote import RemoteCache, RemoteConfig, write_flag  # only with a remote configured
 
-    env = RemoteConfig.from_env()  # validates the write flag even when the URL comes from elsewhere
-    write = remote_write if remote_write is not None else bool(env and env.write)
-    return LocalStore(root, remote=_LazyRemote(RemoteConfig(url, write), reporter), reporter=reporter)
-
-
-class _LazyRemote:
-    """The S3 tier, created on the first local miss: warm builds never import boto3 or the archive code."""
-
-    def __init__(self, config: RemoteConfig, reporter: Reporter) -> None:
-        self._config, self._reporter = config, reporter
-        self._cache: RemoteTier | None = None
-
-    def _remote(self) -> RemoteTier:
-        if self._cache is None:
-            from .remote import RemoteCache
-
-            self._cache = RemoteCache(self._config, self._reporter)
-        return self._cache
-
-    def fetch(self, kind: str, key: str, dest: Path) -> bool:
-        return self._remote().fetch(kind, key, dest)
-
-    def push(self, kind: str, key: str, src: Path) -> None:
-        self._remote().push(kind, key, src)
+    write = write_flag()  # checked even when the URL or the write switch comes from elsewhere
+    if remote_write is not None:
+        write = remote_write
+    return LocalStore(root, remote=RemoteCache(RemoteConfig(url, write), reporter), reporter=reporter)
 
 
 def _reason(exc: BaseException) -> str:
@@ -386,8 +361,3 @@ def _children(folder: Path) -> list[Path]:
         return []
 
 
-def _delete(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink()

@@ -9,13 +9,13 @@ the contents as well.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import records
+from .._fs import sha256_file
 
 NAME = "manifest.json"
 #: files are published read-only: an accidental write through a hard link fails instead of spreading
@@ -54,14 +54,6 @@ def _files(entry: Path) -> list[tuple[str, str]]:
     return out
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def seal(entry: Path) -> Manifest:
     """Make every file of ``entry`` read-only and write its manifest (the last file of an entry)."""
     files = []
@@ -73,7 +65,7 @@ def seal(entry: Path) -> Manifest:
             continue
         os.chmod(path, st.st_mode & _READ_ONLY)
         st = os.lstat(path)
-        files.append(FileEntry(rel, st.st_size, st.st_mode, _sha256(path), st.st_mtime_ns))
+        files.append(FileEntry(rel, st.st_size, st.st_mode, sha256_file(path), st.st_mtime_ns))
     manifest = Manifest(tuple(files))
     (entry / NAME).write_text(records.dumps(manifest))
     return manifest
@@ -115,7 +107,7 @@ def corrupted(entry: Path, manifest: Manifest) -> str | None:
             return f"{rel} was added"
     for f in manifest.files:
         path = os.path.join(entry, f.path)
-        digest = "link:" + os.readlink(path) if f.sha256.startswith("link:") else _sha256(path)
+        digest = "link:" + os.readlink(path) if f.sha256.startswith("link:") else sha256_file(path)
         if digest != f.sha256:
             return f"{f.path} has other contents than when it was published"
     return None

@@ -45,8 +45,6 @@ from ..errors import ConfigurationError, excerpt
 from ..reporter import Reporter
 from . import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive
 
-URL_ENV = REMOTE_URL_ENV
-WRITE_ENV = REMOTE_WRITE_ENV
 LAYOUT = "v1"
 POINTER_SCHEMA = "cdk-native-python/remote-pointer/1"
 INSTALL_HINT = "pip install 'cdk-native-python[s3]'"
@@ -99,6 +97,11 @@ def _split(url: str) -> tuple[str, str]:
     return bucket, "/".join(parts)
 
 
+def write_flag(environ: Mapping[str, str] = os.environ) -> bool:
+    """``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE``: on, off (unset) or a ``ConfigurationError``."""
+    return _flag(environ, REMOTE_WRITE_ENV)
+
+
 def _flag(environ: Mapping[str, str], name: str) -> bool:
     value = environ.get(name, "").strip().lower()
     if value in _TRUE:
@@ -137,10 +140,10 @@ class RemoteConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> RemoteConfig | None:
         """``$CDK_NATIVE_PYTHON_REMOTE_CACHE`` (``None`` when unset) and ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE``."""
-        url = environ.get(URL_ENV, "").strip()
+        url = environ.get(REMOTE_URL_ENV, "").strip()
         if not url:
             return None
-        return cls(url, _flag(environ, WRITE_ENV))
+        return cls(url, write_flag(environ))
 
 
 @dataclass(frozen=True)
