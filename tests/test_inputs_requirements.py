@@ -63,6 +63,7 @@ def test_include_loop_is_reported(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("line", ["requests>=>2", "numpy==1.0 --hash=md5:abc", "--frobnicate x",
+                                  f"six==1.16.0 --hash:sha256:{'a' * 64}", f"six==1.16.0 --hashsha256:{'a' * 64}",
                                   "git+https://github.com/psf/requests", "pkg @ git+https://x/y.git"])
 def test_malformed_lines_name_file_and_line(tmp_path: Path, line: str) -> None:
     req = write(tmp_path / "requirements.txt", f"six\n{line}\n")

@@ -202,7 +202,9 @@ def _requirement(line: str, path: Path, where: str, state: _State, constraint: b
         if not opt.startswith("--hash"):
             raise InputError(f"{where}: unsupported per-requirement option {_echo(opt)!r}",
                              "only --hash=... is allowed")
-        lu.hash_of(opt[len("--hash="):], where, "write it as --hash=sha256:<64 hex digits>")
+        # "--hash=" or "--hash " then the value; any other spelling is checked whole, and so refused
+        lu.hash_of(opt[len("--hash="):] if opt[6:7] in ("=", " ") else opt, where,
+                   "write it as --hash=sha256:<64 hex digits>")
     options = [o.replace("--hash ", "--hash=") for o in options]
     out = state.constraints if constraint else state.requirements
 
