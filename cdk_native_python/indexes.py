@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from .distributions import normalize
-from .spec import Credential, IndexOptions, strip_credentials
+from .spec import Credential, IndexOptions, split_credentials
 
 PYPI = "https://pypi.org/simple/"
 _TIMEOUT = 15
@@ -40,19 +40,17 @@ class _Anchors(HTMLParser):
 def _request(url: str, credential: Credential | None = None) -> urllib.request.Request:
     """A GET of ``url`` without its credentials in the URL; basic auth from the URL, else ``credential``,
     else the netrc uv would read (``$NETRC`` or ``~/.netrc``)."""
-    parts = urlsplit(url)
-    clean = strip_credentials(url)
+    clean, own = split_credentials(url)
     req = urllib.request.Request(clean, headers={
         "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
         "User-Agent": "cdk-native-python",
     })
-    user = unquote(parts.username) if parts.username is not None else None
-    password = unquote(parts.password or "")
-    if user is None and credential is not None:
-        user, password = credential.username, credential.password
-    if user is None and parts.hostname:
+    credential = own or credential
+    user, password = (credential.username, credential.password) if credential is not None else (None, "")
+    host = urlsplit(url).hostname
+    if user is None and host:
         try:
-            auth = netrc.netrc(os.environ.get("NETRC") or None).authenticators(parts.hostname)
+            auth = netrc.netrc(os.environ.get("NETRC") or None).authenticators(host)
         except (OSError, netrc.NetrcParseError):
             auth = None
         if auth:

@@ -27,7 +27,7 @@ from . import uv
 from .diagnose import no_wheel_error
 from .distributions import normalize
 from .errors import IndexUnreachableError, InstallError, ResolutionError
-from .pins import STORE_PLACEHOLDER
+from .pins import HASH_OPTION, STORE_PLACEHOLDER
 from .records import digest
 from .source import tree_digest
 from .spec import DependencySpec, IndexOptions, redact, strip_credentials
@@ -43,7 +43,6 @@ VERSION = "3"
 _URL_LINE = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\[[^\]]*\])?\s*@\s*"
                        r"(?P<url>https?://\S+)(?P<rest>.*)$")
 _SDIST_SUFFIXES = (".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")
-_HASH_OPT = re.compile(r"--hash=(\S+)")
 _LOCAL = re.compile(r"^\s*(?:(?P<name>[A-Za-z0-9][A-Za-z0-9._\[\],-]*)\s*@\s*)?(?:file://)?(?P<path>/[^;\s]*)"
                     r"(?P<rest>\s*;.*)?$")
 
@@ -106,8 +105,9 @@ class Builder:
                     "run its setup code on this machine", f"if {name} is pure Python, allow building it: "
                     f"BundlingOptions(allow_build=['{name}']) (--allow-build {name}); or point the URL at a wheel",
                     code="sdist-not-allowed")
-            wheel = self._url_sdist(m["url"], name, _HASH_OPT.findall(m["rest"]), spec)
-            lines.append(f"{name}{m['extras'] or ''} @ {self.store_uri(wheel)}{_HASH_OPT.sub('', m['rest']).rstrip()}")
+            wheel = self._url_sdist(m["url"], name, HASH_OPTION.findall(m["rest"]), spec)
+            rest = HASH_OPTION.sub("", m["rest"]).rstrip()
+            lines.append(f"{name}{m['extras'] or ''} @ {self.store_uri(wheel)}{rest}")
         return replace(spec, requirements=tuple(lines)) if lines != list(spec.requirements) else spec
 
     def _url_sdist(self, url: str, name: str, hashes: list[str], spec: DependencySpec) -> Path:

@@ -112,7 +112,8 @@ def check_pins(text: str) -> set[str]:
     return names
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _VERSION = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
-_HASH_OPT = re.compile(r"--hash=(\S+)")
+#: a requirement line's hash option, its value captured
+HASH_OPTION = re.compile(r"--hash=(\S+)")
 
 
 def name_of(line: str) -> str | None:
@@ -184,7 +185,7 @@ def user_hashes(lines: Sequence[str]) -> dict[str, list[str]]:
     """name -> the ``--hash`` values the user pinned for it."""
     pinned: dict[str, list[str]] = {}
     for line in lines:
-        hashes = _HASH_OPT.findall(line)
+        hashes = HASH_OPTION.findall(line)
         name = name_of(line)
         if hashes and name:
             pinned.setdefault(name, []).extend(hashes)
@@ -204,7 +205,7 @@ def apply_user_hashes(pins: str, pinned: Mapping[str, Sequence[str]]) -> str:
     for entry in pins.replace("\\\n", " ").splitlines():
         name = name_of(entry) or ""
         if name in pinned and not entry.lstrip().startswith("#"):
-            head = _HASH_OPT.sub("", entry).rstrip()
+            head = HASH_OPTION.sub("", entry).rstrip()
             entry = " ".join([head, *(f"--hash={h}" for h in pinned[name])])
         out.append(entry)
     return "\n".join(out) + "\n"

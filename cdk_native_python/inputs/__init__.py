@@ -75,7 +75,7 @@ def _has_project_dependencies(path: Path) -> bool:
     return isinstance(project, dict) and bool(project.get("dependencies") or project.get("optional-dependencies"))
 
 
-REQUIREMENTS = Format("requirements.txt", requirements.read, ("requirements.txt",), claims=lambda _name: True)
+REQUIREMENTS = Format("requirements.txt", requirements.read, ("requirements.txt",))
 
 #: every format, in detection order (requirements files also take every name no other format claims)
 FORMATS: tuple[Format, ...] = (
@@ -93,7 +93,7 @@ _ORDER = ", ".join(f.name for f in FORMATS)
 
 def format_of(path: Path) -> Format:
     """The format of an explicitly chosen dependency file, by its name."""
-    return next(f for f in (*(f for f in FORMATS if f is not REQUIREMENTS), REQUIREMENTS) if f.is_named(path.name))
+    return next((f for f in FORMATS if f is not REQUIREMENTS and f.is_named(path.name)), REQUIREMENTS)
 
 
 def read_file(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) -> DependencySpec:

@@ -145,7 +145,6 @@ _ARCHIVES = (
     (".whl", b"PK\x03\x04"), (".zip", b"PK\x03\x04"), (".tar.gz", b"\x1f\x8b"), (".tgz", b"\x1f\x8b"),
     (".tar.bz2", b"BZh"), (".tar.xz", b"\xfd7zXZ\x00"),
 )  # fmt: skip
-_VCS_SCHEMES = ("git+", "hg+", "svn+", "bzr+")
 #: files that make a folder a Python project uv can build
 PROJECT_FILES = ("pyproject.toml", "setup.py")
 
@@ -215,9 +214,11 @@ class Sources:
     invalidates the caches) and credentials split off URLs (so no line holds one).
 
     ``project`` confines local archives (see :func:`project_root`); None accepts them anywhere.
+    ``fingerprint=False`` checks local folders without hashing them (for lines that never reach a key).
     """
 
     project: Path | None = None
+    fingerprint: bool = True
     fingerprints: list[str] = field(default_factory=list)
     credentials: list[Credential] = field(default_factory=list)
 
@@ -238,7 +239,8 @@ class Sources:
     def folder(self, local: Path, where: str) -> None:
         """Check that folder ``local`` is a Python project, and fingerprint it (before it is ever walked)."""
         python_project(local, where)
-        self.fingerprints.append(f"{local}:{tree_digest(local)}")
+        if self.fingerprint:
+            self.fingerprints.append(f"{local}:{tree_digest(local)}")
 
     def remote(self, url: str, where: str) -> tuple[str, list[str]]:
         """An http(s) URL without its credentials (kept here) and hash fragment: (URL, fragment hashes)."""
@@ -251,7 +253,7 @@ class Sources:
         """A remote archive (or, for ``file:``, a local one) as a requirement line without credentials."""
         if url.startswith("file:"):
             return self.local(package, Path(unquote(urlsplit(url).path)), marker, where, hashes)
-        if url.startswith(_VCS_SCHEMES):
+        if url.startswith(VCS_PREFIXES):
             raise vcs_error(where, package, redact(url))
         clean, fragment_hashes = self.remote(url, where)
         return url_requirement(package, clean, marker, [*hashes, *fragment_hashes])
@@ -262,10 +264,15 @@ class Sources:
 LINE_ECHO = 32
 
 
+def echo(text: str) -> str:
+    """What a message may quote of a user's line: an excerpt, credentials removed."""
+    return excerpt(redact(text), LINE_ECHO)
+
+
 def invalid_requirement(where: str, text: str, exc: Exception, hint: str) -> InputError:
     """``text`` is not PEP 508: echo an excerpt and the parser's reason, never the parser's copy of the line."""
     reason = str(exc).splitlines()[0].strip() if str(exc).strip() else "not PEP 508"
-    return InputError(f"{where}: {excerpt(redact(text), LINE_ECHO)!r} is not a valid requirement ({reason})",
+    return InputError(f"{where}: {echo(text)!r} is not a valid requirement ({reason})",
                       hint, code="invalid-requirement")
 
 

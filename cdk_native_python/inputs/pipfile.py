@@ -53,8 +53,7 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     requested: tuple[str, ...] = ()
     if manifest:
         _check_fresh(path, lock, manifest, pipfile, sections)
-        requested = _declared(manifest, pipfile, sections)
-        roots = tuple(sorted({_name_of(r) for r in requested}))
+        requested, roots = _declared(manifest, pipfile, sections)
 
     sources = lu.Sources(project=lu.project_root(path))
     lines: dict[str, str] = {}
@@ -89,18 +88,19 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     )
 
 
-def _declared(manifest: dict[str, Any], pipfile: Path, sections: Sequence[str]) -> tuple[str, ...]:
-    """The Pipfile's own requirements of the chosen sections ([packages] for ``default``)."""
-    out: list[str] = []
+def _declared(manifest: dict[str, Any], pipfile: Path,
+              sections: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The Pipfile's own requirements of the chosen sections ([packages] for ``default``), and their names."""
+    # what the user asked for, not what is installed: a local folder is fingerprinted by the lock's line
+    sources = lu.Sources(project=lu.project_root(pipfile), fingerprint=False)
+    lines: list[str] = []
+    names: set[str] = set()
     for section in dict.fromkeys(sections):
-        table = manifest.get({"default": "packages", "develop": "dev-packages"}.get(section, section), {})
+        table = manifest.get(_MANIFEST_SECTIONS.get(section, section), {})
         for package, spec in (table.items() if isinstance(table, dict) else ()):
-            out.append(_open_line(package, spec, pipfile, lu.Sources(project=lu.project_root(pipfile))))
-    return tuple(out)
-
-
-def _name_of(requirement: str) -> str:
-    return lu.name(Requirement(requirement.split(" @ ", 1)[0].split(";", 1)[0]).name)
+            lines.append(_open_line(package, spec, pipfile, sources))
+            names.add(lu.name(package))
+    return tuple(lines), tuple(sorted(names))
 
 
 def read_pipfile(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) -> DependencySpec:

@@ -23,9 +23,9 @@ from urllib.parse import unquote, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
-from ..errors import InputError, excerpt
+from ..errors import InputError
 from ..reporter import Notice
-from ..spec import DependencySpec, IndexOptions, redact
+from ..spec import DependencySpec, IndexOptions
 from . import _lockutil as lu
 from ._read import read_text
 
@@ -129,7 +129,7 @@ def _read_file(path: Path, state: _State, stack: tuple[Path, ...], constraint: b
         try:
             tokens = shlex.split(line, posix=True)
         except ValueError as exc:
-            raise InputError(f"{where}: cannot parse {_echo(line)!r} ({exc})",
+            raise InputError(f"{where}: cannot parse {lu.echo(line)!r} ({exc})",
                              "check the quoting on that line") from None
         if tokens[0].startswith("-") and not tokens[0].startswith("--hash"):
             _option(tokens, path, where, state, stack, constraint)
@@ -189,18 +189,13 @@ def _absolute_location(value: str, relative_to: Path) -> str:
     return str((relative_to.parent / value).resolve())
 
 
-def _echo(text: str) -> str:
-    """What a message may quote of a user's line: an excerpt, credentials removed."""
-    return excerpt(redact(text), lu.LINE_ECHO)
-
-
 def _requirement(line: str, path: Path, where: str, state: _State, constraint: bool) -> None:
     # split off per-requirement options (--hash=...), keep them verbatim for the installer
     parts = re.split(r"\s+(?=--)", line)
     body, options = parts[0].strip(), [p.strip() for p in parts[1:]]
     for opt in options:
         if not opt.startswith("--hash"):
-            raise InputError(f"{where}: unsupported per-requirement option {_echo(opt)!r}",
+            raise InputError(f"{where}: unsupported per-requirement option {lu.echo(opt)!r}",
                              "only --hash=... is allowed")
         # "--hash=" or "--hash " then the value; any other spelling is checked whole, and so refused
         lu.hash_of(opt[len("--hash="):] if opt[6:7] in ("=", " ") else opt, where,
@@ -209,7 +204,7 @@ def _requirement(line: str, path: Path, where: str, state: _State, constraint: b
     out = state.constraints if constraint else state.requirements
 
     if lu.is_vcs(body):
-        raise lu.vcs_error(where, _echo(body.split("@")[0].strip()) or "a requirement", body)
+        raise lu.vcs_error(where, lu.echo(body.split("@")[0].strip()) or "a requirement", body)
     if re.match(r"^[a-z][a-z0-9+.-]*://", body, re.IGNORECASE) and not body.startswith("file:"):
         body = f"{_name_of_url(body, where)} @ {body}"  # a bare URL: pip names it after its file
     elif _looks_like_path(body):
@@ -259,7 +254,7 @@ def _name_of_url(url: str, where: str) -> str:
             return str(parse_wheel_filename(filename)[0])
         return str(parse_sdist_filename(filename)[0])
     except (InvalidWheelFilename, InvalidSdistFilename):
-        raise InputError(f"{where}: cannot tell which package the URL {_echo(url)!r} is",
+        raise InputError(f"{where}: cannot tell which package the URL {lu.echo(url)!r} is",
                          "name it: write 'name @ URL'", code="invalid-requirement") from None
 
 
