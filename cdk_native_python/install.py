@@ -153,7 +153,7 @@ def _finish(tree: Path, resolution: Resolution, target: Target, store: Store, op
                 for name, d in sorted(dists.items()) if name not in late.removed}
     size, files = tree_bytes(tree)
     reporter.phase(f"verifying {count(len(packages), 'package')} ({mb(size)}) for {target.label}")
-    report = scan(tree, target, exclude=options.verify_exclude)
+    report = scan(tree, target, files, options.verify_exclude)
     require_clean(report, target, "the installed dependencies")
     if options.slim.compile_bytecode:
         compiled, compiler = precompile(tree, target)

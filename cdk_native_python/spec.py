@@ -157,7 +157,7 @@ class DependencySpec:
     def user_requirements(self) -> tuple[str, ...]:
         """What the user wrote: the manifest's requirements for a lock, the requirements (and constraints)
         of an open spec. Stripping checks the runtime's packages against these rather than against a lock's
-        pins (see ``strip.user_specifiers`` for a lock without its manifest)."""
+        pins (see ``strip._user_lines`` for a lock without its manifest)."""
         return self.requested if self.locked else (*self.requirements, *self.constraints)
 
     def requirements_text(self) -> str:

@@ -73,26 +73,22 @@ class StripOptions:
         """Infrastructure packages and ``strip``, minus ``keep`` (runtime-provided ones are decided apart)."""
         return _canon((*INFRASTRUCTURE, *self.strip)) - _canon(self.keep)
 
-    def bounds(self, target: Target | None = None) -> dict[str, runtimes.Provided]:
+    def bounds(self) -> dict[str, runtimes.Provided]:
         """The runtime-provided packages that may be left out, with their bounds (none with keep_boto3)."""
-        if self.keep_boto3:
+        if self.keep_boto3 or self.runtime is None:
             return {}
-        if self.runtime is None:
-            found = runtimes.provided(target.runtime) if target is not None else {}
-        else:
-            found = {n: runtimes.Provided(n, f, c or None) for n, f, c in self.runtime}
+        found = {n: runtimes.Provided(n, f, c or None) for n, f, c in self.runtime}
         keep = _canon(self.keep)
         return {n: p for n, p in found.items() if n not in keep}
 
     def for_build(self, target: Target, spec: DependencySpec | None) -> StripOptions:
         """These options with the target's runtime table and the user's specifiers on its packages."""
-        bounds = () if self.keep_boto3 else tuple(
-            (p.name, p.floor, p.ceiling or "") for p in runtimes.provided(target.runtime).values())
-        names = {b[0] for b in bounds}
+        bounds = () if self.keep_boto3 else _table(target)
         if spec is None:
             return replace(self, runtime=bounds, runtime_name=target.runtime)
+        lines = _user_lines(spec, target)  # parsed once for both
         return replace(self, runtime=bounds, runtime_name=target.runtime,
-                       specifiers=user_specifiers(spec, target, names), extras=user_extras(spec, target))
+                       specifiers=user_specifiers(lines, {b[0] for b in bounds}), extras=user_extras(lines))
 
     def key(self) -> dict[str, object]:
         key: dict[str, object] = {"keep_boto3": self.keep_boto3, "strip": sorted(self.strip),
@@ -108,38 +104,44 @@ class StripOptions:
         return key
 
 
+def _table(target: Target) -> tuple[tuple[str, str, str], ...]:
+    """The runtime's table for ``target`` as :attr:`StripOptions.runtime` holds it."""
+    return tuple((p.name, p.floor, p.ceiling or "") for p in runtimes.provided(target.runtime).values())
+
+
 _OPTION = re.compile(r"\s--?[a-z][a-z-]*(=\S+)?")
 
 
-def user_specifiers(spec: DependencySpec, target: Target, names: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """(name, specifier) of every requirement the user wrote on ``names`` whose marker holds on the target.
+def user_specifiers(lines: Iterable[tuple[str, Requirement]], names: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """(name, specifier) of every requirement of :func:`_user_lines` on ``names``.
 
-    A lock without the manifest it was made from (pylock.toml, Pipfile.lock without its Pipfile) does not
-    say what the user asked for: its pins of the roots stand in (so a locked boto3 ships, never a guess).
     A direct reference (``boto3 @ https://...``) gets ``===`` (never guaranteed).
     """
     wanted = _canon(names)
     found: list[tuple[str, str]] = []
-    for name, req in _user_lines(spec, target):
+    for name, req in lines:
         if name in wanted:
             found.append((name, "===direct-reference" if req.url else str(req.specifier)))
     return tuple(sorted(set(found)))
 
 
-def user_extras(spec: DependencySpec, target: Target) -> tuple[tuple[str, str], ...]:
-    """(name, extra) of the user's requirements whose marker holds on the target."""
-    return tuple(sorted({(name, normalize(e)) for name, req in _user_lines(spec, target)
-                         for e in req.extras}))
+def user_extras(lines: Iterable[tuple[str, Requirement]]) -> tuple[tuple[str, str], ...]:
+    """(name, extra) of every requirement of :func:`_user_lines`."""
+    return tuple(sorted({(name, normalize(e)) for name, req in lines for e in req.extras}))
 
 
 def _user_lines(spec: DependencySpec, target: Target) -> list[tuple[str, Requirement]]:
-    """The user's requirements that apply to the target, parsed (a lock without its manifest: its root pins)."""
-    lines = spec.user_requirements()
+    """The user's requirements whose marker holds on the target, parsed.
+
+    A lock without the manifest it was made from (pylock.toml, Pipfile.lock without its Pipfile) does not
+    say what the user asked for: its pins of the roots stand in (so a locked boto3 ships, never a guess).
+    """
     if spec.locked and not spec.requested:
         roots = None if spec.roots is None else _canon(spec.roots)
-        lines = tuple(line for line in spec.requirements if roots is None or (_parse(line) or (None,))[0] in roots)
-    parsed = [_parse(line) for line in lines]
-    return [p for p in parsed if p is not None and target.evaluate(p[1].marker)]
+        parsed = [p for p in map(_parse, spec.requirements) if p is not None and (roots is None or p[0] in roots)]
+    else:
+        parsed = [p for p in map(_parse, spec.user_requirements()) if p is not None]
+    return [p for p in parsed if target.evaluate(p[1].marker)]
 
 
 def _parse(line: str) -> tuple[str, Requirement] | None:
@@ -189,11 +191,6 @@ def requirement_graph(dists: dict[str, Distribution], target: Target, extras: It
     return edges, specs
 
 
-def dependency_graph(dists: dict[str, Distribution], target: Target) -> dict[str, set[str]]:
-    """name -> names it requires on the target (extras followed as far as they are requested)."""
-    return requirement_graph(dists, target)[0]
-
-
 Graph = tuple[dict[str, set[str]], dict[tuple[str, str], list[str]]]
 
 
@@ -203,8 +200,7 @@ def decide(dists: dict[str, Distribution], target: Target, roots: Iterable[str],
     ``graph``: :func:`requirement_graph` of the same distributions and options, when the caller has it)."""
     edges, specs = graph if graph is not None else requirement_graph(dists, target, options.extras)
     if options.runtime is None:
-        options = replace(options, runtime=tuple((p.name, p.floor, p.ceiling or "")
-                                                 for p in runtimes.provided(target.runtime).values()))
+        options = replace(options, runtime=_table(target))
     return decide_graph(edges, roots, replace(options, runtime_name=target.runtime), specs)
 
 
