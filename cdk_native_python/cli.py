@@ -36,7 +36,7 @@ from .records import OutputRecord, dumps
 from .reporter import Reporter
 from .store import Store
 from .store.local import open_store
-from .target import Target, machine_of
+from .target import Target, lambda_name, machine_of
 
 PROG = "cdk-native-python"
 
@@ -116,7 +116,7 @@ def _arch(value: str) -> str:
     machine = machine_of(value)
     if machine is None:
         raise argparse.ArgumentTypeError(f"unknown architecture {value!r}: use x86_64 or arm64")
-    return "arm64" if machine == "aarch64" else "x86_64"
+    return lambda_name(machine)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -316,13 +316,11 @@ def build(args: argparse.Namespace) -> int:
                          + ("" if args.zip else "; for a folder output, use a name without .zip"))
     excludes = list(args.exclude)
     if source is not None:
-        # never bundle the output (or its temporary sibling) into itself when it lives inside the source
-        for path in (final, final.parent / f"{tmp_prefix(final)}*"):
-            if source in path.parents:
-                excludes.append(path.relative_to(source).as_posix())
-        if report is not None and source in report.parents:
-            excludes.append(report.relative_to(source).as_posix())
-            excludes.append((report.parent / f"{tmp_prefix(report)}*").relative_to(source).as_posix())
+        # never bundle the output or the report (or their temporary siblings) into itself when inside the source
+        for out in (final, report):
+            if out is not None and source in out.parents:
+                excludes += [out.relative_to(source).as_posix(),
+                             (out.parent / f"{tmp_prefix(out)}*").relative_to(source).as_posix()]
 
     options = BundlingOptions(
         asset_excludes=excludes, groups=args.groups, extras=args.extras, resolve_pipfile=args.resolve_pipfile,

@@ -27,6 +27,11 @@ def machine_of(architecture: str) -> str | None:
     """``x86_64`` / ``aarch64`` for any accepted spelling of a Lambda architecture, else None."""
     return _ARCHES.get(architecture.strip().lower())
 
+
+def lambda_name(machine: str) -> str:
+    """Lambda's name of a machine (:func:`machine_of`): ``arm64`` for ``aarch64``, ``x86_64`` as it is."""
+    return "arm64" if machine == "aarch64" else "x86_64"
+
 #: Oldest runtime Lambda ever offered with a manylinux glibc we can target; older names are rejected.
 MIN_MINOR = 8
 AL2_LAST_MINOR = 11
@@ -77,7 +82,7 @@ class Target:
     @property
     def lambda_architecture(self) -> str:
         """Lambda's name of the architecture: ``arm64`` for the ``aarch64`` machine, ``x86_64`` as it is."""
-        return "arm64" if self.machine == "aarch64" else "x86_64"
+        return lambda_name(self.machine)
 
     @property
     def label(self) -> str:

@@ -453,11 +453,11 @@ class FunctionProof:
                 f"zip {self.zip_bytes / 1048576:.1f} MB, {sha}, {props}; {ran}")
 
 
-def prove(endpoint: Endpoint, stack: str, *, cdk_out: Path | None = None, events: Mapping[str, object] | None = None,
-          work: Path | None = None) -> list[FunctionProof]:
+def prove(endpoint: Endpoint, stack: str, *, cdk_out: Path | None = None,
+          events: Mapping[str, object] | None = None) -> list[FunctionProof]:
     """Check every ``AWS::Lambda::Function`` of the deployed ``stack`` whose code is a zip in S3 (see the
     module's docstring)."""
-    cfn, lam = endpoint.client("cloudformation"), endpoint.client("lambda")
+    cfn, lam, s3 = endpoint.client("cloudformation"), endpoint.client("lambda"), endpoint.client("s3")
     body = cfn.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
     template = json.loads(body) if isinstance(body, str) else body
     arn = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
@@ -468,18 +468,16 @@ def prove(endpoint: Endpoint, stack: str, *, cdk_out: Path | None = None, events
                 for r in page["StackResourceSummaries"]}
     resources: dict[str, Any] = template["Resources"]
     proofs = []
-    with contextlib.ExitStack() as cleanup:
-        if work is None:
-            work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="deploy-proof-")))
+    with tempfile.TemporaryDirectory(prefix="deploy-proof-") as tmp:
         for logical_id, res in sorted(resources.items()):
             if res["Type"] != "AWS::Lambda::Function" or "S3Key" not in res["Properties"].get("Code", {}):
                 continue  # inline code (ZipFile) and container images are not assets
-            proofs.append(_prove_function(endpoint, lam, logical_id, res, resources, physical, pseudo,
-                                          cdk_out, events or {}, work / logical_id))
+            proofs.append(_prove_function(s3, lam, logical_id, res, resources, physical, pseudo,
+                                          cdk_out, events or {}, Path(tmp) / logical_id))
     return proofs
 
 
-def _prove_function(endpoint: Endpoint, lam: Any, logical_id: str, res: Mapping[str, Any],
+def _prove_function(s3: Any, lam: Any, logical_id: str, res: Mapping[str, Any],
                     resources: Mapping[str, Any], physical: Mapping[str, str], pseudo: Mapping[str, str],
                     cdk_out: Path | None, events: Mapping[str, object], work: Path) -> FunctionProof:
     props = res["Properties"]
@@ -487,17 +485,14 @@ def _prove_function(endpoint: Endpoint, lam: Any, logical_id: str, res: Mapping[
     architecture = (props.get("Architectures") or ["x86_64"])[0]
     config = lam.get_function(FunctionName=physical[logical_id])["Configuration"]
     bucket, key = _resolve(props["Code"]["S3Bucket"], pseudo), _resolve(props["Code"]["S3Key"], pseudo)
-    data = endpoint.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    sha = _lambda_sha(data)
     mismatches = _compare(props, config)
     asset = res.get("Metadata", {}).get("aws:asset:path")
     if cdk_out is not None and asset:
         mismatches += _compare_to_asset(data, cdk_out / asset)
     mismatches += _foreign_natives(data, architecture)
-    code = work / "task"
-    _unzip(data, code)
-    layer_dirs = [work / f"opt{i}" for i, _ in enumerate(props.get("Layers", []))]
-    layers = [_fetch_layer(endpoint, lam, ref, resources, pseudo["AWS::StackName"], physical, pseudo, layer_dir)
-              for ref, layer_dir in zip(props.get("Layers", []), layer_dirs, strict=True)]
+    layers = [_fetch_layer(s3, lam, ref, resources, physical, pseudo) for ref in props.get("Layers", [])]
     mismatches += [problem for layer in layers for problem in layer.problems]
     layer_arns, notes = [layer.arn for layer in layers], []
     deployed_layers = sorted(layer["Arn"] for layer in config.get("Layers") or [])
@@ -511,14 +506,20 @@ def _prove_function(endpoint: Endpoint, lam: Any, logical_id: str, res: Mapping[
            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)), "AWS_REGION": pseudo["AWS::Region"]}
     event = events.get(path, {})
     # a handler called under qemu takes seconds to import its packages: the same inputs are called once
-    memo = json.dumps([_lambda_sha(data), [layer.sha256 for layer in layers], props["Runtime"], architecture,
+    memo = json.dumps([sha, [layer.sha256 for layer in layers], props["Runtime"], architecture,
                        props["Handler"], event, env], sort_keys=True, default=repr)
     run = _RUNS.get(memo)
-    if run is None:
+    if run is None:  # unzipped only to be called: a reused result needs neither
+        code = work / "task"
+        _unzip(data, code)
+        layer_dirs = [work / f"opt{i}" for i, _ in enumerate(layers)]
+        for layer, layer_dir in zip(layers, layer_dirs, strict=True):
+            if layer.data:  # (a layer outside the stack, or without a deployed version, has none to unzip)
+                _unzip(layer.data, layer_dir)
         run = _RUNS[memo] = call_handler(code, layer_dirs, props["Runtime"], architecture, props["Handler"], event, env)
     else:
         run = dataclasses.replace(run, reused=True)
-    return FunctionProof(path, props["Runtime"], architecture, f"s3://{bucket}/{key}", len(data), _lambda_sha(data),
+    return FunctionProof(path, props["Runtime"], architecture, f"s3://{bucket}/{key}", len(data), sha,
                          str(config.get("CodeSha256", "")), tuple(mismatches), run,
                          tuple(layer.name for layer in layers), tuple(notes))
 
@@ -566,29 +567,29 @@ class LayerCheck:
     arn: str
     sha256: str
     problems: tuple[str, ...]
+    #: the layer's zip (unzipped into the function's ``/opt`` when its handler is called)
+    data: bytes = field(default=b"", repr=False)
 
 
-def _fetch_layer(endpoint: Endpoint, lam: Any, ref: object, resources: Mapping[str, Any], stack: str,
-                 physical: Mapping[str, str], pseudo: Mapping[str, str], dest: Path) -> LayerCheck:
-    """Download a layer of the stack, check its sha256 against the layer version's ``CodeSha256`` and unzip
-    it into ``dest`` (the function's ``/opt``)."""
+def _fetch_layer(s3: Any, lam: Any, ref: object, resources: Mapping[str, Any], physical: Mapping[str, str],
+                 pseudo: Mapping[str, str]) -> LayerCheck:
+    """Download a layer of the stack and check its sha256 against the layer version's ``CodeSha256``."""
     if not (isinstance(ref, Mapping) and ref.get("Ref") in resources):
         return LayerCheck(str(ref), str(ref), "", (f"layer {ref}: not in the stack, not checked",))
     logical_id = ref["Ref"]
     res = resources[logical_id]
     name = str(res.get("Metadata", {}).get("aws:cdk:path", logical_id)).removesuffix("/Resource")
     content = res["Properties"]["Content"]
-    data = endpoint.client("s3").get_object(Bucket=_resolve(content["S3Bucket"], pseudo),
-                                            Key=_resolve(content["S3Key"], pseudo))["Body"].read()
-    arn = physical.get(logical_id) or _layer_by_name(lam, f"{stack}-{logical_id}-")
+    location = {"Bucket": _resolve(content["S3Bucket"], pseudo), "Key": _resolve(content["S3Key"], pseudo)}
+    data = s3.get_object(**location)["Body"].read()
+    arn = physical.get(logical_id) or _layer_by_name(lam, f"{pseudo['AWS::StackName']}-{logical_id}-")
     if not arn:
         return LayerCheck(name, "", _lambda_sha(data), (f"layer {name}: no layer version was deployed",))
     layer_name, version = arn.split(":")[-2:]  # (the emulator fails GetLayerVersionByArn)
     deployed = lam.get_layer_version(LayerName=layer_name, VersionNumber=int(version))["Content"].get("CodeSha256", "")
     sha = _lambda_sha(data)
     problems = () if deployed == sha else (f"layer {name}: sha256 {sha[:12]}… != CodeSha256 {str(deployed)[:12]}…",)
-    _unzip(data, dest)
-    return LayerCheck(name, arn, sha, problems)
+    return LayerCheck(name, arn, sha, problems, data)
 
 
 def _layer_by_name(lam: Any, prefix: str) -> str:
@@ -670,7 +671,10 @@ def interpreter_for(runtime: str, architecture: str) -> tuple[list[str], str]:
     if not runtime.startswith("python"):
         return [], f"{runtime} is not a Python runtime"
     version = runtime.removeprefix("python")
-    host = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), "")
+    from cdk_native_python.target import lambda_name, machine_of
+
+    machine = machine_of(platform.machine())
+    host = lambda_name(machine) if machine else ""
     if version in TARGET_PYTHON_VERSIONS:
         return [str(TARGET_PYTHON), architecture, version], f"tools/target-python {architecture} {version}"
     exe = _host_python(version) if host == architecture else None
