@@ -210,8 +210,9 @@ def _quiet(*_: object) -> None:
 
 
 def _build_argv(argv: Sequence[str]) -> int:
-    """``build`` from its command line, for ``explain`` (which builds to get a report)."""
-    return build(parser().parse_args(argv))
+    """``build`` from its command line, for ``explain`` (which builds to get a report, into a folder it deletes:
+    linked, not copied)."""
+    return build(parser().parse_args(argv), link=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -285,7 +286,9 @@ def _error(message: str, hint: str | None) -> None:
         print(f"  hint: {hint}", file=sys.stderr)
 
 
-def build(args: argparse.Namespace) -> int:
+def build(args: argparse.Namespace, *, link: bool = False) -> int:
+    """``build``; ``link``: a folder output may hard-link the cache's read-only files instead of copying them
+    (for a folder nobody edits, such as the one ``explain`` reads the report of and deletes)."""
     source: Path | None = args.source.absolute() if args.source else None
     dep_file: Path | None = args.dependency_file.absolute() if args.dependency_file else None
     if source is None and dep_file is None:
@@ -349,7 +352,7 @@ def build(args: argparse.Namespace) -> int:
                 output = dataclasses.replace(output, entries=entries, bytes=size, sha256=sha256)
                 written = f"{final} ({entries} entries, {size / 1e6:.1f} MB)"
             else:
-                result = build_dir(request, final, cache, reporter)
+                result = build_dir(request, final, cache, reporter, link=link)
                 written = f"{final}{os.sep}"
         if report is not None:
             with writing("--report", report):
@@ -410,11 +413,12 @@ def _check_output_dir(path: Path) -> None:
         raise UsageError(f"--output {path} is a file", "pass the path of a new or empty folder")
 
 
-def build_dir(request: BuildRequest, final: Path, cache: Store, reporter: Reporter) -> BuildResult:
+def build_dir(request: BuildRequest, final: Path, cache: Store, reporter: Reporter, *,
+              link: bool = False) -> BuildResult:
     """Build into a locked temporary sibling and rename it into place: a failure leaves no output, a kill
-    leaves a folder the next run removes."""
+    leaves a folder the next run removes. Copies unless ``link``: the folder is the user's to edit."""
     with replacing(final) as part:
-        return engine_build(request, part, cache, reporter, link=False)  # copies: the folder is the user's to edit
+        return engine_build(request, part, cache, reporter, link=link)
 
 
 def build_zip(request: BuildRequest, final: Path, cache: Store, reporter: Reporter,
