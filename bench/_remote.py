@@ -13,8 +13,6 @@ fail in that environment.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,13 +28,7 @@ if str(ROOT) not in sys.path:
 from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, manifest  # noqa: E402
 from cdk_native_python.store.remote import RemoteCache, RemoteConfig  # noqa: E402
 from tests import s3server  # noqa: E402
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 with nothing listening (bound, then released: connections are refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.s3server import closed_port  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -129,9 +121,3 @@ def fetch_phases(reader: RemoteCache, kind: str, key: str, dest: Path) -> FetchP
 def entry_keys(cache: Path, kind: str) -> list[str]:
     """Keys of the published entries of ``kind`` in a local store (those with a manifest)."""
     return sorted(p.name for p in (cache / kind).glob("*") if (p / manifest.NAME).is_file())
-
-
-def fresh_dir(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path

@@ -42,12 +42,7 @@ def staged(construct: Any) -> Path:
 
 
 def function_entry(root: Path, requirements: str = "purepkg\n", name: str = "fn") -> str:
-    path = root / name
-    path.mkdir(parents=True)
-    (path / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
-    (path / "requirements.txt").write_text(requirements)
-    (path / "notes.md").write_text("not shipped")
-    return str(path)
+    return str(write_function(root, requirements, files={"notes.md": "not shipped"}, name=name))
 
 
 def stack(root: Path, context: dict[str, Any] | None = None) -> cdk.Stack:
@@ -55,12 +50,8 @@ def stack(root: Path, context: dict[str, Any] | None = None) -> cdk.Stack:
 
 
 def folder(root: Path, name: str, requirements: str | None, handler: str = "return 'ok'") -> str:
-    path = root / name
-    path.mkdir(parents=True)
-    if requirements is not None:
-        (path / "requirements.txt").write_text(requirements)
-    (path / "index.py").write_text(f"def handler(event, context):\n    {handler}\n")
-    return str(path)
+    return str(write_function(root, requirements, files={"index.py": f"def handler(event, context):\n    {handler}\n"},
+                              name=name))
 
 
 def app_stack(tmp_path: Path) -> tuple[cdk.App, cdk.Stack]:
@@ -106,9 +97,12 @@ def cdk_env(tmp_path: Path) -> dict[str, str]:
             "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
 
 
-def cdk_synth(tmp_path: Path, app: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(tmp_path / "cdk.out")], cwd=app,
-                          env=cdk_env(tmp_path), capture_output=True, text=True, timeout=900, check=False)
+def cdk_synth(tmp_path: Path, app: Path, *args: str, out: Path | None = None,
+              timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``cdk synth`` of ``app`` into ``out`` (``tmp_path/cdk.out``) with the store ``tmp_path/cache``."""
+    return subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(out or tmp_path / "cdk.out"),
+                           *args], cwd=app, env=cdk_env(tmp_path), capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 def only_asset(tmp_path: Path) -> Path:

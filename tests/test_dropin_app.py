@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CDK = ROOT / "node_modules" / ".bin" / "cdk"
+from tests.cdkhelpers import cdk_synth, needs_cdk
+from tests.helpers import PYTHON
+
 UPSTREAM = Path(__file__).parent / "fixtures" / "upstream"
 #: the only edits a user makes: the import lines
 SWITCH = {
@@ -27,8 +28,7 @@ SWITCH = {
     "from aws_cdk import aws_lambda_python_alpha as python_lambda": "import cdk_native_python as python_lambda",
 }
 
-pytestmark = [pytest.mark.synth, pytest.mark.pypi,
-              pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")]
+pytestmark = [pytest.mark.synth, pytest.mark.pypi, needs_cdk]
 
 
 def host_python(version: str) -> str | None:
@@ -92,12 +92,9 @@ def test_an_upstream_app_switched_by_its_import_lines_synthesizes_and_its_handle
     shutil.copytree(UPSTREAM, fixtures)
     app = fixtures / "app"
     switch(app)
-    (app / "cdk.json").write_text(json.dumps({"app": f"{ROOT / '.venv' / 'bin' / 'python'} app.py"}))
-    env = {**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR": str(tmp_path / "cache"), "CDK_DISABLE_CLI_TELEMETRY": "1",
-           "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+    (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
     out = tmp_path / "cdk.out"
-    proc = subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(out)], cwd=app, env=env,
-                          capture_output=True, text=True, timeout=1200, check=False)
+    proc = cdk_synth(tmp_path, app, out=out, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-4000:]
     functions, layers = assets(out)
     assert len(functions) == 17 and len(layers) == 1

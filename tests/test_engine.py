@@ -32,8 +32,19 @@ from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.strip import StripOptions
 from cdk_native_python.target import Target
-from tests.helpers import ARM312, ARM313, X86312, from_wheels, index_request, native_wheel, slim_wheel, write_function
+from tests.helpers import (
+    ARM312,
+    ARM313,
+    X86312,
+    build_request,
+    from_wheels,
+    index_request,
+    native_wheel,
+    slim_wheel,
+    write_function,
+)
 from tests.tracerset import SHIPPED, tracer_function
+from tests.treehelpers import files
 from tests.wheelfactory import build_wheel, make_elf, standard_index
 
 
@@ -160,16 +171,7 @@ def get_requires_for_build_wheel(config_settings=None):
 """
 
 
-def offline_entry(tmp_path: Path) -> Path:
-    fn = tmp_path / "fn"
-    fn.mkdir()
-    (fn / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
-    (fn / "requirements.txt").write_text("purepkg\nnativepkg\nmarkerdeps\nboto3\nusesdateutil\n")
-    return fn
-
-
-def tree_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+OFFLINE_REQUIREMENTS = "purepkg\nnativepkg\nmarkerdeps\nboto3\nusesdateutil\n"
 
 
 def test_the_report_keeps_what_bundling_said_and_replay_says_it_again(tmp_path: Path, tracer_index: Path) -> None:
@@ -320,7 +322,7 @@ def test_report_is_written_next_to_the_cache_and_summary_is_short(tmp_path: Path
 def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None:
     index = standard_index(tmp_path / "index")
     cache = LocalStore(tmp_path / "cache")
-    request = BuildRequest(entry=offline_entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=index.url))
+    request = build_request(write_function(tmp_path, OFFLINE_REQUIREMENTS), index, ARM313)
     first = build(request, tmp_path / "online", cache)
     if lost != "nothing":  # a resolution hit with no installed tree: installed offline from uv's cache
         shutil.rmtree(cache.root / "trees")
@@ -338,7 +340,7 @@ def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None
         shutil.rmtree(cache.root / "trees")
     offline = build(request, tmp_path / "offline", cache)
     assert offline.resolve_hit and offline.install_hit == (lost == "nothing")
-    assert tree_files(tmp_path / "offline") == tree_files(tmp_path / "online") == tree_files(tmp_path / "warm")
+    assert files(tmp_path / "offline") == files(tmp_path / "online") == files(tmp_path / "warm")
     assert offline.packages == first.packages and "nativepkg" in offline.packages
 
 
@@ -346,7 +348,8 @@ def test_cold_build_names_the_unreachable_index(tmp_path: Path) -> None:
     index = standard_index(tmp_path / "index")
     url = index.url
     index.close()
-    request = BuildRequest(entry=offline_entry(tmp_path), target=ARM313, indexes=IndexOptions(index_url=url))
+    request = build_request(write_function(tmp_path, OFFLINE_REQUIREMENTS), target=ARM313,
+                            indexes=IndexOptions(index_url=url))
     with pytest.raises(IndexUnreachableError) as err:
         build(request, tmp_path / "out", LocalStore(tmp_path / "cache"))
     assert url.rstrip("/") in str(err.value) and "requirements.txt" in str(err.value)

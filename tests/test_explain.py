@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,18 +17,13 @@ from cdk_native_python.records import BuildReport, from_json, to_json
 from cdk_native_python.reporter import silent
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.tracerset import SET, tracer_function, tracer_wheels
-
-
-@pytest.fixture(scope="module")
-def tracer_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tracer_wheels(tmp_path_factory.mktemp("tracer-wheels"))
+from tests import helpers
+from tests.tracerset import SET, tracer_function
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR": str(cwd / "cache")}
-    return subprocess.run([sys.executable, "-m", "cdk_native_python.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    """The command line in ``cwd``, with the store ``cwd/cache``."""
+    return helpers.cli(cwd, *args, env={"CDK_NATIVE_PYTHON_CACHE_DIR": str(cwd / "cache")})
 
 
 def flags(tracer_index: Path, *more: str) -> list[str]:

@@ -17,6 +17,7 @@ from cdk_native_python import BundlingOptions, NativePythonFunction, budget, eng
 from cdk_native_python.errors import (
     ConfigurationError,
 )
+from tests import treehelpers
 from tests.cdkhelpers import ARM, PY312, PY313, X86, app_stack, folder, make_layer, opts, said_on, stack, staged
 from tests.helpers import build_later, build_request, fails, says, write_function
 
@@ -122,7 +123,7 @@ def test_same_inputs_give_the_same_asset_in_another_cache_and_cdk_out(
         (fn,) = Template.from_stack(s).find_resources("AWS::Lambda::Function").values()
         key = str(fn["Properties"]["Code"]["S3Key"])
         asset = tmp_path / f"cdk.out-{i}" / f"asset.{key.removesuffix('.zip')}"
-        files = {p.relative_to(asset).as_posix(): p.read_bytes() for p in sorted(asset.rglob("*")) if p.is_file()}
+        files = treehelpers.files(asset)
         synthesized.append((key, files))
     (key1, files1), (key2, files2) = synthesized
     assert key1 == key2

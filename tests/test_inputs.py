@@ -30,7 +30,8 @@ from cdk_native_python.inputs import _lockutil, pipfile, poetry, pylock, pyproje
 from cdk_native_python.spec import DependencySpec
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.helpers import ARM312, PASSWORD, refused, write_function
+from tests import treehelpers
+from tests.helpers import ARM312, PASSWORD, elf_machine, refused, write_function
 from tests.inputhelpers import LOCKS, Reader, pins_for, write
 
 TARGETS = [Target.from_runtime("python3.12", "arm64"), Target.from_runtime("python3.11", "x86_64")]
@@ -304,7 +305,7 @@ def tree(fmt: str, root: Path, cache: LocalStore) -> tuple[dict[str, bytes], dic
     result = build(BuildRequest(entry=entry, target=TARGET), root / f"out-{fmt}", cache)
     assert result.report.source_files and SAMESET_FILES[fmt] in result.report.source_files
     out = root / f"out-{fmt}"
-    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    files = treehelpers.files(out)
     return {k: v for k, v in files.items() if k not in result.report.source_files}, dict(result.report.stripped)
 
 
@@ -322,7 +323,7 @@ def bundle(fmt: str, target: Target, root: Path, cache: LocalStore) -> dict[str,
     so = [p for p in (root / f"out-{fmt}").rglob("*.so")]
     assert so, "orjson's extension module should be there"
     machine = 183 if target.machine == "aarch64" else 62
-    assert all(int.from_bytes(p.read_bytes()[18:20], "little") == machine for p in so)
+    assert all(elf_machine(p.read_bytes()) == machine for p in so)
     return result.packages
 
 

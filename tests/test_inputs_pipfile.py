@@ -21,12 +21,9 @@ from cdk_native_python.errors import (
 from cdk_native_python.inputs import pipfile
 from cdk_native_python.target import Target
 from tests.cdkhelpers import bad_app, cdk_synth, needs_cdk, only_asset
-from tests.helpers import ARM312, cli_build, engine_build, refused, write_function
+from tests.helpers import ARM312, X86312, cli_build, engine_build, refused, write_function
 from tests.inputhelpers import FIXTURES, LOCKS, pins_for, write
 from tests.wheelfactory import WheelIndex
-
-X86312 = Target.from_runtime("python3.12", "x86_64")
-
 
 #: the CPU the tests do NOT run on: a marker on it is false where pipenv locks, true for that Lambda target
 OTHER_MACHINE = "aarch64" if platform.machine() in ("x86_64", "AMD64") else "x86_64"

@@ -14,15 +14,10 @@ from cdk_native_python.errors import (
 from cdk_native_python.inputs import detect, load
 from cdk_native_python.inputs.requirements import read
 from tests.helpers import build_later, build_request, cli_build, engine_build, fails, refused, says, write_function
+from tests.inputhelpers import write
 from tests.wheelfactory import WheelIndex
 
 HASH = "sha256:" + "a" * 64
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 def test_includes_constraints_options_and_hashes(tmp_path: Path) -> None:

@@ -18,10 +18,7 @@ from cdk_native_python.errors import (
 )
 from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 from tests.helpers import ARM312, build_later, build_request, fails, says, write_function
-
-TARGET = Target.from_runtime("python3.12", "arm64")
 
 
 @pytest.fixture
@@ -32,17 +29,14 @@ def sentinel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _entry(tmp_path: Path, requirements: str) -> Path:
-    entry = tmp_path / "fn"
-    entry.mkdir()
-    (entry / "index.py").write_text("import sdistonly\n\ndef handler(event, context):\n    return 'ok'\n")
-    (entry / "requirements.txt").write_text(requirements)
-    return entry
+    return write_function(tmp_path, requirements,
+                          files={"index.py": "import sdistonly\n\ndef handler(event, context):\n    return 'ok'\n"})
 
 
 def _request(entry: Path, index: Any, via: str, **kw: Any) -> BuildRequest:
     indexes = (IndexOptions(index_url=index.url) if via == "http"
                else IndexOptions(no_index=True, find_links=(index.find_links,)))
-    return BuildRequest(entry=entry, target=TARGET, indexes=indexes, **kw)
+    return BuildRequest(entry=entry, target=ARM312, indexes=indexes, **kw)
 
 
 @pytest.mark.parametrize("via", ["http", "find-links"])
@@ -179,10 +173,7 @@ def test_local_path_dependency_is_built_and_included(tmp_path: Path, pypi_store:
     (lib / "pyproject.toml").write_text(
         '[project]\nname = "shared-lib"\nversion = "0.1"\ndependencies = ["six"]\n'
         '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n')
-    entry = tmp_path / "fn"
-    entry.mkdir()
-    (entry / "index.py").write_text("")
-    (entry / "requirements.txt").write_text("../libs/shared_lib\n")
+    entry = write_function(tmp_path, "../libs/shared_lib\n", files={"index.py": ""})
     target = ARM312
     first = build(BuildRequest(entry=entry, target=target), tmp_path / "o1", pypi_store)
     assert {"shared-lib", "six"} <= set(first.packages)

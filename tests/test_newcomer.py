@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CDK = ROOT / "node_modules" / ".bin" / "cdk"
+from tests.cdkhelpers import CDK, needs_cdk
+from tests.helpers import ROOT
 
-pytestmark = [pytest.mark.synth, pytest.mark.pypi,
-              pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")]
+pytestmark = [pytest.mark.synth, pytest.mark.pypi, needs_cdk]
 
 STACK = '''\
 from aws_cdk import Stack

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.cdkhelpers import needs_cdk
+from tests.helpers import ROOT
 
-pytestmark = [pytest.mark.synth, pytest.mark.pypi,
-              pytest.mark.skipif(not (ROOT / "node_modules" / ".bin" / "cdk").exists(),
-                                 reason="run scripts/bootstrap (npm ci) first")]
+pytestmark = [pytest.mark.synth, pytest.mark.pypi, needs_cdk]
 
 
 def test_the_built_wheel_installs_alone_and_synthesizes() -> None:

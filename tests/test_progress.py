@@ -24,12 +24,11 @@ import pytest
 
 from cdk_native_python.progress import Console
 from cdk_native_python.reporter import Reporter
-from tests.cdkhelpers import needs_cdk
+from tests.cdkhelpers import CDK, needs_cdk
+from tests.helpers import PYTHON, write_function
 from tests.wheelfactory import WheelIndex
 from tests.wheelfactory import _handler as index_handler
 
-ROOT = Path(__file__).resolve().parents[1]
-CDK = ROOT / "node_modules" / ".bin" / "cdk"
 SCRIPT = shutil.which("script")
 needs_script = pytest.mark.skipif(SCRIPT is None, reason="needs util-linux `script` for a pseudo-terminal")
 
@@ -259,11 +258,8 @@ def cli_build(tmp_path: Path, index_url: str, output: str) -> list[str]:
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "index.py").write_text("def handler(event, context):\n    return 1\n")
-    (src / "requirements.txt").write_text("purepkg\n")
-    return src
+    return write_function(tmp_path, "purepkg\n", files={"index.py": "def handler(event, context):\n    return 1\n"},
+                          name="src")
 
 
 @needs_script
@@ -303,15 +299,13 @@ def test_cli_cold_build_without_a_terminal_prints_its_slow_steps_then_warm_is_on
 
 def synth_app(tmp_path: Path, index_url: str) -> Path:
     app = tmp_path / "app"
-    (app / "fn").mkdir(parents=True)
-    (app / "fn" / "index.py").write_text("def handler(event, context):\n    return 1\n")
-    (app / "fn" / "requirements.txt").write_text("purepkg\n")
+    write_function(app, "purepkg\n", files={"index.py": "def handler(event, context):\n    return 1\n"})
     (app / "app.py").write_text(
         "import aws_cdk as cdk\nfrom cdk_native_python import BundlingOptions, NativePythonFunction\n"
         "app = cdk.App()\nstack = cdk.Stack(app, 'App')\n"
         f"NativePythonFunction(stack, 'Fn', entry='fn', bundling=BundlingOptions(index_url={index_url!r}))\n"
         "app.synth()\n")
-    (app / "cdk.json").write_text(json.dumps({"app": f"{ROOT / '.venv' / 'bin' / 'python'} app.py"}))
+    (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
     return app
 
 

@@ -15,11 +15,7 @@ from cdk_native_python.errors import (
 )
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.helpers import ARM313, X86312, index_request, write_function
-
-
-def machine(so: Path) -> int:
-    return int.from_bytes(so.read_bytes()[18:20], "little")
+from tests.helpers import ARM313, X86312, elf_machine, index_request, write_function
 
 
 @pytest.mark.parametrize(("target", "present", "absent"), [
@@ -41,7 +37,7 @@ def test_native_wheel_for_the_target_architecture(tmp_path: Path, wheel_index: A
     entry = write_function(tmp_path, "nativepkg\npurepkg\n")
     build(index_request(entry, target, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
     so = list((tmp_path / "out" / "nativepkg").glob("*.so"))
-    assert so and all(machine(p) == e_machine for p in so)
+    assert so and all(elf_machine(p.read_bytes()) == e_machine for p in so)
     assert (tmp_path / "out" / "depa").is_dir()  # transitive dependency of purepkg
 
 

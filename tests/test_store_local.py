@@ -42,22 +42,16 @@ from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store import manifest
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.helpers import ARM312, build_later, build_request, fails, says, write_function
+from tests.helpers import build_later, build_request, fails, says, write_function
+from tests.treehelpers import files
 
 PROCS, ROUNDS = 8, 3
 KILL_ITERATIONS, PER_ITERATION = 12, 3
 
 
 def function(root: Path, requirements: str = "purepkg\n") -> Path:
-    entry = root / "fn"
-    entry.mkdir(parents=True, exist_ok=True)
-    (entry / "index.py").write_text("import purepkg\n\ndef handler(event, context):\n    return 'ok'\n")
-    (entry / "requirements.txt").write_text(requirements)
-    return entry
-
-
-def request(entry: Path, index: Any) -> BuildRequest:
-    return BuildRequest(entry=entry, target=ARM312, indexes=IndexOptions(index_url=index.url))
+    return write_function(root, requirements,
+                          files={"index.py": "import purepkg\n\ndef handler(event, context):\n    return 'ok'\n"})
 
 
 ROOT = os.geteuid() == 0
@@ -66,10 +60,6 @@ ROOT = os.geteuid() == 0
 def collecting() -> tuple[Reporter, list[str]]:
     said: list[str] = []
     return Reporter(sink=lambda notice, _subject: said.append(f"{notice.code}: {notice.message}")), said
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # -- who may write the store ---------------------------------------------------------------------------------
@@ -112,7 +102,7 @@ def test_a_planted_entry_in_a_shared_fallback_place_never_ships(tmp_path: Path, 
     reporter, said = collecting()
     store = LocalStore(unusable / "cache", reporter=reporter)
     assert store.root.parent == tmp_path / "tmp" and store.root != planted and store.root.name != planted.name
-    result = build(request(entry, wheel_index), tmp_path / "out", store, reporter)
+    result = build(build_request(entry, wheel_index), tmp_path / "out", store, reporter)
     assert result.packages == {"purepkg": "1.0", "depa": "2.0"} and not result.install_hit
     assert any(line.startswith("cache-fallback:") for line in said)
     other = LocalStore(unusable / "cache", reporter=collecting()[0])
@@ -137,7 +127,7 @@ def test_a_root_owned_by_another_user_is_never_trusted(tmp_path: Path) -> None:
 
 def test_published_files_are_read_only_and_listed_in_the_manifest(tmp_path: Path, wheel_index: Any) -> None:
     store = LocalStore(tmp_path / "cache")
-    build(request(function(tmp_path), wheel_index), tmp_path / "out", store)
+    build(build_request(function(tmp_path), wheel_index), tmp_path / "out", store)
     entries = [e for kind in ("resolutions", "trees") for e in (store.root / kind).iterdir()]
     assert len(entries) == 2
     for entry in entries:
@@ -165,12 +155,13 @@ def edit_through_the_asset(out: Path, how: str) -> Path:
 @pytest.mark.parametrize("how", ["append", "chmod"])
 def test_an_edit_under_the_output_never_reaches_another_bundle(tmp_path: Path, wheel_index: Any, how: str) -> None:
     store_root = tmp_path / "cache"
-    clean = build(request(function(tmp_path / "ref"), wheel_index), tmp_path / "clean", LocalStore(tmp_path / "ref-c"))
-    first = build(request(function(tmp_path / "a"), wheel_index), tmp_path / "out1", LocalStore(store_root))
+    clean = build(build_request(function(tmp_path / "ref"), wheel_index), tmp_path / "clean",
+                  LocalStore(tmp_path / "ref-c"))
+    first = build(build_request(function(tmp_path / "a"), wheel_index), tmp_path / "out1", LocalStore(store_root))
     assert first.report.placement == "hardlink"
     edit_through_the_asset(tmp_path / "out1", how)
     reporter, said = collecting()
-    second = build(request(function(tmp_path / "b"), wheel_index), tmp_path / "out2",
+    second = build(build_request(function(tmp_path / "b"), wheel_index), tmp_path / "out2",
                    LocalStore(store_root, reporter=reporter), reporter)
     assert not second.install_hit  # the changed tree was not reused ...
     (line,) = [s for s in said if s.startswith("cache-entry-quarantined:")]  # ... and the user is told
@@ -196,11 +187,11 @@ def reseal(entry: Path, rel: str, text: str) -> None:
 def test_a_garbage_record_is_a_miss_with_a_warning(tmp_path: Path, wheel_index: Any, kind: str, rel: str,
                                                    garbage: str) -> None:
     store_root = tmp_path / "cache"
-    first = build(request(function(tmp_path), wheel_index), tmp_path / "out1", LocalStore(store_root))
+    first = build(build_request(function(tmp_path), wheel_index), tmp_path / "out1", LocalStore(store_root))
     (entry,) = (store_root / kind).iterdir()
     reseal(entry, rel, garbage)
     reporter, said = collecting()
-    again = build(request(function(tmp_path), wheel_index), tmp_path / "out2",
+    again = build(build_request(function(tmp_path), wheel_index), tmp_path / "out2",
                   LocalStore(store_root, reporter=reporter), reporter)
     assert again.packages == first.packages
     (line,) = said
@@ -211,10 +202,10 @@ def test_a_garbage_record_is_a_miss_with_a_warning(tmp_path: Path, wheel_index: 
 def test_a_missing_manifest_is_a_miss(tmp_path: Path, wheel_index: Any) -> None:
     """An entry without its manifest was not published by the store (a half copy, an old version): not trusted."""
     store_root = tmp_path / "cache"
-    build(request(function(tmp_path), wheel_index), tmp_path / "out1", LocalStore(store_root))
+    build(build_request(function(tmp_path), wheel_index), tmp_path / "out1", LocalStore(store_root))
     (entry,) = (store_root / "trees").iterdir()
     (entry / manifest.NAME).unlink()
-    again = build(request(function(tmp_path), wheel_index), tmp_path / "out2", LocalStore(store_root))
+    again = build(build_request(function(tmp_path), wheel_index), tmp_path / "out2", LocalStore(store_root))
     assert not again.install_hit and (entry / manifest.NAME).is_file()
 
 
@@ -298,11 +289,11 @@ def test_another_tool_version_makes_its_own_entries_and_the_same_asset(tmp_path:
     from cdk_native_python.engine import prepare
 
     entry, store = function(tmp_path), LocalStore(tmp_path / "cache")
-    first = build(request(entry, wheel_index), tmp_path / "a", store)
+    first = build(build_request(entry, wheel_index), tmp_path / "a", store)
     monkeypatch.setattr(uv, "tools", lambda: "cdk-native-python 9.9.9; uv 0.99.0")
-    plan = prepare(request(entry, wheel_index), store)
+    plan = prepare(build_request(entry, wheel_index), store)
     assert not plan.resolve_hit
-    again = build(request(entry, wheel_index), tmp_path / "b", store)
+    again = build(build_request(entry, wheel_index), tmp_path / "b", store)
     assert again.asset_hash == first.asset_hash and files(tmp_path / "a") == files(tmp_path / "b")
     assert len(list((store.root / "trees").iterdir())) == 2
 

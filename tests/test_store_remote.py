@@ -31,8 +31,8 @@ from cdk_native_python.reporter import Reporter, silent
 from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, remote
 from cdk_native_python.store.local import open_store
 from cdk_native_python.store.remote import Pointer, RemoteCache, RemoteConfig
-from tests.cdkhelpers import needs_cdk
-from tests.helpers import closed_port
+from tests.cdkhelpers import CDK, needs_cdk
+from tests.helpers import ROOT, closed_port, write_function
 from tests.s3server import ADMIN, READER, WRITER, S3Server, client_env
 from tests.treehelpers import craft, empty_dir, member, normalised, snapshot, unsafe_cases
 from tests.wheelfactory import WheelIndex, make_elf
@@ -40,7 +40,6 @@ from tests.wheelfactory import WheelIndex, make_elf
 PREFIX = "team/cache"
 #: the end-to-end tests' remote cache prefix (as a team would set it)
 E2E_PREFIX = "team"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -594,22 +593,14 @@ def test_a_late_writer_gets_412_and_counts_it_as_success(s3_server: S3Server, s3
     assert len(after) == 3  # its content was uploaded (another digest) but nothing points at it
 
 
-CDK = ROOT / "node_modules" / ".bin" / "cdk"
-
-
-
-
 def env_for(server: S3Server, credentials: tuple[str, str], cache: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_NATIVE_PYTHON_"))}
     return {**env, **server.env(credentials), "CDK_NATIVE_PYTHON_CACHE_DIR": str(cache), **extra}
 
 
 def project(root: Path, requirements: str = "purepkg\nnativepkg\nboto3\n") -> Path:
-    src = root / "src"
-    src.mkdir(parents=True, exist_ok=True)
-    (src / "index.py").write_text("import purepkg\n\ndef handler(event, context):\n    return 'ok'\n")
-    (src / "requirements.txt").write_text(requirements)
-    return src
+    return write_function(root, requirements, name="src",
+                          files={"index.py": "import purepkg\n\ndef handler(event, context):\n    return 'ok'\n"})
 
 
 def build(src: Path, out: Path, index_url: str, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
@@ -767,10 +758,7 @@ def test_two_writers_race_on_the_same_key(tmp_path: Path, wheel_index: WheelInde
 def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server,
                                                       s3_bucket: str) -> None:
     app = tmp_path / "app"
-    fn = app / "fn"
-    fn.mkdir(parents=True)
-    (fn / "index.py").write_text("def handler(event, context):\n    return 'ok'\n")
-    (fn / "requirements.txt").write_text("purepkg\nnativepkg\n")
+    write_function(app, "purepkg\nnativepkg\n")
     (app / "app.py").write_text(
         "import aws_cdk as cdk\nfrom aws_cdk import aws_lambda as lambda_\n"
         "from cdk_native_python import BundlingOptions, NativePythonFunction\n"

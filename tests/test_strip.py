@@ -13,8 +13,8 @@ from cdk_native_python.records import PackageRecord, StripResult, TreeRecord
 from cdk_native_python.spec import DependencySpec
 from cdk_native_python.strip import StripOptions, decide, decide_graph, notices, provided_by_layers
 from cdk_native_python.target import Target
+from tests.helpers import ARM313
 
-ARM313 = Target.from_runtime("python3.13", "arm64")
 PY311 = Target.from_runtime("python3.11", "x86_64")
 
 

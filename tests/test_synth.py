@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CDK = ROOT / "node_modules" / ".bin" / "cdk"
+from tests.cdkhelpers import cdk_synth, needs_cdk
+from tests.helpers import PYTHON, ROOT, elf_machine, write_function
+
 ELF = {62: "x86_64", 183: "aarch64"}
 
-pytestmark = [pytest.mark.synth, pytest.mark.pypi,
-              pytest.mark.skipif(not CDK.exists(), reason="run scripts/bootstrap (npm ci) first")]
-
-
-def synth(app_dir: Path, out: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR": str(cache), "CDK_DISABLE_CLI_TELEMETRY": "1",
-           "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    return subprocess.run([str(CDK), "synth", "--quiet", "--no-notices", "-o", str(out), *args], cwd=app_dir,
-                          env=env, capture_output=True, text=True, timeout=900, check=False)
+pytestmark = [pytest.mark.synth, pytest.mark.pypi, needs_cdk]
 
 
 def functions(out: Path) -> dict[str, dict[str, object]]:
@@ -32,7 +23,7 @@ def functions(out: Path) -> dict[str, dict[str, object]]:
 
 def test_example_app_synth_cold_then_warm(tmp_path: Path) -> None:
     cache, out = tmp_path / "cache", tmp_path / "cdk.out"
-    cold = synth(ROOT, out, cache)
+    cold = cdk_synth(tmp_path, ROOT, out=out)
     assert cold.returncode == 0, cold.stderr[-3000:]
     ours = [line for line in cold.stderr.splitlines() if "[cdk-native-python]" in line]
     assert len([line for line in ours if not line.endswith(" …")]) == 2  # a summary each (and slow steps shown)
@@ -46,7 +37,7 @@ def test_example_app_synth_cold_then_warm(tmp_path: Path) -> None:
     assert not names & {"boto3", "botocore", "s3transfer", "aws_cdk_lib", "constructs", "jsii", "appnope"}
     shared = [p for p in asset.rglob("*") if p.is_file() and ".so" in p.name]
     assert shared
-    machines = {ELF.get(int.from_bytes(p.read_bytes()[18:20], "little"), "?") for p in shared}
+    machines = {ELF.get(elf_machine(p.read_bytes()), "?") for p in shared}
     assert machines == {"aarch64"}, machines
     # the Worker: python3.11 / x86_64; its boto3>=1.26 is guaranteed by the runtime (stripped), pyarrow is arm64-only
     worker = next(v for k, v in fns.items() if k.startswith("Worker"))
@@ -59,7 +50,7 @@ def test_example_app_synth_cold_then_warm(tmp_path: Path) -> None:
     # nothing changed: same asset hashes and no bundling, hence no resolution and no install
     locks_before = sorted(p.name for p in (cache / "resolutions").iterdir())
     trees_before = sorted(p.name for p in (cache / "trees").iterdir())
-    warm = synth(ROOT, out, cache)
+    warm = cdk_synth(tmp_path, ROOT, out=out)
     assert warm.returncode == 0, warm.stderr[-3000:]
     assert "Bundling asset" not in warm.stderr and "[cdk-native-python]" not in warm.stderr
     assert functions(out) == fns
@@ -68,23 +59,21 @@ def test_example_app_synth_cold_then_warm(tmp_path: Path) -> None:
 
     # a fresh cdk.out with a warm cache re-stages from the cache without resolving or installing
     shutil.rmtree(out)
-    restaged = synth(ROOT, out, cache)
+    restaged = cdk_synth(tmp_path, ROOT, out=out)
     assert restaged.returncode == 0, restaged.stderr[-3000:]
     assert restaged.stderr.count("resolve cached, install cached") == 2, restaged.stderr[-2000:]
 
 
 def test_user_mistake_reaches_the_user_without_a_stack_dump(tmp_path: Path) -> None:
     app = tmp_path / "app"
-    (app / "fn").mkdir(parents=True)
-    (app / "fn" / "index.py").write_text("def handler(e, c):\n    return 1\n")
-    (app / "fn" / "requirements.txt").write_text("six\nrequests>=>2\n")
+    write_function(app, "six\nrequests>=>2\n", files={"index.py": "def handler(e, c):\n    return 1\n"})
     (app / "app.py").write_text(
         "import aws_cdk as cdk\nfrom cdk_native_python import NativePythonFunction\n"
         "app = cdk.App()\nstack = cdk.Stack(app, 'Bad')\n"
         "NativePythonFunction(stack, 'Fn', entry='fn')\napp.synth()\n"
     )
-    (app / "cdk.json").write_text(json.dumps({"app": f"{ROOT / '.venv' / 'bin' / 'python'} app.py"}))
-    result = synth(app, tmp_path / "out", tmp_path / "cache")
+    (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
+    result = cdk_synth(tmp_path, app, out=tmp_path / "out")
     assert result.returncode != 0
     assert "requirements.txt:2" in result.stderr and "hint:" in result.stderr
     assert "Traceback" not in result.stderr

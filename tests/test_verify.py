@@ -27,10 +27,9 @@ from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
 from cdk_native_python.verify import check_file, glibc_needs, scan
-from tests.helpers import ARM312, ML, from_wheels, native_wheel, write_function
+from tests.helpers import ARM312, ML, elf_machine, from_wheels, native_wheel, write_function
 from tests.wheelfactory import build_wheel, make_elf, make_macho
 
-AL2023_ARM = Target.from_runtime("python3.12", "arm64")
 AL2_X86 = Target.from_runtime("python3.11", "x86_64")
 
 #: every library glibc ships whose symbol versions the runtime's glibc must provide
@@ -43,7 +42,7 @@ def test_glibc_needs_of_every_glibc_library_count(tmp_path: Path, library: str) 
     so = tmp_path / "_m.abi3.so"
     so.write_bytes(make_elf("aarch64", ("GLIBC_2.17", "GLIBC_2.38"), library=library))
     assert sorted(glibc_needs(so)[0]) == ["GLIBC_2.17", "GLIBC_2.38"]
-    finding = check_file(so, "pkg/_m.abi3.so", AL2023_ARM)
+    finding = check_file(so, "pkg/_m.abi3.so", ARM312)
     assert finding is not None and "needs glibc 2.38" in finding.problem and "glibc 2.34" in finding.problem
 
 
@@ -52,7 +51,7 @@ def test_versions_from_other_libraries_are_not_glibc(tmp_path: Path) -> None:
     so = tmp_path / "_m.abi3.so"
     so.write_bytes(make_elf("aarch64", ("GLIBC_2.38",), library="libfoo.so.1"))
     assert glibc_needs(so)[0] == []
-    finding = check_file(so, "pkg/_m.abi3.so", AL2023_ARM)
+    finding = check_file(so, "pkg/_m.abi3.so", ARM312)
     assert finding is not None and finding.problem == ""
 
 
@@ -91,7 +90,7 @@ def test_scan_names_the_package_that_installed_a_bad_file(tmp_path: Path) -> Non
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n")
     (info / "RECORD").write_text("pkg/_m.abi3.so,,\n")
-    (violation,) = scan(tree, AL2023_ARM).violations
+    (violation,) = scan(tree, ARM312).violations
     assert violation.package == "pkg 1.0" and "an ELF for x86_64" in violation.problem
 
 
@@ -303,7 +302,7 @@ def test_compiled_wheels_are_elf_for_the_target(tmp_path: Path, pypi_store: Loca
     for so in shared:
         head = so.read_bytes()[:20]
         assert head[:4] == b"\x7fELF", so
-        assert int.from_bytes(head[18:20], "little") == ELF_MACHINE[target.machine], so
+        assert elf_machine(head) == ELF_MACHINE[target.machine], so
     ext = [p.name for p in shared if ".cpython-" in p.name]
     assert ext and all(f"cpython-3{target.python_minor}-{target.machine}-linux-gnu" in n for n in ext), ext
     # nothing compiled for the host: every .pyc present came inside a wheel (listed in its RECORD)

@@ -15,6 +15,7 @@ import pytest
 from packaging.tags import parse_tag
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 
+from tests.helpers import elf_machine
 from tests.wheelfactory import (
     SENTINEL_ENV,
     STANDARD_PACKAGES,
@@ -40,10 +41,6 @@ def uv(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([find_uv(), *args], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc
-
-
-def e_machine(so: Path) -> int:
-    return int.from_bytes(so.read_bytes()[18:20], "little")
 
 
 def test_every_file_has_a_valid_name_and_the_set_is_complete(wheel_index: WheelIndex) -> None:
@@ -91,7 +88,7 @@ def test_uv_installs_the_native_wheel_for_the_target(tmp_path: Path, wheel_index
               else ["--index-url", wheel_index.url])
     uv(tmp_path, "pip", "install", "--target", str(tmp_path / "t"), *source, "--python-platform",
        "aarch64-manylinux_2_34", "--python-version", "3.12", "--only-binary", ":all:", "nativepkg", "purepkg")
-    assert e_machine(tmp_path / "t" / "nativepkg" / "_native.abi3.so") == 183
+    assert elf_machine((tmp_path / "t" / "nativepkg" / "_native.abi3.so").read_bytes()) == 183
     assert (tmp_path / "t" / "depa" / "__init__.py").read_text() == '__version__ = "2.0"\n'
     assert list((tmp_path / "t").glob("nativepkg-1.0.dist-info/RECORD"))
     if via == "http":

@@ -22,6 +22,11 @@ def empty_dir(path: Path) -> Path:
     return path
 
 
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (its path relative to ``folder``) with its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
     """Every entry under ``root``: folders with their mode, files with their mode and sha256."""
     out: dict[str, tuple[Any, ...]] = {}
