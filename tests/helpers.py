@@ -50,14 +50,19 @@ def write_function(root: Path, requirements: str | None = None,
     (entry / "index.py").write_text(HANDLER)
     if requirements is not None:
         (entry / "requirements.txt").write_text(requirements)
-    for rel, content in (files or {}).items():
-        path = entry / rel
+    write_files(entry, files or {})
+    return entry
+
+
+def write_files(root: Path, files: Mapping[str, str | bytes]) -> None:
+    """Each of ``files`` (relative path -> text or bytes) under ``root``, folders created."""
+    for rel, content in files.items():
+        path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, bytes):
             path.write_bytes(content)
         else:
             path.write_text(content)
-    return entry
 
 
 def build_request(entry: Path, index: Any = None, target: Target = ARM312, **kw: Any) -> BuildRequest:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import pytest
 
 from cdk_native_python.budget import DIRECT_UPLOAD_BYTES, LIMIT_BYTES, Budget
-from tests.helpers import PYTHON, ROOT, closed_port
+from tests.helpers import PYTHON, ROOT, closed_port, write_files
 from tests.wheelfactory import build_wheel
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -72,13 +72,7 @@ def env_with(cache: Path) -> dict[str, str]:
 
 def write_app(root: Path, stack: str, body: str, files: dict[str, str | bytes]) -> Path:
     """A CDK app in ``root`` whose stack ``stack`` is built by ``body`` (Python using ``stack``)."""
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_files(root, files)
     (root / "app.py").write_text(
         "import aws_cdk as cdk\nfrom aws_cdk import aws_lambda as lambda_\n"
         "from cdk_native_python import BundlingOptions, NativePythonFunction, NativePythonLayerVersion\n"
