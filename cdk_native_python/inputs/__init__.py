@@ -22,15 +22,18 @@ by name, never skipped. To add a format: a reader module and one row here.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 from ..errors import InputError
 from ..reporter import Notice
 from ..spec import DependencySpec
-from . import pipfile, poetry, pylock, pyproject, requirements, uvlock
+from . import pipfile, poetry, pylock, pyproject, requirements, uvlock, workspace
 from ._read import check_regular
 from ._toml import load_toml
 
@@ -133,24 +136,113 @@ def load(entry: Path, dependency_file: Path | None = None, *, groups: Sequence[s
          extras: Sequence[str] = (), resolve_pipfile: bool = False) -> DependencySpec | None:
     """The function's dependencies, or None when it declares none (source-only bundle)."""
     ignored: tuple[str, ...] = ()
+    notices: list[Notice] = []
+    project: Path | None = None  # the project whose dependencies are bundled, when it is not the file's own
     if dependency_file is not None:
         path: Path | None = dependency_file if dependency_file.is_absolute() else entry / dependency_file
+        if path is not None and format_of(path).name == "uv.lock" and _present(path):
+            project = _explicit_lock_project(entry, path)
     else:
         path, ignored = choose(entry, resolve_pipfile=resolve_pipfile)
+        if path is None or path == entry / "pyproject.toml":
+            found = _member_of_workspace(entry)
+            if found is not None:
+                path, project, space = found
+                notices.append(Notice(
+                    "workspace-member", f"{entry} is the project {project.name!r} ({project}), a member of "
+                    f"{space.describe()}: bundling its dependencies from {path}", "info"))
     if path is None:
         return None
-    spec = read_file(path, groups=groups, extras=extras)
+    if project is not None:
+        check_regular(path)
+        spec = uvlock.read_member(path, project, groups=groups, extras=extras)
+    else:
+        spec = read_file(path, groups=groups, extras=extras)
+    _require_some(spec, entry, project)
     if ignored:
-        notice = Notice("dependency-file-chosen",
-                        f"using {path.name}, ignoring {', '.join(ignored)} beside it (order: {_ORDER}; the first four "
-                        "as aws_lambda_python_alpha); dependency_file= chooses another", "info")
-        spec = dataclasses.replace(spec, notices=(*spec.notices, notice))
-    return spec
+        notices.append(Notice("dependency-file-chosen",
+                              f"using {path.name}, ignoring {', '.join(ignored)} beside it (order: {_ORDER}; the first "
+                              "four as aws_lambda_python_alpha); dependency_file= chooses another", "info"))
+    return dataclasses.replace(spec, notices=(*spec.notices, *notices)) if notices else spec
+
+
+def _member_of_workspace(entry: Path) -> tuple[Path, Path, workspace.Workspace] | None:
+    """(the workspace's uv.lock, the member's folder, the workspace) when ``entry`` is in a project that is a
+    member (not the root) of a uv workspace with a lock, found as uv finds the current project and its workspace:
+    the nearest ``pyproject.toml`` from the entry up, then :func:`.workspace.find`."""
+    folder = next((f for f in (entry.resolve(), *entry.resolve().parents) if (f / "pyproject.toml").is_file()), None)
+    if folder is None:
+        return None
+    space = workspace.find(folder)
+    if space is None or space.root == folder or not _present(space.lock):
+        return None
+    return space.lock, folder, space
+
+
+def _explicit_lock_project(entry: Path, lock: Path) -> Path | None:
+    """The workspace member to walk ``lock`` from, for an entry given a uv.lock explicitly: the entry's project
+    (the nearest ``pyproject.toml`` from the entry up to the lock's folder). None: the lock's own root project,
+    as for an entry that is not a project (plain handler code sharing a lock)."""
+    root = lock.parent.resolve()
+    inside = workspace.project_folder(entry, root)
+    folder = inside if inside is not None else (entry.resolve() if (entry / "pyproject.toml").is_file() else None)
+    if folder is None or folder == root:
+        return None
+    space = workspace.find(folder)
+    if space is None or space.root != root:
+        manifest = root / "pyproject.toml"
+        declared = workspace.declared(load_toml(manifest), manifest) if manifest.is_file() else None
+        what = declared.describe() if declared is not None else f"{root}, which declares no [tool.uv.workspace]"
+        raise InputError(
+            f"entry {entry} (project {folder}) is not a member of the workspace whose lock it uses: {what}",
+            f"add {os.path.relpath(folder, root)} to [tool.uv.workspace] members in {manifest} and run 'uv lock' "
+            "there, or point dependency_file at the entry's own lock", code="not-a-workspace-member")
+    return folder
+
+
+def _require_some(spec: DependencySpec, entry: Path, project: Path | None) -> None:
+    """A lock that yields nothing for a project that declares dependencies is a wrong or stale lock, never an
+    empty bundle (the handler would fail on its first import in Lambda)."""
+    if not (spec.locked and spec.empty):
+        return
+    manifest = (project or entry) / "pyproject.toml"
+    names = _declared_names(manifest) if manifest.is_file() else []
+    if names:
+        raise InputError(
+            f"{spec.source} yields no packages for {entry}, but {manifest} declares {', '.join(names)}",
+            "lock that project (run 'uv lock', 'poetry lock' or 'pipenv lock' where it is) or point "
+            "dependency_file at the lock that holds its dependencies", code="lock-yields-nothing")
+
+
+def _declared_names(manifest: Path) -> list[str]:
+    """The dependencies ``manifest`` declares: PEP 621 ``[project] dependencies``, or poetry's (without python)."""
+    data = load_toml(manifest)
+    names = [str(Requirement(r).name) for r in _list(_table(data, "project").get("dependencies"))
+             if isinstance(r, str) and _valid(r)]
+    poetry = _table(_table(_table(data, "tool"), "poetry"), "dependencies")
+    return names + [str(n) for n in poetry if str(n).lower() != "python"]
 
 
 def _present(path: Path) -> bool:
     """Something is there under that name (a file, or what must be refused as not being one)."""
     return path.exists() or path.is_symlink()
+
+
+def _table(data: Any, key: str) -> dict[str, Any]:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _valid(text: str) -> bool:
+    try:
+        Requirement(text)
+    except InvalidRequirement:
+        return False
+    return True
 
 
 __all__ = ["FORMATS", "Format", "Reader", "choose", "detect", "format_of", "load", "read_file"]

@@ -18,28 +18,60 @@ from packaging.requirements import InvalidRequirement, Requirement
 from ..errors import InputError
 from ..spec import DependencySpec, IndexOptions
 from . import _lockutil as lu
+from . import workspace
 from ._toml import load_toml
 
 
 def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) -> DependencySpec:
-    """Root requirements of the project (plus selected extras and groups), to be resolved."""
+    """Root requirements of the project (plus selected extras and groups), to be resolved.
+
+    A project that is a member of a uv workspace (:func:`.workspace.find`) takes the root's
+    ``[tool.uv.sources]`` (its own win, as in uv), ``workspace = true`` sources from the root's members and the
+    root's indexes too."""
     data = load_toml(path)
     project = table(data, "project", path)
     requirements = project_requirements(data, path, groups=groups, extras=extras)
     found = lu.Sources()
-    sources = table(table(table(data, "tool", path), "uv", path), "sources", path)
-    lines = [_apply_source(req, sources, path, found, data) for req, _ in requirements]
+    space = workspace.find(path.parent)
+    sources = uv_sources(data, path, space)
+    lines = [_apply_source(req, sources, path, found, space) for req, _ in requirements]
     if not project and not lines:
         raise InputError(f"{path} has no [project] table", "add [project] dependencies = [...] (PEP 621)")
     return DependencySpec(
         source=path,
         requirements=tuple(lines),
-        indexes=uv_indexes(data, path),
+        indexes=workspace_indexes(data, path, space),
         locked=False,
         kind="pyproject.toml",
         path_fingerprints=tuple(found.fingerprints),
         credentials=tuple(found.credentials),
     )
+
+
+#: a ``[tool.uv.sources]`` entry and the folder its relative paths are relative to
+_Source = tuple[Any, Path]
+
+
+def uv_sources(data: dict[str, Any], path: Path, space: workspace.Workspace | None) -> dict[str, _Source]:
+    """``[tool.uv.sources]`` by normalised name: the workspace root's, overridden by the project's own."""
+    out: dict[str, _Source] = {}
+    if space is not None and space.root != path.parent.resolve():
+        root = load_toml(space.pyproject)
+        out.update({lu.name(k): (v, space.root) for k, v in _sources_table(root, space.pyproject).items()})
+    out.update({lu.name(k): (v, path.parent) for k, v in _sources_table(data, path).items()})
+    return out
+
+
+def workspace_indexes(data: dict[str, Any], path: Path, space: workspace.Workspace | None) -> IndexOptions:
+    """The project's indexes, after the workspace root's (where ``uv lock`` reads them) when it is a member."""
+    own = uv_indexes(data, path)
+    if space is None or space.root == path.parent.resolve():
+        return own
+    return uv_indexes(load_toml(space.pyproject), space.pyproject).merged(own)
+
+
+def _sources_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    return table(table(table(data, "tool", path), "uv", path), "sources", path)
 
 
 def table(data: Any, key: str, path: Path) -> dict[str, Any]:
@@ -133,11 +165,11 @@ def _requirement(item: Any, path: Path, where: str) -> Requirement:
                                      ) from None
 
 
-def _apply_source(req: Requirement, sources: dict[str, Any], path: Path, found: lu.Sources,
-                  data: dict[str, Any]) -> str:
+def _apply_source(req: Requirement, sources: dict[str, _Source], path: Path, found: lu.Sources,
+                  space: workspace.Workspace | None) -> str:
     """A ``[tool.uv.sources]`` entry turns a name into a local path (or is rejected for VCS); a direct URL
     loses its credentials."""
-    source = {lu.name(k): v for k, v in sources.items()}.get(lu.name(req.name))
+    source, base = sources.get(lu.name(req.name), (None, path.parent))
     marker = str(req.marker) if req.marker else None
     if req.url:
         extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
@@ -148,27 +180,25 @@ def _apply_source(req: Requirement, sources: dict[str, Any], path: Path, found: 
     if "git" in source:
         raise lu.vcs_error(where, req.name, str(source["git"]))
     if "path" in source:
-        return found.local(req.name, path.parent / str(source["path"]), marker, where)
+        return found.local(req.name, base / str(source["path"]), marker, where)
     if source.get("workspace"):
-        return found.local(req.name, workspace_member(data, req.name, path), marker, where)
+        return found.local(req.name, workspace_member(space, req.name, path), marker, where)
     if "url" in source:
         return found.url(req.name, str(source["url"]), marker, where)
     return str(req)  # {index = "..."}: the index is in IndexOptions already
 
 
-def workspace_member(data: dict[str, Any], package: str, path: Path) -> Path:
-    """The folder of workspace member ``package`` (``[tool.uv.workspace] members`` globs)."""
-    workspace = table(table(table(data, "tool", path), "uv", path), "workspace", path)
-    for pattern in workspace.get("members", []):
-        for folder in sorted(path.parent.glob(str(pattern))):
-            member = folder / "pyproject.toml"
-            if member.is_file():
-                name = table(load_toml(member), "project", member).get("name")
-                if name and lu.name(str(name)) == lu.name(package):
-                    return folder
+def workspace_member(space: workspace.Workspace | None, package: str, path: Path) -> Path:
+    """The folder of workspace member ``package`` of the workspace ``path`` belongs to."""
+    folder = space.member_folders().get(lu.name(package)) if space is not None else None
+    if folder is not None:
+        return folder
+    where = space.describe() if space is not None else f"no uv workspace (no [tool.uv.workspace] in {path} or " \
+        "the first pyproject.toml above it)"
     raise InputError(
-        f"{path}: {package} is a workspace source but no [tool.uv.workspace] member is named {package}",
+        f"{path}: {package} is a workspace source but no member of {where} is named {package}",
         'add its folder to [tool.uv.workspace] members, or use { path = "..." } in [tool.uv.sources]',
+        code="workspace-member-missing",
     )
 
 

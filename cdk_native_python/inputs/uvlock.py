@@ -1,16 +1,18 @@
 """``uv.lock`` (+ the ``pyproject.toml`` beside it): a *locked* spec, markers kept for the target.
 
 uv.lock is universal: it holds every package for every platform and Python, sometimes several
-versions of one package split by markers. We walk it from the root project's dependencies (plus
-chosen extras and groups) and emit each reachable package with the combined marker of the paths that
-reach it, so the installer keeps ``appnope ; sys_platform == "darwin"`` off a Linux bundle even when
-the lock was made on a Mac. The root project itself is not emitted: it is the function's own code,
-which is bundled from the entry folder. Other workspace members and path sources become
-``name @ file://`` lines with content fingerprints.
+versions of one package split by markers. We walk it from the project's dependencies (plus
+chosen extras and groups; the project is the root one beside the lock, or a workspace member, found by its
+folder in the lock: a workspace's one lock serves each member as uv's ``--package`` does) and emit each
+reachable package with the combined marker of the paths that reach it, so the installer keeps
+``appnope ; sys_platform == "darwin"`` off a Linux bundle even when the lock was made on a Mac. The project
+itself is not emitted: it is the function's own code, which is bundled from the entry folder. Other workspace
+members and path sources become ``name @ file://`` lines with content fingerprints.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,20 +21,30 @@ from ..errors import InputError
 from ..spec import DependencySpec
 from . import _lockutil as lu
 from ._toml import load_toml
-from .pyproject import project_requirements, table, uv_indexes
+from .pyproject import project_requirements, table, workspace_indexes
+from .workspace import Workspace, declared
 
 _STALE_HINT = "run 'uv lock' in {folder} and commit uv.lock"
 _Key = tuple[str, str]  # (normalised name, version)
 
 
 def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) -> DependencySpec:
-    pyproject = path.parent / "pyproject.toml"
+    """The lock's root project (the ``pyproject.toml`` beside it), walked for the selected extras and groups."""
+    return read_member(path, path.parent, groups=groups, extras=extras)
+
+
+def read_member(path: Path, project: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) -> DependencySpec:
+    """The project in folder ``project`` (the lock's root, or a member of its workspace), walked through the
+    lock from that project: its own dependencies, extras and groups, not the root's."""
+    pyproject = project / "pyproject.toml"
     if not pyproject.is_file():
         raise InputError(
-            f"{path} has no pyproject.toml next to it", "keep uv.lock beside the pyproject.toml it was locked from"
+            f"{path} has no pyproject.toml next to it" if project == path.parent
+            else f"{project} has no pyproject.toml",
+            "keep uv.lock beside the pyproject.toml it was locked from",
         )
     manifest = load_toml(pyproject)
-    lock = load_toml(path)
+    lock = _parsed(path)
     hint = _STALE_HINT.format(folder=path.parent)
     if not isinstance(lock.get("version"), int) or lock["version"] != 1:
         raise InputError(
@@ -40,7 +52,8 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
             f"this reader knows version 1; upgrade cdk-native-python or {hint}",
         )
     packages = _index(lock, path)
-    root = _root(packages, manifest, pyproject, path, hint)
+    own = Path(os.path.relpath(project.resolve(), path.parent.resolve())).as_posix()
+    root_key, root = _root(packages, manifest, pyproject, path, hint, own)
     _check_fresh(root, manifest, pyproject, path, groups, extras, hint)
 
     decide = lu.selection_decider(extras, groups)
@@ -57,11 +70,13 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     lines: list[str] = []
     registries: list[str] = []
     for key, marker in sorted(walk.packages().items()):
+        if key == root_key:
+            continue  # a cycle back to the project: its code is the entry folder, copied as the handler's source
         lines.append(_line(packages[key], marker, path, sources, registries))
     return DependencySpec(
         source=path,
         requirements=tuple(lines),
-        indexes=lu.add_registries(uv_indexes(manifest, pyproject), registries),
+        indexes=lu.add_registries(workspace_indexes(manifest, pyproject, _workspace(path, project)), registries),
         locked=True,
         kind="uv.lock",
         path_fingerprints=tuple(sources.fingerprints),
@@ -98,16 +113,43 @@ def _index(lock: dict[str, Any], path: Path) -> dict[_Key, dict[str, Any]]:
 
 
 def _root(
-    packages: dict[_Key, dict[str, Any]], manifest: dict[str, Any], pyproject: Path, path: Path, hint: str
-) -> dict[str, Any]:
+    packages: dict[_Key, dict[str, Any]], manifest: dict[str, Any], pyproject: Path, path: Path, hint: str, own: str
+) -> tuple[_Key, dict[str, Any]]:
+    """The lock entry of the project: its name, and its folder (``own``, relative to the lock) as its source."""
     project_name = table(manifest, "project", pyproject).get("name")
     if not project_name:
         raise InputError(f"{pyproject} has no [project] name", "add [project] name = \"...\" and run 'uv lock'")
-    for (name, _), package in packages.items():
+    for (name, version), package in packages.items():
         source = package.get("source", {})
-        if name == lu.name(str(project_name)) and (source.get("editable") == "." or source.get("virtual") == "."):
-            return package
+        if name == lu.name(str(project_name)) and own in (source.get("editable"), source.get("virtual")):
+            return (name, version), package
     raise InputError(f"{path} does not contain the project {project_name!r} of {pyproject}", hint)
+
+
+def _workspace(path: Path, project: Path) -> Workspace | None:
+    """The workspace whose root holds the lock, when ``project`` is one of its members."""
+    if project.resolve() == path.parent.resolve():
+        return None
+    manifest = path.parent / "pyproject.toml"
+    return declared(load_toml(manifest), manifest) if manifest.is_file() else None
+
+
+#: parsed locks by (path, identity of the file): several functions of one workspace read one lock once
+_LOCKS: dict[tuple[str, int, int, int], dict[str, Any]] = {}
+
+
+def _parsed(path: Path) -> dict[str, Any]:
+    """The lock's TOML, parsed once per process while the file is unchanged (never mutated by the readers)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return load_toml(path)  # load_toml names the problem
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _LOCKS:
+        if len(_LOCKS) > 16:
+            _LOCKS.clear()
+        _LOCKS[key] = load_toml(path)
+    return _LOCKS[key]
 
 
 def _check_fresh(
