@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +46,55 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
     return path
+
+
+# -- projects for the monorepo shapes: a local package uv can build offline, and the real ``uv lock`` ------------
+
+#: a PEP 517 backend in the package's own folder (no index needed): a pure wheel of the module folder ``{module}``
+_BACKEND = '''
+import os, time, zipfile
+NAME, VERSION, REQUIRES = {name!r}, {version!r}, {requires!r}
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    stamp = time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH", time.time())))[:6]
+    info = f"{{NAME}}-{{VERSION}}.dist-info"
+    meta = f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n"
+    meta += "".join(f"Requires-Dist: {{r}}\\n" for r in REQUIRES)
+    files = {{f"{{info}}/METADATA": meta.encode(),
+             f"{{info}}/WHEEL": b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}}
+    for folder, _, names in os.walk(NAME):
+        for n in names:
+            if not n.endswith(".pyc"):
+                files[os.path.join(folder, n)] = open(os.path.join(folder, n), "rb").read()
+    files[f"{{info}}/RECORD"] = "".join(f"{{k}},," + chr(10) for k in [*files, f"{{info}}/RECORD"]).encode()
+    name = f"{{NAME}}-{{VERSION}}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as zf:
+        for path, data in sorted(files.items()):
+            zf.writestr(zipfile.ZipInfo(path, date_time=stamp), data)
+    return name
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+'''
+
+
+def local_package(folder: Path, name: str, requires: tuple[str, ...] = (), code: str = "VALUE = 1\n",
+                  version: str = "0.1", extra: str = "") -> Path:
+    """A buildable pure-Python project ``name`` in ``folder`` (module ``name/``), with its own backend."""
+    deps = ", ".join(f'"{r}"' for r in requires)
+    write(folder / "pyproject.toml", f'[project]\nname = "{name}"\nversion = "{version}"\nrequires-python = ">=3.11"\n'
+          f'dependencies = [{deps}]\n{extra}\n[build-system]\nrequires = []\nbuild-backend = "backend"\n'
+          'backend-path = ["."]\n')
+    (folder / "backend.py").write_text(_BACKEND.format(name=name, version=version, requires=list(requires)))
+    write(folder / name / "__init__.py", code)
+    return folder
+
+
+def uv_lock(folder: Path) -> Path:
+    """The real ``uv lock`` in ``folder`` (its pyproject.toml names the index); returns the lock."""
+    from tests.wheelfactory import find_uv
+
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_CACHE_DIR": str(folder / ".uv-cache")}
+    proc = subprocess.run([find_uv(), "lock", "--quiet"], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    shutil.rmtree(folder / ".uv-cache", ignore_errors=True)
+    return folder / "uv.lock"
