@@ -256,3 +256,15 @@ def test_poetry_path_dependency_with_develop_in_a_member_layout(tmp_path: Path, 
         """)
     write(api / "index.py", HANDLER)
     assert _edit_rebundles(api, shared, wheel_index, tmp_path) == ["shared", "six"]
+
+
+def test_a_cycle_back_to_the_entry_member_does_not_install_it(tmp_path: Path, wheel_index: WheelIndex) -> None:
+    root = tmp_path / "repo"
+    write(root / "pyproject.toml", '[tool.uv.workspace]\nmembers = ["packages/*"]\n\n[[tool.uv.index]]\n'
+          f'name = "hermetic"\nurl = "{wheel_index.url}"\ndefault = true\n')
+    sources = '[tool.uv.sources]\n{} = {{ workspace = true }}\n'
+    api = local_package(root / "packages" / "api", "api", ("shared",), extra=sources.format("shared"))
+    local_package(root / "packages" / "shared", "shared", ("api", "six"), extra=sources.format("api"))
+    uv_lock(root)
+    # api's code is the entry folder, copied as the handler's source: never also installed from the lock
+    assert names(inputs.load(api)) == ["shared", "six"]
