@@ -268,3 +268,22 @@ def test_a_cycle_back_to_the_entry_member_does_not_install_it(tmp_path: Path, wh
     uv_lock(root)
     # api's code is the entry folder, copied as the handler's source: never also installed from the lock
     assert names(inputs.load(api)) == ["shared", "six"]
+
+
+def test_a_folder_whose_pyproject_only_configures_tools_is_no_project(repo: Path, tmp_path: Path) -> None:
+    # handler code beside a tools-only pyproject.toml, sharing another folder's lock: the lock's root project
+    shared_deps = tmp_path / "deps"
+    write(shared_deps / "pyproject.toml", '[project]\nname = "deps"\nversion = "1"\ndependencies = ["six"]\n')
+    write(shared_deps / "uv.lock", (repo / "uv.lock").read_text().replace('name = "other"', 'name = "deps"')
+          .replace('{ virtual = "functions/other" }', '{ virtual = "." }'))
+    fn = tmp_path / "fn"
+    write(fn / "pyproject.toml", "[tool.ruff]\nline-length = 100\n")
+    assert names(inputs.load(fn, Path("../deps/uv.lock"))) == ["six"]
+
+
+def test_an_absolute_workspace_glob_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.uv.workspace]\nmembers = ["/etc/*"]\n')
+    api = member(tmp_path / "api", "api", ("six",))
+    err = fails(InputError, lambda: workspace.find(api))
+    assert err.code == "workspace-glob"
+    says(err, str(tmp_path / "pyproject.toml"), "/etc/*", hint="relative to the workspace root")

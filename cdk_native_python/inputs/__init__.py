@@ -171,7 +171,7 @@ def _member_of_workspace(entry: Path) -> tuple[Path, Path, workspace.Workspace] 
     member (not the root) of a uv workspace with a lock, found as uv finds the current project and its workspace:
     the nearest ``pyproject.toml`` from the entry up, then :func:`.workspace.find`."""
     folder = next((f for f in (entry.resolve(), *entry.resolve().parents) if (f / "pyproject.toml").is_file()), None)
-    if folder is None:
+    if folder is None or not _is_project(folder):
         return None
     space = workspace.find(folder)
     if space is None or space.root == folder or not _present(space.lock):
@@ -186,7 +186,7 @@ def _explicit_lock_project(entry: Path, lock: Path) -> Path | None:
     root = lock.parent.resolve()
     inside = workspace.project_folder(entry, root)
     folder = inside if inside is not None else (entry.resolve() if (entry / "pyproject.toml").is_file() else None)
-    if folder is None or folder == root:
+    if folder is None or folder == root or not _is_project(folder):
         return None
     space = workspace.find(folder)
     if space is None or space.root != root:
@@ -198,6 +198,11 @@ def _explicit_lock_project(entry: Path, lock: Path) -> Path | None:
             f"add {os.path.relpath(folder, root)} to [tool.uv.workspace] members in {manifest} and run 'uv lock' "
             "there, or point dependency_file at the entry's own lock", code="not-a-workspace-member")
     return folder
+
+
+def _is_project(folder: Path) -> bool:
+    """A ``pyproject.toml`` with a ``[project]`` table: not one that only configures tools (ruff, pytest)."""
+    return bool(_table(load_toml(folder / "pyproject.toml"), "project"))
 
 
 def _require_some(spec: DependencySpec, entry: Path, project: Path | None) -> None:
