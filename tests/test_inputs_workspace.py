@@ -38,13 +38,15 @@ WORKSPACE_SOURCES = '[tool.uv.sources]\nshared = { workspace = true }\n'
 @pytest.fixture(scope="module")
 def workspace_template(tmp_path_factory: pytest.TempPathFactory, wheel_index: WheelIndex) -> Path:
     """The issue's layout: a virtual root with ``members = ["packages/*", "functions/*"]`` and one lock;
-    ``api`` uses ``shared`` (which needs depa) and purepkg, ``other`` and ``twin`` need only six, ``legacy`` is
-    excluded."""
+    ``api`` uses ``shared`` (which needs depa and the member ``base``) and purepkg, ``other`` and ``twin`` need
+    only six, ``legacy`` is excluded."""
     root = tmp_path_factory.mktemp("ws") / "repo"
     write(root / "pyproject.toml", '[tool.uv.workspace]\nmembers = ["packages/*", "functions/*"]\n'
           f'exclude = ["functions/legacy"]\n\n[[tool.uv.index]]\nname = "hermetic"\nurl = "{wheel_index.url}"\n'
           "default = true\n")
-    local_package(root / "packages" / "shared", "shared", ("depa",))
+    local_package(root / "packages" / "shared", "shared", ("depa", "base"),
+                  extra="[tool.uv.sources]\nbase = { workspace = true }\n")
+    local_package(root / "packages" / "base", "base")
     member(root / "functions" / "api", "api", ("shared", "purepkg"), WORKSPACE_SOURCES)
     member(root / "functions" / "other", "other", ("six",))
     member(root / "functions" / "twin", "twin", ("six",))
@@ -67,7 +69,7 @@ def test_workspace_is_found_as_uv_finds_it(repo: Path) -> None:
     found = workspace.find(api)
     assert found is not None and found.root == repo.resolve() and found.includes(api)
     assert workspace.find(repo / "functions" / "legacy") is None  # excluded: a project on its own
-    assert sorted(found.member_folders()) == ["api", "other", "shared", "twin"]
+    assert sorted(found.member_folders()) == ["api", "base", "other", "shared", "twin"]
     # a project nested in a non-workspace project stops the walk there, as in uv
     inner = member(repo / "functions" / "api" / "examples" / "demo", "demo", ("six",))
     assert workspace.find(inner) is None
@@ -82,7 +84,7 @@ def test_workspace_is_found_as_uv_finds_it(repo: Path) -> None:
 
 def test_a_member_bundles_its_own_dependencies_through_the_root_lock(repo: Path) -> None:
     api = inputs.load(repo / "functions" / "api")
-    assert names(api) == ["depa", "purepkg", "shared"]
+    assert names(api) == ["base", "depa", "purepkg", "shared"]  # base: a member shared depends on
     assert api is not None and api.locked and api.source == repo / "uv.lock"
     (shared,) = [line for line in api.requirements if line.startswith("shared")]
     assert shared == f"shared @ {(repo / 'packages' / 'shared').resolve().as_uri()}"
@@ -94,7 +96,7 @@ def test_a_member_bundles_its_own_dependencies_through_the_root_lock(repo: Path)
     assert explicit is not None and explicit.requirements == api.requirements
     # an entry below the member's folder belongs to the member, as for uv run from there
     write(repo / "functions" / "api" / "src" / "index.py", HANDLER)
-    assert names(inputs.load(repo / "functions" / "api" / "src")) == ["depa", "purepkg", "shared"]
+    assert names(inputs.load(repo / "functions" / "api" / "src")) == ["base", "depa", "purepkg", "shared"]
 
 
 def test_a_member_without_the_root_lock_takes_the_roots_members_for_workspace_sources(repo: Path) -> None:
@@ -110,9 +112,9 @@ def test_extras_and_groups_of_the_member_are_walked(repo: Path) -> None:
         text.replace(WORKSPACE_SOURCES, '[project.optional-dependencies]\nfast = ["usesattrs"]\n\n'
                      '[dependency-groups]\nprod = ["jmespath"]\n\n' + WORKSPACE_SOURCES))
     uv_lock(repo)
-    assert names(inputs.load(repo / "functions" / "api")) == ["depa", "purepkg", "shared"]
+    assert names(inputs.load(repo / "functions" / "api")) == ["base", "depa", "purepkg", "shared"]
     chosen = inputs.load(repo / "functions" / "api", extras=["fast"], groups=["prod"])
-    assert names(chosen) == ["attrs", "depa", "jmespath", "purepkg", "shared", "usesattrs"]
+    assert names(chosen) == ["attrs", "base", "depa", "jmespath", "purepkg", "shared", "usesattrs"]
 
 
 def test_members_share_one_lock_read_and_one_resolution(repo: Path, wheel_index: WheelIndex, tmp_path: Path) -> None:
@@ -139,10 +141,13 @@ def test_an_edit_in_a_shared_package_rebundles_exactly_its_users(repo: Path, whe
     (repo / "packages" / "shared" / "shared" / "__init__.py").write_text("VALUE = 2\n")
     after = hashes()
     assert after[0] != before[0] and after[1] == before[1]
+    (repo / "packages" / "base" / "base" / "__init__.py").write_text("VALUE = 3\n")  # used through shared
+    last = hashes()
+    assert last[0] != after[0] and last[1] == before[1]
 
     # the bundle holds the member's packages and the shared package installed as a wheel, not the root's nor six
     result = build(build_request(api, wheel_index), tmp_path / "out", store)
-    assert sorted(result.packages) == ["depa", "purepkg", "shared"]
+    assert sorted(result.packages) == ["base", "depa", "purepkg", "shared"]
     out = tmp_path / "out"
     assert (out / "shared" / "__init__.py").read_text() == "VALUE = 2\n"
     assert not list(out.glob("*.pth")) and not list(out.glob("__editable__*"))  # non-editable
