@@ -89,7 +89,7 @@ def test_a_member_bundles_its_own_dependencies_through_the_root_lock(repo: Path)
     (shared,) = [line for line in api.requirements if line.startswith("shared")]
     assert shared == f"shared @ {(repo / 'packages' / 'shared').resolve().as_uri()}"
     assert [n.code for n in api.notices] == ["workspace-member"]
-    assert str(repo / "uv.lock") in api.notices[0].message
+    assert str(repo / "uv.lock") in api.notices[0].message and "member 'api'" in api.notices[0].message
     assert names(inputs.load(repo / "functions" / "other")) == ["six"]
     # the same through dependency_file: the walk starts at the member, not at the (dependency-free) root
     explicit = inputs.load(repo / "functions" / "api", Path("../../uv.lock"))
@@ -174,7 +174,11 @@ def test_an_entry_outside_the_workspace_of_its_lock_is_an_error(repo: Path) -> N
     legacy = repo / "functions" / "legacy"
     err = fails(InputError, lambda: inputs.load(legacy, Path("../../uv.lock")))
     assert err.code == "not-a-workspace-member"
-    says(err, str(legacy), str(repo.resolve()), "'packages/*', 'functions/*'", "functions/legacy", hint="members")
+    says(err, str(legacy), str(repo.resolve()), "'packages/*', 'functions/*'", "functions/legacy",
+         hint="remove functions/legacy from [tool.uv.workspace] exclude")
+    stray = member(repo / "tools" / "job", "job", ("six",))  # matched by no members glob
+    says(fails(InputError, lambda: inputs.load(stray, Path("../../uv.lock"))), str(stray),
+         hint="add tools/job to [tool.uv.workspace] members")
     # on its own (no dependency_file) it is its own project, as for uv: its pyproject.toml, resolved
     spec = inputs.load(legacy)
     assert spec is not None and not spec.locked and spec.requirements == ("six",)

@@ -148,9 +148,10 @@ def load(entry: Path, dependency_file: Path | None = None, *, groups: Sequence[s
             found = _member_of_workspace(entry)
             if found is not None:
                 path, project, space = found
+                where = "" if project == entry.resolve() else f" ({project}, which holds the entry {entry})"
                 notices.append(Notice(
-                    "workspace-member", f"{entry} is the project {project.name!r} ({project}), a member of "
-                    f"{space.describe()}: bundling its dependencies from {path}", "info"))
+                    "workspace-member", f"{project}{where} is the member {_name(project)!r} of {space.describe()}: "
+                    f"its dependencies come from {path}, walked from that member", "info"))
     if path is None:
         return None
     if project is not None:
@@ -193,10 +194,20 @@ def _explicit_lock_project(entry: Path, lock: Path) -> Path | None:
         manifest = root / "pyproject.toml"
         declared = workspace.declared(load_toml(manifest), manifest) if manifest.is_file() else None
         what = declared.describe() if declared is not None else f"{root}, which declares no [tool.uv.workspace]"
+        rel = os.path.relpath(folder, root)
+        fix = "point dependency_file at the entry's own lock"
+        if declared is None or not folder.is_relative_to(root):
+            hint = f"{fix} (this lock is not a workspace that can hold {folder})"
+        elif declared.excluded(folder):
+            hint = f"remove {rel} from [tool.uv.workspace] exclude in {manifest} and run 'uv lock' there, or {fix}"
+        elif not declared.matched(folder):
+            hint = f"add {rel} to [tool.uv.workspace] members in {manifest} and run 'uv lock' there, or {fix}"
+        else:  # matched, but uv's walk up from the project stops at another pyproject.toml first
+            hint = (f"uv stops at the first pyproject.toml above {folder}, which is not {manifest}: move the project "
+                    f"out of the project around it, or {fix}")
         raise InputError(
             f"entry {entry} (project {folder}) is not a member of the workspace whose lock it uses: {what}",
-            f"add {os.path.relpath(folder, root)} to [tool.uv.workspace] members in {manifest} and run 'uv lock' "
-            "there, or point dependency_file at the entry's own lock", code="not-a-workspace-member")
+            hint, code="not-a-workspace-member")
     return folder
 
 
@@ -213,10 +224,19 @@ def _require_some(spec: DependencySpec, entry: Path, project: Path | None) -> No
     manifest = (project or entry) / "pyproject.toml"
     names = _declared_names(manifest) if manifest.is_file() else []
     if names:
+        tool = _LOCKERS.get(spec.kind, "the tool that made it")
         raise InputError(
             f"{spec.source} yields no packages for {entry}, but {manifest} declares {', '.join(names)}",
-            "lock that project (run 'uv lock', 'poetry lock' or 'pipenv lock' where it is) or point "
-            "dependency_file at the lock that holds its dependencies", code="lock-yields-nothing")
+            f"the lock does not hold that project's dependencies: lock again ({tool} in {spec.source.parent}), or "
+            "point dependency_file at the lock that holds them", code="lock-yields-nothing")
+
+
+#: what makes each lock, for the hint of an empty one
+_LOCKERS = {"uv.lock": "'uv lock'", "poetry.lock": "'poetry lock'", "Pipfile.lock": "'pipenv lock'"}
+
+
+def _name(project: Path) -> str:
+    return str(_table(load_toml(project / "pyproject.toml"), "project").get("name", project.name))
 
 
 def _declared_names(manifest: Path) -> list[str]:

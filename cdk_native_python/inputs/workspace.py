@@ -45,8 +45,15 @@ class Workspace:
         folder = project.resolve()
         if folder == self.root:
             return True  # the root project is always a member of its own workspace
-        return any(folder == m for m in self._matches(self.members)) and \
-            not any(folder == m for m in self._matches(self.exclude))
+        return self.matched(folder) and not self.excluded(folder)
+
+    def matched(self, folder: Path) -> bool:
+        """Does a ``members`` glob match ``folder``?"""
+        return folder.resolve() in self._matches(self.members)
+
+    def excluded(self, folder: Path) -> bool:
+        """Does an ``exclude`` glob match ``folder``?"""
+        return folder.resolve() in self._matches(self.exclude)
 
     def member_folders(self) -> dict[str, Path]:
         """Normalised project name -> folder, for every member that is a project (the root's too)."""
