@@ -94,9 +94,12 @@ def test_a_member_bundles_its_own_dependencies_through_the_root_lock(repo: Path)
     # the same through dependency_file: the walk starts at the member, not at the (dependency-free) root
     explicit = inputs.load(repo / "functions" / "api", Path("../../uv.lock"))
     assert explicit is not None and explicit.requirements == api.requirements
-    # an entry below the member's folder belongs to the member, as for uv run from there
-    write(repo / "functions" / "api" / "src" / "index.py", HANDLER)
-    assert names(inputs.load(repo / "functions" / "api" / "src")) == ["base", "depa", "purepkg", "shared"]
+    # an entry below the member's folder is plain handler code unless dependency_file names the lock; then it
+    # belongs to the member, as for uv run from there
+    src = repo / "functions" / "api" / "src"
+    write(src / "index.py", HANDLER)
+    assert inputs.load(src) is None
+    assert names(inputs.load(src, Path("../../../uv.lock"))) == ["base", "depa", "purepkg", "shared"]
 
 
 def test_a_member_without_the_root_lock_takes_the_roots_members_for_workspace_sources(repo: Path) -> None:

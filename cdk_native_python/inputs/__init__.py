@@ -148,9 +148,8 @@ def load(entry: Path, dependency_file: Path | None = None, *, groups: Sequence[s
             found = _member_of_workspace(entry)
             if found is not None:
                 path, project, space = found
-                where = "" if project == entry.resolve() else f" ({project}, which holds the entry {entry})"
                 notices.append(Notice(
-                    "workspace-member", f"{project}{where} is the member {_name(project)!r} of {space.describe()}: "
+                    "workspace-member", f"{entry} is the member {_name(project)!r} of {space.describe()}: "
                     f"its dependencies come from {path}, walked from that member", "info"))
     if path is None:
         return None
@@ -168,11 +167,13 @@ def load(entry: Path, dependency_file: Path | None = None, *, groups: Sequence[s
 
 
 def _member_of_workspace(entry: Path) -> tuple[Path, Path, workspace.Workspace] | None:
-    """(the workspace's uv.lock, the member's folder, the workspace) when ``entry`` is in a project that is a
-    member (not the root) of a uv workspace with a lock, found as uv finds the current project and its workspace:
-    the nearest ``pyproject.toml`` from the entry up, then :func:`.workspace.find`."""
-    folder = next((f for f in (entry.resolve(), *entry.resolve().parents) if (f / "pyproject.toml").is_file()), None)
-    if folder is None or not _is_project(folder):
+    """(the workspace's uv.lock, the member's folder, the workspace) when the entry folder holds a project that
+    is a member (not the root) of a uv workspace with a lock, found as uv finds it (:func:`.workspace.find`).
+
+    Only the entry's own ``pyproject.toml`` counts: handler code in a folder below some project (``infra/lambda``
+    under the CDK app's project) stays plain handler code, as before; ``dependency_file`` says otherwise."""
+    folder = entry.resolve()
+    if not (folder / "pyproject.toml").is_file() or not _is_project(folder):
         return None
     space = workspace.find(folder)
     if space is None or space.root == folder or not _present(space.lock):
