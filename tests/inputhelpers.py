@@ -92,9 +92,10 @@ def uv_lock(folder: Path) -> Path:
     """The real ``uv lock`` in ``folder`` (its pyproject.toml names the index); returns the lock."""
     from tests.wheelfactory import find_uv
 
-    # the pyproject.toml's index only: no user config, no UV_* settings of the machine running the tests
+    # the pyproject.toml's default index, whatever UV_* settings the machine running the tests has (UV_NO_CONFIG
+    # would also hide the pyproject.toml's own [tool.uv] from uv lock)
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
-    env.update(UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never", UV_CACHE_DIR=str(folder / ".uv-cache"))
+    env.update(UV_PYTHON_DOWNLOADS="never", UV_CACHE_DIR=str(folder / ".uv-cache"))
     proc = subprocess.run([find_uv(), "lock", "--quiet"], cwd=folder, env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
