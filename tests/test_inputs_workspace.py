@@ -299,3 +299,18 @@ def test_an_absolute_workspace_glob_is_refused(tmp_path: Path) -> None:
     err = fails(InputError, lambda: workspace.find(api))
     assert err.code == "workspace-glob"
     says(err, str(tmp_path / "pyproject.toml"), "/etc/*", hint="relative to the workspace root")
+
+
+def test_the_roots_sources_apply_to_members_unless_their_own_override(repo: Path) -> None:
+    (repo / "uv.lock").unlink()
+    api = repo / "functions" / "api" / "pyproject.toml"
+    api.write_text(api.read_text().replace(WORKSPACE_SOURCES, ""))
+    root = repo / "pyproject.toml"
+    root.write_text(root.read_text() + "\n" + WORKSPACE_SOURCES)  # declared once, at the root, as uv allows
+    shared = f"shared @ {(repo / 'packages' / 'shared').resolve().as_uri()}"
+    assert inputs.load(repo / "functions" / "api").requirements == (shared, "purepkg")  # type: ignore[union-attr]
+    # the member's own entry wins (a path relative to the member's folder)
+    local_package(repo / "functions" / "api" / "vendored", "shared")
+    api.write_text(api.read_text() + '[tool.uv.sources]\nshared = { path = "vendored" }\n')
+    vendored = f"shared @ {(repo / 'functions' / 'api' / 'vendored').resolve().as_uri()}"
+    assert inputs.load(repo / "functions" / "api").requirements == (vendored, "purepkg")  # type: ignore[union-attr]
