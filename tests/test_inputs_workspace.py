@@ -204,6 +204,7 @@ def _edit_rebundles(entry: Path, shared: Path, index: WheelIndex, tmp_path: Path
     before = prepare(build_request(entry, index), store).asset_hash
     result = build(build_request(entry, index), tmp_path / "out", store)
     assert (tmp_path / "out" / "shared" / "__init__.py").read_text() == "VALUE = 1\n"
+    assert not list((tmp_path / "out").glob("*.pth"))  # editable/develop in the checkout, a plain wheel in Lambda
     assert prepare(build_request(entry, index), store).asset_hash == before
     (shared / "shared" / "__init__.py").write_text("VALUE = 2\n")
     assert prepare(build_request(entry, index), store).asset_hash != before
