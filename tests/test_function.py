@@ -32,6 +32,7 @@ def entry(tmp_path: Path) -> Path:
     (fn / "app" / "main.py").write_text("def run(event, context):\n    return 'ok'\n")
     (fn / ".venv").mkdir()
     (fn / ".venv" / "junk.py").write_text("")
+    (fn / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")  # a virtualenv: left out by default
     (fn / "notes.md").write_text("not shipped")
     return fn
 
