@@ -435,8 +435,9 @@ def _looks_secret(path: str) -> str | None:
     if m is not None:
         pattern, why = SECRET_NAMES[(m.lastindex or 1) - 1]
         return f"{why} ({pattern})"
-    if (why := _SECRET_PATH.get("/".join(parts[-2:]))) is not None:
-        return f"{why} ({'/'.join(parts[-2:])})"
+    last_two = "/".join(parts[-2:])
+    if last_two in _SECRET_PATH:
+        return f"{_SECRET_PATH[last_two]} ({last_two})"
     for part in parts[:-1]:
         if part in _SECRET_FOLDER:
             return f"{_SECRET_FOLDER[part]} (in {part}/)"
