@@ -5,6 +5,8 @@ the size budget, and ten functions with one dependency set resolve and install o
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,26 @@ def test_props_map_onto_the_function(tmp_path: Path, entry: Path) -> None:
         assert not (asset / ".venv").exists()
     # asset_excludes applies to the first function only, so the two assets differ by notes.md
     assert sorted((a / "notes.md").exists() for a in assets) == [False, True]
+
+
+def test_the_entrys_tests_and_data_ship_and_what_is_left_out_is_said_on_the_function(tmp_path: Path) -> None:
+    fn = write_function(tmp_path, None, files={
+        "index.py": "import json, pathlib\nfrom tests.fixtures import EXPECTED\n\ndef handler(event, context):\n"
+                    "    return json.loads((pathlib.Path(__file__).parent / 'tests/golden.json').read_text()), "
+                    "EXPECTED\n",
+        "tests/__init__.py": "", "tests/fixtures/__init__.py": "EXPECTED = 'ok'\n", "tests/golden.json": "[42]",
+        "venv/settings.py": "", ".venv/pyvenv.cfg": "home = /usr/bin\n", ".venv/bin/python": ""})
+    s = stack(tmp_path)
+    function = NativePythonFunction(s, "Fn", entry=str(fn), runtime=lambda_.Runtime.PYTHON_3_12)
+    asset = staged(function)
+    code = f"import sys; sys.path.insert(0, {str(asset)!r}); import index; print(index.handler(None, None))"
+    ran = subprocess.run([sys.executable, "-I", "-c", code], cwd=asset, capture_output=True, text=True, check=False)
+    assert ran.stdout == "([42], 'ok')\n", ran.stderr  # the asset alone runs it, as Lambda would
+    assert (asset / "tests" / "fixtures" / "__init__.py").is_file() and (asset / "venv" / "settings.py").is_file()
+    assert not (asset / ".venv").exists()
+    (info,) = [m for m in said_on(function, "info") if "left out of the asset" in m]
+    assert ".venv/ (a virtualenv: it holds pyvenv.cfg)" in info and "venv/settings" not in info
+    assert not [m for m in said_on(function) if "left out" in m]  # information, not a warning
 
 
 def test_asset_hash_is_content_addressed(tmp_path: Path, entry: Path) -> None:
