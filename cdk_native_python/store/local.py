@@ -392,7 +392,7 @@ def claim(root: Path) -> None:
     if is_tagged(root):
         return
     problem = ownership_problem(root)
-    if problem is not None:
+    if problem is not None and not is_tagged(root):  # tagged meanwhile by another process starting on it
         raise _NotOurs(problem)
     atomic_write(root / TAG_NAME, TAG)
 
