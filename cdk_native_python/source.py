@@ -75,6 +75,8 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]
     return re.compile(joined).match
 
 
+_DEFAULT = _matcher(DEFAULT_EXCLUDES)
+
 #: the digest's format; bumping it changes every asset hash (once)
 _DIGEST_VERSION = b"cdk-native-python source digest 2\n"
 _CHUNK = 1 << 20
@@ -189,14 +191,15 @@ class _Walk:
                 entries = sorted(it, key=lambda e: os.fsencode(e.name))
         except OSError as exc:
             raise _unreadable(directory, rel_dir.rstrip("/") or ".", exc) from None
-        if self.defaults and rel_dir and any(e.name == VENV_MARKER and _is_file(e) for e in entries):
+        defaults = _DEFAULT if self.defaults else None
+        if defaults and rel_dir and any(e.name == VENV_MARKER and _is_file(e) for e in entries):
             self.left_out.append((rel_dir.rstrip("/"), f"a virtualenv: it holds {VENV_MARKER}"))
             return
         for entry in entries:
             rel = rel_dir + entry.name
-            if is_excluded(rel, self.excludes):
+            if self.excludes and is_excluded(rel, self.excludes):
                 continue
-            if self.defaults and is_excluded(entry.name, DEFAULT_EXCLUDES):
+            if defaults and defaults(entry.name):  # the defaults are names: the folders above were let through
                 if _is_dir(entry):
                     self.left_out.append((rel, ""))
                 continue

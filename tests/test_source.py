@@ -674,3 +674,16 @@ def test_an_entry_with_nothing_rebuildable_says_nothing(tmp_path: Path) -> None:
     (entry / "tests" / "test_x.py").write_text("")
     assert [n for n in snapshot(entry).notices if n.code == "source-excluded"] == []
     assert "tests/test_x.py" in snapshot(entry).paths
+
+
+@pytest.mark.parametrize("name", ["venv", ".venv", "env", "python-env"])
+def test_a_folder_is_a_virtualenv_by_its_pyvenv_cfg_not_by_its_name(tmp_path: Path, name: str) -> None:
+    entry = function(tmp_path)
+    (entry / name / "lib").mkdir(parents=True)
+    (entry / name / "lib" / "site.py").write_text("")
+    assert f"{name}/lib/site.py" in snapshot(entry).paths  # no pyvenv.cfg: data, copied
+    (entry / name / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tree = snapshot(entry)
+    assert tree.paths == ["index.py"]
+    assert [n.message.split(": ", 1)[1].split(". ")[0] for n in tree.notices] == [
+        f"{name}/ (a virtualenv: it holds pyvenv.cfg)"]
