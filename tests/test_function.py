@@ -304,3 +304,19 @@ def test_ten_functions_with_the_same_dependencies_resolve_and_install_once(
     assets = [p for p in (tmp_path / "ten" / "cdk.out").iterdir() if p.name.startswith("asset.")]
     assert len(assets) == 10
     assert all((a / "purepkg").is_dir() and (a / "nativepkg").is_dir() and not (a / "boto3").exists() for a in assets)
+
+
+def test_a_cache_dir_that_is_not_ours_is_left_as_it_was_and_said_on_the_function(tmp_path: Path) -> None:
+    project = tmp_path / "project"  # cache_dir: "." in a project: its own folders, one named like our scratch one
+    for rel in ("app.py", "tmp/work/draft.txt", "trees/oak.txt"):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text("the user's")
+    project.chmod(0o700)
+    before = sorted(p.relative_to(project).as_posix() for p in project.rglob("*"))
+    s = stack(tmp_path)
+    fn = NativePythonFunction(s, "Fn", entry=folder(tmp_path, "fn", None), runtime=lambda_.Runtime.PYTHON_3_12,
+                              bundling=BundlingOptions(cache_dir=str(project)))
+    assert (staged(fn) / "index.py").is_file()  # built, from a private temporary cache
+    (said,) = [w for w in said_on(fn) if "is not a cdk-native-python cache (no CACHEDIR.TAG)" in w]
+    assert str(project) in said and "cache-not-ours" in said
+    assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*")) == before
