@@ -31,7 +31,7 @@ from .progress import count
 from .records import BuildReport, RecordError, SizeRecord, TreeRecord, digest, dumps, loads
 from .reporter import Notice, Reporter
 from .resolve import resolve
-from .source import DEFAULT_EXCLUDES, SourceTree, snapshot
+from .source import SourceTree, snapshot
 from .spec import DependencySpec, IndexOptions
 from .stage import place_tree
 from .store import Store
@@ -181,7 +181,7 @@ def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
                                  "point entry at the folder holding the handler", code="entry-missing")
     # walked and size-checked before anything is resolved: a 3 GiB file fails here, unread (a layer's too: its
     # entry folder is copied under python/)
-    source = snapshot(request.entry, (*DEFAULT_EXCLUDES, *request.excludes))
+    source = snapshot(request.entry, request.excludes)
     for notice in source.notices:
         reporter.emit(notice)
     spec = load_spec(request, reporter)

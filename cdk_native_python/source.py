@@ -19,7 +19,10 @@ What the walk does with each kind of entry (README: "What is copied from the ent
 * named pipes, sockets and devices are refused (``source-fifo``, ``source-socket``, ``source-device``);
 * a name that is not UTF-8 is refused (``source-name-encoding``): Node.js (CDK's asset staging and
   ``cdk deploy``'s zipper) reads such a name as U+FFFD and then cannot open it, and zip names are UTF-8;
-* files that look like secrets are copied with a warning saying how to leave them out (``source-secret``).
+* files that look like secrets are copied with a warning saying how to leave them out (``source-secret``);
+* what can never be wanted at run time and is rebuilt (:data:`DEFAULT_EXCLUDES`, and any folder holding a
+  virtualenv's ``pyvenv.cfg``) is left out, every such folder named in one info notice (``source-excluded``);
+  everything else is copied, as the alpha module copies it (``tests``, ``node_modules``, data folders).
 
 The digest length-prefixes every name and content (and includes the executable bit), so two different
 folders never give the same digest, and it holds only paths relative to the entry: the same source checked
@@ -43,11 +46,17 @@ from .budget import LIMIT_BYTES, mb
 from .errors import InputError, VerificationError
 from .reporter import Notice
 
-#: never part of a Lambda asset: virtualenvs, caches, CDK output, tests and VCS metadata
+#: left out of every asset: what can never be wanted at run time and is rebuilt by the tool that made it
+#: (bytecode for this machine's Python, VCS metadata, CDK's output, the caches of test and lint tools, Finder's
+#: metadata). Everything else is copied, as the alpha module copies it (``tests``, ``node_modules``, data
+#: folders); a virtualenv is left out by what it holds (:data:`VENV_MARKER`), not by its name.
 DEFAULT_EXCLUDES: tuple[str, ...] = (
-    ".venv", "venv", "__pycache__", "*.pyc", "cdk.out", "tests", ".git", ".pytest_cache",
-    ".mypy_cache", ".ruff_cache", "node_modules", ".DS_Store", ".python-version",
+    "__pycache__", "*.pyc", ".git", "cdk.out", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox",
+    ".hypothesis", ".pytype", ".pyre", ".DS_Store",
 )
+#: the file every virtualenv holds (PEP 405): a folder holding it is an environment built on this machine (its
+#: ``python`` is a link to this machine's interpreter), never something Lambda can run
+VENV_MARKER = "pyvenv.cfg"
 
 
 def is_excluded(rel: str, patterns: Sequence[str]) -> bool:
@@ -66,6 +75,8 @@ def _matcher(patterns: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]
     return re.compile(joined).match
 
 
+_DEFAULT = _matcher(DEFAULT_EXCLUDES)
+
 #: the digest's format; bumping it changes every asset hash (once)
 _DIGEST_VERSION = b"cdk-native-python source digest 2\n"
 _CHUNK = 1 << 20
@@ -76,7 +87,16 @@ SECRET_NAMES: tuple[tuple[str, str], ...] = (
     (".env*", "an environment file"), ("*.pem", "a PEM key or certificate"),
     ("*.key", "a private key"), ("id_rsa*", "an SSH key"), ("id_dsa*", "an SSH key"), ("id_ecdsa*", "an SSH key"),
     ("id_ed25519*", "an SSH key"), (".netrc", "a credentials file"), (".pypirc", "a credentials file"),
-    (".git-credentials", "a credentials file"),
+    (".git-credentials", "a credentials file"), (".npmrc", "npm credentials"),
+    (".pgpass", "PostgreSQL passwords"), (".my.cnf", "MySQL credentials"), (".s3cfg", "s3cmd credentials"),
+    (".boto", "boto credentials"), ("*.p12", "a PKCS #12 key store"), ("*.pfx", "a PKCS #12 key store"),
+    ("*.jks", "a Java key store"), ("*.ppk", "a PuTTY private key"),
+    ("service-account*.json", "a cloud service account key"),
+    ("terraform.tfstate*", "Terraform state (it holds secrets in plain text)"), (".htpasswd", "web server passwords"),
+)
+#: (folder/file, what it is): a credentials file known by its name in its folder (``config`` alone is no secret)
+SECRET_PATHS: tuple[tuple[str, str], ...] = (
+    (".docker/config.json", "Docker registry credentials"), (".kube/config", "Kubernetes credentials"),
 )
 SECRET_FOLDERS: tuple[tuple[str, str], ...] = (
     (".aws", "AWS credentials"), (".ssh", "SSH keys"), (".gnupg", "GnuPG keys"),
@@ -147,12 +167,16 @@ class _Walk:
     """The walk's state: what it found so far."""
 
     excludes: Sequence[str]
+    #: leave out :data:`DEFAULT_EXCLUDES` and virtualenvs too (what was left out is named in ``left_out``)
+    defaults: bool
     #: refuse names that are not UTF-8 (assets); a fingerprint takes them by their bytes
     utf8_names: bool
     files: list[tuple[str, str, os.stat_result]]
     notices: list[Notice]
     #: the entry's real path: a link leading outside it is announced
     real_root: str
+    #: the folders the defaults left out, as (relative path, why), in walk order
+    left_out: list[tuple[str, str]]
 
     def refuse(self, path: str, rel: str, what: str, code: str, fix: str = "remove it") -> InputError:
         return InputError(f"{_shown(path)} {what}", f"{fix}, or leave it out of the asset with "
@@ -167,9 +191,17 @@ class _Walk:
                 entries = sorted(it, key=lambda e: os.fsencode(e.name))
         except OSError as exc:
             raise _unreadable(directory, rel_dir.rstrip("/") or ".", exc) from None
+        defaults = _DEFAULT if self.defaults else None
+        if defaults and rel_dir and any(e.name == VENV_MARKER and _is_file(e) for e in entries):
+            self.left_out.append((rel_dir.rstrip("/"), f"a virtualenv: it holds {VENV_MARKER}"))
+            return
         for entry in entries:
             rel = rel_dir + entry.name
-            if is_excluded(rel, self.excludes):
+            if self.excludes and is_excluded(rel, self.excludes):
+                continue
+            if defaults and defaults(entry.name):  # the defaults are names: the folders above were let through
+                if _is_dir(entry):
+                    self.left_out.append((rel, ""))
                 continue
             if self.utf8_names and not _is_utf8(rel):
                 raise self.refuse(entry.path, rel, "has a name that is not valid UTF-8: Node.js (CDK's asset "
@@ -234,18 +266,21 @@ class _Walk:
                                    f"the asset: if it should not ship, leave it out with {_exclude_hint(part)}"))
 
 
-def snapshot(root: Path, excludes: Sequence[str] = (), *, limit: int | None = LIMIT_BYTES,
+def snapshot(root: Path, excludes: Sequence[str] = (), *, defaults: bool = True, limit: int | None = LIMIT_BYTES,
              utf8_names: bool = True) -> SourceTree:
-    """Walk ``root`` (minus ``excludes``, globs as :func:`~cdk_native_python.fingerprint.is_excluded` reads them)
-    and read its files once for the digest; ``limit`` (bytes) is checked before anything is read."""
+    """Walk ``root`` (minus ``excludes``, globs as :func:`is_excluded` reads them, and with ``defaults`` minus
+    :data:`DEFAULT_EXCLUDES` and virtualenvs, named in one ``source-excluded`` notice) and read its files once
+    for the digest; ``limit`` (bytes) is checked before anything is read."""
     root = Path(root).absolute()
     try:
         top = os.stat(root)
     except OSError as exc:
         raise _unreadable(str(root), ".", exc) from None
     real_root = os.path.realpath(root)
-    walk = _Walk(excludes, utf8_names, [], [], real_root)
+    walk = _Walk(excludes, defaults, utf8_names, [], [], real_root, [])
     walk.walk(str(root), "", ((top.st_dev, top.st_ino),), real_root)
+    if walk.left_out:
+        walk.notices.append(_left_out_notice(walk.left_out))
     if limit is not None:
         _check_size(root, walk.files, limit)
     h = hashlib.sha256(_DIGEST_VERSION)
@@ -261,11 +296,19 @@ def snapshot(root: Path, excludes: Sequence[str] = (), *, limit: int | None = LI
     return SourceTree(root, tuple(files), tuple(walk.notices), h.hexdigest())
 
 
-def tree_digest(root: Path, excludes: Sequence[str] = DEFAULT_EXCLUDES) -> str:
+def tree_digest(root: Path, *, defaults: bool = True) -> str:
     """The digest of a folder that is fingerprinted but not copied as it is (a local path dependency): no
     size limit (the build decides what ships), names of any encoding taken by their bytes. A change
-    anywhere changes it; two different folders never share it."""
-    return snapshot(root, excludes, limit=None, utf8_names=False).digest
+    anywhere (but in what ``defaults`` leave out) changes it; two different folders never share it."""
+    return snapshot(root, defaults=defaults, limit=None, utf8_names=False).digest
+
+
+def _left_out_notice(left_out: Sequence[tuple[str, str]]) -> Notice:
+    """One info notice naming every folder the defaults left out, and why nothing can bring them back."""
+    named = ", ".join(f"{_shown(rel)}/" + (f" ({why})" if why else "") for rel, why in left_out)
+    return Notice("source-excluded", f"left out of the asset (rebuilt by their tools, never run in Lambda): "
+                  f"{named}. Folders so named are never copied: rename a folder of data to ship it; a virtualenv's "
+                  "packages ship from your dependency file", "info")
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
@@ -349,6 +392,20 @@ def _readlink(path: str) -> str:
         return "?"
 
 
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # through a link: a link to a folder is left out as the folder would be
+    except OSError:
+        return False
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
 def _within(path: str, base: str) -> bool:
     return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
 
@@ -371,6 +428,7 @@ def _unreadable(path: str, rel: str, exc: OSError) -> InputError:
 
 _SECRET_NAME = re.compile("|".join(f"({fnmatch.translate(p)})" for p, _ in SECRET_NAMES))
 _SECRET_FOLDER = {name: why for name, why in SECRET_FOLDERS}
+_SECRET_PATH = {path: why for path, why in SECRET_PATHS}
 
 
 def _looks_secret(path: str) -> str | None:
@@ -380,6 +438,9 @@ def _looks_secret(path: str) -> str | None:
     if m is not None:
         pattern, why = SECRET_NAMES[(m.lastindex or 1) - 1]
         return f"{why} ({pattern})"
+    last_two = "/".join(parts[-2:])
+    if last_two in _SECRET_PATH:
+        return f"{_SECRET_PATH[last_two]} ({last_two})"
     for part in parts[:-1]:
         if part in _SECRET_FOLDER:
             return f"{_SECRET_FOLDER[part]} (in {part}/)"

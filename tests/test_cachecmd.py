@@ -10,7 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cdk_native_python.engine import build
+from cdk_native_python.errors import ConfigurationError
+from cdk_native_python.reporter import Reporter
 from cdk_native_python.store.local import LocalStore
 from tests.helpers import build_request, write_function
 
@@ -122,3 +126,90 @@ def test_cache_verify_rehashes_what_stat_cannot_see(tmp_path: Path, wheel_index:
         assert not entry.exists()
     else:
         assert out.returncode == 0
+
+
+# -- maintenance stays inside what we made (issue 22) -----------------------------------------------------------
+
+def user_home(root: Path) -> tuple[Path, dict[Path, bytes]]:
+    """A folder like a home directory someone gives as ``--cache-dir``: user folders, one named like our scratch
+    folder holding an unlocked folder, one named like our entries holding a folder without a manifest, all old."""
+    home = root / "home"
+    files = {home / "Documents" / "thesis.tex": b"chapter 1", home / "tmp" / "work" / "draft.txt": b"keep me",
+             home / "tmp" / "notes.txt": b"notes", home / "trees" / "oak" / "photo.jpg": b"jpeg",
+             home / "wheels" / "bike.txt": b"bike", home / "reports" / "q3.json": b"{}",
+             home / "quarantine" / "old" / "x.txt": b"x", home / ".bashrc": b"alias ll='ls -l'"}
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    home.chmod(0o700)
+    stamp = time.time() - 4000 * DAY
+    for dirpath, dirnames, filenames in os.walk(home):
+        for name in (*dirnames, *filenames):
+            os.utime(os.path.join(dirpath, name), (stamp, stamp))
+    return home, files
+
+
+def untouched(home: Path, files: dict[Path, bytes], names: set[str]) -> None:
+    for path, data in files.items():
+        assert path.read_bytes() == data, path
+    assert {p.name for p in home.iterdir()} == names, "nothing was added either"
+
+
+def test_a_folder_that_is_not_our_cache_is_never_cleaned(tmp_path: Path, wheel_index: Any) -> None:
+    home, files = user_home(tmp_path)
+    names = {p.name for p in home.iterdir()}
+    for action in (["info"], ["prune", "--older-than", "3650d"], ["prune", "--max-size", "0"], ["verify"]):
+        proc = cache("--cache-dir", str(home), *action)
+        untouched(home, files, names)
+        assert proc.returncode == 2, (action, proc.stdout, proc.stderr)
+        assert proc.stderr.startswith(f"cdk-native-python: error: {home} is not a cdk-native-python cache "
+                                      "(no CACHEDIR.TAG)"), proc.stderr
+        assert "\n  hint: point --cache-dir" in proc.stderr and "Traceback" not in proc.stderr
+    with pytest.raises(ConfigurationError) as refused:
+        LocalStore(home, fallback=False)
+    assert refused.value.code == "cache-not-ours"
+    # a build given that folder builds (cold, in a private temporary cache) and leaves it as it was
+    said: list[str] = []
+    store = LocalStore(home, reporter=Reporter(sink=lambda n, _s: said.append(f"{n.code}: {n.message}")))
+    assert store.fallback_from == home and store.root != home
+    result = build(build_request(write_function(tmp_path, "purepkg\n"), wheel_index), tmp_path / "out", store)
+    assert result.report.packages
+    assert [line for line in said if line.startswith("cache-not-ours: ")], said
+    untouched(home, files, names)
+
+
+def test_a_new_or_empty_root_gets_the_tag_and_another_tools_tag_is_not_ours(tmp_path: Path) -> None:
+    from cdk_native_python.store.local import TAG_NAME, TAG_SIGNATURE
+
+    for root in (tmp_path / "new" / "cache", tmp_path / "empty"):
+        if root.name == "empty":
+            root.mkdir(mode=0o700)
+        store = LocalStore(root, fallback=False)
+        tag = (store.root / TAG_NAME).read_text()
+        assert tag.startswith(TAG_SIGNATURE + "\n") and "cdk-native-python" in tag.splitlines()[1]
+        assert cache("--cache-dir", str(root), "prune", "--older-than", "1d").returncode == 0
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    (other / TAG_NAME).write_text(TAG_SIGNATURE + "\n# a cache of some other tool\n")
+    (other / "tmp").mkdir()
+    (other / "tmp" / "theirs").mkdir()
+    assert cache("--cache-dir", str(other), "info").returncode == 2
+    assert (other / "tmp" / "theirs").is_dir()
+
+
+def test_a_cache_of_an_earlier_version_is_adopted_only_when_it_holds_nothing_else(tmp_path: Path,
+                                                                                  wheel_index: Any) -> None:
+    from cdk_native_python.store.local import TAG_NAME
+
+    store = LocalStore(tmp_path / "cache")
+    tree = built(tmp_path, wheel_index, store, "a", "purepkg\n")
+    (store.root / TAG_NAME).unlink()  # as an earlier version left it
+    adopted = cache("--cache-dir", str(store.root), "info")
+    assert adopted.returncode == 0, adopted.stderr
+    assert row(adopted.stdout, "trees")[0] == 1 and (store.root / TAG_NAME).is_file()
+    # the same, plus one folder of somebody else's: not ours, nothing touched
+    (store.root / TAG_NAME).unlink()
+    (store.root / "trees" / "holiday").mkdir()
+    refused = cache("--cache-dir", str(store.root), "prune", "--older-than", "0d")
+    assert refused.returncode == 2 and "not a cdk-native-python cache" in refused.stderr
+    assert tree.is_dir() and (store.root / "trees" / "holiday").is_dir() and not (store.root / TAG_NAME).exists()

@@ -5,6 +5,8 @@ the size budget, and ten functions with one dependency set resolve and install o
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ def entry(tmp_path: Path) -> Path:
     (fn / "app" / "main.py").write_text("def run(event, context):\n    return 'ok'\n")
     (fn / ".venv").mkdir()
     (fn / ".venv" / "junk.py").write_text("")
+    (fn / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")  # a virtualenv: left out by default
     (fn / "notes.md").write_text("not shipped")
     return fn
 
@@ -61,6 +64,26 @@ def test_props_map_onto_the_function(tmp_path: Path, entry: Path) -> None:
         assert not (asset / ".venv").exists()
     # asset_excludes applies to the first function only, so the two assets differ by notes.md
     assert sorted((a / "notes.md").exists() for a in assets) == [False, True]
+
+
+def test_the_entrys_tests_and_data_ship_and_what_is_left_out_is_said_on_the_function(tmp_path: Path) -> None:
+    fn = write_function(tmp_path, None, files={
+        "index.py": "import json, pathlib\nfrom tests.fixtures import EXPECTED\n\ndef handler(event, context):\n"
+                    "    return json.loads((pathlib.Path(__file__).parent / 'tests/golden.json').read_text()), "
+                    "EXPECTED\n",
+        "tests/__init__.py": "", "tests/fixtures/__init__.py": "EXPECTED = 'ok'\n", "tests/golden.json": "[42]",
+        "venv/settings.py": "", ".venv/pyvenv.cfg": "home = /usr/bin\n", ".venv/bin/python": ""})
+    s = stack(tmp_path)
+    function = NativePythonFunction(s, "Fn", entry=str(fn), runtime=lambda_.Runtime.PYTHON_3_12)
+    asset = staged(function)
+    code = f"import sys; sys.path.insert(0, {str(asset)!r}); import index; print(index.handler(None, None))"
+    ran = subprocess.run([sys.executable, "-I", "-c", code], cwd=asset, capture_output=True, text=True, check=False)
+    assert ran.stdout == "([42], 'ok')\n", ran.stderr  # the asset alone runs it, as Lambda would
+    assert (asset / "tests" / "fixtures" / "__init__.py").is_file() and (asset / "venv" / "settings.py").is_file()
+    assert not (asset / ".venv").exists()
+    (info,) = [m for m in said_on(function, "info") if "left out of the asset" in m]
+    assert ".venv/ (a virtualenv: it holds pyvenv.cfg)" in info and "venv/settings" not in info
+    assert not [m for m in said_on(function) if "left out" in m]  # information, not a warning
 
 
 def test_asset_hash_is_content_addressed(tmp_path: Path, entry: Path) -> None:
@@ -281,3 +304,19 @@ def test_ten_functions_with_the_same_dependencies_resolve_and_install_once(
     assets = [p for p in (tmp_path / "ten" / "cdk.out").iterdir() if p.name.startswith("asset.")]
     assert len(assets) == 10
     assert all((a / "purepkg").is_dir() and (a / "nativepkg").is_dir() and not (a / "boto3").exists() for a in assets)
+
+
+def test_a_cache_dir_that_is_not_ours_is_left_as_it_was_and_said_on_the_function(tmp_path: Path) -> None:
+    project = tmp_path / "project"  # cache_dir: "." in a project: its own folders, one named like our scratch one
+    for rel in ("app.py", "tmp/work/draft.txt", "trees/oak.txt"):
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text("the user's")
+    project.chmod(0o700)
+    before = sorted(p.relative_to(project).as_posix() for p in project.rglob("*"))
+    s = stack(tmp_path)
+    fn = NativePythonFunction(s, "Fn", entry=folder(tmp_path, "fn", None), runtime=lambda_.Runtime.PYTHON_3_12,
+                              bundling=BundlingOptions(cache_dir=str(project)))
+    assert (staged(fn) / "index.py").is_file()  # built, from a private temporary cache
+    (said,) = [w for w in said_on(fn) if "is not a cdk-native-python cache (no CACHEDIR.TAG)" in w]
+    assert str(project) in said and "cache-not-ours" in said
+    assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*")) == before

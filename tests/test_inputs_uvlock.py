@@ -76,6 +76,7 @@ def test_uv_workspace_member_is_a_fingerprinted_path(tmp_path: Path) -> None:
     write(member / "pyproject.toml", '[project]\nname = "shared"\nversion = "0.2.0"\n')
     write(member / "shared" / "__init__.py", "X = 1\n")
     write(member / ".venv" / "junk.py", "ignored\n")
+    write(member / ".venv" / "pyvenv.cfg", "home = /usr/bin\n")  # a virtualenv: never part of the fingerprint
     lock = write(tmp_path / "uv.lock", UV_WORKSPACE_LOCK)
     spec = uvlock.read(lock)
     assert spec.requirements == (f"shared @ {member.resolve().as_uri()}",)

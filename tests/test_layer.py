@@ -44,6 +44,7 @@ def test_layer_ships_its_source_and_a_code_only_layer_works(tmp_path: Path, whee
     (code_only / "models" / "__init__.py").write_text("")
     (code_only / ".venv").mkdir()
     (code_only / ".venv" / "junk.py").write_text("")
+    (code_only / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")  # a virtualenv: left out by default
     layer = make_layer(s, "Code", str(code_only), wheel_index)
     asset = staged(layer)
     assert sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()) == [

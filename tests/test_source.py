@@ -29,6 +29,7 @@ import pytest
 from cdk_native_python import source as source_module
 from cdk_native_python.engine import BuildRequest, BuildResult, build, bundle, prepare
 from cdk_native_python.errors import BundlingError, InputError, VerificationError
+from cdk_native_python.reporter import silent
 from cdk_native_python.source import snapshot, tree_digest
 from cdk_native_python.store.local import LocalStore
 from tests.cdkhelpers import BAD_APP, CDK, cdk_env, clean_failure, needs_cdk
@@ -521,11 +522,168 @@ def test_a_local_package_fingerprint_ignores_what_never_ships_and_sees_the_rest(
     (pkg / "lib" / "__init__.py").write_text("VALUE = 1\n")
     (pkg / "pyproject.toml").write_text("[project]\nname = 'lib'\nversion = '1'\n")
     before = source_module.tree_digest(pkg)
-    for ignored in (".venv/bin/python", "lib/__pycache__/x.cpython-312.pyc", ".git/HEAD", "tests/test_lib.py"):
+    for ignored in (".venv/bin/python", ".venv/pyvenv.cfg", "lib/__pycache__/x.cpython-312.pyc", ".git/HEAD",
+                    ".pytest_cache/v/x", "cdk.out/manifest.json"):
         (pkg / ignored).parent.mkdir(parents=True, exist_ok=True)
         (pkg / ignored).write_text("noise")
     assert source_module.tree_digest(pkg) == before
-    assert set(source_module.DEFAULT_EXCLUDES) >= {".venv", "__pycache__", ".git", "tests", "cdk.out"}
+    (pkg / "tests").mkdir()
+    (pkg / "tests" / "test_lib.py").write_text("")  # tests are copied now (alpha parity): they count
+    assert source_module.tree_digest(pkg) != before
+    before = source_module.tree_digest(pkg)
     (pkg / "lib" / "extra.py").write_text("")
     assert source_module.tree_digest(pkg) != before
-    assert source_module.tree_digest(pkg, ()) != source_module.tree_digest(pkg)  # nothing excluded: the noise counts
+    assert source_module.tree_digest(pkg, defaults=False) != source_module.tree_digest(pkg)  # the noise counts
+
+
+# -- secret patterns (issue 22): each warned by name with the exclude fix, on every build path -------------------
+
+#: a file per pattern, as it would sit in a function folder -> the pattern the warning names
+MORE_SECRETS = {
+    ".npmrc": ".npmrc", ".pgpass": ".pgpass", ".my.cnf": ".my.cnf", ".s3cfg": ".s3cfg", ".boto": ".boto",
+    "deploy/.docker/config.json": ".docker/config.json", ".kube/config": ".kube/config",
+    "certs/client.p12": "*.p12", "certs/client.pfx": "*.pfx", "keystore.jks": "*.jks", "putty.ppk": "*.ppk",
+    "service-account-prod.json": "service-account*.json", "infra/terraform.tfstate": "terraform.tfstate*",
+    "terraform.tfstate.backup": "terraform.tfstate*", ".htpasswd": ".htpasswd",
+}
+#: near misses: named like the secrets, but not them
+NOT_SECRETS = {"config": "", "docker/config.json": "", ".kube/cache.json": "", "account.json": "", "boto.py": "",
+               "npmrc.md": "", "tfstate.py": ""}
+
+
+def write_secrets(entry: Path, files: dict[str, str]) -> None:
+    for rel in files:
+        (entry / rel).parent.mkdir(parents=True, exist_ok=True)
+        (entry / rel).write_text(SECRET)
+
+
+def test_every_secret_pattern_of_the_list_has_a_case() -> None:
+    listed = {p for p, _ in (*source_module.SECRET_NAMES, *source_module.SECRET_PATHS)}
+    assert set(MORE_SECRETS.values()) <= listed
+    assert {".npmrc", ".pgpass", ".my.cnf", ".s3cfg", ".boto", ".docker/config.json", ".kube/config", "*.p12",
+            "*.pfx", "*.jks", "*.ppk", "service-account*.json", "terraform.tfstate*", ".htpasswd"} <= set(
+        MORE_SECRETS.values())
+
+
+@pytest.mark.parametrize("rel", sorted(MORE_SECRETS))
+def test_a_secret_looking_file_is_named_with_its_pattern_and_the_exclude_fix(tmp_path: Path, rel: str) -> None:
+    entry = function(tmp_path)
+    write_secrets(entry, {rel: "", **NOT_SECRETS})
+    result = engine(entry, tmp_path / "out")
+    said = [w for w in result.report.warnings if "looks like" in w]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"source file {rel} looks like ") and f"({MORE_SECRETS[rel]})" in said[0]
+    assert f"asset_excludes=[{rel!r}]" in said[0] and f"--exclude {rel!r}" in said[0]
+    assert SECRET not in said[0]
+    assert rel in result.report.source_files  # copied, as the user may mean it to be
+    quiet = engine(entry, tmp_path / "quiet", rel)
+    assert quiet.report.warnings == () and rel not in quiet.report.source_files
+
+
+def test_the_cli_names_every_secret_with_its_flag(tmp_path: Path) -> None:
+    entry = function(tmp_path)
+    write_secrets(entry, {**MORE_SECRETS, **NOT_SECRETS})
+    out = cli(tmp_path, entry)
+    assert out.returncode == 0, out.stderr
+    said = [line for line in out.stderr.splitlines() if "looks like" in line]
+    assert len(said) == len(MORE_SECRETS), said
+    for rel in MORE_SECRETS:
+        assert any(f"source file {rel} looks like" in line and f"--exclude {rel!r}" in line for line in said), rel
+    assert SECRET not in out.stderr
+
+
+def test_the_constructs_annotate_every_secret(tmp_path: Path, wheel_index: Any) -> None:
+    from aws_cdk import aws_lambda as lambda_
+
+    from cdk_native_python import NativePythonFunction
+    from tests.cdkhelpers import make_layer, said_on, stack
+
+    entry = function(tmp_path)
+    write_secrets(entry, {**MORE_SECRETS, **NOT_SECRETS})
+    s = stack(tmp_path)
+    fn = NativePythonFunction(s, "Fn", entry=str(entry), runtime=lambda_.Runtime.PYTHON_3_12)
+    layer = make_layer(s, "Layer", str(entry), wheel_index)
+    for construct in (fn, layer):
+        said = [w for w in said_on(construct) if "looks like" in w]
+        assert len(said) == len(MORE_SECRETS), said
+        for rel in MORE_SECRETS:
+            assert any(f"source file {rel} looks like" in w and f"asset_excludes=[{rel!r}]" in w for w in said), rel
+
+
+# -- what is left out by default (alpha parity, issue 24) ----------------------------------------------------------
+
+GOLDEN_HANDLER = '''\
+import json, pathlib
+from tests.fixtures import EXPECTED
+
+def handler(event, context):
+    golden = json.loads((pathlib.Path(__file__).parent / "tests" / "golden.json").read_text())
+    return f"{golden['answer']}-{EXPECTED}"
+'''
+
+
+def parity_entry(root: Path) -> Path:
+    """A handler that reads tests/golden.json and imports a tests subpackage, beside folders the alpha module
+    copies (node_modules, data, a venv folder that is no virtualenv) and ones that are rebuilt."""
+    entry = function(root, GOLDEN_HANDLER)
+    files = {"tests/__init__.py": "", "tests/fixtures/__init__.py": "EXPECTED = 'ok'\n",
+             "tests/golden.json": '{"answer": 42}', "node_modules/pkg/index.js": "module.exports = 1\n",
+             "data/model.bin": "weights", "venv/settings.py": "NOT_A_VIRTUALENV = True\n",
+             ".venv/pyvenv.cfg": "home = /usr/bin\n", ".venv/lib/site.py": "", "tools/env/pyvenv.cfg": "home = x\n",
+             "tools/env/bin/x": "", "tools/run.py": "", "__pycache__/index.cpython-312.pyc": "",
+             ".git/HEAD": "ref: refs/heads/main\n", ".pytest_cache/v/x": "", "cdk.out/manifest.json": "{}"}
+    for rel, text in files.items():
+        (entry / rel).parent.mkdir(parents=True, exist_ok=True)
+        (entry / rel).write_text(text)
+    return entry
+
+
+SHIPPED_SOURCE = {"index.py", "tests/__init__.py", "tests/fixtures/__init__.py", "tests/golden.json",
+                  "node_modules/pkg/index.js", "data/model.bin", "venv/settings.py", "tools/run.py"}
+LEFT_OUT = (".git/", ".pytest_cache/", ".venv/ (a virtualenv: it holds pyvenv.cfg)", "__pycache__/", "cdk.out/",
+            "tools/env/ (a virtualenv: it holds pyvenv.cfg)")
+
+
+def test_what_the_alpha_module_copies_ships_and_only_rebuildables_are_left_out(tmp_path: Path) -> None:
+    entry = parity_entry(tmp_path)
+    said = silent()
+    result = build(request(entry), tmp_path / "out", LocalStore(tmp_path / "cache"), said)
+    assert set(result.report.source_files) == SHIPPED_SOURCE
+    assert handler_returns(tmp_path / "out") == "42-ok"  # the asset alone runs it, as Lambda would
+    told = [n for n in said.notices if n.code == "source-excluded"]
+    assert len(told) == 1 and told[0].level == "info", said.notices
+    message = told[0].message
+    for folder in LEFT_OUT:
+        assert message.count(folder) == 1, (folder, message)
+    assert "rename" in message
+    # what the user leaves out is not news
+    (quiet,) = [n.message for n in prepare(request(entry, ".git", "tools/env"), LocalStore(tmp_path / "cache"),
+                                           silent()).source.notices if n.code == "source-excluded"]
+    assert ".git/" not in quiet and "tools/env" not in quiet and "cdk.out/" in quiet
+
+    out = cli(tmp_path, entry)
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.relative_to(tmp_path / "cli-out").as_posix()
+                  for p in (tmp_path / "cli-out").rglob("*") if p.is_file()) == sorted(SHIPPED_SOURCE)
+    assert out.stderr.count("left out of the asset") == 1 and all(f in out.stderr for f in LEFT_OUT)
+
+
+def test_an_entry_with_nothing_rebuildable_says_nothing(tmp_path: Path) -> None:
+    entry = function(tmp_path)
+    (entry / "tests").mkdir()
+    (entry / "tests" / "test_x.py").write_text("")
+    assert [n for n in snapshot(entry).notices if n.code == "source-excluded"] == []
+    assert "tests/test_x.py" in snapshot(entry).paths
+
+
+@pytest.mark.parametrize("name", ["venv", ".venv", "env", "python-env"])
+def test_a_folder_is_a_virtualenv_by_its_pyvenv_cfg_not_by_its_name(tmp_path: Path, name: str) -> None:
+    entry = function(tmp_path)
+    (entry / name / "lib").mkdir(parents=True)
+    (entry / name / "lib" / "site.py").write_text("")
+    assert f"{name}/lib/site.py" in snapshot(entry).paths  # no pyvenv.cfg: data, copied
+    (entry / name / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tree = snapshot(entry)
+    assert tree.paths == ["index.py"]
+    assert [n.message.split(": ", 1)[1].split(". ")[0] for n in tree.notices] == [
+        f"{name}/ (a virtualenv: it holds pyvenv.cfg)"]

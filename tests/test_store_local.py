@@ -595,3 +595,41 @@ def test_sigkill_12_iterations_x_3_processes_during_resolve_and_install(tmp_path
     assert stats["killed"] >= KILL_ITERATIONS  # the test did kill processes mid-build
     assert stats["seen-resolving"] and stats["seen-installing"]  # ... while they resolved and installed
     assert left == []
+
+
+# -- the tag (CACHEDIR.TAG): maintenance touches only a root of ours -------------------------------------------------
+
+def test_processes_starting_together_on_a_new_root_all_claim_it(tmp_path: Path) -> None:
+    """Each of 8 processes opens the same new root at once (released together through their stdin): every one
+    finds it ours, none falls back or refuses, whichever of them writes the tag."""
+    root = tmp_path / "new" / "cache"
+    code = ("import sys; from pathlib import Path; from cdk_native_python.store.local import LocalStore; "
+            "sys.stdin.read(1); LocalStore(Path(sys.argv[1]), fallback=False); print('ok')")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(root)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(PROCS)]
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go")
+        proc.stdin.flush()
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and out == "ok\n", err
+    assert (root / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55\n")
+    assert not [p for p in root.iterdir() if p.name.startswith(".CACHEDIR.TAG")]  # no temporary tag left
+
+
+def test_a_root_holding_only_another_processs_tag_in_progress_is_claimed(tmp_path: Path) -> None:
+    """What a process writing the tag has in the root for a moment (its temporary folder, held) does not make the
+    root someone else's; a killed writer's leftover is cleaned once the root is ours."""
+    from cdk_native_python._fs import held_tempdir
+
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o700)
+    with held_tempdir(root, ".CACHEDIR.TAG.tmp-") as writing:
+        store = LocalStore(root, fallback=False)
+        assert store.root == root and writing.is_dir()  # a live writer's folder stays
+    dead = root / ".CACHEDIR.TAG.tmp-dead"
+    dead.mkdir()
+    (dead / ".cdk-native-python.lock").write_text("")  # its writer is gone: nobody holds the lock
+    LocalStore(root, fallback=False)
+    assert not dead.exists()

@@ -9,6 +9,7 @@ Layout under the root (``$CDK_NATIVE_PYTHON_CACHE_DIR`` or the user cache direct
     tmp/                                              scratch folders, each held by an flock while used
     mutex/<kind>-<key>                                per-key flock files: one builder per key
     quarantine/                                       entries that changed after publishing, kept for a look
+    CACHEDIR.TAG                                      the standard cache tag: this folder is ours
 
 Trust rules:
 
@@ -20,6 +21,12 @@ Trust rules:
 * Before every reuse the manifest's fingerprint is compared with the files (one ``lstat`` each) and
   the step's record is parsed; an entry that fails is moved to ``quarantine/`` with a warning, and built
   again.
+* Maintenance (``cache info/prune/verify`` and the cleanup at every start) touches only a root that carries
+  our ``CACHEDIR.TAG`` (https://bford.info/cachedir/: backup tools skip the folder too). The tag is written,
+  atomically and before anything else, into a root that is missing or empty; a root from a version before
+  the tag is adopted only when it holds nothing but our layout (:func:`ownership_problem`). Any other root
+  (``--cache-dir ~``) is never written to nor cleaned: a build falls back to a private temporary cache with
+  a warning, the ``cache`` command refuses (both ``cache-not-ours``).
 * A scratch folder is alive while its owner holds an ``flock`` on it; the kernel drops the lock when the
   owner dies, in whatever PID namespace or container it ran. Only unlocked scratch folders are removed.
 """
@@ -30,6 +37,8 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
+import stat
 import sys
 import tempfile
 import time
@@ -37,14 +46,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._fs import atomic_write, delete, held_tempdir, remove_dead
-from ..errors import CacheError, excerpt
+from .._fs import atomic_write, delete, held_tempdir, remove_dead, tmp_prefix
+from ..errors import CacheError, ConfigurationError, excerpt
 from ..records import RecordError
 from ..reporter import Reporter
 from . import REMOTE_URL_ENV, Build, Check, CorruptEntry, Entry, RemoteTier, manifest
 
 ENV_VAR = "CDK_NATIVE_PYTHON_CACHE_DIR"
 KINDS = ("resolutions", "trees", "wheels")
+#: the standard cache directory tag (https://bford.info/cachedir/), naming us on its comment line
+TAG_NAME = "CACHEDIR.TAG"
+TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+TAG = (f"{TAG_SIGNATURE}\n# This file is a cache directory tag created by cdk-native-python.\n"
+       "# For information about cache directory tags, see https://bford.info/cachedir/\n")
+#: every name the store puts at the top of its root (a root from before the tag holds only these)
+LAYOUT = (*KINDS, "reports", "uv", "tmp", "mutex", "quarantine")
+_KEY = re.compile(r"^[0-9a-f]{16,128}$")
+_MUTEX = re.compile(rf"^(?:{'|'.join(KINDS)})-[0-9a-f]{{16,128}}$")
 #: a scratch folder is locked microseconds after it is made: one without its lock this old was never locked
 _LOCKLESS_SECONDS = 60
 #: quarantined entries are kept this long for a look, then removed by the next start
@@ -119,27 +137,52 @@ class LocalStore:
         #: the configured root when it could not be used and a private temporary one serves this run
         self.fallback_from: Path | None = None
         self._root = configured
-        problem = self._prepare(configured)
-        if problem is not None:
+        try:
+            problem = self._prepare(configured)
+        except _NotOurs:
             if not fallback:
-                raise CacheError(f"cache directory {configured} cannot be used: {problem}",
-                                 f"fix it (chmod go-w, chown, free space) or point {ENV_VAR} at a private directory",
-                                 code="cache-unusable")
-            self._root = Path(tempfile.mkdtemp(prefix="cdk-native-python-")).absolute()
-            self.fallback_from = configured
-            self.reporter.warn("cache-fallback", f"cache directory {configured} cannot be used ({problem}); "
-                               f"using a private temporary cache for this run. Fix it or set {ENV_VAR} "
-                               "to a directory only you can write, to keep builds warm")
-            self._prepare(self._root)
+                # a usage error (the CLI's exit code 2): the folder given is the wrong one
+                raise ConfigurationError(f"{configured} is not a cdk-native-python cache (no {TAG_NAME}) and is "
+                                         "not empty: refusing to touch it", _NOT_OURS_FIX,
+                                         code="cache-not-ours") from None
+            self._fall_back(configured)
+            self.reporter.warn("cache-not-ours", f"{configured} is not a cdk-native-python cache (no {TAG_NAME}) "
+                               "and is not empty: nothing there is written or cleaned; using a private temporary "
+                               f"cache for this run. {_NOT_OURS_FIX[0].upper()}{_NOT_OURS_FIX[1:]}, to keep builds "
+                               "warm")
+        else:
+            if problem is not None:
+                if not fallback:
+                    raise CacheError(f"cache directory {configured} cannot be used: {problem}",
+                                     f"fix it (chmod go-w, chown, free space) or point {ENV_VAR} at a private "
+                                     "directory", code="cache-unusable")
+                self._fall_back(configured)
+                self.reporter.warn("cache-fallback", f"cache directory {configured} cannot be used ({problem}); "
+                                   f"using a private temporary cache for this run. Fix it or set {ENV_VAR} "
+                                   "to a directory only you can write, to keep builds warm")
         self._clean()
+
+    def _fall_back(self, configured: Path) -> None:
+        self._root = Path(tempfile.mkdtemp(prefix="cdk-native-python-")).absolute()
+        self.fallback_from = configured
+        self._prepare(self._root)
 
     @staticmethod
     def _prepare(root: Path) -> str | None:
+        """Create or claim ``root``; why it cannot be used (``None``: it can). A root that is not ours raises
+        :class:`_NotOurs` before anything is written in it."""
         try:
             root.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             return str(exc.strerror or exc)
-        return private_problem(root) or _writable_problem(root)
+        problem = private_problem(root)
+        if problem is not None:
+            return problem
+        try:
+            claim(root)
+        except OSError as exc:
+            return str(exc.strerror or exc)
+        return _writable_problem(root)
 
     # -- the Store interface ------------------------------------------------------------------------
 
@@ -291,9 +334,11 @@ class LocalStore:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def _clean(self) -> None:
-        """Remove scratch folders no live process holds, and quarantined entries past their time."""
+        """Remove scratch folders no live process holds, and quarantined entries past their time (the root
+        carries our tag: :meth:`_prepare` claimed it or refused it)."""
         # everything in tmp/ is the store's: a folder without its lock file is a writer killed before locking it
         remove_dead(self._root / "tmp", "*", lockless_after=_LOCKLESS_SECONDS)
+        remove_dead(self._root, f"{tmp_prefix(self._root / TAG_NAME)}*")  # a tag writer killed mid-write
         now = time.time()
         for child in _children(self._root / "quarantine"):
             with contextlib.suppress(OSError):
@@ -306,6 +351,8 @@ class LocalStore:
         out = []
         for kind in KINDS:
             for path in _children(self._root / kind):
+                if not _KEY.match(path.name) or path.is_symlink() or not path.is_dir():
+                    continue  # not an entry we published (their names are keys): never pruned nor quarantined
                 try:
                     sealed = manifest.load(path)
                     used = (path / manifest.NAME).stat().st_mtime
@@ -329,6 +376,68 @@ class LocalStore:
             self._remove(info.kind, info.key)
         with contextlib.suppress(OSError):
             (self._root / "mutex" / f"{info.kind}-{info.key}").unlink()
+
+
+class _NotOurs(Exception):
+    """The root is neither ours (tagged), nor empty, nor a cache of ours from before the tag."""
+
+
+_NOT_OURS_FIX = (f"point --cache-dir (cache_dir, ${ENV_VAR}) at an empty or cdk-native-python folder (a cache of "
+                 "an earlier version that holds anything else: delete it once)")
+
+
+def claim(root: Path) -> None:
+    """Make sure ``root`` carries our tag: it does, or it is empty or holds only our earlier layout (then the
+    tag is written, atomically, before anything else); otherwise :class:`_NotOurs`, with nothing written."""
+    if is_tagged(root):
+        return
+    problem = ownership_problem(root)
+    if problem is not None and not is_tagged(root):  # tagged meanwhile by another process starting on it
+        raise _NotOurs(problem)
+    atomic_write(root / TAG_NAME, TAG)
+
+
+def is_tagged(root: Path) -> bool:
+    """``root`` holds a regular ``CACHEDIR.TAG`` with the standard signature that names us (another tool's
+    tag says the folder is a cache, not that it is ours)."""
+    try:
+        fd = os.open(root / TAG_NAME, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, 512)
+    finally:
+        os.close(fd)
+    return head.startswith(TAG_SIGNATURE.encode()) and b"cdk-native-python" in head
+
+
+def ownership_problem(root: Path) -> str | None:
+    """Why an untagged ``root`` cannot be claimed (``None``: it is empty, or a store of ours from before the
+    tag: only :data:`LAYOUT` names at the top, ``tmp/`` and ``mutex/`` among them, as every earlier version
+    made them at start, only lock files in ``mutex/``, and every entry folder sealed with its manifest)."""
+    names = {child.name for child in _children(root)}
+    names = {n for n in names if not n.startswith(tmp_prefix(root / TAG_NAME))}  # another process tagging it
+    if not names:
+        return None
+    strangers = sorted(names - set(LAYOUT))
+    if strangers:
+        return f"it holds {', '.join(strangers[:3])}{', ...' if len(strangers) > 3 else ''}"
+    if not {"tmp", "mutex"} <= names:
+        return "it holds no mutex/ and tmp/, which every cdk-native-python cache has"
+    for path in (root / "mutex", *(root / kind for kind in KINDS if kind in names)):
+        if path.is_symlink() or not path.is_dir():
+            return f"{path.name} is not a folder"
+    for lock in _children(root / "mutex"):
+        if not _MUTEX.match(lock.name) or lock.is_symlink() or not lock.is_file():
+            return f"mutex/{lock.name} is not one of its lock files"
+    for kind in KINDS:
+        for entry in _children(root / kind):
+            if not _KEY.match(entry.name) or entry.is_symlink() or not (entry / manifest.NAME).is_file():
+                return f"{kind}/{entry.name} is not one of its entries (no {manifest.NAME})"
+    return None
 
 
 def open_store(root: Path | None = None, *, remote_url: str | None = None, remote_write: bool | None = None,
