@@ -491,6 +491,12 @@ class RemoteCache:
         if client is None:
             return
         existing = self._read_pointer(client, pointer_key, time.monotonic() + self.config.timeout)
+        if existing is not None:
+            try:
+                existing.check(kind, key, self.config.trusted_keys, pointer_key)
+            except Problem as exc:  # planted, or from before signing: create-only writes cannot replace it
+                raise Problem(exc.kind, f"{exc.detail}; it blocks sharing this entry until an administrator "
+                                        f"deletes {pointer_key}") from None
         if existing is not None and self._exists(client, self.content_key(existing.digest)):
             return  # shared already: nothing to archive
         fmt = archive.DEFAULT_FORMAT if archive.has_codec(archive.DEFAULT_FORMAT) else archive.GZIP
