@@ -776,6 +776,17 @@ def test_a_writer_that_finds_a_planted_pointer_says_so(s3_server: S3Server, s3_b
     assert s3_server.keys(s3_bucket) == before
 
 
+@pytest.mark.usefixtures("as_writer")
+def test_a_pointer_of_an_earlier_version_is_unbound(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
+    """Schema /1 pointers (before pointers recorded their key) are misses with a warning, never trusted."""
+    digest = hashlib.sha256(b"x").hexdigest()
+    put_pointer(s3_server, s3_bucket, "wheels", "k1", {"schema": "cdk-native-python/remote-pointer/1", "size": 1,
+                                                       "digest": f"sha256:{digest}", "format": "tar+zstd"})
+    reporter = silent()
+    assert cache(s3_bucket, reporter=reporter).fetch("wheels", "k1", empty_dir(tmp_path / "d")) is False
+    assert codes(reporter) == ["remote-cache-unbound"] and "earlier cdk-native-python" in reporter.warnings[0].message
+
+
 def test_a_writer_without_a_key_while_keys_are_required_is_an_error(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     _, public = new_key()

@@ -65,6 +65,7 @@ from .signing import KeyMaterial, PublicKey
 LAYOUT = "v1"
 #: /2: the pointer records its kind and key (and may be signed); a /1 pointer is refused as unbound
 POINTER_SCHEMA = "cdk-native-python/remote-pointer/2"
+_UNBOUND_SCHEMA = "cdk-native-python/remote-pointer/1"
 TIMEOUT_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE_TIMEOUT"
 #: seconds one fetch (pointer, download, unpack) may take: a tree of a few hundred MB over a slow link fits
 DEFAULT_TIMEOUT = 120.0
@@ -241,6 +242,9 @@ class Pointer:
     def parse(cls, data: bytes, where: str) -> Pointer:
         try:
             doc = json.loads(data)
+            if isinstance(doc, dict) and doc.get("schema") == _UNBOUND_SCHEMA:
+                raise Problem("unbound", f"pointer {where} was written by an earlier cdk-native-python and is not "
+                                         "bound to its key")
             if not isinstance(doc, dict) or doc.get("schema") != POINTER_SCHEMA:
                 raise ValueError("not a pointer of this version")
             algo, _, digest = str(doc["digest"]).partition(":")
@@ -633,7 +637,8 @@ class _Deadline:
         if self.timer is not None:
             self.timer.cancel()
         if self.fired.is_set() or exc is not None:
-            self.body.close()  # a half-read response never goes back to the connection pool
+            with contextlib.suppress(Exception):  # a half-read response never goes back to the connection pool
+                self.body.close()
         if self.fired.is_set() and (exc is None or isinstance(exc, Exception)):
             raise self.late() from None
 
