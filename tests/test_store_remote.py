@@ -1153,7 +1153,10 @@ def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_inde
         "NativePythonFunction(stack, 'Fn', entry='fn', runtime=lambda_.Runtime.PYTHON_3_12,\n"
         "    architecture=lambda_.Architecture.ARM_64,\n"
         "    bundling=BundlingOptions(index_url=os.environ['INDEX']))\napp.synth()\n")
-    (app / "cdk.json").write_text(json.dumps({"app": f"{sys.executable} app.py"}))
+    key, public = new_key()
+    # the team's trust travels with the repository: the public key in cdk.json's context
+    (app / "cdk.json").write_text(json.dumps({"app": f"{sys.executable} app.py", "context": {
+        "cdk-native-python": {"remoteCacheTrustedKeys": [public.line]}}}))
     url = f"s3://{s3_bucket}/{E2E_PREFIX}"
 
     def synth(cache: Path, index: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -1163,9 +1166,14 @@ def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_inde
                               cwd=app, env=env, capture_output=True, text=True, timeout=600, check=False)
 
     index = own_index(tmp_path, wheel_index)
-    ci = synth(tmp_path / "ci" / "cache", index.url, CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE="1")
+    unsigned = synth(tmp_path / "unsigned" / "cache", index.url, CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE="1")
+    assert unsigned.returncode != 0 and "Traceback" not in unsigned.stderr, unsigned.stderr[-3000:]
+    assert "no signing key is set" in unsigned.stderr and objects(s3_server, s3_bucket) == {}
+    ci = synth(tmp_path / "ci" / "cache", index.url, CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE="1",
+               CDK_NATIVE_PYTHON_REMOTE_CACHE_SIGNING_KEY=base64.b64encode(key.data).decode())
     index.close()
     assert ci.returncode == 0, ci.stderr[-3000:]
+    assert all(json.loads(v)["signer"] == public.id for k, v in objects(s3_server, s3_bucket).items() if "/ac/" in k)
     laptop = synth(tmp_path / "laptop" / "cache", index.url)
     assert laptop.returncode == 0, laptop.stderr[-3000:]
     assert "resolve cached, install cached" in laptop.stderr
