@@ -305,8 +305,8 @@ def test_one_warning_per_kind_of_failure_per_process(s3_server: S3Server, s3_buc
 
 @pytest.mark.usefixtures("as_writer")
 @pytest.mark.parametrize("body", [b"not json", b'{"schema": "other"}', b"[]",
-                                  b'{"schema": "cdk-native-python/remote-pointer/1", "digest": "sha256:../../x", '
-                                  b'"size": 10, "format": "tar+zstd"}'])
+                                  b'{"schema": "cdk-native-python/remote-pointer/2", "digest": "sha256:../../x", '
+                                  b'"size": 10, "format": "tar+zstd", "kind": "locks", "key": "k", "tool": ""}'])
 def test_a_garbage_pointer_is_a_miss_with_a_warning(s3_server: S3Server, s3_bucket: str, tmp_path: Path,
                                                     body: bytes) -> None:
     s3_server.client(ADMIN).put_object(Bucket=s3_bucket, Key=f"{PREFIX}/v1/ac/locks/k.json", Body=body)
