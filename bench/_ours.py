@@ -79,7 +79,7 @@ def main() -> None:
         print(notice.line(subject), file=sys.stderr)
 
     reporter = Reporter(sink=sink)
-    local = open_store(Path(cache_dir), reporter=reporter)
+    local = open_store(Path(cache_dir), tools=uv.tools, reporter=reporter)
     if local.remote is not None:
         local.remote = TimedRemote(local.remote)
     store: Any = TimedStore(local)

@@ -8,10 +8,15 @@ machine without network would see it: ``HTTPS_PROXY`` points at a port on 127.0.
 with ``NO_PROXY`` exempting 127.0.0.1 (the S3 server), so the same index URL is configured but every request
 to it is refused. :meth:`RemoteBench.prove_index_unreachable` shows it with a ``uv pip compile`` that must
 fail in that environment.
+
+Signing is on, as a team that makes its bucket untrusted runs it: the writer signs every pointer with a key
+made for the run (``$CDK_NATIVE_PYTHON_REMOTE_CACHE_SIGNING_KEY``) and the reader trusts only that key
+(``$CDK_NATIVE_PYTHON_REMOTE_CACHE_TRUSTED_KEYS``), so the fresh-machine rows include checking the signatures.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -27,6 +32,7 @@ if str(ROOT) not in sys.path:
 
 from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, manifest  # noqa: E402
 from cdk_native_python.store.remote import RemoteCache, RemoteConfig  # noqa: E402
+from cdk_native_python.store.signing import SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, KeyMaterial  # noqa: E402
 from tests import s3server  # noqa: E402
 from tests.s3server import closed_port  # noqa: E402
 
@@ -36,6 +42,7 @@ class FetchPhases:
     """One fetch of an entry, in process: what ``RemoteCache.fetch`` does, step by step."""
 
     pointer: float  # GET of the small pointer object
+    verify: float  # the pointer's binding and its Ed25519 signature checked against the trusted key
     download: float  # GET of the archive, streamed to a temporary file while its sha256 is computed
     unpack: float  # the archive's files created under the destination
     archive_bytes: int
@@ -48,6 +55,10 @@ class RemoteBench:
         self.server = s3server.start(directory)
         self.bucket = self.server.new_bucket("bench")
         self.closed_url = f"http://127.0.0.1:{closed_port()}"
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        self.signing_key = KeyMaterial(Ed25519PrivateKey.generate().private_bytes_raw(), "bench")
+        self.public_key = self.signing_key.signer().public
 
     def stop(self) -> None:
         self.server.stop()
@@ -60,13 +71,15 @@ class RemoteBench:
         return f"s3://{self.bucket}/{prefix}"
 
     def writer_env(self, prefix: str) -> dict[str, str]:
-        """Trusted CI: write credentials and the write flag."""
-        return {**self.server.env(s3server.WRITER), REMOTE_URL_ENV: self.url(prefix), REMOTE_WRITE_ENV: "1"}
+        """Trusted CI: write credentials, the write flag and the signing key."""
+        return {**self.server.env(s3server.WRITER), REMOTE_URL_ENV: self.url(prefix), REMOTE_WRITE_ENV: "1",
+                SIGNING_KEY_ENV: base64.b64encode(self.signing_key.data).decode(),
+                TRUSTED_KEYS_ENV: self.public_key.line}
 
     def reader_env(self, prefix: str) -> dict[str, str]:
         """A fresh laptop or PR runner: read-only credentials, no write flag, and no way to the package index."""
         return {**self.server.env(s3server.READER), REMOTE_URL_ENV: self.url(prefix), REMOTE_WRITE_ENV: "0",
-                **self.offline_env()}
+                TRUSTED_KEYS_ENV: self.public_key.line, **self.offline_env()}
 
     def cli_env(self, credentials: bool = True) -> dict[str, str]:
         """For a ``cdk synth`` beside the remote tier: STS on a closed port, so that the CDK CLI's lookup of the
@@ -95,9 +108,12 @@ class RemoteBench:
         lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
         return lines[-1] if lines else f"exit {proc.returncode}"
 
-    def reader(self, prefix: str) -> RemoteCache:
-        """An in-process reader with its own client (read-only credentials; no environment changed)."""
-        return RemoteCache(RemoteConfig(self.url(prefix)), client=self.server.client(s3server.READER))
+    def reader(self, prefix: str, *, trusted: bool = True) -> RemoteCache:
+        """An in-process reader with its own client (read-only credentials; no environment changed) that trusts
+        the run's signing key (``trusted=False``: accepts unsigned pointers, checks only their binding)."""
+        keys = (self.public_key,) if trusted else ()
+        return RemoteCache(RemoteConfig(self.url(prefix), trusted_keys=keys),
+                           client=self.server.client(s3server.READER))
 
 
 def fetch_phases(reader: RemoteCache, kind: str, key: str, dest: Path) -> FetchPhases:
@@ -109,13 +125,16 @@ def fetch_phases(reader: RemoteCache, kind: str, key: str, dest: Path) -> FetchP
     if pointer is None:
         raise SystemExit(f"bench: the remote has no {kind}/{key}")
     t_pointer = time.perf_counter()
+    pointer.check(kind, key, reader.config.trusted_keys, pointer_key)
+    t_verify = time.perf_counter()
     with tempfile.TemporaryFile(dir=dest.parent) as spool:
         reader._download(client, pointer, pointer_key, reader.content_key(pointer.digest), spool)
         t_download = time.perf_counter()
         spool.seek(0)
         archive.unpack(spool, pointer.format, dest)
         t_unpack = time.perf_counter()
-    return FetchPhases(t_pointer - start, t_download - t_pointer, t_unpack - t_download, pointer.size)
+    return FetchPhases(t_pointer - start, t_verify - t_pointer, t_download - t_verify, t_unpack - t_download,
+                       pointer.size)
 
 
 def entry_keys(cache: Path, kind: str) -> list[str]:

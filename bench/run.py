@@ -266,6 +266,8 @@ class Bench:
         load = os.getloadavg()[0]
         phases = fetch_phases(reader, "trees", key, dest)
         self.rows.add(f"remote tree: pointer GET {arch}", Sample(phases.pointer, None, load), group)
+        self.rows.add(f"remote tree: pointer binding + Ed25519 signature check {arch}",
+                      Sample(phases.verify, None, load), group)
         self.rows.add(f"remote tree: download + sha256 {arch}", Sample(phases.download, None, load), group)
         self.rows.add(f"remote tree: unpack {arch}", Sample(phases.unpack, None, load), group)
         self.rows.add(f"remote tree: target verification (admit) {arch}", timed(lambda: scan(dest / "tree", target)),

@@ -25,7 +25,7 @@ from aws_cdk import BundlingOptions as CdkBundlingOptions
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from . import engine, layerset
+from . import engine, layerset, uv
 from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
 from .options import CONTEXT_KEY, BundlingOptions, from_context
@@ -71,8 +71,10 @@ def reject_code_prop(props: dict[str, Any], instead: str) -> None:
 
 
 def store_for(bundling: BundlingOptions, reporter: Reporter) -> LocalStore:
-    """The store, with the remote tier of ``remote_cache`` (a prop or cdk.json's team default) or the environment."""
+    """The store, with the remote tier of ``remote_cache`` and the ``remote_cache_trusted_keys`` (props or cdk.json's
+    team defaults) or the environment's."""
     return open_store(Path(bundling.cache_dir) if bundling.cache_dir else None, remote_url=bundling.remote_cache,
+                      trusted_keys=bundling.remote_cache_trusted_keys, tools=uv.tools,
                       reporter=reporter)
 
 

@@ -1,4 +1,5 @@
-"""``cdk-native-python cache info | prune | verify``: look after the local store (laptops collect gigabytes).
+"""``cdk-native-python cache info | prune | verify | keygen``: look after the local store (laptops collect
+gigabytes), and make the key trusted CI signs the remote cache's entries with.
 
 The command's help (:data:`DESCRIPTION`) says what each action does.
 """
@@ -13,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .options import CONTEXT_KEY
 from .reporter import silent
+from .store import signing
 from .store.local import KINDS, EntryInfo, LocalStore
 
 DESCRIPTION = """\
@@ -22,7 +25,9 @@ Look after the local cache (laptops collect gigabytes):
   prune   remove entries unused for longer than --older-than and/or, least recently used
           first, until the entries fit in --max-size; with --older-than, reports older than
           that go too (quarantined entries are removed by any run once they are 7 days old)
-  verify  re-hash every entry against its manifest; a mismatch is quarantined (exit code 1)"""
+  verify  re-hash every entry against its manifest; a mismatch is quarantined (exit code 1)
+  keygen  write a new Ed25519 signing key for the remote cache to FILE (mode 0600, never
+          overwritten) and print the public key line readers trust (docs/remote-cache.md)"""
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -76,9 +81,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     sub.add_parser("verify", help="re-hash every entry against its manifest; quarantine mismatches (exit 1)",
                    parents=[after])
+    k = sub.add_parser("keygen", help="write a new signing key for the remote cache; print its public key")
+    k.add_argument("key_file", metavar="FILE", type=Path,
+                   help="where to write the private key (PEM, mode 0600; must not exist): a secret for trusted CI")
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
+    if args.cache_command == "keygen":
+        return keygen(args.key_file, out)
     # fallback=False: maintenance of a private temporary cache would be pointless; the command says what it does
     store = LocalStore(args.cache_dir, fallback=False, reporter=silent())
     action = args.cache_command
@@ -90,6 +100,15 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
                                      "e.g. cdk-native-python cache prune --older-than 30d --max-size 5G")
         return prune(store, args.older_than, args.max_size, out, dry_run=args.dry_run)
     return verify(store, out)
+
+
+def keygen(path: Path, out: Callable[[str], None]) -> int:
+    public = signing.keygen(path)
+    out(f"wrote the private key {path} (mode 0600): give it to trusted CI only, as "
+        f"{signing.SIGNING_KEY_FILE_ENV}={path} or its content in {signing.SIGNING_KEY_ENV}")
+    out(f"public key (id {public.id}); readers trust it with cdk.json's context:")
+    out(f'  "{CONTEXT_KEY}": {{"remoteCacheTrustedKeys": ["{public.line}"]}}')
+    return 0
 
 
 def _folder_bytes(path: Path) -> tuple[int, int]:

@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import progress
+from . import progress, uv
 from ._fs import atomic_write, held_tempdir, remove_dead, replacing, sha256_file, tmp_prefix
 from ._version import __version__
 from .commands import COMMANDS, run_command
@@ -196,7 +196,12 @@ def parser() -> argparse.ArgumentParser:
                           "$CDK_NATIVE_PYTHON_REMOTE_CACHE); read-only unless --remote-cache-write")
     run.add_argument("--remote-cache-write", action="store_true",
                      help="also upload what this build makes (trusted CI only; default: "
-                          "$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE)")
+                          "$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE); signed with the key of "
+                          "$CDK_NATIVE_PYTHON_REMOTE_CACHE_SIGNING_KEY or ..._SIGNING_KEY_FILE")
+    run.add_argument("--remote-cache-trusted-key", dest="remote_cache_trusted_keys", action="append", default=[],
+                     metavar="ed25519:BASE64",
+                     help="accept only remote entries signed by this key (repeatable, for rotation; default: "
+                          "$CDK_NATIVE_PYTHON_REMOTE_CACHE_TRUSTED_KEYS)")
     noise = run.add_mutually_exclusive_group()
     noise.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     noise.add_argument("-v", "--verbose", action="store_true",
@@ -338,7 +343,8 @@ def build(args: argparse.Namespace, *, link: bool = False) -> int:
     name = final.name
     reporter = Reporter(name, sink=_quiet if args.quiet else None)
     cache = open_store(args.cache_dir.absolute() if args.cache_dir else None, remote_url=args.remote_cache,
-                       remote_write=True if args.remote_cache_write else None, reporter=reporter)
+                       remote_write=True if args.remote_cache_write else None,
+                       trusted_keys=args.remote_cache_trusted_keys, tools=uv.tools, reporter=reporter)
     with contextlib.ExitStack() as stack:
         # without --source, an empty folder stands in for it: dependencies only, nothing else copied
         entry = source or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cdk-native-python-src-")))

@@ -26,6 +26,7 @@ from .install import InstallOptions
 from .reporter import Notice
 from .slim import SlimOptions
 from .spec import IndexOptions
+from .store.signing import private_key_error
 from .strip import StripOptions
 from .target import Target
 
@@ -101,6 +102,9 @@ class BundlingOptions:
     cache_dir: str | None = None
     #: a shared remote cache tier (e.g. ``s3://bucket/prefix``); carried to the store by the constructs
     remote_cache: str | None = None
+    #: public keys (``ed25519:<base64>``) whose signatures the remote cache's entries must carry; none: unsigned
+    #: entries are accepted (default: $CDK_NATIVE_PYTHON_REMOTE_CACHE_TRUSTED_KEYS; docs/remote-cache.md)
+    remote_cache_trusted_keys: Sequence[str] | None = None
 
     # -- aws_lambda_python_alpha.BundlingOptions' own keywords --------------------------------------------
     #: CDK's custom asset hash (hashed again by CDK, with the bundling configuration)
@@ -307,7 +311,7 @@ _KINDS: dict[str, Kind] = {
                     "str"),
     **dict.fromkeys(("asset_excludes", "groups", "extras", "extra_index_urls", "find_links", "allow_build",
                      "strip", "keep", "slim_keep", "verify_exclude", "command", "entrypoint", "volumes_from",
-                     "many_linux_tags"), "strs"),
+                     "many_linux_tags", "remote_cache_trusted_keys"), "strs"),
     **dict.fromkeys(("resolve_pipfile", "no_index", "keep_boto3", "slim", "compile_bytecode", "refresh",
                      "poetry_include_hashes", "poetry_without_urls", "local"), "bool"),
     **dict.fromkeys(("environment", "build_args"), "map"),
@@ -346,8 +350,11 @@ def _snake(name: str) -> str:
 CONTEXT_OPTIONS: tuple[str, ...] = (
     "index_url", "extra_index_urls", "find_links", "no_index", "allow_build", "keep_boto3", "strip", "keep",
     "slim", "slim_keep", "compile_bytecode", "verify_exclude", "asset_excludes", "resolve_pipfile", "cache_dir",
-    "remote_cache",
+    "remote_cache", "remote_cache_trusted_keys",
 )
+#: what a private key looks like as an option's name or value: never in cdk.json, which is committed
+_PRIVATE_NAME = re.compile(r"private|signing_?key|secret", re.IGNORECASE)
+_PRIVATE_VALUE = "PRIVATE KEY"
 
 
 def from_context(whole: Any, flat: Mapping[str, Any]) -> BundlingOptions:
@@ -365,6 +372,7 @@ def from_context(whole: Any, flat: Mapping[str, Any]) -> BundlingOptions:
                                      f'e.g. "{CONTEXT_KEY}": {{"index_url": "https://..."}}', code="context-invalid")
         values.update({str(k): v for k, v in whole.items()})
     where = f"cdk.json context {CONTEXT_KEY!r}"
+    _no_private_key(values, flat, where)
     unknown = sorted({*(k for k in values if _snake(k) not in CONTEXT_OPTIONS),
                       *(f"{CONTEXT_KEY}:{k}" for k in flat if _snake(k) not in CONTEXT_OPTIONS)})
     if unknown:
@@ -379,6 +387,15 @@ def from_context(whole: Any, flat: Mapping[str, Any]) -> BundlingOptions:
     links = tuple(f if "://" in f else str(Path(f).absolute()) for f in options.find_links or ())
     cache = str(Path(options.cache_dir).absolute()) if options.cache_dir else None
     return dataclasses.replace(options, find_links=links or options.find_links, cache_dir=cache)
+
+
+def _no_private_key(values: Mapping[str, Any], flat: Mapping[str, Any], where: str) -> None:
+    """A signing key in cdk.json is an error naming it (before the unknown-option error, which would echo it)."""
+    named = [*((f"{where}: {k!r}", k, v) for k, v in values.items()),
+             *((f"cdk.json context '{CONTEXT_KEY}:{k}'", k, v) for k, v in flat.items())]
+    for label, name, value in named:
+        if _PRIVATE_NAME.search(str(name)) or _PRIVATE_VALUE in json.dumps(value, default=str):
+            raise private_key_error(label)
 
 
 def _from_text(value: Any, kind: Kind, where: str) -> Any:

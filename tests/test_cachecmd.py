@@ -213,3 +213,22 @@ def test_a_cache_of_an_earlier_version_is_adopted_only_when_it_holds_nothing_els
     refused = cache("--cache-dir", str(store.root), "prune", "--older-than", "0d")
     assert refused.returncode == 2 and "not a cdk-native-python cache" in refused.stderr
     assert tree.is_dir() and (store.root / "trees" / "holiday").is_dir() and not (store.root / TAG_NAME).exists()
+
+
+def test_keygen_writes_a_private_key_once_and_prints_the_line_to_trust(tmp_path: Path) -> None:
+    from cdk_native_python.store.signing import SIGNING_KEY_FILE_ENV, PublicKey, signing_key_from_env
+
+    key_file = tmp_path / "ci.pem"
+    made = cache("keygen", str(key_file))
+    assert made.returncode == 0, made.stderr
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert key_file.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    line = re.search(r'"remoteCacheTrustedKeys": \["(ed25519:[A-Za-z0-9+/=]+)"\]', made.stdout)
+    assert line, made.stdout
+    material = signing_key_from_env({SIGNING_KEY_FILE_ENV: str(key_file)})
+    assert material is not None and material.signer().public == PublicKey.parse(line.group(1), "stdout")
+    assert "PRIVATE" not in made.stdout and key_file.read_text() not in made.stdout
+    before = key_file.read_bytes()
+    again = cache("keygen", str(key_file))
+    assert again.returncode == 2 and "exists already" in again.stderr and "Traceback" not in again.stderr
+    assert key_file.read_bytes() == before, "never overwritten"

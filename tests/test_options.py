@@ -84,7 +84,8 @@ def scenarios(other: WheelIndex) -> dict[str, Any]:
 
 
 #: options that say where things happen, not what the bundle holds: the hash must not depend on them
-LOCATION_ONLY = {"cache_dir": "elsewhere", "refresh": True, "remote_cache": "s3://team-bucket/prefix"}
+LOCATION_ONLY = {"cache_dir": "elsewhere", "refresh": True, "remote_cache": "s3://team-bucket/prefix",
+                 "remote_cache_trusted_keys": ("ed25519:" + "A" * 43 + "=",)}
 #: upstream options without effect here (a notice says why: tests/test_bundling.py): nor may they change it
 NO_EFFECT = {**{name: "something" for name in DOCKER_ONLY}, "local": object(), "poetry_include_hashes": True,
              "poetry_without_urls": True}

