@@ -75,8 +75,8 @@ _KINDS: dict[str, tuple[str, str]] = {
     "find-links": ("the find-links page", "find-links"),
     "file": ("the file (listed by a package index or find-links page)", "download"),
 }
-#: uv sends a HEAD request before it downloads a wheel from a URL, and falls back to a plain GET when the server
-#: answers 400, 404 or 405, but not 501 (checked with uv 0.13)
+#: uv sends a HEAD request before it installs a wheel from a direct URL, and falls back to a plain GET when the
+#: server answers 404 or 405, but not 501 (checked with uv 0.13.10; docs/warnings.md)
 _HEAD_501 = ("the server does not implement HEAD, which uv sends before downloading a wheel from a URL (it "
              "falls back to GET on 404 or 405, not on 501): have the server answer HEAD (or 405), or download "
              "the wheel and use the local file (name @ file:///path/to/the.whl, or a find_links folder)")
