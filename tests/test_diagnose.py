@@ -169,9 +169,10 @@ def test_explain_a_direct_url_that_cannot_be_fetched_names_the_url_not_the_index
 
 
 @pytest.fixture
-def answering() -> Iterator[Callable[..., str]]:
+def answering(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., str]]:
     """``answering(head, get, body=b"")``: a server on 127.0.0.1 that answers every HEAD with ``head`` and every
     GET with ``get`` (and ``body``); returns its root URL. Several may run in one test."""
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")  # uv retries a 5xx three times by default: the same answer, slower
     servers: list[http.server.ThreadingHTTPServer] = []
 
     def start(head: int, get: int, body: bytes = b"") -> str:
@@ -204,6 +205,10 @@ def answering() -> Iterator[Callable[..., str]]:
         server.server_close()
 
 
+def with_password(url: str) -> str:
+    return url.replace("http://", f"http://alice:{SECRET}@")
+
+
 #: status -> (the words of the answer, a word of the true hint) for each kind of download
 ANSWERS = {401: ("401 Unauthorized", "credentials"), 404: ("404 Not Found", "check the URL"),
            501: ("501 Not Implemented", "")}
@@ -212,12 +217,11 @@ ANSWERS = {401: ("401 Unauthorized", "credentials"), 404: ("404 Not Found", "che
 @pytest.mark.parametrize("status", [401, 404, 501])
 @pytest.mark.parametrize("doing", ["resolving", "installing"])
 def test_a_direct_url_that_fails_names_the_url_and_the_answer(
-        tmp_path: Path, answering: Callable[..., str], monkeypatch: pytest.MonkeyPatch, status: int,
+        tmp_path: Path, answering: Callable[..., str], status: int,
         doing: Doing) -> None:
     """uv sends HEAD first: 501 there fails (uv falls back to GET on 404/405 only); 401/404 come back from both."""
-    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     root = answering(status, 200 if status == 501 else status)
-    url = f"{root}/files/privpkg-1.0-py3-none-any.whl".replace("http://", f"http://alice:{SECRET}@")
+    url = with_password(f"{root}/files/privpkg-1.0-py3-none-any.whl")
     requirement = f"privpkg @ {url}"
     run = uv_compile if doing == "resolving" else uv_install
     err = explained(tmp_path, run(tmp_path, requirement + "\n", "--no-index"), IndexOptions(no_index=True), doing,
@@ -234,10 +238,9 @@ def test_a_direct_url_that_fails_names_the_url_and_the_answer(
 
 @pytest.mark.parametrize("status", [401, 404, 501])
 def test_an_index_that_fails_names_the_index_and_the_answer(
-        tmp_path: Path, answering: Callable[..., str], monkeypatch: pytest.MonkeyPatch, status: int) -> None:
-    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+        tmp_path: Path, answering: Callable[..., str], status: int) -> None:
     index = f"{answering(status, status)}/simple"
-    secret = index.replace("http://", f"http://alice:{SECRET}@")
+    secret = with_password(index)
     err = explained(tmp_path, uv_compile(tmp_path, "purepkg\n", "--index-url", secret), IndexOptions(index_url=secret))
     assert SECRET not in str(err) and SECRET not in (err.hint or "")
     if status == 404:  # the simple API's answer for "no such project": uv reads it as that, and so do we
@@ -253,10 +256,9 @@ def test_an_index_that_fails_names_the_index_and_the_answer(
 
 @pytest.mark.parametrize("status", [401, 404, 501])
 def test_a_find_links_page_that_fails_names_the_page_and_the_answer(
-        tmp_path: Path, answering: Callable[..., str], monkeypatch: pytest.MonkeyPatch, status: int) -> None:
-    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+        tmp_path: Path, answering: Callable[..., str], status: int) -> None:
     page = f"{answering(status, status)}/links/"
-    secret = page.replace("http://", f"http://alice:{SECRET}@")
+    secret = with_password(page)
     err = explained(tmp_path, uv_compile(tmp_path, "purepkg\n", "--no-index", "--find-links", secret),
                     IndexOptions(no_index=True, find_links=(secret,)))
     words, hint = ANSWERS[status]
@@ -268,12 +270,10 @@ def test_a_find_links_page_that_fails_names_the_page_and_the_answer(
 
 @pytest.mark.parametrize("served", ["the wheel", "an empty file"])
 def test_a_direct_url_that_fails_is_named_through_the_engine(
-        tmp_path: Path, wheel_index: Any, answering: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
-        served: str) -> None:
+        tmp_path: Path, wheel_index: Any, answering: Callable[..., str], served: str) -> None:
     """The issue's case: resolving downloads the wheel with a GET (to hash it), installing asks uv's HEAD first
     and the server answers 501; or the URL serves something that is no wheel. The error names the URL and what
     went wrong, never the index nor the version pins."""
-    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     wheel = next(Path(wheel_index.root).rglob("purepkg-1.0-py3-none-any.whl")).read_bytes()
     url = f"{answering(501, 200, wheel if served == 'the wheel' else b'')}/files/purepkg-1.0-py3-none-any.whl"
     entry = write_function(tmp_path, f"purepkg @ {url}\n")
