@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sys
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -36,6 +37,8 @@ from .store.local import LocalStore, open_store
 from .target import Target
 
 MARKER = "cdk-native-python:"
+#: set by the ``cdk`` CLI for the app it runs; the CLI prints the app's annotations itself
+CDK_CLI_ENV = "CDK_CLI_VERSION"
 #: never pulled: local bundling always succeeds or raises, but CDK requires an image
 _UNUSED_IMAGE = "cdk-native-python/no-docker"
 
@@ -87,6 +90,9 @@ class ConstructNotices:
     CDK calls ``try_bundle`` inside the Function/LayerVersion constructor, before the construct can carry
     annotations: notices wait until the constructor calls :meth:`attach`, which also says again what an
     earlier bundle of the same asset said when CDK reused it instead of bundling.
+
+    An app run without the ``cdk`` CLI (``python app.py``) has nobody to print its annotations: there each
+    notice is also printed on stderr as the command line prints it (unless ``CDK_NATIVE_PYTHON_QUIET``).
     """
 
     def __init__(self, name: str) -> None:
@@ -105,7 +111,9 @@ class ConstructNotices:
             annotate(construct, notice)
         self._pending.clear()
 
-    def _sink(self, notice: Notice, _subject: str) -> None:
+    def _sink(self, notice: Notice, subject: str) -> None:
+        if CDK_CLI_ENV not in os.environ and not console().quiet:
+            console().line(notice.line(subject))
         if self._construct is None:
             self._pending.append(notice)
         else:
@@ -222,8 +230,10 @@ class LocalBundler:
         return True
 
     def replay(self) -> None:
-        """What bundling said about this asset when it was staged, said again (see :func:`engine.replay`)."""
-        engine.replay(self.plans[0], self._store, self._reporter)
+        """What bundling said about this asset when it was staged, said again (see :func:`engine.replay`):
+        for every target, since a layer's one asset holds one bundle of each."""
+        for plan in self.plans:
+            engine.replay(plan, self._store, self._reporter)
 
 
 def staged_asset(construct: Construct) -> Path | None:

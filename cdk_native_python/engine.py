@@ -103,6 +103,9 @@ class Plan:
     source: SourceTree
     #: sha256 of (engine version, request key, resolution, source contents): equal inputs, equal asset
     asset_hash: str
+    #: what preparing said about this bundle (its source's links and secrets, its dependency file): said by
+    #: :func:`prepare` and kept in the report with what bundling said, so a replay says it all again
+    notices: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class BuildResult:
 
 
 def load_spec(request: BuildRequest, reporter: Reporter) -> DependencySpec | None:
+    """The request's dependency file read for its target (None: it has none); its notices go to ``reporter``."""
     entry = request.entry.absolute()
     dep_file = request.dependency_file
     if dep_file is not None and not dep_file.is_absolute():
@@ -176,6 +180,9 @@ def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporte
 
 def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
     start = time.perf_counter()
+    # every notice about the bundle goes through ``own`` into the plan, then the report: whoever bundles
+    # (the CLI, a construct, an earlier synth whose asset CDK reuses) and however warm, the same is said
+    own = reporter.child()
     if not request.entry.is_dir():
         raise ConfigurationError(f"entry {request.entry.absolute()} is not a folder",
                                  "point entry at the folder holding the handler", code="entry-missing")
@@ -183,8 +190,8 @@ def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
     # entry folder is copied under python/)
     source = snapshot(request.entry, request.excludes)
     for notice in source.notices:
-        reporter.emit(notice)
-    spec = load_spec(request, reporter)
+        own.emit(notice)
+    spec = load_spec(request, own)
     resolution: Resolution | None = None
     hit = True
     if spec is not None and not spec.empty:
@@ -195,7 +202,7 @@ def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
     request = dataclasses.replace(request, install=dataclasses.replace(
         request.install, strip=request.install.strip.for_build(request.target, spec)))
     return Plan(request, spec, resolution, hit, time.perf_counter() - start, source,
-                _asset_hash(request, resolution, source))
+                _asset_hash(request, resolution, source), tuple(own.notices))
 
 
 def _asset_hash(request: BuildRequest, resolution: Resolution | None, source: SourceTree) -> str:
@@ -224,9 +231,11 @@ def bundle(plan: Plan, output: Path, store: Store | None = None, reporter: Repor
 
 def _bundle(plan: Plan, output: Path, store: Store, reporter: Reporter, link: bool) -> BuildResult:
     request = plan.request
-    # what bundling says about these files goes into the report, to be said again when CDK reuses the
-    # staged asset without bundling (the store speaks to ``reporter`` itself: its notices are about this run)
+    # what preparing and bundling say about these files goes into the report, to be said again when CDK reuses
+    # the staged asset without bundling (the store speaks to ``reporter`` itself: its notices are about this run)
     own = reporter.child()
+    for notice in plan.notices:
+        own.emit(notice)  # said already by prepare (the reporter says each notice once): kept for the report
     start = time.perf_counter() - plan.resolve_seconds
     output.mkdir(parents=True, exist_ok=True)
     target_dir = output / request.suffix if request.suffix else output
@@ -284,7 +293,7 @@ def replay(plan: Plan, store: Store | None = None, reporter: Reporter | None = N
     budget = Budget(report.size.unzipped_bytes, report.size.zipped_estimate_bytes, plan.request.layer_bytes,
                     {name: p.bytes for name, p in report.packages.items()})
     budget.check(_what(plan.request))
-    for notice in (*(n for n in report.notices if n.code not in SIZE_CODES), *_size_notices(budget)):
+    for notice in (*plan.notices, *(n for n in report.notices if n.code not in SIZE_CODES), *_size_notices(budget)):
         reporter.emit(notice)
     return report
 

@@ -94,8 +94,11 @@ class HookError(BundlingError):
 
 
 class IndexUnreachableError(BundlingError):
-    """A package index or a direct URL could not be reached, or refused the credentials: offline, DNS, TLS,
-    proxy (codes ``index-unreachable``, ``index-credentials``, ``url-unreachable``, ``url-credentials``).
+    """A package index, a find-links page, a direct URL or a file they list could not be downloaded: offline,
+    DNS, TLS, proxy, refused credentials or another HTTP answer (codes ``<kind>-unreachable``,
+    ``<kind>-credentials``, ``<kind>-not-found``, ``<kind>-http-error``, ``url-head-unsupported``,
+    ``download-head-unsupported``; ``<kind>`` is ``index``, ``find-links``, ``url`` or ``download``; a direct
+    URL that answers 404 is a :class:`ResolutionError` ``url-not-found``).
     The command line exits with 3 for it, so CI can tell the network from the inputs."""
 
     default_code = "index-unreachable"

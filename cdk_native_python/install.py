@@ -127,7 +127,7 @@ def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target:
     if result.returncode != 0:
         if uv.no_space(result.message):
             raise store.full(f"installing {spec.source} for {target}")
-        raise explain(result.message, spec.source, target, indexes, doing="installing")
+        raise explain(result.message, spec.source, target, indexes, doing="installing", requirements=spec.requirements)
 
 
 def resolution_indexes(resolution: Resolution, spec: DependencySpec, store: Store) -> IndexOptions:

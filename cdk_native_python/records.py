@@ -133,7 +133,8 @@ class BuildReport:
     """The account of one bundle (``<cache>/reports/<asset hash>.json``, ``--report``).
 
     ``graph`` and ``roots`` answer "why is this package here?" (``cdk-native-python explain``);
-    ``notices`` are what bundling said about these files, shown again when CDK reuses the staged asset.
+    ``notices`` are what preparing and bundling said about these files (not what the store said about the run),
+    shown again when CDK reuses the staged asset.
     """
 
     target: str

@@ -111,7 +111,8 @@ def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builde
                     continue
             if uv.no_space(result.message):
                 raise store.full(f"resolving {spec.source} for {target}")
-            raise explain(result.message, spec.source, target, indexes, allowed=sorted(builder.allowed))
+            raise explain(result.message, spec.source, target, indexes, allowed=sorted(builder.allowed),
+                          requirements=spec.requirements)
     pins, required_by = split_annotations(portable(text, store.root))
     pins = apply_user_hashes(pins, user_hashes([*spec.requirements, *spec.constraints]))
     record = ResolutionRecord(required_by, tuple(sorted(roots)),

@@ -200,18 +200,57 @@ _HASH = re.compile(r"Hash mismatch for `([^`]+)`", re.IGNORECASE)
 _NO_SPACE = re.compile(r"(No space left on device|os error 28|Disk quota exceeded|os error 122)", re.IGNORECASE)
 
 
-_DIRECT_DOWNLOAD = re.compile(r"Failed to download `([^`]+ @ [a-z]+://[^`]+)`")
-_HTTP_STATUS = re.compile(r"HTTP status \w+ error \(([^)]+)\)")
+#: how uv 0.13 says a download failed: which URL (and, for a direct URL or a find-links page, what it was for),
+#: then the HTTP status or the network error as the last ``cause:`` line
+_DIRECT_DOWNLOAD = re.compile(r"Failed to download `([^`]+ @ [a-z+]+://[^`]+)`")
+_FIND_LINKS = re.compile(r"Failed to read `--find-links` URL: (\S+)")
+_FETCH = re.compile(r"Failed to fetch: (\S+)")
+_HTTP_STATUS = re.compile(r"HTTP status [\w ]+ error \((\d{3})([^)]*)\)")
+#: uv's hint when an index answered 401/403 (it then goes on as if the project were missing)
+_INDEX_REFUSED = re.compile(r"An index URL \((\S+)\) could not be queried due to a lack of valid authentication "
+                            r"credentials \((\d{3})([^)]*)\)")
 
 
-def failed_direct_download(message: str) -> tuple[str, str] | None:
-    """(``name @ URL``, the HTTP status or last cause) when uv failed to fetch a direct URL requirement."""
+@dataclass(frozen=True)
+class FailedFetch:
+    """A download uv reported as failed, read from its message."""
+
+    #: the URL uv fetched (uv masks a password as ``****``; callers redact it again)
+    url: str
+    #: the HTTP status code, or None for a network error
+    status: int | None
+    #: ``"501 Not Implemented"``, or the network error (uv's last cause, e.g. ``Connection refused (os error 111)``)
+    cause: str
+    #: ``name @ URL`` when uv said it was downloading a direct URL requirement
+    requirement: str | None = None
+    #: uv said it was reading a ``--find-links`` page
+    find_links: bool = False
+
+
+def failed_direct_download(message: str) -> str | None:
+    """``name @ URL`` when uv could not download or use a direct URL requirement."""
     m = _DIRECT_DOWNLOAD.search(message)
-    if m is None:
+    return m.group(1) if m else None
+
+
+def failed_fetch(message: str) -> FailedFetch | None:
+    """What uv failed to download and why, or None when ``message`` is not about a download."""
+    refused = _INDEX_REFUSED.search(message)
+    links = _FIND_LINKS.search(message)
+    fetch = _FETCH.search(message)
+    direct = _DIRECT_DOWNLOAD.search(message)
+    if fetch is None and links is None and refused is None:
         return None
-    status = _HTTP_STATUS.search(message)
-    cause = status.group(1) if status else message.strip().splitlines()[-1].strip().removeprefix("cause: ")
-    return m.group(1), cause
+    status = _HTTP_STATUS.search(message) or refused
+    if status is not None:
+        code, reason = status.groups()[-2:]
+        number: int | None = int(code)
+        cause = f"{code} {reason.strip()}".strip()
+    else:
+        number, cause = None, message.strip().splitlines()[-1].strip().removeprefix("cause: ")
+    url = links or fetch or refused
+    assert url is not None
+    return FailedFetch(url.group(1), number, cause, direct.group(1) if direct else None, links is not None)
 
 
 def no_wheels(message: str) -> tuple[str, str | None] | None:

@@ -119,3 +119,54 @@ def clean_failure(proc: subprocess.CompletedProcess[str], *culprits: str) -> Non
     assert "hint:" in proc.stderr, proc.stderr
     for culprit in culprits:
         assert culprit in proc.stderr, proc.stderr
+
+
+# -- every notice on every path -----------------------------------------------------------------------------------
+
+#: what :func:`noisy_function`'s bundle says, by code: its source (a secret, a link out, a dangling link), its
+#: dependency files (an info), its install (a runtime package shipped; the message names the target's runtime)
+NOISY_WARNINGS = ("source-secret", "source-link-outside", "source-link-dangling", "runtime-provided-shipped")
+NOISY_INFO = "using requirements.txt, ignoring pyproject.toml beside it"
+
+
+def noisy_function(root: Path, name: str = "fn") -> Path:
+    """A function folder that makes one notice of each kind: the tracer set's requirements (botocore ships),
+    a ``.env``, a link to a file outside it, a dangling link and a second dependency file."""
+    from tests.tracerset import tracer_function
+
+    entry = tracer_function(root / name)
+    (entry / ".env").write_text("TOKEN=not-a-real-one\n")
+    (root / "shared.py").write_text("SHARED = 1\n")
+    (entry / "shared.py").symlink_to(root / "shared.py")
+    (entry / "gone.py").symlink_to(root / "nowhere.py")
+    (entry / "pyproject.toml").write_text('[project]\nname = "fn"\nversion = "0"\ndependencies = ["wrapt"]\n')
+    return entry
+
+
+def tracer_options(tracer_index: Path, **kw: Any) -> BundlingOptions:
+    return BundlingOptions(find_links=[str(tracer_index)], no_index=True, **kw)
+
+
+def assembly_notices(app: cdk.App, stack_name: str = "S") -> dict[str, list[tuple[str, str]]]:
+    """construct path -> [(level, message)] in the synthesized cloud assembly (what ``cdk synth`` prints)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for message in app.synth().get_stack_by_name(stack_name).messages:
+        level = {v: k for k, v in LEVELS.items()}[message.entry.type]
+        found.setdefault(message.id, []).append((level, str(message.entry.data)))
+    return found
+
+
+def codes(said: list[tuple[str, str]]) -> list[str]:
+    """The codes of the warnings in ``said`` (each ends with ``[ack: cdk-native-python:<code>]``), sorted."""
+    return sorted(text.rsplit("[ack: cdk-native-python:", 1)[1].rstrip("]") for level, text in said
+                  if level == "warning" and "[ack: cdk-native-python:" in text)
+
+
+def says_every_notice(said: list[tuple[str, str]], *runtimes: str) -> None:
+    """``said`` holds every notice of :func:`noisy_function` once (the shipped one once per runtime)."""
+    expected = sorted([c for c in NOISY_WARNINGS if c != "runtime-provided-shipped"]
+                      + ["runtime-provided-shipped"] * len(runtimes))
+    assert codes(said) == expected, said
+    for runtime in runtimes:
+        assert any(f"{runtime} only guarantees botocore" in text for _, text in said), (runtime, said)
+    assert [text for level, text in said if level == "info" and NOISY_INFO in text], said

@@ -36,7 +36,9 @@ from tests.cdkhelpers import (
     clean_failure,
     function_entry,
     needs_cdk,
+    noisy_function,
     said_on,
+    says_every_notice,
     stack,
     staged,
 )
@@ -350,3 +352,55 @@ def test_cdk_synth_shows_the_message_without_a_stack_dump(tmp_path: Path, wheel_
     app = bad_app(tmp_path, props, requirements)
     proc = cdk_synth(tmp_path, app, timeout=600)
     clean_failure(proc, *culprits)
+
+
+# -- every notice on every path, through the real cdk CLI (see docs/warnings.md) -----------------------------
+
+NOISY_APP = """\
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+
+from cdk_native_python import BundlingOptions, NativePythonFunction, NativePythonLayerVersion
+
+app = cdk.App()
+stack = cdk.Stack(app, "App")
+options = BundlingOptions(find_links=[{tracer_index!r}], no_index=True)
+NativePythonFunction(stack, "Fn", entry="fn", runtime=lambda_.Runtime.PYTHON_3_12, bundling=options)
+NativePythonLayerVersion(stack, "Layer", entry="layer", bundling=options,
+                         compatible_runtimes=[lambda_.Runtime.PYTHON_3_12, lambda_.Runtime.PYTHON_3_13])
+app.synth()
+"""
+
+
+def said_in(metadata: dict[str, Any], path: str) -> list[tuple[str, str]]:
+    """[(level, message)] the cloud assembly records on the construct ``path``."""
+    levels = {"aws:cdk:warning": "warning", "aws:cdk:info": "info"}
+    return [(levels[e["type"]], e["data"]) for e in metadata.get(path, []) if e["type"] in levels]
+
+
+@pytest.mark.synth
+@needs_cdk
+def test_cdk_synth_says_every_notice_cold_and_replayed_and_python_app_prints_them(
+        tmp_path: Path, tracer_index: Path) -> None:
+    app = tmp_path / "app"
+    noisy_function(app, "fn")
+    noisy_function(app, "layer")
+    (app / "app.py").write_text(NOISY_APP.format(tracer_index=str(tracer_index)))
+    (app / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
+    for run in ("cold", "replayed"):
+        proc, metadata = synth(app, tmp_path / "cache")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert ("Bundling asset" in proc.stderr) == (run == "cold"), proc.stderr[-3000:]
+        says_every_notice(said_in(metadata, "/App/Fn"), "python3.12")
+        says_every_notice(said_in(metadata, "/App/Layer"), "python3.12", "python3.13")
+        # printed by the cdk CLI, once, with the construct path; never a second time by us
+        assert proc.stderr.count("WARNING source file .env looks like") == 2, proc.stderr[-3000:]
+        assert ": warning: " not in proc.stderr, proc.stderr[-3000:]
+    plain = subprocess.run([str(PYTHON), "app.py"], cwd=app, capture_output=True, text=True, timeout=600,
+                           check=False, env={**cdk_env(tmp_path), "CDK_OUTDIR": str(tmp_path / "plain.out")})
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    for construct in ("App/Fn", "App/Layer"):
+        lines = [line for line in plain.stderr.splitlines() if line.startswith(f"[cdk-native-python] {construct}: ")]
+        for words in ("source file .env looks like", "leads outside the entry", "leads nowhere",
+                      "which the Lambda runtime provides"):
+            assert [line for line in lines if ": warning: " in line and words in line], (words, lines)

@@ -24,6 +24,7 @@ from cdk_native_python.engine import build
 from cdk_native_python.options import BundlingOptions
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
+from tests.cdkhelpers import NOISY_INFO, NOISY_WARNINGS, noisy_function, says_every_notice
 from tests.helpers import elf_machine, leftovers, write_function
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -463,3 +464,32 @@ def test_file_system_errors_get_a_hint_about_their_real_cause(bare_project: Path
     assert f"cannot write --output {ro / 'fn'}: its file system is read-only" in read_only.stderr, read_only.stderr
     for proc in (looped, under_file, read_only):
         assert "writable and has space" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- every notice on every path (see docs/warnings.md) -------------------------------------------------------
+
+
+def test_every_notice_reaches_the_command_line_cold_and_warm(tmp_path: Path, tracer_index: Path) -> None:
+    """The CLI says what the construct annotates, once each, cold and warm; its report keeps every notice."""
+    entry = noisy_function(tmp_path)
+    for path in ("cold", "warm"):
+        out, report = tmp_path / f"{path}-out", tmp_path / f"{path}.json"
+        proc = run(tmp_path, "build", "--runtime", "python3.12", "--source", str(entry), "--find-links",
+                   str(tracer_index), "--no-index", "--output", str(out), "--report", str(report))
+        assert proc.returncode == 0, proc.stderr
+        assert ("install cached" in proc.stderr) == (path == "warm"), proc.stderr
+        said = [("warning", line.split(": warning: ", 1)[1] + f" [ack: cdk-native-python:{code}]")
+                for line in proc.stderr.splitlines() if ": warning: " in line
+                for code in [_code_of(line)]]
+        said += [("info", line) for line in proc.stderr.splitlines() if NOISY_INFO in line]
+        says_every_notice(said, "python3.12")
+        kept = json.loads(report.read_text())["notices"]
+        assert sorted(n["code"] for n in kept if n["level"] == "warning") == sorted(NOISY_WARNINGS), kept
+        assert any(NOISY_INFO in n["message"] for n in kept), kept
+
+
+def _code_of(line: str) -> str:
+    """The code of a warning line the CLI printed, by its words (the CLI prints no code)."""
+    words = {"source file .env": "source-secret", "leads outside the entry": "source-link-outside",
+             "leads nowhere": "source-link-dangling", "which the Lambda runtime provides": "runtime-provided-shipped"}
+    return next((code for text, code in words.items() if text in line), "unexpected")

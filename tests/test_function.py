@@ -20,7 +20,23 @@ from cdk_native_python.errors import (
     ConfigurationError,
 )
 from tests import treehelpers
-from tests.cdkhelpers import ARM, PY312, PY313, X86, app_stack, folder, make_layer, opts, said_on, stack, staged
+from tests.cdkhelpers import (
+    ARM,
+    PY312,
+    PY313,
+    X86,
+    app_stack,
+    assembly_notices,
+    folder,
+    make_layer,
+    noisy_function,
+    opts,
+    said_on,
+    says_every_notice,
+    stack,
+    staged,
+    tracer_options,
+)
 from tests.helpers import build_later, build_request, fails, says, write_function
 
 pytestmark = pytest.mark.usefixtures("cache_env")
@@ -320,3 +336,62 @@ def test_a_cache_dir_that_is_not_ours_is_left_as_it_was_and_said_on_the_function
     (said,) = [w for w in said_on(fn) if "is not a cdk-native-python cache (no CACHEDIR.TAG)" in w]
     assert str(project) in said and "cache-not-ours" in said
     assert sorted(p.relative_to(project).as_posix() for p in project.rglob("*")) == before
+
+
+# -- every notice on every path (see docs/warnings.md) -------------------------------------------------------
+
+
+def noisy_synth(tmp_path: Path, tracer_index: Path, outdir: str, **kw: Any) -> list[tuple[str, str]]:
+    """One app with :func:`noisy_function` as ``S/Fn``, synthesized into ``tmp_path/<outdir>``: what the
+    assembly says about the function."""
+    app = cdk.App(outdir=str(tmp_path / outdir))
+    NativePythonFunction(cdk.Stack(app, "S"), "Fn", entry=str(tmp_path / "fn"), runtime=PY312,
+                         bundling=tracer_options(tracer_index, **kw))
+    return assembly_notices(app)["/S/Fn"]
+
+
+def test_every_notice_reaches_the_function_cold(tmp_path: Path, tracer_index: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    noisy_function(tmp_path)
+    says_every_notice(noisy_synth(tmp_path, tracer_index, "out"), "python3.12")
+    # `python app.py` has no cdk CLI to print annotations: each is printed as the CLI prints it, once
+    err = capsys.readouterr().err
+    for line in ("[cdk-native-python] S/Fn: warning: source file .env looks like",
+                 "[cdk-native-python] S/Fn: warning: source link shared.py leads outside the entry",
+                 "[cdk-native-python] S/Fn: warning: source link gone.py -> ",
+                 "[cdk-native-python] S/Fn: warning: botocore 1.35.0"):
+        assert err.count(line) == 1, (line, err)
+
+
+def test_under_the_cdk_cli_notices_are_annotations_only(tmp_path: Path, tracer_index: Path,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDK_CLI_VERSION", "2.1000.0")  # the cdk CLI prints the annotations itself
+    noisy_function(tmp_path)
+    says_every_notice(noisy_synth(tmp_path, tracer_index, "out"), "python3.12")
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_every_notice_reaches_the_function_warm(tmp_path: Path, tracer_index: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A second app with the same store and another cdk.out: CDK bundles, every step is a store hit."""
+    noisy_function(tmp_path)
+    noisy_synth(tmp_path, tracer_index, "cold")
+    capsys.readouterr()
+    says_every_notice(noisy_synth(tmp_path, tracer_index, "warm"), "python3.12")
+    assert "(resolve cached, install cached" in capsys.readouterr().err  # it was warm
+
+
+@pytest.mark.parametrize("reports", ["kept", "cleared"])
+def test_every_notice_reaches_the_function_replayed(tmp_path: Path, tracer_index: Path,
+                                                    capsys: pytest.CaptureFixture[str], reports: str) -> None:
+    """The same cdk.out: CDK finds the staged asset and does not bundle; what bundling said comes from its
+    report (or, when the cache was cleared of reports, from bundling again in a scratch folder)."""
+    noisy_function(tmp_path)
+    noisy_synth(tmp_path, tracer_index, "out")
+    if reports == "cleared":
+        for report in (tmp_path / "cache" / "reports").iterdir():
+            report.unlink()
+    capsys.readouterr()
+    says_every_notice(noisy_synth(tmp_path, tracer_index, "out"), "python3.12")
+    assert "Bundling asset" not in capsys.readouterr().err  # CDK reused the staged asset

@@ -6,12 +6,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
 from cdk_native_python import NativePythonFunction, NativePythonLayerVersion
 from cdk_native_python.errors import ConfigurationError
-from tests.cdkhelpers import ARM, PY312, app_stack, folder, function_entry, make_layer, said_on, stack, staged
+from tests.cdkhelpers import (
+    ARM,
+    PY312,
+    PY313,
+    X86,
+    app_stack,
+    assembly_notices,
+    folder,
+    function_entry,
+    make_layer,
+    noisy_function,
+    said_on,
+    says_every_notice,
+    stack,
+    staged,
+    tracer_options,
+)
 from tests.helpers import elf_machine
 
 pytestmark = pytest.mark.usefixtures("cache_env")
@@ -82,3 +99,41 @@ def test_output_path_suffix_is_honoured_for_layers(tmp_path: Path, wheel_index: 
     assert any("bundling option output_path_suffix applies to layers only" in w for w in said_on(fn)), said_on(fn)
     with pytest.raises(ConfigurationError, match="leaves the asset folder"):
         NativePythonLayerVersion(s, "Bad", entry=str(tmp_path / "layer"), bundling={"output_path_suffix": "../x"})
+
+
+# -- every notice on every path (see docs/warnings.md) -------------------------------------------------------
+
+
+def noisy_layer_synth(tmp_path: Path, tracer_index: Path, outdir: str,
+                      runtimes: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """One app with :func:`noisy_function`'s folder as the layer ``S/Layer`` of ``runtimes`` (x86_64), synthesized
+    into ``tmp_path/<outdir>``: what the assembly says about the layer."""
+    app = cdk.App(outdir=str(tmp_path / outdir))
+    NativePythonLayerVersion(cdk.Stack(app, "S"), "Layer", entry=str(tmp_path / "fn"),
+                             compatible_runtimes=list(runtimes), compatible_architectures=[X86],
+                             bundling=tracer_options(tracer_index))
+    return assembly_notices(app)["/S/Layer"]
+
+
+@pytest.mark.parametrize("path", ["cold", "warm", "replayed"])
+def test_every_notice_reaches_a_layer(tmp_path: Path, tracer_index: Path, path: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    noisy_function(tmp_path)
+    if path != "cold":
+        noisy_layer_synth(tmp_path, tracer_index, "first", (PY312,))
+    capsys.readouterr()
+    says_every_notice(noisy_layer_synth(tmp_path, tracer_index, "first" if path == "replayed" else "out", (PY312,)),
+                      "python3.12")
+    assert ("Bundling asset" in capsys.readouterr().err) == (path != "replayed")
+
+
+@pytest.mark.parametrize("path", ["cold", "replayed"])
+def test_every_notice_of_every_target_reaches_a_layer_of_several_runtimes(
+        tmp_path: Path, tracer_index: Path, path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """One asset holds a bundle per target: replayed, each target's report is said again, not the first's only."""
+    noisy_function(tmp_path)
+    if path == "replayed":
+        noisy_layer_synth(tmp_path, tracer_index, "out", (PY312, PY313))
+    capsys.readouterr()
+    says_every_notice(noisy_layer_synth(tmp_path, tracer_index, "out", (PY312, PY313)), "python3.12", "python3.13")
+    assert ("Bundling asset" in capsys.readouterr().err) == (path == "cold")
