@@ -34,7 +34,7 @@ from cdk_native_python.errors import (
     CacheError,
 )
 from cdk_native_python.install import RECORD_FILE as TREE_RECORD
-from cdk_native_python.pins import PINS_FILE, RECORD_FILE
+from cdk_native_python.pins import RECORD_FILE
 from cdk_native_python.pins import RECORD_FILE as RESOLUTION_RECORD
 from cdk_native_python.records import TreeRecord, loads
 from cdk_native_python.reporter import Reporter, silent
@@ -181,8 +181,7 @@ def reseal(entry: Path, rel: str, text: str) -> None:
     manifest.seal(entry)
 
 
-@pytest.mark.parametrize(("kind", "rel"), [("trees", TREE_RECORD), ("resolutions", RESOLUTION_RECORD),
-                                           ("resolutions", PINS_FILE)])
+@pytest.mark.parametrize(("kind", "rel"), [("trees", TREE_RECORD), ("resolutions", RESOLUTION_RECORD)])
 @pytest.mark.parametrize("garbage", ["{not json", "", "\x00\xff binary", '{"target": 3}', "relax!! ==\n"])
 def test_a_garbage_record_is_a_miss_with_a_warning(tmp_path: Path, wheel_index: Any, kind: str, rel: str,
                                                    garbage: str) -> None:
@@ -395,10 +394,10 @@ def check_cache(root: Path) -> tuple[int, int]:
     """Every published entry is complete and true to its manifest and record; returns (#resolutions, #trees)."""
     locks = [e for e in (root / "resolutions").iterdir() if e.is_dir()] if (root / "resolutions").exists() else []
     for entry in locks:
-        assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, PINS_FILE, RECORD_FILE], entry
+        assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, RECORD_FILE], entry
         assert manifest.corrupted(entry, manifest.load(entry)) is None, entry
-        assert "==" in (entry / PINS_FILE).read_text(), entry
-        assert json.loads((entry / RECORD_FILE).read_text())["required_by"], entry
+        record = json.loads((entry / RECORD_FILE).read_text())
+        assert record["required_by"] and all(p["version"] for p in record["pins"]), entry
     trees = list((root / "trees").iterdir()) if (root / "trees").exists() else []
     for entry in trees:
         assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, "tree", TREE_RECORD], entry
