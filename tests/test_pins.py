@@ -100,7 +100,7 @@ def test_uvs_pins_and_a_locks_become_typed_pins_for_the_target() -> None:
     pins, _ = split_annotations(COMPILED)
     text = (pins + "Old_Pkg==1.0 ; python_version < '3.0' --hash=sha256:" + "A" * 64 + "\n"  # false on 3.12: gone
             + f"localpkg @ file://{STORE_PLACEHOLDER}/{WHEEL} --hash={H1}\n"
-            + f"UrlPkg @ {URL} --hash={H2}\nRelease_Candidate==2.0RC1 --hash=SHA256:{'B' * 64}\n".replace("SHA256", "sha256"))
+            + f"UrlPkg @ {URL} --hash={H2}\nRelease_Candidate==2.0RC1 --hash=sha256:{'B' * 64}\n")
     parsed = parse_pins(text, ARM312, spec_urls([f"urlpkg @ {URL} --hash={H2}"]), Path("requirements.txt"))
     assert parsed == (
         Pin("depa", "2.0", (H1,)), Pin("needs-extra", "1.0", (H2,)), Pin("purepkg", "1.0", (H3,)),

@@ -42,7 +42,7 @@ from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store import manifest
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.helpers import build_later, build_request, fails, says, write_function
+from tests.helpers import attacks, build_later, build_request, fails, plant_pins, says, write_function
 from tests.treehelpers import files
 
 PROCS, ROUNDS = 8, 3
@@ -196,6 +196,30 @@ def test_a_garbage_record_is_a_miss_with_a_warning(tmp_path: Path, wheel_index: 
     (line,) = said
     assert line.startswith("cache-entry-quarantined:") and f"{kind}/" in line
     assert "pins" not in line.split("(")[0]  # it names the entry, not the user's requirements
+
+
+@pytest.mark.parametrize("attack", ["editable", "secret-url"])
+def test_a_planted_resolution_is_quarantined_and_nothing_of_it_runs(tmp_path: Path, wheel_index: Any, attack: str,
+                                                                    attacker_server: tuple[int, list[str]],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone who can write the cache folder rewrites a resolution: the record is data, checked before use."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-readers-secret")
+    port, requests = attacker_server
+    store_root = tmp_path / "cache"
+    first = build(build_request(function(tmp_path), wheel_index), tmp_path / "out1", LocalStore(store_root))
+    (entry,) = (store_root / "resolutions").iterdir()
+    marker = tmp_path / "pwned"
+    entry.chmod(0o755)
+    plant_pins(entry, **attacks(entry, marker, port)[attack])
+    (entry / manifest.NAME).unlink()
+    manifest.seal(entry)
+    reporter, said = collecting()
+    again = build(build_request(function(tmp_path), wheel_index), tmp_path / "out2",
+                  LocalStore(store_root, reporter=reporter), reporter)
+    assert not marker.exists() and requests == []
+    assert again.packages == first.packages and files(tmp_path / "out2") == files(tmp_path / "out1")
+    (line,) = said
+    assert line.startswith("cache-entry-quarantined:") and f"resolutions/{entry.name[:16]}" in line
 
 
 def test_a_missing_manifest_is_a_miss(tmp_path: Path, wheel_index: Any) -> None:
