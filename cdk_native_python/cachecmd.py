@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ConfigurationError
+from .progress import echo
 from .reporter import silent
 from .store.local import KINDS, EntryInfo, LocalStore
 
@@ -78,7 +80,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    parents=[after])
 
 
-def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
+def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> int:
+    out = out or (lambda text: echo(text, sys.stdout))
     # fallback=False: maintenance of a private temporary cache would be pointless; the command says what it does
     store = LocalStore(args.cache_dir, fallback=False, reporter=silent())
     action = args.cache_command

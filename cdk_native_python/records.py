@@ -283,6 +283,9 @@ def _hints(kind: type) -> dict[str, Any]:
     return typing.get_type_hints(kind)
 
 
+_INT_LIMIT = 2**63
+
+
 def _convert(kind: Any, data: Any, where: str) -> Any:
     origin = typing.get_origin(kind)
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
@@ -324,6 +327,8 @@ def _convert(kind: Any, data: Any, where: str) -> Any:
         if data in typing.get_args(kind):
             return data
         raise RecordError(f"{where}: expected one of {', '.join(map(repr, typing.get_args(kind)))}")
+    if type(data) is int and not -_INT_LIMIT < data < _INT_LIMIT:
+        raise RecordError(f"{where}: a number out of range")  # sizes and times fit in 64 bits
     if kind is float and isinstance(data, (int, float)) and not isinstance(data, bool):
         return float(data)
     if kind in (str, int, bool) and type(data) is kind:
