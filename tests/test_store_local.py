@@ -42,7 +42,7 @@ from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store import manifest
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.helpers import attacks, build_later, build_request, fails, plant_pins, says, write_function
+from tests.helpers import attack_fields, build_later, build_request, fails, plant_pins, says, write_function
 from tests.treehelpers import files
 
 PROCS, ROUNDS = 8, 3
@@ -210,7 +210,7 @@ def test_a_planted_resolution_is_quarantined_and_nothing_of_it_runs(tmp_path: Pa
     (entry,) = (store_root / "resolutions").iterdir()
     marker = tmp_path / "pwned"
     entry.chmod(0o755)
-    plant_pins(entry, **attacks(entry, marker, port)[attack])
+    plant_pins(entry, **attack_fields(attack, entry, marker, port))
     (entry / manifest.NAME).unlink()
     manifest.seal(entry)
     reporter, said = collecting()

@@ -32,7 +32,7 @@ from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, r
 from cdk_native_python.store.local import open_store
 from cdk_native_python.store.remote import Pointer, RemoteCache, RemoteConfig
 from tests.cdkhelpers import CDK, needs_cdk
-from tests.helpers import ROOT, attacks, closed_port, plant_pins, write_function
+from tests.helpers import ROOT, attack_fields, closed_port, plant_pins, write_function
 from tests.s3server import ADMIN, READER, WRITER, S3Server, client_env
 from tests.treehelpers import craft, empty_dir, member, normalised, snapshot, unsafe_cases
 from tests.wheelfactory import WheelIndex, make_elf
@@ -806,7 +806,7 @@ def test_a_planted_remote_resolution_runs_nothing_and_sends_nothing(tmp_path: Pa
     shutil.copytree(good, evil, ignore=shutil.ignore_patterns("manifest.json"))
     marker = tmp_path / "pwned"
     reader = tmp_path / "cache-b"
-    plant_pins(evil, **attacks(evil, marker, port, unpacked=reader / "resolutions" / good.name)[attack])
+    plant_pins(evil, **attack_fields(attack, evil, marker, port, unpacked=reader / "resolutions" / good.name))
     for p in evil.rglob("*"):
         p.chmod(0o755 if p.is_dir() else 0o644)
     for name, value in s3_server.env(WRITER).items():
