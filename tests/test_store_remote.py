@@ -703,26 +703,38 @@ def test_a_tampered_remote_tree_is_never_shipped(tmp_path: Path, wheel_index: Wh
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
 
 
+def good_entry(tmp_path: Path, server: S3Server, index: WheelIndex, requirements: str,
+               kind: str) -> tuple[Path, Path, Path]:
+    """(the function's source, the ``kind`` entry a clean build of it made, a writable copy of that entry without
+    its manifest for an attacker to edit)."""
+    src = project(tmp_path, requirements)
+    done = build(src, tmp_path / "good.zip", index.url, env_for(server, WRITER, tmp_path / "cache-good"))
+    assert done.returncode == 0, done.stderr
+    (good,) = (tmp_path / "cache-good" / kind).iterdir()
+    evil = tmp_path / "evil-entry"
+    shutil.copytree(good, evil, ignore=shutil.ignore_patterns("manifest.json"))
+    for p in evil.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return src, good, evil
+
+
+def push_as_writer(monkeypatch: pytest.MonkeyPatch, server: S3Server, url: str, kind: str, key: str,
+                   folder: Path) -> None:
+    """Share ``folder`` under ``kind/key`` as anyone with the writer's credentials can."""
+    for name, value in server.env(WRITER).items():
+        monkeypatch.setenv(name, value)
+    RemoteCache(RemoteConfig(url, write=True)).push(kind, key, folder)
+
+
 def test_a_remote_tree_failing_verification_is_rejected(tmp_path: Path, wheel_index: WheelIndex,
                                                         s3_server: S3Server, s3_bucket: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A compromised writer shares, under the key of a good arm64 tree, a tree holding an x86_64 binary: the
     digest is right, the content is not. The reader verifies the tree before using it, and builds its own."""
-    src = project(tmp_path, "nativepkg\n")
     url = f"s3://{s3_bucket}/{E2E_PREFIX}"
-    assert build(src, tmp_path / "good.zip", wheel_index.url,
-                 env_for(s3_server, WRITER, tmp_path / "cache-good")).returncode == 0
-    (good,) = (tmp_path / "cache-good" / "trees").iterdir()
-    evil = tmp_path / "evil-entry"
-    shutil.copytree(good, evil, ignore=shutil.ignore_patterns("manifest.json"))
-    for p in evil.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
+    src, good, evil = good_entry(tmp_path, s3_server, wheel_index, "nativepkg\n", "trees")
     (evil / "tree" / "nativepkg" / "_native.abi3.so").write_bytes(make_elf("x86_64"))
-    for name, value in s3_server.env(WRITER).items():
-        monkeypatch.setenv(name, value)
-    from cdk_native_python.store.remote import RemoteCache, RemoteConfig
-
-    RemoteCache(RemoteConfig(url, write=True)).push("trees", good.name, evil)
+    push_as_writer(monkeypatch, s3_server, url, "trees", good.name, evil)
     b = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, READER, tmp_path / "cache-b"),
               "--remote-cache", url)
     assert b.returncode == 0, b.stderr
@@ -797,21 +809,12 @@ def test_a_planted_remote_resolution_runs_nothing_and_sends_nothing(tmp_path: Pa
     run on the reader), or name a URL that uv would expand with the reader's AWS secret. The reader checks the
     record before anything reads it: one warning, a build from the index, the honest bundle."""
     port, requests = attacker_server
-    src = project(tmp_path, "purepkg\n")
     url = f"s3://{s3_bucket}/{E2E_PREFIX}"
-    assert build(src, tmp_path / "good.zip", wheel_index.url,
-                 env_for(s3_server, WRITER, tmp_path / "cache-good")).returncode == 0
-    (good,) = (tmp_path / "cache-good" / "resolutions").iterdir()
-    evil = tmp_path / "evil-entry"
-    shutil.copytree(good, evil, ignore=shutil.ignore_patterns("manifest.json"))
+    src, good, evil = good_entry(tmp_path, s3_server, wheel_index, "purepkg\n", "resolutions")
     marker = tmp_path / "pwned"
     reader = tmp_path / "cache-b"
     plant_pins(evil, **attack_fields(attack, evil, marker, port, unpacked=reader / "resolutions" / good.name))
-    for p in evil.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    for name, value in s3_server.env(WRITER).items():
-        monkeypatch.setenv(name, value)
-    RemoteCache(RemoteConfig(url, write=True)).push("resolutions", good.name, evil)
+    push_as_writer(monkeypatch, s3_server, url, "resolutions", good.name, evil)
     b = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, READER, reader), "--remote-cache", url)
     assert not marker.exists(), "the planted build backend ran on the reader"
     assert requests == [], f"the reader sent {requests} to the attacker"
