@@ -29,7 +29,7 @@ from . import engine, layerset
 from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
 from .options import CONTEXT_KEY, BundlingOptions, from_context
-from .progress import console, echo
+from .progress import console, echo, printable
 from .records import digest
 from .reporter import Notice, Reporter
 from .store.local import LocalStore, open_store
@@ -111,11 +111,12 @@ class ConstructNotices:
 
 
 def annotate(construct: Construct, notice: Notice) -> None:
-    """A notice as a CDK annotation on ``construct``: a warning under its id, an info as it is."""
+    """A notice as a CDK annotation on ``construct``: a warning under its id, an info as it is (the CDK CLI prints
+    annotations to the terminal as they are: through our filter first)."""
     if notice.level == "warning":
-        Annotations.of(construct).add_warning_v2(notice.annotation_id, notice.message)
+        Annotations.of(construct).add_warning_v2(notice.annotation_id, printable(notice.message))
     else:
-        Annotations.of(construct).add_info(notice.message)
+        Annotations.of(construct).add_info(printable(notice.message))
 
 
 class ConstructSetup:
