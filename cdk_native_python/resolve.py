@@ -77,11 +77,14 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
         record.check(urls.values())
         (dest / RECORD_FILE).write_text(dumps(record), encoding="utf-8")
 
+    checked: list[Resolution] = []
+
     def check(path: Path) -> None:
-        Resolution.load(key, path, urls.values())  # a RecordError: quarantined locally, a miss from the remote
+        # a RecordError: quarantined locally, a miss from the remote; what passed is the entry returned (read once)
+        checked.append(Resolution.load(key, path, urls.values()))
 
     entry = store.get_or_create("resolutions", key, build, check=check, refresh=refresh or env_flag(REFRESH_ENV))
-    return Resolution.load(key, entry.path, urls.values()), entry.hit
+    return (checked[-1] if entry.hit else Resolution.load(key, entry.path, urls.values())), entry.hit
 
 
 def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builder,
