@@ -25,6 +25,7 @@ from packaging.requirements import Requirement
 from . import uv
 from .diagnose import explain
 from .distributions import normalize
+from .errors import ResolutionError
 from .localbuild import Builder
 from .pins import (
     RECORD_FILE,
@@ -41,7 +42,7 @@ from .pins import (
     without,
 )
 from .progress import count, env_flag
-from .records import digest, dumps
+from .records import RecordError, digest, dumps
 from .reporter import Reporter, silent
 from .spec import DependencySpec
 from .store import Store
@@ -61,7 +62,9 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
             refresh: bool = False, reporter: Reporter | None = None) -> tuple[Resolution, bool]:
     """Return ``(resolution, found in the store)`` for ``spec`` (local packages already built as wheels)."""
     key = resolution_key(spec, target, builder.allowed)
-    roots = spec.roots if spec.roots is not None else roots_of((*spec.requirements, *spec.unpinned))
+    # normalized, as the record holds them (a lock may spell its root project My_Project)
+    roots = tuple(sorted({normalize(r) for r in spec.roots})) if spec.roots is not None else \
+        roots_of((*spec.requirements, *spec.unpinned))
     reporter = reporter or silent()
     # the only URLs a stored pin may hold: those the user's own requirements name (the key covers them)
     urls = spec_urls((*spec.requirements, *spec.constraints, *spec.unpinned))
@@ -74,7 +77,12 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
             record = ResolutionRecord(parse_pins(text, target, urls, spec.source), None, tuple(sorted(roots)))
         else:
             record = _compile(spec, target, store, builder, roots, urls)
-        record.check(urls.values())
+        try:
+            record.check(urls.values())  # what a reader will check: never store what it would refuse
+        except RecordError as exc:
+            raise ResolutionError(f"the pins of {spec.source} for {target} cannot be stored ({exc})",
+                                  "pin each package once, as name==version with sha256 hashes or name @ URL of a wheel",
+                                  code="pin-unsupported") from None
         (dest / RECORD_FILE).write_text(dumps(record), encoding="utf-8")
 
     checked: list[Resolution] = []
