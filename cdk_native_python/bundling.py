@@ -30,7 +30,7 @@ from . import engine, layerset, uv
 from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
 from .options import CONTEXT_KEY, BundlingOptions, from_context
-from .progress import console
+from .progress import console, echo, printable
 from .records import digest
 from .reporter import Notice, Reporter
 from .store.local import LocalStore, open_store
@@ -121,11 +121,12 @@ class ConstructNotices:
 
 
 def annotate(construct: Construct, notice: Notice) -> None:
-    """A notice as a CDK annotation on ``construct``: a warning under its id, an info as it is."""
+    """A notice as a CDK annotation on ``construct``: a warning under its id, an info as it is (the CDK CLI prints
+    annotations to the terminal as they are: through our filter first)."""
     if notice.level == "warning":
-        Annotations.of(construct).add_warning_v2(notice.annotation_id, notice.message)
+        Annotations.of(construct).add_warning_v2(notice.annotation_id, printable(notice.message))
     else:
-        Annotations.of(construct).add_info(notice.message)
+        Annotations.of(construct).add_info(printable(notice.message))
 
 
 class ConstructSetup:
@@ -221,7 +222,7 @@ class LocalBundler:
             results = layerset.bundle(self.plans, Path(output_dir), self._store, self._reporter)
         except BundlingError as exc:
             message = f"{MARKER} {fail(exc, name)}"
-            print(message, file=sys.stderr, flush=True)
+            echo(message)
             raise RuntimeError(message) from None
         out = console()
         if not out.quiet:
@@ -271,13 +272,13 @@ def _show_cleanly() -> None:
 
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     if isinstance(exc, BundlingError):
-        print(f"\n{MARKER} {exc}\n", file=sys.stderr)
+        echo(f"\n{MARKER} {exc}\n")
         return
     text = str(exc)
     if MARKER in text:
         line = text[text.index(MARKER):]
         cut = line.find("\n    at ")  # drop the JavaScript stack that jsii appends after our message
-        print("\n" + (line[:cut] if cut > 0 else line).rstrip() + "\n", file=sys.stderr)
+        echo("\n" + (line[:cut] if cut > 0 else line).rstrip() + "\n")
         return
     _previous_hook(kind, exc, tb)
 

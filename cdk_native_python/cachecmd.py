@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ConfigurationError
 from .options import CONTEXT_KEY
+from .progress import echo
 from .reporter import silent
 from .store import signing
 from .store.local import KINDS, EntryInfo, LocalStore
@@ -86,7 +88,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="where to write the private key (PEM, mode 0600; must not exist): a secret for trusted CI")
 
 
-def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
+def run(args: argparse.Namespace, out: Callable[[str], None] | None = None) -> int:
+    out = out or (lambda text: echo(text, sys.stdout))
     if args.cache_command == "keygen":
         return keygen(args.key_file, out)
     # fallback=False: maintenance of a private temporary cache would be pointless; the command says what it does

@@ -32,6 +32,7 @@ from .engine import BuildRequest, BuildResult
 from .engine import build as engine_build
 from .errors import BundlingError, ConfigurationError, IndexUnreachableError, InputError
 from .options import BundlingOptions
+from .progress import echo
 from .records import OutputRecord, dumps
 from .reporter import Reporter
 from .store import Store
@@ -232,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(exc.message, exc.hint)
         return exit_code(exc)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        echo(f"{PROG}: interrupted")
         return 130
     except BrokenPipeError:
         # the reader of our output went away (`cache info | head -1`): say nothing, as a tool killed by
@@ -241,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + 13
     except OSError as exc:
         # the file system refused (permissions, a loop of links, ...): the user's environment, not a bug
-        names = " -> ".join(os.fsdecode(f) for f in (exc.filename, exc.filename2) if f)
+        names = " -> ".join(os.fsdecode(f) for f in (exc.filename, exc.filename2) if isinstance(f, (str, bytes)))
         _error(f"{exc.strerror or exc}" + (f": {names}" if names else ""), os_hint(exc))
         return EXIT_BUNDLING
     except Exception as exc:
@@ -286,9 +287,7 @@ def exit_code(exc: BundlingError) -> int:
 
 
 def _error(message: str, hint: str | None) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    if hint:
-        print(f"  hint: {hint}", file=sys.stderr)
+    echo(f"{PROG}: error: {message}" + (f"\n  hint: {hint}" if hint else ""))
 
 
 def build(args: argparse.Namespace, *, link: bool = False) -> int:
@@ -364,8 +363,8 @@ def build(args: argparse.Namespace, *, link: bool = False) -> int:
             with writing("--report", report):
                 atomic_write(report, dumps(dataclasses.replace(result.report, output=output)))
     if not args.quiet:
-        print(result.summary(name, verbose=args.verbose), file=sys.stderr)
-        print(f"[{PROG}] wrote {written}", file=sys.stderr)
+        echo(result.summary(name, verbose=args.verbose))
+        echo(f"[{PROG}] wrote {written}")
     return EXIT_OK
 
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import cachecmd
-from .errors import InputError
+from .errors import InputError, excerpt
 from .explain import explain
-from .records import BuildReport, RecordError, dumps, from_json
+from .progress import echo
+from .records import BuildReport, dumps, from_json
 from .show import report_text
 
 COMMANDS = ("explain", "report", "cache")
@@ -79,12 +82,16 @@ def run_command(args: argparse.Namespace, build: BuildCommand) -> int:
         return cachecmd.run(args)
     if args.command == "report":
         report = load(args.file)
-        sys.stdout.write(dumps(report) if args.json else report_text(report) + "\n")
+        # JSON escapes every control character itself; the tables go through the terminal filter
+        if args.json:
+            sys.stdout.write(dumps(report))
+        else:
+            echo(report_text(report), sys.stdout)
         return 0
     flags, rest = _explain_flags(args.build_flags)
     source = flags.report or args.report
     report = load(source) if source is not None else _build_report(build, rest)
-    print(explain(report, args.package))
+    echo(explain(report, args.package), sys.stdout)
     return 0
 
 
@@ -105,16 +112,47 @@ def _build_report(build: BuildCommand, flags: list[str]) -> BuildReport:
         return dataclasses.replace(load(report), name="")  # the temporary folder's name says nothing
 
 
+#: a report is a few hundred KB even for a large layer: anything bigger is not one (and is never read whole)
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+_REPORT_HINT = "pass a file written by `build --report`, or one of <cache>/reports/*.json"
+
+
 def load(path: Path) -> BuildReport:
+    """Read a report someone hands us: a regular file of at most :data:`MAX_REPORT_BYTES`, UTF-8 JSON of a
+    :class:`BuildReport`. Anything else (a FIFO, ``/dev/zero``, a huge or sparse file, JSON nested beyond the
+    interpreter's stack, an integer too long to convert, bytes that are not UTF-8) is a usage error naming it."""
+    data = _read_small(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return from_json(BuildReport, json.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError and RecordError included
+        why = "too deeply nested" if isinstance(exc, RecursionError) else str(exc)
+        raise InputError(f"{path} is not a cdk-native-python build report ({excerpt(why, 200)})", _REPORT_HINT,
+                         code="report-invalid") from None
+
+
+def _read_small(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file no larger than a report can be; opened without blocking
+    (a FIFO with no writer would otherwise hang) and checked with ``fstat`` before anything is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise InputError(f"cannot read report {path}: {exc.strerror or exc}",
-                         "pass a file written by `build --report`, or one of <cache>/reports/*.json",
+        raise InputError(f"cannot read report {path}: {exc.strerror or exc}", _REPORT_HINT,
                          code="report-unreadable") from None
     try:
-        return from_json(BuildReport, json.loads(text))
-    except (json.JSONDecodeError, RecordError) as exc:
-        raise InputError(f"{path} is not a cdk-native-python build report ({exc})",
-                         "pass a file written by `build --report`, or one of <cache>/reports/*.json",
-                         code="report-invalid") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"cannot read report {path}: not a regular file", _REPORT_HINT, code="report-unreadable")
+        if info.st_size > MAX_REPORT_BYTES:
+            raise InputError(f"{path} is not a cdk-native-python build report ({info.st_size:,} bytes; a report is at "
+                             f"most {MAX_REPORT_BYTES:,})", _REPORT_HINT, code="report-invalid")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_REPORT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read report {path}: {exc.strerror or exc}", _REPORT_HINT,
+                         code="report-unreadable") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_REPORT_BYTES:  # it grew after fstat
+        raise InputError(f"{path} is not a cdk-native-python build report (more than {MAX_REPORT_BYTES:,} bytes)",
+                         _REPORT_HINT, code="report-invalid")
+    return data

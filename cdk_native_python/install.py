@@ -21,7 +21,7 @@ from . import uv
 from .budget import estimate_zipped, mb, tree_bytes
 from .diagnose import explain
 from .distributions import Distribution, installed, remove
-from .pins import Resolution, count_requirements, has_requirements, pinned_versions, with_store, without
+from .pins import PINS_FILE, Resolution, with_store
 from .progress import count
 from .records import DependencyRecord, PackageRecord, SlimResult, StripResult, TreeRecord, digest, dumps, loads
 from .reporter import Reporter, silent
@@ -74,9 +74,9 @@ def install(resolution: Resolution, spec: DependencySpec, target: Target, store:
     def build(dest: Path) -> None:
         tree = dest / TREE
         early = _strip_before_install(resolution, options.strip)
-        pins = without(resolution.pins, early.removed) if early.removed else resolution.pins
-        if has_requirements(pins):
-            _uv_install(pins, resolution, spec, target, store, tree, try_offline, reporter)
+        pins = resolution.without(early.removed)
+        if pins.record.pins:
+            _uv_install(pins, spec, target, store, tree, try_offline, reporter)
         else:
             tree.mkdir()  # nothing to install (e.g. every requirement's marker is false on the target)
         record = _finish(tree, resolution, target, store, options, early, reporter)
@@ -102,13 +102,14 @@ def _strip_before_install(resolution: Resolution, options: StripOptions) -> Stri
     return decide_graph(graph, resolution.roots, options) if graph is not None else StripResult()
 
 
-def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target: Target, store: Store,
+def _uv_install(pins: Resolution, spec: DependencySpec, target: Target, store: Store,
                 tree: Path, try_offline: bool, reporter: Reporter) -> None:
-    indexes = resolution_indexes(resolution, spec, store)
-    packages = count(count_requirements(pins), "package")
+    indexes = resolution_indexes(pins, spec, store)
+    packages = count(len(pins.record.pins), "package")
     with store.scratch("install") as work:
-        requirements = work / "pins.txt"
-        requirements.write_text(with_store(pins, store.root), encoding="utf-8")
+        requirements = work / PINS_FILE
+        # rendered from the checked record now, in the one grammar: no text from the store reaches uv
+        requirements.write_text(pins.for_installer(store.root), encoding="utf-8")
         args = ["pip", "install", "--target", str(tree), "--no-deps", "--only-binary", ":all:",
                 "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
                 "--link-mode", "copy", "--no-compile", "--quiet", "-r", str(requirements)]
@@ -132,7 +133,7 @@ def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target:
 
 def resolution_indexes(resolution: Resolution, spec: DependencySpec, store: Store) -> IndexOptions:
     """The spec's package sources plus the folders of wheels built for this resolution."""
-    extra = tuple(with_store(f, store.root) for f in resolution.record.find_links)
+    extra = tuple(str(store.root / f) for f in resolution.record.find_links)
     return replace(spec.indexes, find_links=(*spec.indexes.find_links, *extra)) if extra else spec.indexes
 
 
@@ -173,7 +174,7 @@ def _graph(resolution: Resolution, dists: dict[str, Distribution],
     """Who requires whom in the whole set: the resolver's record when there is one (it covers the packages
     stripped before install), else the installed metadata (before anything was stripped)."""
     graph = resolution.graph if resolution.graph is not None else edges
-    versions = {**pinned_versions(resolution.pins), **{name: d.version for name, d in dists.items()}}
+    versions = {**resolution.versions, **{name: d.version for name, d in dists.items()}}
     return {name: DependencyRecord(versions.get(name, ""), tuple(sorted(graph[name]))) for name in sorted(graph)}
 
 

@@ -20,6 +20,7 @@ single line (measured with ``python -X importtime``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
@@ -38,6 +39,14 @@ DELAY = 1.0
 REFRESH = 0.5
 _ERASE = "\r\x1b[K"
 
+#: terminal escape sequences: CSI (``ESC [`` … final byte; ``\x9b`` …), OSC (``ESC ]`` … BEL or ST: a clipboard
+#: write, a window title, a hyperlink), DCS/SOS/PM/APC strings, and two-byte ``ESC x`` sequences
+_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
+                     r"|(?:\x1b[]PX^_]|[\x90\x98\x9d-\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                     r"|\x1b[ -~]")
+#: what is left that a terminal acts on: C0 but the line feed (a tab becomes a space), DEL, C1
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
 #: what a reporter calls with (text, subject) when a step begins; empty text: no step is running any more
 PhaseCallback = Callable[[str, str], None]
 
@@ -54,6 +63,22 @@ def count(n: int, noun: str) -> str:
 
 def heading(subject: str) -> str:
     return f"{PREFIX} {subject}:" if subject else PREFIX
+
+
+def printable(text: str) -> str:
+    """``text`` as it may reach a terminal: escape sequences removed, other control characters shown as ``?``.
+
+    Everything we print goes through here (:class:`Console`, :func:`echo`): package names, versions, paths and
+    messages can come from a report file, a store entry, a lock or uv, and a name holding ``ESC ] 52`` would
+    write the user's clipboard, ``ESC [ 2J`` clear the screen. Line feeds stay: they are ours."""
+    return _CONTROL.sub("?", _ESCAPE.sub("", text).replace("\t", " "))
+
+
+def echo(text: str, stream: TextIO | None = None) -> None:
+    """Print one or more lines (stderr by default) through :func:`printable`."""
+    out = stream or sys.stderr
+    out.write(printable(text) + "\n")
+    out.flush()
 
 
 class Console:
@@ -127,7 +152,7 @@ class Console:
     # -- drawing (the caller holds the lock) ------------------------------------------------------------------
 
     def _print(self, text: str) -> None:
-        self._write(text + "\n")
+        self._write(printable(text) + "\n")
 
     def _write(self, text: str) -> None:
         try:
@@ -146,7 +171,7 @@ class Console:
         width = self._columns() - 1
         if len(line) > width:  # a wrapped line could not be erased with a carriage return
             line = line[:max(width - 1, 0)] + "…"
-        self._write(_ERASE + line)
+        self._write(_ERASE + printable(line))
         self._drawn = True
 
     def _columns(self) -> int:

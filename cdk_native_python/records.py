@@ -11,9 +11,10 @@ import dataclasses
 import functools
 import hashlib
 import json
+import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -24,6 +25,67 @@ T = TypeVar("T")
 
 class RecordError(ValueError):
     """A record on disk does not have the shape its type promises."""
+
+
+# -- what a name, a version, a digest may be ----------------------------------------------------------------
+# One grammar for every record read back from a store or a report (they are data from another machine, or from
+# a file anyone may have written): a value outside it makes the record a RecordError, never text we pass on.
+
+#: a PEP 503 normalized project name (what ``packaging.utils.canonicalize_name`` returns for a valid name)
+_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+#: what a PEP 440 version is spelled with (``packaging`` also accepts surrounding whitespace: we do not)
+_VERSION_CHARS = re.compile(r"[A-Za-z0-9.+!_-]{1,128}")
+#: the digest algorithms pip's ``--hash`` accepts, each with its exact length, lowercase
+_HASH = re.compile(r"sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128}")
+#: a requirement as a report prints the user's roots: a name, maybe with extras (``aws-lambda-powertools[tracer]``)
+_ROOT = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\[[a-z0-9-]+(?:,[a-z0-9-]+)*\])?")
+
+
+def check_name(value: str, where: str) -> str:
+    """``value`` if it is a normalized project name; else a :class:`RecordError`."""
+    from packaging.utils import canonicalize_name
+
+    if not _NAME.fullmatch(value) or canonicalize_name(value) != value:
+        raise RecordError(f"{where}: {value[:40]!r} is not a normalized package name")
+    return value
+
+
+def check_version(value: str, where: str, *, exact: bool = False) -> str:
+    """``value`` if it is a PEP 440 version (``exact``: spelled as ``packaging`` normalizes it, as pins are)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        ok = bool(_VERSION_CHARS.fullmatch(value)) and (str(Version(value)) == value or not exact)
+    except InvalidVersion:
+        ok = False
+    if not ok:
+        raise RecordError(f"{where}: {value[:40]!r} is not a PEP 440 version")
+    return value
+
+
+def check_hash(value: str, where: str) -> str:
+    """``value`` if it is ``sha256:<64 lowercase hex>`` (or sha384/sha512 at their lengths)."""
+    if not _HASH.fullmatch(value):
+        raise RecordError(f"{where}: {value[:40]!r} is not a sha256/sha384/sha512 digest")
+    return value
+
+
+def check_names(values: Iterable[str], where: str) -> None:
+    for value in values:
+        check_name(value, where)
+
+
+def _check_packages(packages: Mapping[str, PackageRecord], graph: Mapping[str, DependencyRecord],
+                    removed: Iterable[str], where: str) -> None:
+    """The names and versions of a tree or a report: what ``report``, ``explain`` and ``build -v`` print."""
+    for name, package in packages.items():
+        check_version(package.version, f"{where}.packages.{check_name(name, where + '.packages')}")
+    for name, dep in graph.items():
+        check_name(name, f"{where}.graph")
+        check_names(dep.requires, f"{where}.graph.{name}.requires")
+        if dep.version:
+            check_version(dep.version, f"{where}.graph.{name}.version")
+    check_names(removed, f"{where}.stripped")
 
 
 # -- the records --------------------------------------------------------------------------------------
@@ -107,6 +169,10 @@ class TreeRecord:
     def versions(self) -> dict[str, str]:
         return {name: p.version for name, p in self.packages.items()}
 
+    def check_loaded(self) -> None:
+        _check_packages(self.packages, self.graph, self.stripped.removed, "TreeRecord")
+        check_names(self.stripped.kept_seeds, "TreeRecord.stripped.kept_seeds")
+
 
 @dataclass(frozen=True)
 class SizeRecord:
@@ -167,6 +233,13 @@ class BuildReport:
     #: what the command line wrote (``build --report``); none for a synth's report
     output: OutputRecord | None = None
 
+    def check_loaded(self) -> None:
+        _check_packages(self.packages, self.graph, self.stripped, "BuildReport")
+        check_names(self.kept_seeds, "BuildReport.kept_seeds")
+        for root in self.roots:
+            if not _ROOT.fullmatch(root):
+                raise RecordError(f"BuildReport.roots: {root[:40]!r} is not a package name")
+
 
 def digest(description: object, length: int = 32) -> str:
     """A stable key (``length`` hex digits of sha256) for any JSON-serialisable description."""
@@ -211,6 +284,9 @@ def _hints(kind: type) -> dict[str, Any]:
     return typing.get_type_hints(kind)
 
 
+_INT_LIMIT = 2**63
+
+
 def _convert(kind: Any, data: Any, where: str) -> Any:
     origin = typing.get_origin(kind)
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
@@ -226,7 +302,11 @@ def _convert(kind: Any, data: Any, where: str) -> Any:
                 values[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise RecordError(f"{where}: {f.name} is missing")
-        return kind(**values)
+        record = kind(**values)
+        check = getattr(record, "check_loaded", None)
+        if check is not None:
+            check()  # what the fields' types cannot say (names, versions, digests): see check_name & co.
+        return record
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(kind)
         if data is None and type(None) in options:
@@ -248,6 +328,8 @@ def _convert(kind: Any, data: Any, where: str) -> Any:
         if data in typing.get_args(kind):
             return data
         raise RecordError(f"{where}: expected one of {', '.join(map(repr, typing.get_args(kind)))}")
+    if type(data) is int and not -_INT_LIMIT < data < _INT_LIMIT:
+        raise RecordError(f"{where}: a number out of range")  # sizes and times fit in 64 bits
     if kind is float and isinstance(data, (int, float)) and not isinstance(data, bool):
         return float(data)
     if kind in (str, int, bool) and type(data) is kind:

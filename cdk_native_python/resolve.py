@@ -25,29 +25,31 @@ from packaging.requirements import Requirement
 from . import uv
 from .diagnose import explain
 from .distributions import normalize
+from .errors import ResolutionError
 from .localbuild import Builder
 from .pins import (
-    PINS_FILE,
     RECORD_FILE,
     Resolution,
     ResolutionRecord,
     apply_user_hashes,
+    parse_pins,
     portable,
     roots_of,
+    spec_urls,
     split_annotations,
     user_hashes,
     with_store,
     without,
 )
 from .progress import count, env_flag
-from .records import digest, dumps
+from .records import RecordError, digest, dumps
 from .reporter import Reporter, silent
 from .spec import DependencySpec
 from .store import Store
 from .target import Target
 
 #: bump when what a resolution holds changes (keys of ``resolutions/`` entries)
-VERSION = "3"
+VERSION = "4"
 REFRESH_ENV = "CDK_NATIVE_PYTHON_REFRESH"
 
 
@@ -60,32 +62,53 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
             refresh: bool = False, reporter: Reporter | None = None) -> tuple[Resolution, bool]:
     """Return ``(resolution, found in the store)`` for ``spec`` (local packages already built as wheels)."""
     key = resolution_key(spec, target, builder.allowed)
-    roots = spec.roots if spec.roots is not None else roots_of((*spec.requirements, *spec.unpinned))
+    # normalized, as the record holds them (a lock may spell its root project My_Project)
+    roots = tuple(sorted({normalize(r) for r in spec.roots})) if spec.roots is not None else \
+        roots_of((*spec.requirements, *spec.unpinned))
     reporter = reporter or silent()
+    # the only URLs a stored pin may hold: those the user's own requirements name (the key covers them)
+    urls = spec_urls((*spec.requirements, *spec.constraints, *spec.unpinned))
 
     def build(dest: Path) -> None:
         reporter.phase(f"{'reading' if spec.locked else 'resolving'} {count(len(spec.requirements), 'requirement')} "
                        f"for {target.label}")
         if spec.locked:
-            pins = spec.requirements_text() + (_resolve_unpinned(spec, target, store, builder) if spec.unpinned else "")
-            record = ResolutionRecord(None, tuple(sorted(roots)))
+            text = spec.requirements_text() + (_resolve_unpinned(spec, target, store, builder) if spec.unpinned else "")
+            record = ResolutionRecord(parse_pins(text, target, urls, spec.source), None, tuple(sorted(roots)))
         else:
-            pins, record = _compile(spec, target, store, builder, roots)
-        (dest / PINS_FILE).write_text(pins, encoding="utf-8")
+            record = _compile(spec, target, store, builder, roots, urls)
+        try:
+            record.check(urls.values())  # what a reader will check: never store what it would refuse
+        except RecordError as exc:
+            raise ResolutionError(f"the pins of {spec.source} for {target} cannot be stored ({exc})",
+                                  "pin each package once, as name==version with sha256 hashes or name @ URL of a wheel",
+                                  code="pin-unsupported") from None
         (dest / RECORD_FILE).write_text(dumps(record), encoding="utf-8")
 
-    entry = store.get_or_create("resolutions", key, build, check=lambda path: _check(key, path),
-                                refresh=refresh or env_flag(REFRESH_ENV))
-    return Resolution.load(key, entry.path), entry.hit
+    checked: list[Resolution] = []
 
+    def check(path: Path) -> None:
+        # a RecordError: quarantined locally, a miss from the remote; what passed is the entry returned (read once)
+        checked.append(Resolution.load(key, path, urls.values()))
 
-def _check(key: str, path: Path) -> None:
-    Resolution.load(key, path)  # raises RecordError on a damaged entry
+    entry = store.get_or_create("resolutions", key, build, check=check, refresh=refresh or env_flag(REFRESH_ENV))
+    return (checked[-1] if entry.hit else Resolution.load(key, entry.path, urls.values())), entry.hit
 
 
 def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builder,
-             roots: tuple[str, ...]) -> tuple[str, ResolutionRecord]:
-    """``uv pip compile`` for the target; allowed sdists are built when uv finds no wheel for them."""
+             roots: tuple[str, ...], urls: dict[str, str]) -> ResolutionRecord:
+    """The record of ``uv pip compile`` for the target."""
+    text, find_links = _uv_compile(spec, target, store, builder)
+    required_by, pins_text = _annotations(text, spec, store)
+    pins = parse_pins(pins_text, target, urls, spec.source)
+    names = {p.name for p in pins}
+    return ResolutionRecord(pins, {k: v for k, v in required_by.items() if k in names}, tuple(sorted(roots)),
+                            tuple(Path(f).relative_to(store.root).as_posix() for f in find_links))
+
+
+def _uv_compile(spec: DependencySpec, target: Target, store: Store, builder: Builder) -> tuple[str, list[str]]:
+    """uv's pins for the target, without comments or paths of this machine, with the user's own hashes; and the
+    folders of the wheels built on the way (allowed sdists are built when uv finds no wheel for them)."""
     find_links: list[str] = []
     with store.scratch("compile") as work:
         (work / "requirements.in").write_text(with_store(spec.requirements_text(), store.root), encoding="utf-8")
@@ -113,11 +136,13 @@ def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builde
                 raise store.full(f"resolving {spec.source} for {target}")
             raise explain(result.message, spec.source, target, indexes, allowed=sorted(builder.allowed),
                           requirements=spec.requirements)
+    return text, find_links
+
+
+def _annotations(text: str, spec: DependencySpec, store: Store) -> tuple[dict[str, tuple[str, ...]], str]:
+    """uv's output → (who requires whom; the pins with the user's own hashes and no path of this machine)."""
     pins, required_by = split_annotations(portable(text, store.root))
-    pins = apply_user_hashes(pins, user_hashes([*spec.requirements, *spec.constraints]))
-    record = ResolutionRecord(required_by, tuple(sorted(roots)),
-                              tuple(portable(f, store.root) for f in find_links))
-    return pins, record
+    return required_by, apply_user_hashes(pins, user_hashes([*spec.requirements, *spec.constraints]))
 
 
 def _resolve_unpinned(spec: DependencySpec, target: Target, store: Store, builder: Builder) -> str:
@@ -127,7 +152,7 @@ def _resolve_unpinned(spec: DependencySpec, target: Target, store: Store, builde
     constraints = tuple(str(r) for r in locked if r.url is None and r.specifier)
     covered = {normalize(r.name) for r in locked if target.evaluate(r.marker)}
     open_spec = replace(spec, requirements=spec.unpinned, constraints=constraints, locked=False, unpinned=())
-    pins, _ = _compile(open_spec, target, store, builder, ())
+    _, pins = _annotations(_uv_compile(open_spec, target, store, builder)[0], open_spec, store)
     return without(pins, covered)
 
 

@@ -113,6 +113,30 @@ def locked_index() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.fixture
+def attacker_server() -> Iterator[tuple[int, list[str]]]:
+    """An attacker's HTTP server on 127.0.0.1 that records every path asked of it (and serves nothing);
+    yields (its port, the paths)."""
+    paths: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            paths.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], paths
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture(scope="module")
 def tree_template(tmp_path_factory: pytest.TempPathFactory, wheel_index: WheelIndex) -> Path:
     return installed_tree(empty_dir(tmp_path_factory.mktemp("remote") / "entry"), wheel_index)

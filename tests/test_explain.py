@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -172,6 +174,85 @@ def test_a_bad_report_is_a_usage_error(tmp_path: Path, content: str | None, says
         out = cli(tmp_path, *args)
         assert out.returncode == 2 and says in out.stderr and "hint:" in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
+
+
+CLIPBOARD = "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # OSC 52: writes the reader's clipboard
+CLEAR = "\x1b[2J"
+
+
+def test_what_a_crafted_report_says_reaches_the_terminal_without_escapes(report_file: Path) -> None:
+    """Only names and versions are refused on load; every other text of a report is printed through the filter."""
+    data = json.loads(report_file.read_text())
+    data["name"] = f"fn{CLEAR}.zip"
+    data["warnings"] = [*data["warnings"], f"look{CLIPBOARD} here\x9b31m"]
+    data["notices"][0]["message"] += CLIPBOARD
+    data["packages"]["botocore"]["wheel_tags"] = [f"py3{CLEAR}-none-any"]
+    data["stripped"]["boto3"] = f"provided{CLIPBOARD} by\x7f the runtime\r"
+    crafted = report_file.parent / "crafted.json"
+    crafted.write_text(json.dumps(data))
+    shown = cli(report_file.parent, "report", str(crafted))
+    assert shown.returncode == 0, shown.stderr
+    assert "look here" in shown.stdout and "fn.zip (function)" in shown.stdout and "py3-none-any" in shown.stdout
+    why = cli(report_file.parent, "explain", "boto3", "--report", str(crafted))
+    assert why.returncode == 0, why.stderr
+    for out in (shown, why):
+        text = out.stdout + out.stderr
+        assert not any(c in text for c in "\x1b\x07\x9b\x7f\r"), repr(text)
+    assert "\\u001b" in cli(report_file.parent, "report", "--json", str(crafted)).stdout  # JSON escapes it itself
+
+
+@pytest.mark.parametrize("field", ["name", "version", "root", "required-by"])
+def test_a_report_whose_names_or_versions_hold_escapes_is_refused(report_file: Path, field: str) -> None:
+    data = json.loads(report_file.read_text())
+    if field == "name":
+        data["packages"][f"evil{CLEAR}"] = data["packages"].pop("botocore")
+    elif field == "version":
+        data["packages"]["botocore"]["version"] = f"1.0{CLIPBOARD}"
+    elif field == "root":
+        data["roots"] = [f"boto3{CLEAR}"]
+    else:
+        data["graph"]["xraylike"]["requires"] = [f"botocore\n{CLEAR}"]
+    crafted = report_file.parent / "crafted.json"
+    crafted.write_text(json.dumps(data))
+    for args in (("report", str(crafted)), ("explain", "boto3", "--report", str(crafted))):
+        out = cli(report_file.parent, *args)
+        assert out.returncode == 2 and "is not a cdk-native-python build report" in out.stderr, out.stderr
+        assert "\x1b" not in out.stderr + out.stdout and "Traceback" not in out.stderr
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _sparse(path: Path) -> None:
+    with path.open("wb") as f:
+        f.truncate(3 * 1024**3)  # 3 GiB, no block written
+
+
+BAD_FILES: dict[str, tuple[Callable[[Path], None] | None, str]] = {
+    "fifo": (_fifo, "not a regular file"),
+    "dev-zero": (None, "not a regular file"),
+    "folder": (lambda p: p.mkdir(), "not a regular file"),
+    "sparse-3gib": (_sparse, "3,221,225,472 bytes"),
+    "nested": (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "too deeply nested"),
+    "long-int": (lambda p: p.write_text('{"target": ' + "9" * 4301 + "}"), "is not a cdk-native-python"),
+    "4300-digits": (lambda p: p.write_text('{"target": "t", "runtime": "r", "architecture": "a", "glibc": "g", '
+                                           '"asset_hash": "h", "seconds": ' + "9" * 4300 + "}"), "out of range"),
+    "not-utf-8": (lambda p: p.write_bytes(b'{"target": "\xff\xfe"}'), "is not a cdk-native-python"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_a_report_file_that_is_no_report_is_a_usage_error(tmp_path: Path, case: str) -> None:
+    make, says = BAD_FILES[case]
+    path = Path("/dev/zero") if make is None else tmp_path / "r.json"
+    if make is not None:
+        make(path)
+    for args in (("report", str(path)), ("explain", "six", "--report", str(path))):
+        out = helpers.cli(tmp_path, *args, timeout=60, memory_limit=1024**3)
+        assert out.returncode == 2, out.stderr
+        lines = out.stderr.splitlines()
+        assert len(lines) == 2 and says in lines[0] and lines[1].startswith("  hint: "), out.stderr
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import pytest
 
 from cdk_native_python.engine import prepare
 from cdk_native_python.install import install
-from cdk_native_python.pins import ResolutionRecord
 from cdk_native_python.store.local import LocalStore
 from tests.helpers import ARM313, index_request, write_function
 
@@ -40,7 +39,8 @@ def test_stripped_packages_are_never_installed_and_the_tree_is_the_same(
         "typing-extensions", "python-dateutil", "six"}
     removed_after_install.clear()
     # the same pins without the resolver's record: installed whole, stripped afterwards, same tree and reasons
-    no_graph = dataclasses.replace(plan.resolution, record=ResolutionRecord(None, plan.resolution.roots))
+    no_graph = dataclasses.replace(plan.resolution,
+                                   record=dataclasses.replace(plan.resolution.record, required_by=None))
     late, _ = install(no_graph, plan.spec, ARM313, LocalStore(tmp_path / "cache-2"), options)
     assert sorted(removed_after_install) == sorted(early.record.stripped.removed)
     assert early.record.stripped == late.record.stripped and early.record.packages == late.record.packages

@@ -1,5 +1,6 @@
 """The pinned set (``pins.py``): uv's annotations read as "who requires whom", pin blocks removed exactly, the
-store's path swapped in and out so that pins are the same text on every machine, stored pins checked."""
+store's path swapped in and out so that pins are the same text on every machine, pins kept as a typed record that
+is checked field by field when read back and rendered in one grammar for uv."""
 
 from __future__ import annotations
 
@@ -7,23 +8,25 @@ from pathlib import Path
 
 import pytest
 
+from cdk_native_python.errors import ResolutionError
 from cdk_native_python.pins import (
-    PINS_FILE,
     RECORD_FILE,
     STORE_PLACEHOLDER,
+    Pin,
     Resolution,
     ResolutionRecord,
     apply_user_hashes,
-    check_pins,
-    pinned_versions,
+    parse_pins,
     portable,
     roots_of,
+    spec_urls,
     split_annotations,
     user_hashes,
     with_store,
     without,
 )
 from cdk_native_python.records import RecordError, dumps
+from cdk_native_python.target import Target
 
 H1, H2, H3 = "sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64
 
@@ -64,7 +67,6 @@ def test_without_removes_whole_blocks_of_the_named_packages_only() -> None:
     assert without(pins, ["nothing-like-it"]) == pins
     # a hand-written lock may spell a name otherwise: names compare normalized
     assert without(f"Foo_Bar==1.0 \\\n    --hash={H1}\nbaz==2\n", ["foo-bar"]) == "baz==2\n"
-    assert pinned_versions(pins) == {"depa": "2.0", "needs-extra": "1.0", "purepkg": "1.0"}
 
 
 def test_with_store_and_portable_are_inverse_and_leave_no_path_of_this_machine(tmp_path: Path) -> None:
@@ -76,8 +78,6 @@ def test_with_store_and_portable_are_inverse_and_leave_no_path_of_this_machine(t
     assert f"localpkg @ {store.as_uri()}/wheels/k1/" in here and f"--find-links {store}/wheels/k2" in here
     assert portable(here, store) == text
     assert str(tmp_path) not in portable(here, store)
-    resolution = Resolution("key", text)
-    assert resolution.for_installer(store) == here
 
 
 def test_user_hashes_replace_the_resolvers() -> None:
@@ -91,29 +91,84 @@ def test_user_hashes_replace_the_resolvers() -> None:
     assert roots_of(["Purepkg[x]>=1", "-r base.txt", "./local", "depa ; python_version < '4'"]) == ("depa", "purepkg")
 
 
-def test_check_pins_accepts_pinned_lines_and_names_them() -> None:
+ARM312 = Target.from_runtime("python3.12", "arm64")
+WHEEL = "wheels/" + "a" * 32 + "/localpkg-1.0-py3-none-any.whl"
+URL = "https://files.example/pkgs/urlpkg-2.0-py3-none-any.whl"
+
+
+def test_uvs_pins_and_a_locks_become_typed_pins_for_the_target() -> None:
     pins, _ = split_annotations(COMPILED)
-    assert check_pins(pins) == {"depa", "needs-extra", "purepkg"}
-    assert check_pins(f"x @ file:///{STORE_PLACEHOLDER}/w.whl --hash={H1}\n# a comment\n\n") == {"x"}
+    text = (pins + "Old_Pkg==1.0 ; python_version < '3.0' --hash=sha256:" + "A" * 64 + "\n"  # false on 3.12: gone
+            + f"localpkg @ file://{STORE_PLACEHOLDER}/{WHEEL} --hash={H1}\n"
+            + f"UrlPkg @ {URL} --hash={H2}\nRelease_Candidate==2.0RC1 --hash=sha256:{'B' * 64}\n")
+    parsed = parse_pins(text, ARM312, spec_urls([f"urlpkg @ {URL} --hash={H2}"]), Path("requirements.txt"))
+    assert parsed == (
+        Pin("depa", "2.0", (H1,)), Pin("needs-extra", "1.0", (H2,)), Pin("purepkg", "1.0", (H3,)),
+        Pin("localpkg", hashes=(H1,), wheel=WHEEL), Pin("urlpkg", hashes=(H2,), url=URL),
+        Pin("release-candidate", "2.0rc1", ("sha256:" + "b" * 64,)))  # names, versions and digests normalized
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("purepkg>=1.0\n", "line 1 is not pinned"),
-    (f"purepkg==1.0 --hash={H1}\nnot a requirement ===\n", "line 2 is not a pinned requirement"),
-    ("-r other.txt\n", "line 1 is not a pinned requirement"),
+@pytest.mark.parametrize("line", ["purepkg>=1.0", "purepkg==1.*", f"x @ https://elsewhere.example/x.whl --hash={H1}",
+                                  "-e /tmp/src", "purepkg===1.0-weird"])
+def test_a_pin_outside_the_grammar_is_the_users_to_fix(line: str) -> None:
+    with pytest.raises(ResolutionError) as caught:
+        parse_pins(line + "\n", ARM312, {}, Path("uv.lock"))
+    assert caught.value.code == "pin-unsupported" and "uv.lock" in str(caught.value)
+
+
+def test_what_uv_reads_is_rendered_from_the_record_in_one_grammar(tmp_path: Path) -> None:
+    store = tmp_path / "my store"
+    record = ResolutionRecord((Pin("purepkg", "1.0", (H1, H2)), Pin("localpkg", hashes=(H3,), wheel=WHEEL),
+                               Pin("urlpkg", url=URL)), roots=("purepkg",), find_links=("wheels/" + "b" * 32,))
+    record.check([URL])
+    resolution = Resolution("k", record)
+    assert resolution.for_installer(store).splitlines() == [
+        f"purepkg==1.0 --hash={H1} --hash={H2}", f"localpkg @ {store.as_uri()}/{WHEEL} --hash={H3}", f"urlpkg @ {URL}"]
+    assert STORE_PLACEHOLDER in resolution.pins and str(tmp_path) not in resolution.pins  # the same on every machine
+    assert resolution.versions == {"purepkg": "1.0"}
+    assert resolution.without(["PurePkg"]).record.pins == record.pins[1:]
+    (tmp_path / RECORD_FILE).write_text(dumps(record))
+    assert Resolution.load("k", tmp_path, [URL]) == resolution
+
+
+GOOD = Pin("purepkg", "1.0", (H1,))
+
+
+@pytest.mark.parametrize(("record", "says"), [
+    # HIGH: a comment line ending in a backslash, then an editable install of a planted folder
+    (ResolutionRecord((Pin("purepkg", "1.0", (H1,)), Pin("x", "1.0 # \\\n-e {store}/resolutions/K/src"))), "PEP 440"),
+    (ResolutionRecord((Pin("purepkg\n-e /tmp/src", "1.0"),)), "normalized package name"),
+    # HIGH: a URL that uv would expand with the reader's environment
+    (ResolutionRecord((Pin("purepkg", url="http://127.0.0.1:9/x/${AWS_SECRET_ACCESS_KEY}/purepkg-1.0-py3-none-any.whl"),)),
+     "not a URL the requirements name"),
+    (ResolutionRecord((Pin("purepkg", url=URL + "/${HOME}"),)), "not a URL the requirements name"),
+    (ResolutionRecord((Pin("purepkg", "1.0", ("sha256:" + "A" * 64,)),)), "digest"),
+    (ResolutionRecord((Pin("purepkg", "1.0", ("sha256:abc --index-url http://evil",)),)), "digest"),
+    (ResolutionRecord((Pin("purepkg", "1.0", ("md5:" + "a" * 32,)),)), "digest"),
+    (ResolutionRecord((Pin("purepkg", " 1.0"),)), "PEP 440"),
+    (ResolutionRecord((Pin("purepkg", "1.0-post1"),)), "PEP 440"),  # valid, but not as packaging spells it
+    (ResolutionRecord((Pin("PurePkg", "1.0"),)), "normalized package name"),
+    (ResolutionRecord((Pin("purepkg", "--index-url=http://evil"),)), "PEP 440"),
+    (ResolutionRecord((Pin("purepkg", wheel="wheels/" + "a" * 32 + "/../../../etc/x-1.0-py3-none-any.whl"),)), "wheel"),
+    (ResolutionRecord((Pin("purepkg", wheel="/tmp/purepkg-1.0-py3-none-any.whl"),)), "wheel"),
+    (ResolutionRecord((Pin("purepkg"),)), "exactly one"),
+    (ResolutionRecord((Pin("purepkg", "1.0", wheel=WHEEL),)), "exactly one"),
+    (ResolutionRecord((GOOD, GOOD)), "pinned twice"),
+    (ResolutionRecord((GOOD,), find_links=("/tmp/evil",)), "find_links"),
+    (ResolutionRecord((GOOD,), find_links=("wheels/" + "a" * 32 + " --index-url=http://evil",)), "find_links"),
+    (ResolutionRecord((GOOD,), roots=("$(touch x)",)), "normalized package name"),
+    (ResolutionRecord((GOOD,), required_by={"depa": ()}), "different packages"),
+    (ResolutionRecord((GOOD,), required_by={"purepkg": ("\x1b[2J",)}), "normalized package name"),
 ])
-def test_check_pins_refuses_damaged_pins_as_a_record_error(text: str, says: str) -> None:
+def test_a_stored_record_outside_the_grammar_is_damaged(tmp_path: Path, record: ResolutionRecord, says: str) -> None:
+    (tmp_path / RECORD_FILE).write_text(dumps(record))
     with pytest.raises(RecordError, match=says):
-        check_pins(text)
+        Resolution.load("k", tmp_path, [URL])
 
 
-def test_a_resolution_entry_whose_two_files_disagree_is_damaged(tmp_path: Path) -> None:
-    pins, required_by = split_annotations(COMPILED)
-    (tmp_path / PINS_FILE).write_text(pins)
-    (tmp_path / RECORD_FILE).write_text(dumps(ResolutionRecord(required_by=required_by, roots=("purepkg",))))
-    loaded = Resolution.load("k", tmp_path)
-    assert loaded.roots == ("purepkg",)
-    assert loaded.graph == {"depa": set(), "needs-extra": {"depa"}, "purepkg": {"depa"}}
-    (tmp_path / RECORD_FILE).write_text(dumps(ResolutionRecord(required_by={"depa": ()})))
-    with pytest.raises(RecordError, match="name different packages"):
+def test_a_resolution_entry_holds_its_record_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / RECORD_FILE).write_text(dumps(ResolutionRecord((GOOD,))))
+    assert Resolution.load("k", tmp_path).record.pins == (GOOD,)
+    (tmp_path / "src").mkdir()  # a folder planted for `-e {store}/resolutions/<key>/src`
+    with pytest.raises(RecordError, match="holds 'src' besides"):
         Resolution.load("k", tmp_path)

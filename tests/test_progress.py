@@ -5,6 +5,7 @@ never; the summary line takes the live line's place. Terminals are real pseudo-t
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from cdk_native_python import progress
 from cdk_native_python.progress import Console
 from cdk_native_python.reporter import Reporter
 from tests.cdkhelpers import CDK, needs_cdk
@@ -331,3 +333,26 @@ def test_cdk_synth_shows_live_progress_on_a_terminal_and_phase_lines_in_ci(tmp_p
     assert ours[0] == "[cdk-native-python] App/Fn: resolving 1 requirement for python3.13/x86_64 …"
     assert ours[-1].startswith("[cdk-native-python] App/Fn: python3.13 / manylinux_2_34 x86_64 — 2 packages")
     assert "\r" not in ci.stderr
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("pkg\x1b]52;c;ZWNobyBwd25lZA==\x07 1.0", "pkg 1.0"),  # OSC 52: a clipboard write
+    ("pkg\x1b]0;title\x1b\\ 1.0", "pkg 1.0"),  # OSC ended by ST
+    ("a\x1b[2Jb\x1b[31;1mc", "abc"),  # clear the screen, colours
+    ("a\x9b2Jb\x9d0;t\x9cc", "abc"),  # the same as C1 controls
+    ("a\x1bPdcs\x1b\\b\x1b7c", "abc"),  # DCS string, a two-byte sequence
+    ("bell\x07 bs\x08 del\x7f cr\r nul\x00 c1\x85 esc\x1b", "bell? bs? del? cr? nul? c1? esc?"),
+    ("tab\tand\nnewline, ünïcode ≈ ok", "tab and\nnewline, ünïcode ≈ ok"),
+])
+def test_printable_removes_escape_sequences_and_shows_other_controls(raw: str, shown: str) -> None:
+    assert progress.printable(raw) == shown
+
+
+def test_every_line_the_console_prints_goes_through_the_filter() -> None:
+    out = io.StringIO()
+    console = Console(out, verbose=True)
+    console.phase("resolving \x1b[2Jpkg", "fn\x1b]52;c;eA==\x07")
+    console.line("warning: \x1b[2Jname 1.0\x9b")
+    progress.echo("error: \x1b]52;c;eA==\x07x", out)
+    assert "\x1b" not in out.getvalue() and "\x9b" not in out.getvalue() and "\x07" not in out.getvalue()
+    assert "resolving pkg" in out.getvalue() and "warning: name 1.0" in out.getvalue()

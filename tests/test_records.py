@@ -107,3 +107,37 @@ def test_a_missing_required_field_or_text_that_is_not_json_is_a_record_error() -
         loads(Notice, '{"level": "fatal", "code": "c", "message": "m"}')
     assert loads(BuildReport, dumps(REPORT)).output == REPORT.output
     assert loads(BuildReport, dumps(BuildReport("t", "r", "a", "g", "h"))).output is None
+
+
+ESC = "\x1b[2J"
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (["packages", f"evil{ESC}"], {"version": "1.0"}),  # a name
+    (["packages", "purepkg", "version"], f"1.0{ESC}"),
+    (["packages", "purepkg", "version"], " 1.0\n"),  # PEP 440 tolerates surrounding whitespace: we do not
+    (["packages", "purepkg", "version"], "not a version"),
+    (["graph", "purepkg", "requires"], ["depa\n-e /tmp/x"]),
+    (["graph", "depa", "version"], "${HOME}"),
+    (["stripped", "removed", "Boto3"], "not normalized"),
+    (["size_bytes"], 2**64),  # a number larger than any size
+])
+def test_names_versions_and_numbers_of_a_tree_outside_the_grammar_are_a_record_error(path: list[str],
+                                                                                     value: object) -> None:
+    data = to_json(TREE)
+    where = data
+    for part in path[:-1]:
+        where = where[part]
+    where[path[-1]] = value
+    with pytest.raises(RecordError):
+        from_json(TreeRecord, data)
+
+
+@pytest.mark.parametrize("roots", [(f"purepkg{ESC}",), ("purepkg[x y]",), ("PurePkg",)])
+def test_a_reports_roots_are_names_with_extras(roots: tuple[str, ...]) -> None:
+    data = to_json(REPORT)
+    data["roots"] = list(roots)
+    with pytest.raises(RecordError, match="roots"):
+        from_json(BuildReport, data)
+    data["roots"] = ["aws-lambda-powertools[tracer,validation]"]
+    assert from_json(BuildReport, data).roots == ("aws-lambda-powertools[tracer,validation]",)

@@ -34,7 +34,7 @@ from cdk_native_python.errors import (
     CacheError,
 )
 from cdk_native_python.install import RECORD_FILE as TREE_RECORD
-from cdk_native_python.pins import PINS_FILE, RECORD_FILE
+from cdk_native_python.pins import RECORD_FILE
 from cdk_native_python.pins import RECORD_FILE as RESOLUTION_RECORD
 from cdk_native_python.records import TreeRecord, loads
 from cdk_native_python.reporter import Reporter, silent
@@ -42,7 +42,7 @@ from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store import manifest
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.target import Target
-from tests.helpers import build_later, build_request, fails, says, write_function
+from tests.helpers import attack_fields, build_later, build_request, fails, plant_pins, says, write_function
 from tests.treehelpers import files
 
 PROCS, ROUNDS = 8, 3
@@ -181,8 +181,7 @@ def reseal(entry: Path, rel: str, text: str) -> None:
     manifest.seal(entry)
 
 
-@pytest.mark.parametrize(("kind", "rel"), [("trees", TREE_RECORD), ("resolutions", RESOLUTION_RECORD),
-                                           ("resolutions", PINS_FILE)])
+@pytest.mark.parametrize(("kind", "rel"), [("trees", TREE_RECORD), ("resolutions", RESOLUTION_RECORD)])
 @pytest.mark.parametrize("garbage", ["{not json", "", "\x00\xff binary", '{"target": 3}', "relax!! ==\n"])
 def test_a_garbage_record_is_a_miss_with_a_warning(tmp_path: Path, wheel_index: Any, kind: str, rel: str,
                                                    garbage: str) -> None:
@@ -197,6 +196,30 @@ def test_a_garbage_record_is_a_miss_with_a_warning(tmp_path: Path, wheel_index: 
     (line,) = said
     assert line.startswith("cache-entry-quarantined:") and f"{kind}/" in line
     assert "pins" not in line.split("(")[0]  # it names the entry, not the user's requirements
+
+
+@pytest.mark.parametrize("attack", ["editable", "secret-url"])
+def test_a_planted_resolution_is_quarantined_and_nothing_of_it_runs(tmp_path: Path, wheel_index: Any, attack: str,
+                                                                    attacker_server: tuple[int, list[str]],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone who can write the cache folder rewrites a resolution: the record is data, checked before use."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-readers-secret")
+    port, requests = attacker_server
+    store_root = tmp_path / "cache"
+    first = build(build_request(function(tmp_path), wheel_index), tmp_path / "out1", LocalStore(store_root))
+    (entry,) = (store_root / "resolutions").iterdir()
+    marker = tmp_path / "pwned"
+    entry.chmod(0o755)
+    plant_pins(entry, **attack_fields(attack, entry, marker, port))
+    (entry / manifest.NAME).unlink()
+    manifest.seal(entry)
+    reporter, said = collecting()
+    again = build(build_request(function(tmp_path), wheel_index), tmp_path / "out2",
+                  LocalStore(store_root, reporter=reporter), reporter)
+    assert not marker.exists() and requests == []
+    assert again.packages == first.packages and files(tmp_path / "out2") == files(tmp_path / "out1")
+    (line,) = said
+    assert line.startswith("cache-entry-quarantined:") and f"resolutions/{entry.name[:16]}" in line
 
 
 def test_a_missing_manifest_is_a_miss(tmp_path: Path, wheel_index: Any) -> None:
@@ -395,10 +418,10 @@ def check_cache(root: Path) -> tuple[int, int]:
     """Every published entry is complete and true to its manifest and record; returns (#resolutions, #trees)."""
     locks = [e for e in (root / "resolutions").iterdir() if e.is_dir()] if (root / "resolutions").exists() else []
     for entry in locks:
-        assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, PINS_FILE, RECORD_FILE], entry
+        assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, RECORD_FILE], entry
         assert manifest.corrupted(entry, manifest.load(entry)) is None, entry
-        assert "==" in (entry / PINS_FILE).read_text(), entry
-        assert json.loads((entry / RECORD_FILE).read_text())["required_by"], entry
+        record = json.loads((entry / RECORD_FILE).read_text())
+        assert record["required_by"] and all(p["version"] for p in record["pins"]), entry
     trees = list((root / "trees").iterdir()) if (root / "trees").exists() else []
     for entry in trees:
         assert sorted(p.name for p in entry.iterdir()) == [manifest.NAME, "tree", TREE_RECORD], entry

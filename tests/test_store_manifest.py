@@ -5,6 +5,7 @@ re-hashes and finds added files; a damaged manifest is a ``RecordError``."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 from pathlib import Path
@@ -104,9 +105,15 @@ def test_corrupted_rehashes_what_stat_cannot_see_and_finds_added_files(tmp_path:
     assert manifest.corrupted(root3, sealed3) == "tree/pkg/alias.py has other contents than when it was published"
 
 
+def _one(path: str, sha256: str = "0" * 64) -> str:
+    return json.dumps({"files": [{"path": path, "size": 1, "mode": 33060, "sha256": sha256, "mtime_ns": 1}]})
+
+
 @pytest.mark.parametrize("content", [None, "", "{", '{"files": 3}', '{"files": [{"path": "x"}]}',
-                                     '{"files": [], "extra": 1}'],
-                         ids=["missing", "empty", "truncated", "wrong-type", "missing-fields", "unknown-field"])
+                                     '{"files": [], "extra": 1}', _one("../../etc/passwd"), _one("/etc/passwd"),
+                                     _one("tree//x"), _one("tree/x", "ABC"), _one("tree/x", "1" * 63)],
+                         ids=["missing", "empty", "truncated", "wrong-type", "missing-fields", "unknown-field",
+                              "outside", "absolute", "empty-part", "digest-case", "digest-length"])
 def test_a_missing_or_damaged_manifest_is_a_record_error(tmp_path: Path, content: str | None) -> None:
     root = entry(tmp_path / "e")
     if content is not None:

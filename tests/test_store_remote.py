@@ -37,7 +37,7 @@ from cdk_native_python.store.local import open_store
 from cdk_native_python.store.remote import TIMEOUT_ENV, Pointer, RemoteCache, RemoteConfig
 from cdk_native_python.store.signing import TRUSTED_KEYS_ENV, KeyMaterial, PublicKey
 from tests.cdkhelpers import CDK, needs_cdk
-from tests.helpers import ROOT, closed_port, write_function
+from tests.helpers import ROOT, attack_fields, closed_port, plant_pins, write_function
 from tests.s3server import ADMIN, READER, WRITER, S3Server, client_env
 from tests.treehelpers import craft, empty_dir, member, normalised, snapshot, unsafe_cases
 from tests.wheelfactory import WheelIndex, make_elf
@@ -1090,26 +1090,38 @@ def test_a_tampered_remote_tree_is_never_shipped(tmp_path: Path, wheel_index: Wh
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
 
 
+def good_entry(tmp_path: Path, server: S3Server, index: WheelIndex, requirements: str,
+               kind: str) -> tuple[Path, Path, Path]:
+    """(the function's source, the ``kind`` entry a clean build of it made, a writable copy of that entry without
+    its manifest for an attacker to edit)."""
+    src = project(tmp_path, requirements)
+    done = build(src, tmp_path / "good.zip", index.url, env_for(server, WRITER, tmp_path / "cache-good"))
+    assert done.returncode == 0, done.stderr
+    (good,) = (tmp_path / "cache-good" / kind).iterdir()
+    evil = tmp_path / "evil-entry"
+    shutil.copytree(good, evil, ignore=shutil.ignore_patterns("manifest.json"))
+    for p in evil.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return src, good, evil
+
+
+def push_as_writer(monkeypatch: pytest.MonkeyPatch, server: S3Server, url: str, kind: str, key: str,
+                   folder: Path) -> None:
+    """Share ``folder`` under ``kind/key`` as anyone with the writer's credentials can."""
+    for name, value in server.env(WRITER).items():
+        monkeypatch.setenv(name, value)
+    RemoteCache(RemoteConfig(url, write=True)).push(kind, key, folder)
+
+
 def test_a_remote_tree_failing_verification_is_rejected(tmp_path: Path, wheel_index: WheelIndex,
                                                         s3_server: S3Server, s3_bucket: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """A compromised writer shares, under the key of a good arm64 tree, a tree holding an x86_64 binary: the
     digest is right, the content is not. The reader verifies the tree before using it, and builds its own."""
-    src = project(tmp_path, "nativepkg\n")
     url = f"s3://{s3_bucket}/{E2E_PREFIX}"
-    assert build(src, tmp_path / "good.zip", wheel_index.url,
-                 env_for(s3_server, WRITER, tmp_path / "cache-good")).returncode == 0
-    (good,) = (tmp_path / "cache-good" / "trees").iterdir()
-    evil = tmp_path / "evil-entry"
-    shutil.copytree(good, evil, ignore=shutil.ignore_patterns("manifest.json"))
-    for p in evil.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
+    src, good, evil = good_entry(tmp_path, s3_server, wheel_index, "nativepkg\n", "trees")
     (evil / "tree" / "nativepkg" / "_native.abi3.so").write_bytes(make_elf("x86_64"))
-    for name, value in s3_server.env(WRITER).items():
-        monkeypatch.setenv(name, value)
-    from cdk_native_python.store.remote import RemoteCache, RemoteConfig
-
-    RemoteCache(RemoteConfig(url, write=True)).push("trees", good.name, evil)
+    push_as_writer(monkeypatch, s3_server, url, "trees", good.name, evil)
     b = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, READER, tmp_path / "cache-b"),
               "--remote-cache", url)
     assert b.returncode == 0, b.stderr
@@ -1250,3 +1262,31 @@ def test_a_future_key_plant(tmp_path: Path, wheel_index: WheelIndex, s3_server: 
         assert report(tmp_path / "b.zip")["cache"]["install"] == "miss"
     else:
         assert shipped and "warning" not in b.stderr
+
+
+@pytest.mark.parametrize("attack", ["editable", "secret-url"])
+def test_a_planted_remote_resolution_runs_nothing_and_sends_nothing(tmp_path: Path, wheel_index: WheelIndex,
+                                                                    s3_server: S3Server, s3_bucket: str,
+                                                                    attacker_server: tuple[int, list[str]],
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    attack: str) -> None:
+    """Issue 22's two HIGH attacks, as a bucket writer runs them: under the key of a good resolution, an entry
+    whose pins hide ``-e <the entry's own folder>`` behind a backslash-continued comment (its build backend would
+    run on the reader), or name a URL that uv would expand with the reader's AWS secret. The reader checks the
+    record before anything reads it: one warning, a build from the index, the honest bundle."""
+    port, requests = attacker_server
+    url = f"s3://{s3_bucket}/{E2E_PREFIX}"
+    src, good, evil = good_entry(tmp_path, s3_server, wheel_index, "purepkg\n", "resolutions")
+    marker = tmp_path / "pwned"
+    reader = tmp_path / "cache-b"
+    plant_pins(evil, **attack_fields(attack, evil, marker, port, unpacked=reader / "resolutions" / good.name))
+    push_as_writer(monkeypatch, s3_server, url, "resolutions", good.name, evil)
+    b = build(src, tmp_path / "b.zip", wheel_index.url, env_for(s3_server, READER, reader), "--remote-cache", url)
+    assert not marker.exists(), "the planted build backend ran on the reader"
+    assert requests == [], f"the reader sent {requests} to the attacker"
+    assert b.returncode == 0, b.stderr
+    (warning,) = [line for line in b.stderr.splitlines() if "warning:" in line]
+    assert f"remote cache entry resolutions/{good.name[:16]}" in warning and "rejected" in warning, warning
+    assert READER[1] not in b.stderr
+    assert report(tmp_path / "b.zip")["cache"]["resolve"] == "miss"
+    assert (tmp_path / "b.zip").read_bytes() == (tmp_path / "good.zip").read_bytes()

@@ -30,6 +30,15 @@ class FileEntry:
     sha256: str
     mtime_ns: int
 
+    def check_loaded(self) -> None:
+        """A path inside the entry (a manifest is read back from disk: it never makes us look elsewhere) and a
+        digest in its grammar (or a link's target)."""
+        parts = self.path.split("/")
+        if self.path.startswith("/") or "" in parts or "." in parts or ".." in parts or "\0" in self.path:
+            raise records.RecordError(f"{NAME}: {self.path[:60]!r} is not a path inside the entry")
+        if not self.sha256.startswith("link:"):
+            records.check_hash("sha256:" + self.sha256, NAME)
+
 
 @dataclass(frozen=True)
 class Manifest:
