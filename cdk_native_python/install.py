@@ -99,7 +99,9 @@ def _strip_before_install(resolution: Resolution, options: StripOptions) -> Stri
     """What stripping removes, when the resolver recorded who requires whom: those packages are never
     downloaded or installed (boto3's botocore alone is 2,000+ files to unpack and delete again)."""
     graph = resolution.graph
-    return decide_graph(graph, resolution.roots, options) if graph is not None else StripResult()
+    if graph is None:
+        return StripResult()
+    return decide_graph(graph, resolution.roots, options, versions=pinned_versions(resolution.pins))
 
 
 def _uv_install(pins: str, resolution: Resolution, spec: DependencySpec, target: Target, store: Store,

@@ -124,7 +124,7 @@ def test_utf8_bom_is_accepted(tmp_path: Path, wheel_index: WheelIndex) -> None:
     entry = write_function(tmp_path, files={"requirements.txt": "\ufeffpurepkg\n-r more.txt\n".encode(),
                           "more.txt": "\ufeff# shared\nsix\n".encode()})
     assert engine_build(tmp_path, entry, index=wheel_index).packages == {"purepkg": "1.0", "depa": "2.0",
-                                                                         "six": "1.0"}
+                                                                         "six": "1.17.0"}
     proc = cli_build(tmp_path, entry, "--index-url", wheel_index.url)
     assert proc.returncode == 0, proc.stderr
 
