@@ -30,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 from . import runtimes
 from .budget import mb
 from .distributions import Distribution, normalize
+from .hints import option
 from .records import StripResult, TreeRecord
 from .reporter import Notice
 from .spec import DependencySpec
@@ -372,7 +373,7 @@ def notices(record: TreeRecord, options: StripOptions, roots: Sequence[str] = ()
             f"({mb(sum(record.packages[n].bytes for n in shipped))}), which the Lambda runtime provides, "
             f"{'is' if one else 'are'} shipped, required through {'; '.join(shown(p, roots) for p in paths)}: "
             f"{seeds[shipped[0]]}; the bundled {'copy shadows' if one else 'copies shadow'} the runtime's "
-            "(keep_boto3=True says you mean it)",
+            f"({option('keep_boto3', True)} says you mean it)",
             "warning" if any(n in _HEAVY for n in shipped) else "info"))
     layered: dict[str, tuple[str, str]] = {}
     for raw, version, layer in sorted(options.provided):

@@ -2,8 +2,9 @@
 tests of warnings, ``explain`` and ``report``: every way a package ends up in a bundle, or out of it.
 
 * ``powerlike[tracer]`` → ``xraylike`` → ``botocore``: a runtime-provided package shipped because a kept
-  package pins a version older than the runtime's floor (``xraylike`` needs ``botocore==1.35.0``); what
-  ``botocore`` needs (``jmespath``, ``urllib3``) is left to the runtime, which guarantees it;
+  package pins a version older than the runtime's floor (``xraylike`` needs ``botocore==1.35.0``); of what
+  ``botocore`` needs, ``jmespath`` (the boto3 family) is left to the runtime, which guarantees it, and
+  ``urllib3`` ships with the botocore that needs it, at its resolved version;
 * ``boto3`` → ``botocore``, ``s3transfer``, ``jmespath``: stripped (the runtime provides them);
 * ``aws-cdk-lib`` → ``constructs`` → ``jsii`` → ``cattrslike``: stripped (infrastructure only), ``cattrslike``
   because only ``jsii`` needs it.

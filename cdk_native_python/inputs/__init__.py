@@ -36,6 +36,7 @@ from typing import Protocol
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..errors import InputError
+from ..hints import option
 from ..reporter import Notice
 from ..spec import DependencySpec
 from . import _lockutil as lu
@@ -110,7 +111,7 @@ def read_file(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] =
     if not _present(path):
         raise InputError(
             f"dependency file {path} does not exist",
-            "fix the dependency_file option (relative paths are relative to the entry folder)",
+            f"fix {option('dependency_file')} (relative paths are relative to the entry folder)",
             code="input-missing",
         )
     check_regular(path)
@@ -159,7 +160,7 @@ def choose(entry: Path, *, resolve_pipfile: bool = False) -> tuple[Path | None, 
     if chosen.opt_in and not resolve_pipfile:
         raise InputError(
             f"{path} has no Pipfile.lock next to it",
-            "run 'pipenv lock' and commit Pipfile.lock, or set resolve_pipfile=True to resolve "
+            f"run 'pipenv lock' and commit Pipfile.lock, or set {option('resolve_pipfile', True)} to resolve "
             "[packages] for the target at every change", code="pipfile-not-locked",
         )
     return path, ignored
@@ -186,7 +187,7 @@ def load(entry: Path, dependency_file: Path | None = None, *, groups: Sequence[s
     if ignored:
         notice = Notice("dependency-file-chosen",
                         f"using {path.name}, ignoring {', '.join(ignored)} beside it (order: {_ORDER}; the first four "
-                        "as aws_lambda_python_alpha); dependency_file= chooses another", "info")
+                        f"as aws_lambda_python_alpha); {option('dependency_file')} chooses another", "info")
         spec = dataclasses.replace(spec, notices=(*spec.notices, notice))
     return spec
 
