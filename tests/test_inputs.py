@@ -26,6 +26,7 @@ from cdk_native_python.engine import BuildRequest, build
 from cdk_native_python.errors import (
     InputError,
 )
+from cdk_native_python.hints import speak
 from cdk_native_python.inputs import _lockutil, pipfile, poetry, pylock, pyproject, uvlock
 from cdk_native_python.spec import DependencySpec
 from cdk_native_python.store.local import LocalStore
@@ -431,7 +432,9 @@ def test_13_several_dependency_files_choose_by_upstreams_order(tmp_path: Path) -
     (notice,) = spec.notices
     assert notice.code == "dependency-file-chosen" and notice.level == "info"
     assert notice.message.startswith("using Pipfile.lock, ignoring requirements.txt beside it")
-    assert "dependency_file=" in notice.message
+    assert speak(notice.message) == notice.message.replace("\u27e6dependency_file\u27e7", "dependency_file")
+    assert "dependency_file chooses another" in speak(notice.message)
+    assert "--dependency-file chooses another" in speak(notice.message, "cli")
 
 
 @pytest.mark.pypi

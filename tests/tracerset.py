@@ -51,9 +51,12 @@ def tracer_function(root: Path, requirements: str = REQUIREMENTS) -> Path:
     return root
 
 
-#: what bundling says about the set's botocore (``{runtime}``: the target's runtime)
+#: what bundling says about the set's botocore (``{runtime}``: the target's runtime; ``{keep}``: the option as the
+#: interface spells it)
 _SHIPPED = ("botocore 1.35.0 (0.0 MB), which the Lambda runtime provides, is shipped, required through "
             "powerlike[tracer] → xraylike → botocore: xraylike requires botocore==1.35.0; {runtime} only guarantees "
-            "botocore >= 1.38.36, below 2; the bundled copy shadows the runtime's (keep_boto3=True says you mean it)")
-SHIPPED = _SHIPPED.format(runtime="python3.12")
-SHIPPED_313 = _SHIPPED.format(runtime="python3.13")
+            "botocore >= 1.38.36, below 2; the bundled copy shadows the runtime's ({keep} says you mean it)")
+SHIPPED = _SHIPPED.format(runtime="python3.12", keep="keep_boto3=True")
+SHIPPED_313 = _SHIPPED.format(runtime="python3.13", keep="keep_boto3=True")
+#: the same, as ``cdk-native-python build`` says it
+SHIPPED_313_CLI = _SHIPPED.format(runtime="python3.13", keep="--keep-boto3")
