@@ -515,8 +515,8 @@ def test_huge_file_is_refused_without_reading_it(tmp_path: Path, name: str) -> N
     with open(huge, "wb") as f:  # sparse: 3 GiB of size without 3 GiB of writes
         f.truncate(3 << 30)
     start = time.monotonic()
-    refused(tmp_path, entry, str(huge), "16 MiB", code="input-too-large", hint="", dependency_file=huge,
-            cli_memory_limit=2 << 30)
+    refused(tmp_path, entry, str(huge), "16 MiB", code="input-too-large",
+            hint="point it at the dependency file itself", dependency_file=huge, cli_memory_limit=2 << 30)
     assert time.monotonic() - start < 30
 
 
@@ -540,7 +540,8 @@ def test_local_archive_in_a_lock_is_checked_at_read_time(tmp_path: Path, fmt: st
     if case == "not-an-archive":
         (entry / "dist").mkdir()
         (entry / archive).write_text("root:x:0:0:root:/root:/bin/bash\n")
-    refused(tmp_path, entry, str(entry / fmt), "evil", says, code="local-archive")
+    refused(tmp_path, entry, str(entry / fmt), "evil", says, code="local-archive",
+            hint="point it at a wheel (.whl) file inside")
 
 
 def _hashed(spec: DependencySpec) -> bool:
