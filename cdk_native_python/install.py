@@ -149,7 +149,9 @@ def _finish(tree: Path, resolution: Resolution, target: Target, store: Store, op
     graph = requirement_graph(dists, target, options.strip.extras)
     with store.trash() as trash:
         late = strip_installed(tree, target, resolution.roots, options.strip, trash, dists, graph)
-        stripped = StripResult({**early.removed, **late.removed}, {**early.kept_seeds, **late.kept_seeds})
+        # a reason the early decision gave for keeping a package the installed metadata then removed is stale
+        kept = {n: why for n, why in {**early.kept_seeds, **late.kept_seeds}.items() if n not in late.removed}
+        stripped = StripResult({**early.removed, **late.removed}, kept)
         slimmed = slim(tree, options.slim, trash)
     packages = {name: PackageRecord(d.version, d.wheel_tags, d.installed_bytes(tree))
                 for name, d in sorted(dists.items()) if name not in late.removed}
