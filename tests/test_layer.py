@@ -81,3 +81,16 @@ def test_output_path_suffix_is_honoured_for_layers(tmp_path: Path, wheel_index: 
     assert any("bundling option output_path_suffix applies to layers only" in w for w in said_on(fn)), said_on(fn)
     with pytest.raises(ConfigurationError, match="leaves the asset folder"):
         NativePythonLayerVersion(s, "Bad", entry=str(tmp_path / "layer"), bundling={"output_path_suffix": "../x"})
+
+
+def test_a_layer_without_compatible_runtimes_serves_python313(tmp_path: Path, wheel_index: Any) -> None:
+    """The documented default (upstream's python3.7 no longer runs on Lambda): python3.13 on x86_64, in the
+    template and in what is built."""
+    from tests.cdkhelpers import opts
+
+    _, s = app_stack(tmp_path)
+    layer = NativePythonLayerVersion(s, "Default", entry=folder(tmp_path, "layer", "purepkg\n"),
+                                     bundling=opts(wheel_index))
+    assert set(layer.packages) == {"python3.13/x86_64"}
+    Template.from_stack(s).has_resource_properties("AWS::Lambda::LayerVersion", {
+        "CompatibleRuntimes": ["python3.13"]})

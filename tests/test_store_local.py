@@ -595,3 +595,21 @@ def test_sigkill_12_iterations_x_3_processes_during_resolve_and_install(tmp_path
     assert stats["killed"] >= KILL_ITERATIONS  # the test did kill processes mid-build
     assert stats["seen-resolving"] and stats["seen-installing"]  # ... while they resolved and installed
     assert left == []
+
+
+def test_quarantined_entries_are_removed_after_their_time_only(tmp_path: Path) -> None:
+    """Kept QUARANTINE_SECONDS for a look, then removed by the next start (the age read from each entry's
+    mtime, set here rather than waited for)."""
+    from cdk_native_python.store.local import QUARANTINE_SECONDS
+
+    root = tmp_path / "cache"
+    LocalStore(root)
+    quarantine = root / "quarantine"
+    quarantine.mkdir(exist_ok=True)
+    now = time.time()
+    for name, age in (("old", QUARANTINE_SECONDS + 60), ("young", QUARANTINE_SECONDS - 60)):
+        (quarantine / name / "tree").mkdir(parents=True)
+        (quarantine / name / "tree" / "f.py").write_text("x")
+        os.utime(quarantine / name, (now - age, now - age))
+    LocalStore(root)
+    assert sorted(p.name for p in quarantine.iterdir()) == ["young"]
