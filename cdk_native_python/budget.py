@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import VerificationError
+from .hints import option
 from .reporter import Notice
 
 LIMIT_BYTES = 262_144_000
@@ -125,7 +126,7 @@ class Budget:
         lines = "\n    ".join(f"{name:<40} {mb(size):>10}" for name, size in largest)
         tips = sorted(self.savings.items(), key=lambda kv: -kv[1])[:4]
         ways = [f"{option} saves {mb(size)}" for option, size in tips]
-        ways += ["leave large data files out of the asset (asset_excludes) and load them from S3",
+        ways += [f"leave large data files out of the asset ({option('asset_excludes')}) and load them from S3",
                  "or package the function as a container image (10 GB limit)"]
         raise VerificationError(
             f"{what} is {mb(self.total)} unzipped{self._with_layers()}, over Lambda's {mb(LIMIT_BYTES)} limit "

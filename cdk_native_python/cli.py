@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with progress.shown(quiet=args.quiet, verbose=args.verbose):
             return run_command(args, _build_argv) if args.command in COMMANDS else build(args)
     except BundlingError as exc:
-        _error(exc.message, exc.hint)
+        _error(*exc.spoken("cli"))
         return exit_code(exc)
     except KeyboardInterrupt:
         echo(f"{PROG}: interrupted")
@@ -340,7 +340,7 @@ def build(args: argparse.Namespace, *, link: bool = False) -> int:
     for folder in {final.parent, *([report.parent] if report else [])}:
         remove_dead(folder)  # what killed builds left next to their outputs
     name = final.name
-    reporter = Reporter(name, sink=_quiet if args.quiet else None)
+    reporter = Reporter(name, sink=_quiet if args.quiet else None, interface="cli")
     cache = open_store(args.cache_dir.absolute() if args.cache_dir else None, remote_url=args.remote_cache,
                        remote_write=True if args.remote_cache_write else None,
                        trusted_keys=args.remote_cache_trusted_keys, tools=uv.tools, reporter=reporter)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from . import uv
 from .distributions import normalize
 from .errors import BundlingError, IndexUnreachableError, InstallError, ResolutionError
+from .hints import option
 from .spec import IndexOptions, redact
 from .target import Target
 
@@ -177,7 +178,7 @@ def no_wheel_error(name: str, version: str | None, target: Target, indexes: Inde
         hint = (f"use a version of {name} that publishes a wheel for {target.machine} Linux "
                 f"({target.manylinux} or older), or drop it for this target with a marker")
     if sdists and normalize(name) not in {normalize(a) for a in allowed}:
-        hint += (f"; if {name} is pure Python, allow building it: BundlingOptions(allow_build=['{name}'])")
+        hint += (f"; if {name} is pure Python, allow building it: {option('allow_build', [name])}")
     if needed_for:
         return ResolutionError(f"{what}, needed for {needed_for}, has no wheel{available}", hint,
                                code="build-requirement-without-wheel")

@@ -24,6 +24,7 @@ from . import hooks, inputs
 from .budget import LIMIT_BYTES, Budget, estimate_zipped, mb, tree_bytes
 from .distributions import installed
 from .errors import ConfigurationError
+from .hints import option
 from .install import InstalledTree, InstallOptions, install
 from .localbuild import Builder, allowed_names
 from .pins import Resolution
@@ -367,8 +368,9 @@ def _budget(request: BuildRequest, tree: InstalledTree | None, resolution: Resol
         more = dataclasses.replace(options, strip=(*options.strip, name))
         removed = decide(dists, request.target, [r for r in roots if r != name], more).removed
         if removed:
-            savings[f"strip=[{name!r}] (removes {', '.join(sorted(removed))})"] = sum(sizes.get(n, 0) for n in removed)
+            way = f"{option('strip', [name])} (removes {', '.join(sorted(removed))})"
+            savings[way] = sum(sizes.get(n, 0) for n in removed)
     if options.keep_boto3:
         boto = decide(dists, request.target, roots, dataclasses.replace(options, keep_boto3=False, runtime=None))
-        savings["keep_boto3=False"] = sum(sizes.get(n, 0) for n in boto.removed)
+        savings[option("keep_boto3", False)] = sum(sizes.get(n, 0) for n in boto.removed)
     return Budget(size, zipped, request.layer_bytes, parts, {k: v for k, v in savings.items() if v})

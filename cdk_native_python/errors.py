@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 from typing import ClassVar, TypeVar
 
+from .hints import Interface, speak
+
 _E = TypeVar("_E", bound="BundlingError")
 
 #: what an error echoes from a user's file at most: enough to find the line, never a whole secret
@@ -33,9 +35,12 @@ class BundlingError(Exception):
     default_code: ClassVar[str] = "bundling-failed"
 
     def __init__(self, message: str, hint: str | None = None, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(speak(message))
+        #: as written, options named through hints.option (see :meth:`spoken`)
+        self.raw: tuple[str, str | None] = (message, hint)
+        #: the message and hint in the construct's language (the default interface)
+        self.message = speak(message)
+        self.hint = None if hint is None else speak(hint)
         #: the function, layer or output the error concerns (e.g. ``Stack/Api``), set by :meth:`about`
         self.subject: str | None = None
         self.code: str = code or self.default_code
@@ -45,6 +50,11 @@ class BundlingError(Exception):
         named = copy.copy(self)
         named.subject = subject
         return named
+
+    def spoken(self, interface: Interface) -> tuple[str, str | None]:
+        """(message, hint) with the options they name spelt for ``interface`` (the CLI: ``--keep-boto3``)."""
+        message, hint = self.raw
+        return speak(message, interface), None if hint is None else speak(hint, interface)
 
     @property
     def headline(self) -> str:

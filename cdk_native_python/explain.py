@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from .budget import mb
 from .distributions import normalize
+from .hints import option, speak
 from .records import BuildReport
 from .strip import INFRASTRUCTURE, RUNTIME_PROVIDED
 from .why import chain, dependents, required_by, root_name, shown
@@ -19,7 +20,8 @@ from .why import chain, dependents, required_by, root_name, shown
 
 def explain(report: BuildReport, package: str) -> str:
     """The answer as lines of text (the first line says whether ``package`` is in the bundle)."""
-    return "\n".join(_lines(report, normalize(package), package))
+    # a command of the CLI: the options it names are its flags
+    return speak("\n".join(_lines(report, normalize(package), package)), "cli")
 
 
 def _lines(report: BuildReport, name: str, asked: str) -> Iterator[str]:
@@ -64,7 +66,7 @@ def _why_here(report: BuildReport, name: str) -> Iterator[str]:
 
 
 def _what_would_change(report: BuildReport, name: str) -> Iterator[str]:
-    keep = f"keep=[{name!r}] (CLI: --keep {name})"
+    keep = option("keep", [name])
     why = report.stripped.get(name, "")
     if name in report.kept_seeds and name in RUNTIME_PROVIDED:
         # the reason names the specifier the runtime's copy cannot be trusted to satisfy
@@ -74,19 +76,20 @@ def _what_would_change(report: BuildReport, name: str) -> Iterator[str]:
         yield (f"  not stripped although it is only needed at synth time: {report.kept_seeds[name]} needs it, and "
                "a package that something kept needs is never stripped")
     elif name in report.packages and name in RUNTIME_PROVIDED:
-        yield "  shipped on request (keep_boto3=True / --keep-boto3, or keep=[...]); the runtime's copy is shadowed"
+        yield (f"  shipped on request ({option('keep_boto3', True)} or {option('keep', ...)}); the runtime's copy "
+               "is shadowed")
     if not why:
         return
     if why.startswith("provided by layer"):
         yield f"  at run time the layer's copy is imported; to ship the function's own copy (it shadows the " \
               f"layer's): {keep}"
     elif why.startswith("provided by the Lambda runtime"):
-        yield f"  to ship it anyway: {keep}, or keep_boto3=True (CLI: --keep-boto3) to ship all of " \
+        yield f"  to ship it anyway: {keep}, or {option('keep_boto3', True)} to ship all of " \
               f"{', '.join(RUNTIME_PROVIDED)}"
     elif why == "infrastructure-only":
         yield f"  {name} is only needed at synth time ({', '.join(INFRASTRUCTURE[:3])}, ...); to ship it anyway: {keep}"
     elif why == "listed in strip":
-        yield f"  remove {name!r} from strip=[...] (CLI: --strip) to ship it"
+        yield f"  remove {name!r} from {option('strip', ...)} to ship it"
     else:  # "only needed by a, b": removed with the stripped packages that need it
         users = ", ".join(required_by(report.graph, name)) or "the packages that need it"
         yield f"  removed with {users}; to ship it anyway: {keep}, or keep what needs it"

@@ -99,7 +99,9 @@ def _strip_before_install(resolution: Resolution, options: StripOptions) -> Stri
     """What stripping removes, when the resolver recorded who requires whom: those packages are never
     downloaded or installed (boto3's botocore alone is 2,000+ files to unpack and delete again)."""
     graph = resolution.graph
-    return decide_graph(graph, resolution.roots, options) if graph is not None else StripResult()
+    if graph is None:
+        return StripResult()
+    return decide_graph(graph, resolution.roots, options, versions=resolution.versions)
 
 
 def _uv_install(pins: Resolution, spec: DependencySpec, target: Target, store: Store,
@@ -148,7 +150,9 @@ def _finish(tree: Path, resolution: Resolution, target: Target, store: Store, op
     graph = requirement_graph(dists, target, options.strip.extras)
     with store.trash() as trash:
         late = strip_installed(tree, target, resolution.roots, options.strip, trash, dists, graph)
-        stripped = StripResult({**early.removed, **late.removed}, {**early.kept_seeds, **late.kept_seeds})
+        # a reason the early decision gave for keeping a package the installed metadata then removed is stale
+        kept = {n: why for n, why in {**early.kept_seeds, **late.kept_seeds}.items() if n not in late.removed}
+        stripped = StripResult({**early.removed, **late.removed}, kept)
         slimmed = slim(tree, options.slim, trash)
     packages = {name: PackageRecord(d.version, d.wheel_tags, d.installed_bytes(tree))
                 for name, d in sorted(dists.items()) if name not in late.removed}

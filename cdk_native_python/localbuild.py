@@ -27,6 +27,7 @@ from . import uv
 from .diagnose import no_wheel_error
 from .distributions import normalize
 from .errors import IndexUnreachableError, InstallError, ResolutionError
+from .hints import option
 from .pins import HASH_OPTION, STORE_PLACEHOLDER
 from .records import digest
 from .source import tree_digest
@@ -103,7 +104,7 @@ class Builder:
                 raise ResolutionError(
                     f"{name} (from {spec.source}) is a source distribution ({redact(m['url'])}): building it would "
                     "run its setup code on this machine", f"if {name} is pure Python, allow building it: "
-                    f"BundlingOptions(allow_build=['{name}']) (--allow-build {name}); or point the URL at a wheel",
+                    f"{option('allow_build', [name])}; or point the URL at a wheel",
                     code="sdist-not-allowed")
             wheel = self._url_sdist(m["url"], name, HASH_OPTION.findall(m["rest"]), spec)
             rest = HASH_OPTION.sub("", m["rest"]).rstrip()

@@ -89,9 +89,14 @@ class Console:
     """
 
     def __init__(self, stream: TextIO | None = None, *, delay: float = DELAY, verbose: bool | None = None,
-                 quiet: bool | None = None) -> None:
+                 quiet: bool | None = None, clock: Callable[[], float] = time.monotonic,
+                 threaded: bool = True) -> None:
+        """``clock`` and ``threaded=False`` are for tests: with them, what the drawing thread would do is done
+        by :meth:`tick`, at the time the test's clock says, instead of by a thread waiting on wall time."""
         self._stream = stream
         self._delay = delay
+        self._clock = clock
+        self._threaded = threaded
         self._verbose = verbose
         self._quiet = quiet
         self._cond = threading.Condition()
@@ -129,7 +134,7 @@ class Console:
             if not text or self.quiet:
                 self._step = None
                 return
-            self._step = (text, subject, time.monotonic())
+            self._step = (text, subject, self._clock())
             self._shown = False
             if self.verbose:
                 self._print(f"{heading(subject)} {text}")
@@ -162,12 +167,12 @@ class Console:
             pass
 
     def _due(self) -> bool:
-        return self._step is not None and time.monotonic() - self._step[2] >= self._delay
+        return self._step is not None and self._clock() - self._step[2] >= self._delay
 
     def _draw(self) -> None:
         assert self._step is not None
         text, subject, started = self._step
-        line = f"{heading(subject)} {text} … {int(time.monotonic() - started)}s"
+        line = f"{heading(subject)} {text} … {int(self._clock() - started)}s"
         width = self._columns() - 1
         if len(line) > width:  # a wrapped line could not be erased with a carriage return
             line = line[:max(width - 1, 0)] + "…"
@@ -189,26 +194,38 @@ class Console:
     # -- the drawing thread -----------------------------------------------------------------------------------
 
     def _start(self) -> None:
-        if not self._running:
+        if not self._running and self._threaded:
             self._running = True
             threading.Thread(target=self._run, name="cdk-native-python-progress", daemon=True).start()
 
     def _run(self) -> None:
         with self._cond:
             try:
-                while self._step is not None and not self._shown:
-                    text, subject, started = self._step
-                    wait = started + self._delay - time.monotonic()
-                    if wait > 0:
-                        self._cond.wait(wait)
-                    elif self._is_live():
-                        self._draw()
-                        self._cond.wait(REFRESH)
-                    else:
-                        self._print(f"{heading(subject)} {text} …")
-                        self._shown = True
+                while (wait := self._next()) is not None:
+                    self._cond.wait(wait)
             finally:
                 self._running = False
+
+    def tick(self) -> None:
+        """Do what the drawing thread does when it wakes up (for a console made with ``threaded=False``)."""
+        with self._cond:
+            self._next()
+
+    def _next(self) -> float | None:
+        """Draw (or print) the current step if it is due; returns how long to wait before looking again, or
+        None when no step waits to be drawn (the caller holds the lock)."""
+        if self._step is None or self._shown:
+            return None
+        text, subject, started = self._step
+        wait = started + self._delay - self._clock()
+        if wait > 0:
+            return wait
+        if self._is_live():
+            self._draw()
+            return REFRESH
+        self._print(f"{heading(subject)} {text} …")
+        self._shown = True
+        return None
 
 
 _console = Console()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from . import progress
+from .hints import Interface, speak
 from .progress import QUIET_ENV, env_flag, heading
 
 __all__ = ["Level", "Notice", "Reporter", "silent"]
@@ -60,8 +61,11 @@ class Reporter:
     sink: Callable[[Notice, str], None] | None = None
     on_phase: progress.PhaseCallback | None = field(default_factory=progress.default_phase)
     notices: list[Notice] = field(default_factory=list)
+    #: whose language the options a notice names are spelt in (hints.py): the CLI's flags or the construct's
+    interface: Interface = "construct"
 
     def emit(self, notice: Notice) -> None:
+        notice = Notice(notice.code, speak(notice.message, self.interface), notice.level)
         if notice in self.notices:
             return  # the same warning from two steps (or two targets of a layer) is said once
         self.notices.append(notice)
@@ -89,7 +93,7 @@ class Reporter:
         """A reporter for one step: it forwards everything here and keeps, in its own ``notices``, what that
         step said (the engine stores what bundling said in the report)."""
         return Reporter(self.subject, sink=lambda notice, _subject: self.emit(notice),
-                        on_phase=lambda text, _subject: self.phase(text))
+                        on_phase=lambda text, _subject: self.phase(text), interface=self.interface)
 
     @property
     def warnings(self) -> list[Notice]:

@@ -9,11 +9,17 @@ This module answers it from two bounds per package:
 * the **ceiling** (exclusive): the major line the runtime stays on. boto3 and botocore have been 1.x
   since 2015 and a 2.x would break every function on the runtime; jmespath, python-dateutil and urllib3
   are capped by the runtime's own botocore (``jmespath<2``, ``python-dateutil<3``, ``urllib3<1.27`` on
-  Python < 3.10 and ``urllib3<3`` from 3.10 on). s3transfer (0.x, pinned per boto3 minor) has no
-  ceiling we can promise.
+  Python < 3.10 and ``urllib3<3`` from 3.10 on), six by python-dateutil's own use of it (1.x since 2010).
+  s3transfer (0.x, pinned per boto3 minor) has no ceiling we can promise.
 
 A specifier is *guaranteed* when every version in ``[floor, ceiling)`` satisfies it
-(:func:`guaranteed`); stripping (``strip.py``) removes a runtime-provided package only then.
+(:func:`guaranteed`). Stripping (``strip.py``) treats the two groups differently:
+
+* :data:`CORE` (the boto3 family, and SnapStart's ``snapshot-restore-py``) leaves the bundle whenever every
+  specifier on it is guaranteed, even when a package that ships needs it: the runtime's copy serves it.
+* :data:`DEPENDENCIES` (python-dateutil, urllib3, six) leave only with what needs them: when nothing that
+  ships requires them and the resolved version is inside ``[floor, ceiling)``. A package that ships
+  takes its dependencies at the locked or resolved version, never the runtime's.
 
 Sources, table dated 2026-11-25 (boto3 and botocore; the other packages' floors are the lower bounds
 the floor boto3/botocore themselves require, read from their PyPI metadata, so the runtime's own pip
@@ -31,9 +37,19 @@ install guarantees them):
 * python3.14: launched 2025-11, after that observation, with an SDK at least as new as the 3.13
   runtime's of 2025-08.
 
-Python-dateutil's floor is 2.1 everywhere (``python-dateutil>=2.1`` in every botocore listed); six has
-no floor botocore's own requirements give (``six`` comes in through python-dateutil without a lower
-bound worth anything), so it is never treated as runtime-provided.
+Python-dateutil's floor is 2.1 everywhere (``python-dateutil>=2.1`` in every botocore listed). six comes
+in through python-dateutil: every python-dateutil since 2.7 (2018, older than every botocore listed above
+by years) requires ``six>=1.5``, so 1.5 is the floor.
+
+SnapStart: "Python runtime hooks are available as part of the open-source Snapshot Restore for Python
+library, which is included in Python managed runtimes"
+(https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-python.html, read 2026-12-08), and
+SnapStart supports the Python runtimes from python3.12 on
+(https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html), so the table lists it for those only. The
+page states no version: the floor is 1.0.0, the first release on PyPI (2024-11, with SnapStart for
+Python; https://pypi.org/project/snapshot-restore-py/), so whatever copy a runtime has is at least that;
+the ceiling is 2, the major line its two-function API (``register_before_snapshot``,
+``register_after_restore``) is on.
 """
 
 from __future__ import annotations
@@ -45,22 +61,22 @@ from packaging.version import InvalidVersion, Version
 
 TABLE_DATE = "2026-11-25"
 
-#: the packages boto3 brings into every runtime and a bundle can leave out (when guaranteed)
-CORE: tuple[str, ...] = ("boto3", "botocore", "s3transfer", "jmespath")
-#: packages the runtime ships as boto3's dependencies: left out only when guaranteed too
-EXTRA: tuple[str, ...] = ("python-dateutil", "urllib3")
+#: the packages the runtime serves to whatever needs them, when guaranteed: the boto3 family and SnapStart's hooks
+CORE: tuple[str, ...] = ("boto3", "botocore", "s3transfer", "jmespath", "snapshot-restore-py")
+#: the boto3 family's own dependencies: left out only with what needs them (never from under a package that ships)
+DEPENDENCIES: tuple[str, ...] = ("python-dateutil", "urllib3", "six")
 
 _OLD = {"boto3": "1.18.55", "botocore": "1.21.55", "s3transfer": "0.5.0", "jmespath": "0.7.1",
-        "python-dateutil": "2.1", "urllib3": "1.25.4"}
-_311 = {"boto3": "1.27.1", "botocore": "1.30.1", "s3transfer": "0.6.0", "jmespath": "0.7.1",
-        "python-dateutil": "2.1", "urllib3": "1.25.4"}
-_2025 = {"boto3": "1.38.36", "botocore": "1.38.36", "s3transfer": "0.13.0", "jmespath": "0.7.1",
-         "python-dateutil": "2.1", "urllib3": "1.25.4"}
+        "python-dateutil": "2.1", "urllib3": "1.25.4", "six": "1.5"}
+_311 = {**_OLD, "boto3": "1.27.1", "botocore": "1.30.1", "s3transfer": "0.6.0"}
+_2025 = {**_OLD, "boto3": "1.38.36", "botocore": "1.38.36", "s3transfer": "0.13.0",
+         "snapshot-restore-py": "1.0.0"}  # SnapStart runtimes (3.12 on)
 FLOORS: dict[str, dict[str, str]] = {
     "python3.8": _OLD, "python3.9": _OLD, "python3.10": _OLD, "python3.11": _311,
     "python3.12": _2025, "python3.13": _2025, "python3.14": _2025,
 }
-_CEILINGS = {"boto3": "2", "botocore": "2", "jmespath": "2", "python-dateutil": "3"}
+_CEILINGS = {"boto3": "2", "botocore": "2", "jmespath": "2", "python-dateutil": "3", "six": "2",
+             "snapshot-restore-py": "2"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,14 @@ class Provided:
     def describe(self) -> str:
         upper = f", below {self.ceiling}" if self.ceiling else ""
         return f"{self.name} >= {self.floor}{upper}"
+
+    def holds(self, version: str) -> bool:
+        """True when ``version`` is inside ``[floor, ceiling)`` (an unreadable version never is)."""
+        try:
+            v = Version(version)
+            return Version(self.floor) <= v and (self.ceiling is None or v < Version(self.ceiling))
+        except InvalidVersion:
+            return False
 
 
 def provided(runtime: str) -> dict[str, Provided]:

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from .budget import LIMIT_BYTES, mb
 from .errors import InputError, VerificationError
+from .hints import option
 from .reporter import Notice
 
 #: left out of every asset: what can never be wanted at run time and is rebuilt by the tool that made it
@@ -382,7 +383,7 @@ def _is_utf8(name: str) -> bool:
 
 
 def _exclude_hint(rel: str) -> str:
-    return f"asset_excludes=[{_shown(rel)!r}] (CLI: --exclude {_shown(rel)!r})"
+    return option("asset_excludes", [_shown(rel)])
 
 
 def _readlink(path: str) -> str:

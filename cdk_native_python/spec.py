@@ -158,7 +158,9 @@ class DependencySpec:
         """What the user wrote: the manifest's requirements for a lock, the requirements (and constraints)
         of an open spec. Stripping checks the runtime's packages against these rather than against a lock's
         pins (see ``strip._user_lines`` for a lock without its manifest)."""
-        return self.requested if self.locked else (*self.requirements, *self.constraints)
+        if self.requested or self.locked:  # a lock (or a hashed requirements file) read with its manifest
+            return self.requested
+        return (*self.requirements, *self.constraints)
 
     def requirements_text(self) -> str:
         return "".join(line + "\n" for line in self.requirements)

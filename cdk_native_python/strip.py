@@ -30,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 from . import runtimes
 from .budget import mb
 from .distributions import Distribution, normalize
+from .hints import option
 from .records import StripResult, TreeRecord
 from .reporter import Notice
 from .spec import DependencySpec
@@ -38,7 +39,7 @@ from .why import chain, shown
 
 #: what every Lambda Python runtime ships (boto3 and its own dependencies); see runtimes.py for when
 #: each is left out
-RUNTIME_PROVIDED: tuple[str, ...] = (*runtimes.CORE, *runtimes.EXTRA)
+RUNTIME_PROVIDED: tuple[str, ...] = (*runtimes.CORE, *runtimes.DEPENDENCIES)
 #: what CDK apps need at synth time and a Lambda never imports
 INFRASTRUCTURE: tuple[str, ...] = ("aws-cdk-lib", "constructs", "jsii", "aws-cdk-asset-awscli-v1",
                                    "aws-cdk-asset-node-proxy-agent-v6", "aws-cdk-cloud-assembly-schema",
@@ -68,6 +69,9 @@ class StripOptions:
     runtime_name: str = "the runtime"
     #: (name, extra) the user asked for (``aws-lambda-powertools[all]``): their requirements are edges too
     extras: tuple[tuple[str, str], ...] = ()
+    #: ``specifiers`` are a lock's pins standing in for a manifest it came without: messages say the lock
+    #: pinned them, never that the user wrote a version
+    pinned_by_lock: bool = False
 
     def seeds(self) -> set[str]:
         """Infrastructure packages and ``strip``, minus ``keep`` (runtime-provided ones are decided apart)."""
@@ -88,7 +92,8 @@ class StripOptions:
             return replace(self, runtime=bounds, runtime_name=target.runtime)
         lines = _user_lines(spec, target)  # parsed once for both
         return replace(self, runtime=bounds, runtime_name=target.runtime,
-                       specifiers=user_specifiers(lines, {b[0] for b in bounds}), extras=user_extras(lines))
+                       specifiers=user_specifiers(lines, {b[0] for b in bounds}), extras=user_extras(lines),
+                       pinned_by_lock=_pins_stand_in(spec))
 
     def key(self) -> dict[str, object]:
         key: dict[str, object] = {"keep_boto3": self.keep_boto3, "strip": sorted(self.strip),
@@ -101,6 +106,8 @@ class StripOptions:
             key["specifiers"] = sorted([list(s) for s in self.specifiers])
         if self.extras:
             key["extras"] = sorted([list(e) for e in self.extras])
+        if self.pinned_by_lock:  # the record's reasons say so
+            key["pinned_by_lock"] = True
         return key
 
 
@@ -136,12 +143,17 @@ def _user_lines(spec: DependencySpec, target: Target) -> list[tuple[str, Require
     A lock without the manifest it was made from (pylock.toml, Pipfile.lock without its Pipfile) does not
     say what the user asked for: its pins of the roots stand in (so a locked boto3 ships, never a guess).
     """
-    if spec.locked and not spec.requested:
+    if _pins_stand_in(spec):
         roots = None if spec.roots is None else _canon(spec.roots)
         parsed = [p for p in map(_parse, spec.requirements) if p is not None and (roots is None or p[0] in roots)]
     else:
         parsed = [p for p in map(_parse, spec.user_requirements()) if p is not None]
     return [p for p in parsed if target.evaluate(p[1].marker)]
+
+
+def _pins_stand_in(spec: DependencySpec) -> bool:
+    """A lock without the manifest it was made from: its pins of the roots stand in for what the user wrote."""
+    return spec.locked and not spec.requested
 
 
 def _parse(line: str) -> tuple[str, Requirement] | None:
@@ -201,12 +213,16 @@ def decide(dists: dict[str, Distribution], target: Target, roots: Iterable[str],
     edges, specs = graph if graph is not None else requirement_graph(dists, target, options.extras)
     if options.runtime is None:
         options = replace(options, runtime=_table(target))
-    return decide_graph(edges, roots, replace(options, runtime_name=target.runtime), specs)
+    return decide_graph(edges, roots, replace(options, runtime_name=target.runtime), specs,
+                        {name: d.version for name, d in dists.items()})
 
 
 def decide_graph(edges: dict[str, set[str]], roots: Iterable[str], options: StripOptions,
-                 specs: Mapping[tuple[str, str], list[str]] | None = None) -> StripResult:
-    """What to strip, given ``name -> names it requires on the target`` for every package of the set.
+                 specs: Mapping[tuple[str, str], list[str]] | None = None,
+                 versions: Mapping[str, str] | None = None) -> StripResult:
+    """What to strip, given ``name -> names it requires on the target`` for every package of the set, and
+    ``versions``: name -> the resolved or locked version (a runtime dependency whose version is not known
+    ships, so nothing outside the runtime's range is ever swapped for its copy).
 
     The graph may come from installed metadata (:func:`decide`, with each requirement's specifiers) or
     from the resolver's record of who required what (no specifiers: a runtime-provided package that a
@@ -221,12 +237,14 @@ def decide_graph(edges: dict[str, set[str]], roots: Iterable[str], options: Stri
     shipped: dict[str, str] = {}
     for name, bound in bounds.items():
         bad = [s for s in user.get(name, []) if not runtimes.guaranteed(bound, s)]
-        if bad:
-            shipped[name] = (f"your dependency file requires {name}{bad[0]}; {runtime} only guarantees "
-                             f"{bound.describe()}")
-    provided = set(bounds) - set(shipped)
+        if bad and name in runtimes.CORE:
+            shipped[name] = (f"{_wrote(options, name, bad[0])}; {runtime} only guarantees {bound.describe()}")
+    # the runtime serves the boto3 family to whatever needs it; its dependencies (DEPENDENCIES) only
+    # leave with what needs them, below
+    provided = {n for n in bounds if n in runtimes.CORE} - set(shipped)
     root_names = _canon(roots)
     never = _canon(options.keep)
+    known = versions or {}
     while True:
         kept, kept_seeds = _kept(edges, root_names, hard | provided, provided, never)
         demoted: set[str] = set()
@@ -240,12 +258,21 @@ def decide_graph(edges: dict[str, set[str]], roots: Iterable[str], options: Stri
                     demoted.add(dep)
                     shipped[dep] = (f"{user_pkg} requires {dep}{bad[0]}; {runtime} only guarantees "
                                     f"{bounds[dep].describe()}")
+        # a dependency only stripped packages need leaves only at a version the runtime's range holds:
+        # python-dateutil 4.0.0 is never swapped for the runtime's 2.x
+        for name in sorted((set(bounds) & set(runtimes.DEPENDENCIES)) - kept):
+            version = known.get(name, "")
+            if not bounds[name].holds(version):
+                demoted.add(name)
+                never.add(name)
+                shipped[name] = (f"{name} {version or '(version unknown)'} was resolved; {runtime} only "
+                                 f"guarantees {bounds[name].describe()}")
         if not demoted:
             break
         provided -= demoted
     removed = {}
     for name in sorted(set(edges) - kept):
-        if name in provided:
+        if name in bounds and name not in shipped:
             why = f"provided by the Lambda runtime ({runtime} guarantees {bounds[name].describe()})"
         elif name in hard:
             why = "infrastructure-only" if name in INFRASTRUCTURE else "listed in strip"
@@ -254,7 +281,21 @@ def decide_graph(edges: dict[str, set[str]], roots: Iterable[str], options: Stri
             why = "only needed by " + ", ".join(users)
         removed[name] = why
     kept_seeds.update({name: why for name, why in shipped.items() if name in kept})
+    for name in sorted((set(bounds) & set(runtimes.DEPENDENCIES) & kept) - set(kept_seeds)):
+        # a dependency of the boto3 family that a shipped package needs ships at its resolved version
+        users = sorted(n for n in kept if name in edges[n])
+        if users:
+            kept_seeds[name] = f"{', '.join(users)} {'needs' if len(users) == 1 else 'need'} it, and ships"
+        elif name in root_names:
+            kept_seeds[name] = f"your dependency file requires {name}"
     return StripResult(removed, kept_seeds)
+
+
+def _wrote(options: StripOptions, name: str, specifier: str) -> str:
+    """Who asked for ``name`` with ``specifier``: the user (quoted as written) or the lock (its pin)."""
+    if options.pinned_by_lock:
+        return f"the lock pinned {name}{specifier}"
+    return f"your dependency file requires {name}{specifier}"
 
 
 def _kept(edges: dict[str, set[str]], roots: set[str], seeds: set[str], provided: set[str],
@@ -332,7 +373,7 @@ def notices(record: TreeRecord, options: StripOptions, roots: Sequence[str] = ()
             f"({mb(sum(record.packages[n].bytes for n in shipped))}), which the Lambda runtime provides, "
             f"{'is' if one else 'are'} shipped, required through {'; '.join(shown(p, roots) for p in paths)}: "
             f"{seeds[shipped[0]]}; the bundled {'copy shadows' if one else 'copies shadow'} the runtime's "
-            "(keep_boto3=True says you mean it)",
+            f"({option('keep_boto3', True)} says you mean it)",
             "warning" if any(n in _HEAVY for n in shipped) else "info"))
     layered: dict[str, tuple[str, str]] = {}
     for raw, version, layer in sorted(options.provided):

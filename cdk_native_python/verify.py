@@ -23,6 +23,7 @@ from pathlib import Path
 from ._elffile import ELFCLASS64, ELFDATA2LSB, ELFError, ELFFile
 from .distributions import owners as owners_of
 from .errors import VerificationError
+from .hints import option
 from .records import VerificationResult, Violation
 from .source import is_excluded
 from .target import Target
@@ -200,6 +201,6 @@ def require_clean(report: Report, target: Target, what: str) -> None:
             "built for another platform: check your find-links folders / private index for wrong uploads, or pin a "
             "version whose manylinux wheel is correct" if packages else
             "these files are in your own source: remove them or replace them with Linux builds for the target")
-    hint += "; to accept a file that is never loaded, add it to verify_exclude"
+    hint += f"; to accept a file that is never loaded, add it to {option('verify_exclude')}"
     raise VerificationError(f"{what} for {target}: {len(bad)} native file(s) cannot load there:\n    {lines}{more}",
                             hint, code="native-code-unfit")

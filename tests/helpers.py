@@ -117,7 +117,9 @@ def fails(kind: type[BundlingError], action: Callable[[], object]) -> BundlingEr
 
 
 def says(err: BundlingError, *culprits: str, hint: str) -> str:
-    """The message names every culprit and the hint says what to do; returns the full text."""
+    """The message names every culprit and the hint says what to do (``hint``: words it must hold, never empty:
+    an empty one would accept any hint, or none); returns the full text."""
+    assert hint.strip(), "says() needs the words the hint must hold"
     text = str(err)
     for culprit in culprits:
         assert culprit in text, f"{culprit!r} not named in:\n{text}"
@@ -130,7 +132,7 @@ def build_later(request: BuildRequest, tmp_path: Path, cache: LocalStore | None 
     return lambda: build(request, tmp_path / "out", cache or LocalStore(tmp_path / "cache"))
 
 
-def refused(tmp_path: Path, entry: Path, *culprits: str, code: str | None = None, hint: str = "",
+def refused(tmp_path: Path, entry: Path, *culprits: str, hint: str, code: str | None = None,
             dependency_file: Path | None = None, cli_memory_limit: int | None = None) -> InputError:
     """The engine raises an InputError naming every culprit; the CLI exits 2 with the same, and no traceback."""
     with pytest.raises(InputError) as info:

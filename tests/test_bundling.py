@@ -43,7 +43,7 @@ from tests.cdkhelpers import (
     staged,
 )
 from tests.helpers import PYTHON, closed_port
-from tests.tracerset import SHIPPED_313, tracer_function
+from tests.tracerset import SHIPPED_313, SHIPPED_313_CLI, tracer_function
 
 pytestmark = pytest.mark.usefixtures("cache_env")
 
@@ -303,14 +303,15 @@ def test_warnings_are_annotations_strict_fails_acknowledged_silenced_and_resynth
     assert acknowledged.returncode == 0, acknowledged.stderr[-3000:]
     assert warnings_of(manifest) == {}
 
-    # the command line says the same words
+    # the command line says the same words, naming its own flag
     cli = subprocess.run([sys.executable, "-m", "cdk_native_python.cli", "build", "--runtime", "python3.13",
                           "--source", str(app / "fn"), "--find-links", str(tracer_index), "--no-index",
                           "--zip", str(tmp_path / "fn.zip")], env={**os.environ, "CDK_NATIVE_PYTHON_CACHE_DIR":
                                                                    str(cache)},
                          capture_output=True, text=True, timeout=300, check=False)
     assert cli.returncode == 0, cli.stderr
-    assert f"[cdk-native-python] fn.zip: warning: {SHIPPED_313}\n" in cli.stderr
+    assert f"[cdk-native-python] fn.zip: warning: {SHIPPED_313_CLI}\n" in cli.stderr
+    assert "keep_boto3" not in cli.stderr
 
 
 def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, tracer_index: Path) -> None:

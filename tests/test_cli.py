@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from cdk_native_python import cli
+from cdk_native_python._fs import LOCK_NAME
 from cdk_native_python.engine import build
 from cdk_native_python.options import BundlingOptions
 from cdk_native_python.store.local import LocalStore
@@ -352,8 +353,9 @@ def kill_when_staging(proc: subprocess.Popen[str], folder: Path) -> None:
     """SIGKILL ``proc`` while it writes its temporary output in ``folder`` (a cold build takes seconds)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if leftovers(folder):
-            time.sleep(0.05)  # well into the build, never between creating a folder and locking it
+        # the moment that counts: a temporary folder whose lock file is in place (made, locked, renamed), so
+        # the kill never lands between creating the folder and locking it; no guess of how long that takes
+        if any((folder / name / LOCK_NAME).exists() for name in leftovers(folder)):
             proc.kill()
             proc.communicate()
             return

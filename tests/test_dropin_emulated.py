@@ -2,7 +2,11 @@
 
 * one layer declaring python3.11 and python3.13 on arm64, with a compiled package, imports on both;
 * a powertools tracer + aws-encryption-sdk function bundled without boto3/botocore imports when the floor
-  boto3/botocore of the runtime table sit on sys.path only as "the runtime's" (after the bundle, as on Lambda).
+  boto3/botocore of the runtime table sit on sys.path only as "the runtime's" (after the bundle, as on Lambda);
+* lock fidelity: what a package that ships needs ships at the locked/resolved version (urllib3 2.x locked for
+  requests, python-dateutil 4.0.0 resolved for opensearch-py), and the handler imports those, not the
+  runtime's copies (urllib3 1.26, python-dateutil 2.9) that sit after the bundle; boto3 alone leaves with its
+  whole family.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cdk_native_python.install import InstallOptions
 from cdk_native_python.store.local import LocalStore
 from cdk_native_python.strip import StripOptions
 from cdk_native_python.target import Target
+from tests.helpers import write_function
 
 pytestmark = [pytest.mark.pypi, pytest.mark.emulated]
 TARGET_PYTHON = Path(__file__).resolve().parents[1] / "tools" / "target-python"
@@ -35,6 +40,17 @@ def run_on_target(version: str, paths: list[Path], code: str) -> Any:
                           text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def the_runtimes(tmp_path: Path, cache: LocalStore, target: Target, more: str = "") -> dict[str, runtimes.Provided]:
+    """Install "the runtime's" packages into ``tmp_path/var-lang``: boto3/botocore at the table's floor for the
+    target's runtime (and ``more`` requirements); returns the table."""
+    floor = runtimes.provided(target.runtime)
+    rt = write_function(tmp_path, f"boto3=={floor['boto3'].floor}\nbotocore=={floor['botocore'].floor}\n{more}",
+                        name="runtime")
+    build(BuildRequest(entry=rt, target=target, install=InstallOptions(strip=StripOptions(keep_boto3=True)),
+                       excludes=("requirements.txt", "index.py")), tmp_path / "var-lang", cache)
+    return floor
 
 
 def test_one_layer_serves_two_runtimes_with_compiled_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,23 +100,56 @@ def handler(event, context):
 def test_powertools_and_encryption_sdk_run_on_the_runtimes_floor_boto3(tmp_path: Path) -> None:
     target = Target.from_runtime("python3.13", "arm64")
     cache = LocalStore(tmp_path / "cache")
-    entry = tmp_path / "fn"
-    entry.mkdir()
-    (entry / "requirements.txt").write_text("aws-lambda-powertools[tracer]\naws-encryption-sdk\n")
-    (entry / "index.py").write_text(HANDLER)
+    entry = write_function(tmp_path, "aws-lambda-powertools[tracer]\naws-encryption-sdk\n", {"index.py": HANDLER})
     result = build(BuildRequest(entry=entry, target=target), tmp_path / "task", cache)
     assert not {"boto3", "botocore", "s3transfer"} & set(result.packages)
     assert {"aws-lambda-powertools", "aws-xray-sdk", "aws-encryption-sdk", "cryptography"} <= set(result.packages)
     assert result.report.stripped["botocore"].startswith("provided by the Lambda runtime (python3.13 guarantees")
     # "the runtime's": boto3/botocore at the table's floor for python3.13, installed apart, after the bundle
-    floor = runtimes.provided("python3.13")
-    rt = tmp_path / "runtime"
-    rt.mkdir()
-    (rt / "requirements.txt").write_text(f"boto3=={floor['boto3'].floor}\nbotocore=={floor['botocore'].floor}\n")
-    build(BuildRequest(entry=rt, target=target, install=InstallOptions(strip=StripOptions(keep_boto3=True)),
-                       excludes=("requirements.txt",)), tmp_path / "var-lang", cache)
+    floor = the_runtimes(tmp_path, cache, target)
     code = ("import json, index; print(json.dumps(index.handler({}, None)))")
     answer = run_on_target("3.13", [tmp_path / "task", tmp_path / "var-lang"], code)
     assert answer["boto3"] == floor["boto3"].floor and answer["botocore"] == floor["botocore"].floor
     assert answer["boto3_from"].startswith(str(tmp_path / "var-lang"))
     assert answer["kms"] == "KMS" and answer["client"] == "EncryptionSDKClient"
+
+
+FIDELITY_HANDLER = """
+from importlib.metadata import version
+import boto3, dateutil, opensearchpy, requests, urllib3
+
+
+def handler(event, context):
+    names = ("boto3", "urllib3", "python-dateutil", "requests", "opensearch-py")
+    return {"versions": {n: version(n) for n in names}, "urllib3_from": urllib3.__file__,
+            "dateutil_from": dateutil.__file__, "boto3_from": boto3.__file__}
+"""
+
+
+def test_what_shipped_packages_need_ships_at_the_locked_version(tmp_path: Path) -> None:
+    target = Target.from_runtime("python3.13", "arm64")
+    cache = LocalStore(tmp_path / "cache")
+    alone = write_function(tmp_path, "boto3\n", name="alone")
+    only = build(BuildRequest(entry=alone, target=target), tmp_path / "alone-task", cache)
+    # boto3 alone: the whole family and its dependencies leave (each inside the runtime's range)
+    assert only.packages == {}
+    assert {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"} <= set(
+        only.report.stripped)
+
+    # urllib3 2.5.0 locked for requests; opensearch-py takes any python-dateutil, so 4.0.0 resolves (above the
+    # runtime's "< 3"; no botocore in the set caps it); the handler imports boto3 from the runtime
+    entry = write_function(tmp_path, "requests==2.32.5\nurllib3==2.5.0\nopensearch-py==3.0.0\n",
+                           {"index.py": FIDELITY_HANDLER})
+    result = build(BuildRequest(entry=entry, target=target), tmp_path / "task", cache)
+    assert not {"boto3", "botocore", "s3transfer", "jmespath"} & set(result.packages)
+    assert result.packages["urllib3"] == "2.5.0" and result.packages["python-dateutil"] == "4.0.0"
+    assert result.report.kept_seeds["urllib3"].endswith("need it, and ships")
+    # "the runtime's": boto3/botocore at the floor with an older urllib3 and python-dateutil, after the bundle
+    floor = the_runtimes(tmp_path, cache, target, "urllib3==1.26.20\npython-dateutil==2.9.0.post0\n")
+    code = "import json, index; print(json.dumps(index.handler({}, None)))"
+    answer = run_on_target("3.13", [tmp_path / "task", tmp_path / "var-lang"], code)
+    assert answer["versions"] == {"boto3": floor["boto3"].floor, "urllib3": "2.5.0", "python-dateutil": "4.0.0",
+                                  "requests": "2.32.5", "opensearch-py": "3.0.0"}
+    assert answer["urllib3_from"].startswith(str(tmp_path / "task"))
+    assert answer["dateutil_from"].startswith(str(tmp_path / "task"))
+    assert answer["boto3_from"].startswith(str(tmp_path / "var-lang"))

@@ -64,10 +64,10 @@ class AppendTo:
 def test_boto3_and_infra_closures_are_stripped_but_shared_deps_kept(tmp_path: Path, wheel_index: Any) -> None:
     entry = write_function(tmp_path, "boto3\nusesdateutil\naws-cdk-lib\nusesattrs\n")
     result = build(index_request(entry, ARM313, wheel_index), tmp_path / "out", LocalStore(tmp_path / "cache"))
-    # python-dateutil: usesdateutil's unversioned requirement is met by the runtime's copy (>= 2.1), so it goes
-    # with six; attrs stays, usesattrs needs it
-    assert set(result.packages) == {"usesdateutil", "usesattrs", "attrs"}
-    assert result.report.stripped["python-dateutil"].startswith("provided by the Lambda runtime")
+    # python-dateutil: usesdateutil ships, so the python-dateutil it was resolved with ships too (never swapped
+    # for the runtime's copy), and six with it; attrs stays, usesattrs needs it
+    assert set(result.packages) == {"usesdateutil", "python-dateutil", "six", "usesattrs", "attrs"}
+    assert result.report.kept_seeds["python-dateutil"] == "usesdateutil needs it, and ships"
     assert {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "aws-cdk-lib", "constructs", "jsii",
             "typing-extensions"} <= set(result.report.stripped)
     assert not (tmp_path / "out" / "botocore").exists()

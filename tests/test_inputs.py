@@ -26,6 +26,7 @@ from cdk_native_python.engine import BuildRequest, build
 from cdk_native_python.errors import (
     InputError,
 )
+from cdk_native_python.hints import speak
 from cdk_native_python.inputs import _lockutil, pipfile, poetry, pylock, pyproject, uvlock
 from cdk_native_python.spec import DependencySpec
 from cdk_native_python.store.local import LocalStore
@@ -292,7 +293,7 @@ SAMESET = Path(__file__).parent / "fixtures" / "sameset"
 
 
 SAMESET_FILES = {"requirements": "requirements.txt", "pipfile": "Pipfile.lock", "poetry": "poetry.lock",
-                 "uv": "uv.lock"}
+                 "uv": "uv.lock", "pylock": "pylock.toml", "hashed": "requirements.txt"}
 
 
 TARGET = Target.from_runtime("python3.12", "x86_64")
@@ -431,11 +432,13 @@ def test_13_several_dependency_files_choose_by_upstreams_order(tmp_path: Path) -
     (notice,) = spec.notices
     assert notice.code == "dependency-file-chosen" and notice.level == "info"
     assert notice.message.startswith("using Pipfile.lock, ignoring requirements.txt beside it")
-    assert "dependency_file=" in notice.message
+    assert speak(notice.message) == notice.message.replace("\u27e6dependency_file\u27e7", "dependency_file")
+    assert "dependency_file chooses another" in speak(notice.message)
+    assert "--dependency-file chooses another" in speak(notice.message, "cli")
 
 
 @pytest.mark.pypi
-def test_four_formats_of_one_set_give_byte_identical_trees(tmp_path: Path) -> None:
+def test_five_formats_of_one_set_give_byte_identical_trees(tmp_path: Path) -> None:
     pypi_store = LocalStore(tmp_path / "cache")
     trees = {fmt: tree(fmt, tmp_path, pypi_store) for fmt in SAMESET_FILES}
     reference, stripped = trees["requirements"]
@@ -512,8 +515,8 @@ def test_huge_file_is_refused_without_reading_it(tmp_path: Path, name: str) -> N
     with open(huge, "wb") as f:  # sparse: 3 GiB of size without 3 GiB of writes
         f.truncate(3 << 30)
     start = time.monotonic()
-    refused(tmp_path, entry, str(huge), "16 MiB", code="input-too-large", hint="", dependency_file=huge,
-            cli_memory_limit=2 << 30)
+    refused(tmp_path, entry, str(huge), "16 MiB", code="input-too-large",
+            hint="point it at the dependency file itself", dependency_file=huge, cli_memory_limit=2 << 30)
     assert time.monotonic() - start < 30
 
 
@@ -537,9 +540,37 @@ def test_local_archive_in_a_lock_is_checked_at_read_time(tmp_path: Path, fmt: st
     if case == "not-an-archive":
         (entry / "dist").mkdir()
         (entry / archive).write_text("root:x:0:0:root:/root:/bin/bash\n")
-    refused(tmp_path, entry, str(entry / fmt), "evil", says, code="local-archive")
+    refused(tmp_path, entry, str(entry / fmt), "evil", says, code="local-archive",
+            hint="point it at a wheel (.whl) file inside")
 
 
 def _hashed(spec: DependencySpec) -> bool:
     """Every pinned requirement carries its hashes (local folders have none)."""
     return bool(spec.requirements) and all("--hash=" in r for r in spec.requirements if "file://" not in r)
+
+
+@pytest.mark.parametrize("fmt", ["pylock", "hashed", "uv"])
+def test_the_manifest_beside_a_lock_decides_its_roots(fmt: str, tmp_path: Path) -> None:
+    """pylock.toml and a hashed requirements.txt (both from ``uv export``) beside their pyproject.toml say what the
+    user asked for as uv.lock does: ``boto3>=1.34`` as written, not the lock's pins; alone, the lock's pins stand
+    in and messages say the lock pinned them."""
+    from cdk_native_python import inputs
+    from cdk_native_python.strip import StripOptions
+
+    entry = tmp_path / fmt
+    shutil.copytree(SAMESET / fmt, entry)
+    spec = inputs.load(entry)
+    assert spec is not None and spec.roots == ("aws-xray-sdk", "boto3", "requests")
+    assert sorted(spec.user_requirements()) == ["aws-xray-sdk>=2.14", "boto3>=1.34", "requests>=2.31"]
+    assert spec.notices == ()  # the pyproject.toml was read with the lock, not ignored beside it
+    options = StripOptions().for_build(TARGET, spec)
+    assert options.specifiers == (("boto3", ">=1.34"),) and not options.pinned_by_lock
+    if fmt == "uv":
+        return
+    (entry / "pyproject.toml").unlink()
+    alone = inputs.load(entry)
+    assert alone is not None and alone.requested == ()
+    options = StripOptions().for_build(TARGET, alone)
+    assert ("boto3", "==1.44.8") in options.specifiers  # boto3 ships at the pin
+    # a pylock.toml is the lock's words; a requirements file's pins are written in the user's own file
+    assert options.pinned_by_lock is (fmt == "pylock")

@@ -124,7 +124,7 @@ def test_utf8_bom_is_accepted(tmp_path: Path, wheel_index: WheelIndex) -> None:
     entry = write_function(tmp_path, files={"requirements.txt": "\ufeffpurepkg\n-r more.txt\n".encode(),
                           "more.txt": "\ufeff# shared\nsix\n".encode()})
     assert engine_build(tmp_path, entry, index=wheel_index).packages == {"purepkg": "1.0", "depa": "2.0",
-                                                                         "six": "1.0"}
+                                                                         "six": "1.17.0"}
     proc = cli_build(tmp_path, entry, "--index-url", wheel_index.url)
     assert proc.returncode == 0, proc.stderr
 
@@ -148,10 +148,14 @@ def test_include_of_a_huge_or_binary_file_is_refused(tmp_path: Path) -> None:
     with open(deps / "big.txt", "wb") as f:
         f.truncate(3 << 30)
     refused(tmp_path, entry, str(deps / "big.txt"), code="input-too-large", cli_memory_limit=2 << 30,
-            dependency_file=deps / "requirements.txt")
+            dependency_file=deps / "requirements.txt", hint="point it at the dependency file itself")
     (deps / "requirements.txt").write_text("-r binary.txt\n")
     refused(tmp_path, entry, str(deps / "binary.txt"), "binary", code="input-binary",
-            dependency_file=deps / "requirements.txt")
+            dependency_file=deps / "requirements.txt", hint="point it at the text file holding the dependencies")
+    (deps / "requirements.txt").write_text("-r latin1.txt\n")
+    (deps / "latin1.txt").write_bytes("# caf\u00e9\nsix\n".encode("latin-1"))
+    refused(tmp_path, entry, str(deps / "latin1.txt"), "not UTF-8", code="input-encoding",
+            dependency_file=deps / "requirements.txt", hint="save it as UTF-8")
 
 
 def test_an_invalid_line_is_echoed_as_an_excerpt_only(tmp_path: Path) -> None:

@@ -31,12 +31,13 @@ def test_stripped_packages_are_never_installed_and_the_tree_is_the_same(
     assert plan.resolution is not None and plan.spec is not None and plan.resolution.graph is not None
     options = plan.request.install
     early, _ = install(plan.resolution, plan.spec, ARM313, cache, options)
-    # only what a kept package needs is installed first and decided on its metadata (the resolver's record
-    # has no specifiers): usesdateutil's python-dateutil, and six with it; nothing else was installed to go
-    assert sorted(removed_after_install) == ["python-dateutil", "six"]
+    # nothing is installed to go: usesdateutil's python-dateutil (and six with it) ships at its resolved
+    # version, and the rest leaves before the install
+    assert removed_after_install == []
     assert set(early.record.stripped.removed) == {
         "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "aws-cdk-lib", "constructs", "jsii",
-        "typing-extensions", "python-dateutil", "six"}
+        "typing-extensions"}
+    assert {"python-dateutil", "six"} <= set(early.record.packages)
     removed_after_install.clear()
     # the same pins without the resolver's record: installed whole, stripped afterwards, same tree and reasons
     no_graph = dataclasses.replace(plan.resolution,
@@ -46,3 +47,22 @@ def test_stripped_packages_are_never_installed_and_the_tree_is_the_same(
     assert early.record.stripped == late.record.stripped and early.record.packages == late.record.packages
     files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))  # noqa: E731
     assert files(early.path) == files(late.path)
+
+
+def test_a_reason_to_keep_is_only_recorded_for_what_ships(tmp_path: Path) -> None:
+    """usesbotocore needs botocore: the resolver's graph (no specifiers) keeps botocore, and with it what it needs,
+    until the installed metadata shows the runtime's copy fits; then none of them ships, and the record keeps no
+    stale reason for keeping them."""
+    from tests.wheelfactory import standard_index
+
+    index = standard_index(tmp_path / "index")
+    index.add_wheel("usesbotocore", "1.0", requires=("botocore>=0.1",))
+    with index:
+        entry = write_function(tmp_path, "usesbotocore\nboto3\n")
+        cache = LocalStore(tmp_path / "cache")
+        plan = prepare(index_request(entry, ARM313, index), cache)
+        assert plan.resolution is not None and plan.spec is not None and plan.resolution.graph is not None
+        tree, _ = install(plan.resolution, plan.spec, ARM313, cache, plan.request.install)
+    assert set(tree.record.packages) == {"usesbotocore"}
+    assert {"botocore", "python-dateutil", "urllib3", "six"} <= set(tree.record.stripped.removed)
+    assert tree.record.stripped.kept_seeds == {}

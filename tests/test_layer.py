@@ -137,3 +137,16 @@ def test_every_notice_of_every_target_reaches_a_layer_of_several_runtimes(
     capsys.readouterr()
     says_every_notice(noisy_layer_synth(tmp_path, tracer_index, "out", (PY312, PY313)), "python3.12", "python3.13")
     assert ("Bundling asset" in capsys.readouterr().err) == (path == "cold")
+
+
+def test_a_layer_without_compatible_runtimes_serves_python313(tmp_path: Path, wheel_index: Any) -> None:
+    """The documented default (upstream's python3.7 no longer runs on Lambda): python3.13 on x86_64, in the
+    template and in what is built."""
+    from tests.cdkhelpers import opts
+
+    _, s = app_stack(tmp_path)
+    layer = NativePythonLayerVersion(s, "Default", entry=folder(tmp_path, "layer", "purepkg\n"),
+                                     bundling=opts(wheel_index))
+    assert set(layer.packages) == {"python3.13/x86_64"}
+    Template.from_stack(s).has_resource_properties("AWS::Lambda::LayerVersion", {
+        "CompatibleRuntimes": ["python3.13"]})

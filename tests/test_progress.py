@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import select
 import shlex
 import shutil
 import struct
@@ -20,6 +21,7 @@ import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -72,7 +74,10 @@ class Pty:
         self.stream = os.fdopen(slave, "w", encoding="utf-8")
         os.set_blocking(self.master, False)
 
-    def read(self) -> str:
+    def read(self, wait: bool = False) -> str:
+        """What was written so far; ``wait``: block until something is (an event, not a sleep)."""
+        if wait:
+            select.select([self.master], [], [], 30)
         chunks = []
         while True:
             try:
@@ -107,40 +112,64 @@ STEP = "resolving 3 requirements for python3.12/arm64"
 
 
 # -- the console on its own -----------------------------------------------------------------------------------------
+# Each console runs on a clock the test moves, and what its drawing thread would do when it wakes is done by
+# ``tick()``: no test waits on wall time, and none passes by luck of a thread's timing.
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def stepped(stream: TextIO, delay: float) -> tuple[Console, Clock]:
+    clock = Clock()
+    return Console(stream, delay=delay, clock=clock, threaded=False), clock
+
 
 def test_a_slow_step_is_one_live_line_that_the_summary_replaces(pty: Pty) -> None:
-    console = Console(pty.stream, delay=0.3)
+    console, clock = stepped(pty.stream, 0.3)
     console.phase(STEP, "App/Fn")
-    time.sleep(1.4)  # past the delay, and long enough for the seconds counter to be redrawn
+    clock.advance(0.4)
+    console.tick()  # past the delay: drawn
+    clock.advance(1.0)
+    console.tick()  # the seconds counter redrawn in place
     console.phase("installing 31 packages for python3.12/arm64", "App/Fn")
-    time.sleep(0.6)
+    clock.advance(0.4)
+    console.tick()
     console.idle()
     console.line("[cdk-native-python] App/Fn: python3.12 — 31 packages, 80.0 MB")
     raw = pty.read()
     before_summary = raw.split("[cdk-native-python] App/Fn: python3.12")[0]
     assert "\n" not in before_summary  # the progress never took a line of its own
-    assert before_summary.count(f"App/Fn: {STEP} …") >= 2  # drawn, then redrawn in place
+    assert f"App/Fn: {STEP} … 0s" in before_summary and f"App/Fn: {STEP} … 1s" in before_summary  # redrawn
     assert "App/Fn: installing 31 packages for python3.12/arm64 … 0s" in raw
     assert screen(raw) == ["[cdk-native-python] App/Fn: python3.12 — 31 packages, 80.0 MB"]
 
 
 def test_a_fast_step_shows_nothing(pty: Pty) -> None:
-    console = Console(pty.stream, delay=0.5)
+    console, clock = stepped(pty.stream, 0.5)
     for _ in range(3):
         console.phase(STEP, "App/Fn")
-        time.sleep(0.05)
+        clock.advance(0.05)
+        console.tick()
     console.idle()
-    time.sleep(0.7)  # the drawing thread had every chance to draw
+    clock.advance(0.7)
+    console.tick()  # the drawing thread wakes after the step ended: nothing to draw
     console.line("summary")
     assert pty.read().replace("\r", "") == "summary\n"
 
 
 def test_a_notice_during_a_step_is_printed_above_the_live_line(pty: Pty) -> None:
-    console = Console(pty.stream, delay=0.2)
+    console, clock = stepped(pty.stream, 0.2)
     console.phase(STEP, "App/Fn")
-    time.sleep(0.5)
+    clock.advance(0.5)
+    console.tick()
     Reporter("App/Fn", on_phase=console.phase, sink=lambda n, s: console.line(n.line(s))).warn("x", "careful")
-    time.sleep(0.2)
     console.idle()
     warning, live = screen(pty.read().rsplit("\r\x1b[K", 1)[0])  # before the last erase: the live line
     assert warning == "[cdk-native-python] App/Fn: warning: careful"
@@ -150,9 +179,10 @@ def test_a_notice_during_a_step_is_printed_above_the_live_line(pty: Pty) -> None
 def test_the_live_line_never_wraps() -> None:
     narrow = Pty(columns=40)
     try:
-        console = Console(narrow.stream, delay=0.1)
+        console, clock = stepped(narrow.stream, 0.1)
         console.phase(STEP + " and a lot more words than forty columns hold", "App/Fn")
-        time.sleep(0.4)
+        clock.advance(0.2)
+        console.tick()
         console.idle()
         drawn = [part for part in narrow.read().split("\r\x1b[K") if part]
         assert drawn and all(len(part) <= 39 for part in drawn), drawn
@@ -164,12 +194,15 @@ def test_the_live_line_never_wraps() -> None:
 def test_without_a_terminal_each_slow_step_is_one_plain_line() -> None:
     read, write = os.pipe()
     stream = os.fdopen(write, "w", encoding="utf-8")
-    console = Console(stream, delay=0.2)
+    console, clock = stepped(stream, 0.2)
     console.phase(STEP, "App/Fn")
-    time.sleep(0.9)  # several redraw periods: still one line
+    for _ in range(4):  # several redraw periods: still one line
+        clock.advance(0.3)
+        console.tick()
     console.phase("a fast step", "App/Fn")
     console.phase("verifying 31 packages (80.0 MB) for python3.12/arm64", "App/Fn")
-    time.sleep(0.4)
+    clock.advance(0.3)
+    console.tick()
     console.idle()
     console.line("summary")
     stream.close()
@@ -182,9 +215,11 @@ def test_without_a_terminal_each_slow_step_is_one_plain_line() -> None:
 
 def test_a_ci_system_gets_plain_lines_even_with_a_terminal(pty: Pty, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CI", "true")
-    console = Console(pty.stream, delay=0.1)
+    console, clock = stepped(pty.stream, 0.1)
     console.phase(STEP, "App/Fn")
-    time.sleep(0.5)
+    for _ in range(3):
+        clock.advance(0.2)
+        console.tick()
     console.idle()
     assert pty.read().replace("\r", "") == f"[cdk-native-python] App/Fn: {STEP} …\n"
 
@@ -200,11 +235,24 @@ def test_verbose_shows_every_step_at_once_and_quiet_nothing(pty: Pty, monkeypatc
                                             "python3.12/arm64\n")
     monkeypatch.setenv("CDK_NATIVE_PYTHON_VERBOSE", "0")
     monkeypatch.setenv("CDK_NATIVE_PYTHON_QUIET", "1")
-    console = Console(pty.stream, delay=0.1)
+    console, clock = stepped(pty.stream, 0.1)
     console.phase(STEP, "App/Fn")
-    time.sleep(0.4)
+    clock.advance(0.4)
+    console.tick()
     console.idle()
     assert pty.read() == ""
+
+
+def test_the_drawing_thread_draws_a_due_step_by_itself(pty: Pty) -> None:
+    """The thread (not tick) draws: the step is due at once, and the pty is read until the line arrives."""
+    console = Console(pty.stream, delay=0)
+    console.phase(STEP, "App/Fn")
+    seen = ""
+    deadline = time.monotonic() + 30  # a bound for a broken thread, not a wait the test relies on
+    while f"{STEP} … 0s" not in seen and time.monotonic() < deadline:
+        seen += pty.read(wait=True)
+    console.idle()
+    assert f"App/Fn: {STEP} … 0s" in seen
 
 
 # -- real builds against an index that answers late -------------------------------------------------------------------

@@ -85,3 +85,23 @@ def test_version_pins_and_constraints(tmp_path: Path, wheel_index: Any) -> None:
     (entry / "constraints.txt").write_text("depa>=2\n")
     result = build(index_request(entry, X86312, wheel_index), tmp_path / "out2", LocalStore(tmp_path / "cache"))
     assert result.packages["depa"] == "2.0" and not result.resolve_hit
+
+
+def test_refresh_picks_up_a_release_published_since_the_last_build(tmp_path: Path) -> None:
+    """An open requirement's resolution is cached until an input changes; a newer release on the index is not
+    an input, so only ``refresh`` picks it up (and the next plain build reuses the refreshed one)."""
+    import dataclasses
+
+    from tests.wheelfactory import standard_index
+
+    index = standard_index(tmp_path / "index")
+    with index:
+        entry = write_function(tmp_path, "depa\n")
+        cache = LocalStore(tmp_path / "cache")
+        request = index_request(entry, X86312, index)
+        assert build(request, tmp_path / "o1", cache).packages == {"depa": "2.0"}
+        index.add_wheel("depa", "3.0")
+        assert build(request, tmp_path / "o2", cache).packages == {"depa": "2.0"}  # cached: not an input
+        refreshed = build(dataclasses.replace(request, refresh=True), tmp_path / "o3", cache)
+        assert refreshed.packages == {"depa": "3.0"}
+        assert build(request, tmp_path / "o4", cache).packages == {"depa": "3.0"}

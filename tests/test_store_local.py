@@ -656,3 +656,21 @@ def test_a_root_holding_only_another_processs_tag_in_progress_is_claimed(tmp_pat
     (dead / ".cdk-native-python.lock").write_text("")  # its writer is gone: nobody holds the lock
     LocalStore(root, fallback=False)
     assert not dead.exists()
+
+
+def test_quarantined_entries_are_removed_after_their_time_only(tmp_path: Path) -> None:
+    """Kept QUARANTINE_SECONDS for a look, then removed by the next start (the age read from each entry's
+    mtime, set here rather than waited for)."""
+    from cdk_native_python.store.local import QUARANTINE_SECONDS
+
+    root = tmp_path / "cache"
+    LocalStore(root)
+    quarantine = root / "quarantine"
+    quarantine.mkdir(exist_ok=True)
+    now = time.time()
+    for name, age in (("old", QUARANTINE_SECONDS + 60), ("young", QUARANTINE_SECONDS - 60)):
+        (quarantine / name / "tree").mkdir(parents=True)
+        (quarantine / name / "tree" / "f.py").write_text("x")
+        os.utime(quarantine / name, (now - age, now - age))
+    LocalStore(root)
+    assert sorted(p.name for p in quarantine.iterdir()) == ["young"]

@@ -1,5 +1,5 @@
-"""Stripping: runtime-provided packages go whenever the runtime's floor guarantees every specifier on them;
-infrastructure packages go with their exclusive closure only."""
+"""Stripping: the boto3 family goes whenever the runtime's range guarantees every specifier on it; its
+dependencies (python-dateutil, urllib3, six) and infrastructure packages go with their exclusive closure only."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cdk_native_python import runtimes
 from cdk_native_python.distributions import installed
 from cdk_native_python.install import strip_installed as strip
 from cdk_native_python.records import PackageRecord, StripResult, TreeRecord
@@ -52,7 +53,8 @@ def with_user(options: StripOptions, *requirements: str, target: Target = ARM313
 
 
 def test_runtime_packages_go_even_when_kept_packages_need_them(tmp_path: Path) -> None:
-    """aws-xray-sdk needs botocore>=1.11.3: every botocore the runtime may have satisfies it."""
+    """aws-xray-sdk needs botocore>=1.11.3: every botocore the runtime may have satisfies it. requests needs
+    urllib3: it ships at the resolved version, never swapped for the runtime's."""
     boto_tree(tmp_path)
     dist(tmp_path, "requests", ["urllib3<3,>=1.26", 'pysocks; extra == "socks"'])
     dist(tmp_path, "aws-xray-sdk", ["botocore>=1.11.3", "wrapt"])
@@ -63,10 +65,77 @@ def test_runtime_packages_go_even_when_kept_packages_need_them(tmp_path: Path) -
     assert set(result.removed) == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six"}
     assert result.removed["botocore"] == ("provided by the Lambda runtime (python3.13 guarantees "
                                           "botocore >= 1.38.36, below 2)")
-    assert result.removed["six"] == "only needed by python-dateutil"
-    # urllib3: requests needs >=1.26, the runtime only guarantees >=1.25.4, so the bundle keeps its own
-    assert "urllib3" in result.kept_seeds and "requests requires urllib3<3,>=1.26" in result.kept_seeds["urllib3"]
+    assert result.removed["six"] == "provided by the Lambda runtime (python3.13 guarantees six >= 1.5, below 2)"
+    # urllib3: requests ships, so its urllib3 ships too (whatever the runtime's range)
+    assert result.kept_seeds["urllib3"] == "requests needs it, and ships"
     assert not (tmp_path / "botocore").exists() and (tmp_path / "urllib3" / "__init__.py").exists()
+
+
+def test_boto3_alone_leaves_with_its_whole_family(tmp_path: Path) -> None:
+    boto_tree(tmp_path)
+    dist(tmp_path, "app-dep")
+    result = decide(installed(tmp_path), ARM313, ["boto3", "app-dep"], with_user(StripOptions(), "boto3", "app-dep"))
+    assert set(result.removed) == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
+    assert result.kept_seeds == {}
+
+
+def test_a_locked_urllib3_2_ships_with_requests_on_every_runtime(tmp_path: Path) -> None:
+    """urllib3 2.5.0 locked for requests: on python3.9 the runtime's range is below 1.27 (another major), on
+    python3.13 it holds, and either way the locked copy ships because requests does."""
+    boto_tree(tmp_path)
+    dist(tmp_path, "requests", ["urllib3<3,>=1.21.1"], "2.32.5")
+    py39 = Target.from_runtime("python3.9", "x86_64")
+    for target in (ARM313, py39):
+        result = decide(installed(tmp_path), target, ["boto3", "requests"],
+                        with_user(StripOptions(), "boto3", "requests", target=target))
+        assert "urllib3" not in result.removed and "boto3" in result.removed, target
+        assert {"python-dateutil", "six"} <= set(result.removed)
+
+
+def test_a_resolved_version_outside_the_runtimes_range_is_never_swapped(tmp_path: Path) -> None:
+    """opensearch-py accepts any python-dateutil and the resolver picked 4.0.0, outside the runtime's
+    ``< 3``: it ships (as what a kept package needs, and even when only stripped packages need it)."""
+    dist(tmp_path, "opensearch-py", ["python-dateutil", "urllib3<3,>=1.26.19", "requests<3.0.0,>=2.32.0"], "3.0.0")
+    dist(tmp_path, "requests", ["urllib3<3,>=1.21.1"], "2.32.5")
+    dist(tmp_path, "python-dateutil", ["six>=1.5"], "4.0.0")
+    dist(tmp_path, "six", [], "1.17.0")
+    dist(tmp_path, "urllib3", [], "2.5.0")
+    kept = decide(installed(tmp_path), ARM313, ["opensearch-py"], with_user(StripOptions(), "opensearch-py"))
+    assert kept.removed == {} and kept.kept_seeds["python-dateutil"] == "opensearch-py needs it, and ships"
+    # only an infrastructure package needs it: 4.0.0 still ships, the runtime's 2.x would not be what resolved
+    infra = tmp_path / "infra"
+    dist(infra, "jsii", ["python-dateutil"])
+    dist(infra, "python-dateutil", ["six>=1.5"], "4.0.0")
+    dist(infra, "six", [], "1.17.0")
+    alone = decide(installed(infra), ARM313, ["jsii"], with_user(StripOptions(), "jsii"))
+    assert "jsii" in alone.removed and "python-dateutil" not in alone.removed and "six" not in alone.removed
+    assert alone.kept_seeds["python-dateutil"] == ("python-dateutil 4.0.0 was resolved; python3.13 only guarantees "
+                                                   "python-dateutil >= 2.1, below 3")
+
+
+def test_a_specifier_at_the_floor_with_gt_ships_boto3(tmp_path: Path) -> None:
+    """python3.12's floor is boto3 1.38.36: ``>1.38.36`` excludes the floor itself, so boto3 ships."""
+    boto_tree(tmp_path)
+    py312 = Target.from_runtime("python3.12", "x86_64")
+    assert runtimes.provided("python3.12")["boto3"].floor == "1.38.36"
+    at = decide(installed(tmp_path), py312, ["boto3"], with_user(StripOptions(), "boto3>1.38.36", target=py312))
+    assert "boto3" not in at.removed and "boto3>1.38.36" in at.kept_seeds["boto3"]
+    assert "boto3" in decide(installed(tmp_path), py312, ["boto3"],
+                             with_user(StripOptions(), "boto3>=1.38.36", target=py312)).removed
+
+
+def test_snapstart_hooks_are_the_runtimes_from_python312(tmp_path: Path) -> None:
+    dist(tmp_path, "snapshot-restore-py", [], "1.0.0")
+    dist(tmp_path, "app-dep", ["snapshot-restore-py>=1.0.0"])
+    py312 = Target.from_runtime("python3.12", "x86_64")
+    new = decide(installed(tmp_path), py312, ["app-dep"], with_user(StripOptions(), "app-dep", target=py312))
+    assert new.removed == {"snapshot-restore-py": "provided by the Lambda runtime (python3.12 guarantees "
+                                                  "snapshot-restore-py >= 1.0.0, below 2)"}
+    old = decide(installed(tmp_path), PY311, ["app-dep"], with_user(StripOptions(), "app-dep", target=PY311))
+    assert old.removed == {}  # python3.11 has no SnapStart
+    pinned = decide(installed(tmp_path), py312, ["snapshot-restore-py"],
+                    with_user(StripOptions(), "snapshot-restore-py==1.0.0", target=py312))
+    assert pinned.removed == {}
 
 
 def test_a_user_pin_ships_boto3_and_what_it_pins(tmp_path: Path) -> None:
@@ -77,10 +146,11 @@ def test_a_user_pin_ships_boto3_and_what_it_pins(tmp_path: Path) -> None:
     assert result.kept_seeds["boto3"].startswith(
         "your dependency file requires boto3==1.35.0; python3.13 only guarantees boto3 >=")
     assert result.kept_seeds["botocore"].startswith("boto3 requires botocore<1.36.0,>=1.35.0")
-    # jmespath and python-dateutil: the shipped botocore's own bounds hold for every runtime copy
-    assert {"jmespath", "python-dateutil", "six"} <= set(result.removed)
-    # urllib3!=2.2.0 excludes a version the runtime may have
-    assert "urllib3" not in result.removed
+    # jmespath (the boto3 family): the shipped botocore's own bounds hold for every runtime copy
+    assert "jmespath" in result.removed
+    # the shipped botocore's own dependencies ship with it, at their resolved versions
+    assert not {"python-dateutil", "six", "urllib3"} & set(result.removed)
+    assert result.kept_seeds["python-dateutil"] == "botocore needs it, and ships"
 
 
 @pytest.mark.parametrize(("requirement", "stripped"), [
@@ -186,7 +256,9 @@ def test_a_lock_without_its_manifest_ships_what_it_pins(tmp_path: Path) -> None:
     lock = DependencySpec(Path("pylock.toml"), ("boto3==1.40.0 --hash=sha256:00", "requests==2.0"), locked=True,
                           kind="pylock.toml", roots=("boto3", "requests"))
     result = decide(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, lock))
-    assert "boto3" not in result.removed and "boto3==1.40.0" in result.kept_seeds["boto3"]
+    assert "boto3" not in result.removed
+    # the user wrote no version: the message says the lock pinned it
+    assert result.kept_seeds["boto3"].startswith("the lock pinned boto3==1.40.0; python3.13 only guarantees")
     declared = DependencySpec(Path("uv.lock"), lock.requirements, locked=True, roots=("boto3",),
                               requested=("boto3>=1.34",))
     assert "boto3" in decide(installed(tmp_path), ARM313, ["boto3"], StripOptions().for_build(ARM313, declared)).removed
@@ -201,7 +273,8 @@ def test_what_the_users_extras_require_is_kept(tmp_path: Path) -> None:
     options = with_user(StripOptions(), "aws-lambda-powertools[all]")
     assert options.extras == (("aws-lambda-powertools", "all"),)
     result = decide(installed(tmp_path), ARM313, ["aws-lambda-powertools"], options)
-    assert "urllib3" not in result.removed and ">=2.7.0" in result.kept_seeds["urllib3"]
+    assert "urllib3" not in result.removed
+    assert result.kept_seeds["urllib3"] == "aws-lambda-powertools needs it, and ships"
     assert {"boto3", "botocore", "s3transfer"} <= set(result.removed)
 
 

@@ -313,3 +313,20 @@ def test_an_index_password_from_the_environment_is_not_said_to_be_in_the_file(
     result = engine_build(tmp_path, entry, index=wheel_index, dependency_file=requirements)
     assert result.packages["privpkg"] == "1.0"
     assert not any("password written in the file" in w for w in result.report.warnings)
+
+
+def test_credentials_a_netrc_cannot_hold_are_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token with a space or a quote would split (or end) its netrc line: refused, naming the host, never
+    written into a netrc, and the message holds no secret."""
+    from cdk_native_python.errors import ConfigurationError
+    from cdk_native_python.spec import Credential
+    from tests.helpers import says
+
+    monkeypatch.setenv("NETRC", str(tmp_path / "none"))
+    for password in ("two words", 'quo"te', "tab\there"):
+        with pytest.raises(ConfigurationError) as info:
+            uv.netrc_text([Credential("pkgs.example.com", "user", password)])
+        assert info.value.code == "credential-unusable"
+        text = says(info.value, "pkgs.example.com", "whitespace or quotes", hint="use a token without them")
+        assert password not in text
+    assert "machine pkgs.example.com" in uv.netrc_text([Credential("pkgs.example.com", "user", "tok-en_1")])

@@ -2,8 +2,9 @@
 tests of warnings, ``explain`` and ``report``: every way a package ends up in a bundle, or out of it.
 
 * ``powerlike[tracer]`` → ``xraylike`` → ``botocore``: a runtime-provided package shipped because a kept
-  package pins a version older than the runtime's floor (``xraylike`` needs ``botocore==1.35.0``); what
-  ``botocore`` needs (``jmespath``, ``urllib3``) is left to the runtime, which guarantees it;
+  package pins a version older than the runtime's floor (``xraylike`` needs ``botocore==1.35.0``); of what
+  ``botocore`` needs, ``jmespath`` (the boto3 family) is left to the runtime, which guarantees it, and
+  ``urllib3`` ships with the botocore that needs it, at its resolved version;
 * ``boto3`` → ``botocore``, ``s3transfer``, ``jmespath``: stripped (the runtime provides them);
 * ``aws-cdk-lib`` → ``constructs`` → ``jsii`` → ``cattrslike``: stripped (infrastructure only), ``cattrslike``
   because only ``jsii`` needs it.
@@ -50,9 +51,12 @@ def tracer_function(root: Path, requirements: str = REQUIREMENTS) -> Path:
     return root
 
 
-#: what bundling says about the set's botocore (``{runtime}``: the target's runtime)
+#: what bundling says about the set's botocore (``{runtime}``: the target's runtime; ``{keep}``: the option as the
+#: interface spells it)
 _SHIPPED = ("botocore 1.35.0 (0.0 MB), which the Lambda runtime provides, is shipped, required through "
             "powerlike[tracer] → xraylike → botocore: xraylike requires botocore==1.35.0; {runtime} only guarantees "
-            "botocore >= 1.38.36, below 2; the bundled copy shadows the runtime's (keep_boto3=True says you mean it)")
-SHIPPED = _SHIPPED.format(runtime="python3.12")
-SHIPPED_313 = _SHIPPED.format(runtime="python3.13")
+            "botocore >= 1.38.36, below 2; the bundled copy shadows the runtime's ({keep} says you mean it)")
+SHIPPED = _SHIPPED.format(runtime="python3.12", keep="keep_boto3=True")
+SHIPPED_313 = _SHIPPED.format(runtime="python3.13", keep="keep_boto3=True")
+#: the same, as ``cdk-native-python build`` says it
+SHIPPED_313_CLI = _SHIPPED.format(runtime="python3.13", keep="--keep-boto3")

@@ -364,10 +364,12 @@ _PURE: list[tuple[str, str, tuple[str, ...]]] = [
                            'winonly; sys_platform == "win32"')),
     ("darwinonly", "1.0", ()), ("armonly", "1.0", ()), ("x86only", "1.0", ()), ("py313only", "1.0", ()),
     ("winonly", "1.0", ()),
-    # boto3-like tree; usesdateutil keeps python-dateutil alive when boto3 is stripped
+    # boto3-like tree; usesdateutil keeps python-dateutil alive when boto3 is stripped. boto3's own dependencies
+    # carry versions inside every runtime's range (runtimes.py), so they leave with botocore
     ("boto3", "1.0", ("botocore", "jmespath", "s3transfer")),
     ("botocore", "1.0", ("jmespath", "python-dateutil", "urllib3")), ("s3transfer", "1.0", ("botocore",)),
-    ("python-dateutil", "1.0", ("six",)), ("jmespath", "1.0", ()), ("urllib3", "1.0", ()), ("six", "1.0", ()),
+    ("python-dateutil", "2.9.0", ("six",)), ("jmespath", "1.0", ()), ("urllib3", "1.26.20", ()),
+    ("six", "1.17.0", ()),
     ("usesdateutil", "1.0", ("python-dateutil",)),
     # infrastructure-like tree; usesattrs keeps attrs alive when it is stripped
     ("aws-cdk-lib", "2.0", ("constructs", "jsii")), ("constructs", "10.0", ("jsii",)),

@@ -12,6 +12,12 @@ before, then our other formats:
                                              ``resolve_pipfile=True``)
                                           7. ``pyproject.toml`` with ``[project] dependencies``
 
+The manifest beside a lock decides the roots. uv.lock, poetry.lock and Pipfile.lock read theirs in their
+reader; a lock that can come without one (``pylock.toml``, and a ``requirements.txt`` whose every line is
+pinned with ``--hash``, as ``uv export`` and ``pip-compile --generate-hashes`` write it) takes
+``[project]`` of the ``pyproject.toml`` beside it, when that declares dependencies: what the user wrote
+there (``boto3`` with no version) is what stripping checks, the same as for uv.lock of the same set.
+
 When other dependency files sit beside the chosen one, the spec carries a notice naming the file used
 and the ones ignored (a manifest read with its lock, e.g. ``pyproject.toml`` of ``uv.lock``, is not
 "ignored"). ``dependency_file=`` chooses explicitly; any name no format claims is a requirements file.
@@ -31,8 +37,10 @@ from typing import Any, Protocol
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..errors import InputError
+from ..hints import option
 from ..reporter import Notice
 from ..spec import DependencySpec
+from . import _lockutil as lu
 from . import pipfile, poetry, pylock, pyproject, requirements, uvlock, workspace
 from ._read import check_regular
 from ._toml import load_toml
@@ -104,11 +112,43 @@ def read_file(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] =
     if not _present(path):
         raise InputError(
             f"dependency file {path} does not exist",
-            "fix the dependency_file option (relative paths are relative to the entry folder)",
+            f"fix {option('dependency_file')} (relative paths are relative to the entry folder)",
             code="input-missing",
         )
     check_regular(path)
-    return format_of(path).read(path, groups=groups, extras=extras)
+    return _manifest_beside(format_of(path).read(path, groups=groups, extras=extras), groups, extras)
+
+
+def _manifest_beside(spec: DependencySpec, groups: Sequence[str], extras: Sequence[str]) -> DependencySpec:
+    """``spec`` with the roots and ``requested`` of the pyproject.toml beside it, when it is a lock that
+    carries no manifest of its own (see the module's docstring); unchanged otherwise."""
+    hashed = spec.kind == "requirements.txt" and bool(spec.requirements) and not spec.constraints and all(
+        " --hash=" in line for line in spec.requirements)
+    if spec.requested or not (spec.kind == "pylock.toml" or hashed):
+        return spec
+    path = spec.source.parent / "pyproject.toml"
+    if not _present(path) or not _has_project_dependencies(path):
+        return spec
+    data = load_toml(path)
+    # the lock chose its groups; a group the manifest does not define is not the manifest's to refuse
+    defined = pyproject.table(data, "dependency-groups", path)
+    wanted = pyproject.project_requirements(data, path, extras=extras, groups=[g for g in groups if g in defined])
+    locked = _names(spec.requirements)
+    return dataclasses.replace(
+        spec, roots=tuple(sorted({lu.name(req.name) for req, _ in wanted} & locked)),
+        requested=tuple(lu.declared(req.name, str(req.specifier), str(req.marker) if req.marker else None)
+                        for req, _ in wanted))
+
+
+def _names(lines: Sequence[str]) -> set[str]:
+    """The package names of requirement lines (``name==1.0 ; marker --hash=...``)."""
+    found = set()
+    for line in lines:
+        try:
+            found.add(lu.name(Requirement(line.split(" --hash=", 1)[0]).name))
+        except InvalidRequirement:
+            continue
+    return found
 
 
 def choose(entry: Path, *, resolve_pipfile: bool = False) -> tuple[Path | None, tuple[str, ...]]:
@@ -121,7 +161,7 @@ def choose(entry: Path, *, resolve_pipfile: bool = False) -> tuple[Path | None, 
     if chosen.opt_in and not resolve_pipfile:
         raise InputError(
             f"{path} has no Pipfile.lock next to it",
-            "run 'pipenv lock' and commit Pipfile.lock, or set resolve_pipfile=True to resolve "
+            f"run 'pipenv lock' and commit Pipfile.lock, or set {option('resolve_pipfile', True)} to resolve "
             "[packages] for the target at every change", code="pipfile-not-locked",
         )
     return path, ignored
@@ -159,10 +199,12 @@ def load(entry: Path, dependency_file: Path | None = None, *, groups: Sequence[s
     else:
         spec = read_file(path, groups=groups, extras=extras)
     _require_some(spec, entry, project)
+    if spec.requested and spec.kind in ("pylock.toml", "requirements.txt"):  # its manifest was read with it
+        ignored = tuple(n for n in ignored if n != "pyproject.toml")
     if ignored:
         notices.append(Notice("dependency-file-chosen",
                               f"using {path.name}, ignoring {', '.join(ignored)} beside it (order: {_ORDER}; the first "
-                              "four as aws_lambda_python_alpha); dependency_file= chooses another", "info"))
+                              f"four as aws_lambda_python_alpha); {option('dependency_file')} chooses another", "info"))
     return dataclasses.replace(spec, notices=(*spec.notices, *notices)) if notices else spec
 
 

@@ -4,6 +4,10 @@ A PEP 751 lock already lists every package with its marker; there is no graph to
 dependency groups are chosen through the ``extras`` / ``dependency_groups`` marker variables: those
 atoms are decided here (they depend on the caller's choice, not on the target) and dropped, the
 rest of each marker is kept for the installer to evaluate on the target.
+
+The roots come from the ``pyproject.toml`` beside the lock when there is one (:func:`..inputs.load`);
+otherwise from the lock's own graph (its packages' ``dependencies``), their pins standing in for what the
+user wrote.
 """
 
 from __future__ import annotations

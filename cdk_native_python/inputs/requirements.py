@@ -24,6 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
 from ..errors import InputError
+from ..hints import option
 from ..reporter import Notice
 from ..spec import DependencySpec, IndexOptions
 from . import _lockutil as lu
@@ -53,8 +54,9 @@ def read(path: Path, *, groups: Sequence[str] = (), extras: Sequence[str] = ()) 
     if groups or extras:
         chosen = ", ".join([*(f"group {g}" for g in groups), *(f"extra {e}" for e in extras)])
         raise InputError(f"{path}: {chosen} chosen, but a requirements file has no groups or extras",
-                         "write the extra on the requirement itself (name[extra]), or point dependency_file at a "
-                         "pyproject.toml, uv.lock, poetry.lock or pylock.toml", code="selection-not-supported")
+                         "write the extra on the requirement itself (name[extra]), or point "
+                         f"{option('dependency_file')} at a pyproject.toml, uv.lock, poetry.lock or pylock.toml",
+                         code="selection-not-supported")
     state = _State()
     _read_file(path.resolve(), state, stack=(), constraint=False, included_at=None)
     return DependencySpec(
@@ -121,7 +123,7 @@ def _read_file(path: Path, state: _State, stack: tuple[Path, ...], constraint: b
     try:
         text = read_text(path, "requirements file")
     except InputError as exc:
-        raise InputError(exc.message + origin, exc.hint, code=exc.code) from None
+        raise InputError(exc.raw[0] + origin, exc.raw[1], code=exc.code) from None
 
     for number, raw in _logical_lines(text):
         where = f"{path}:{number}"
