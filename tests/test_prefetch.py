@@ -64,7 +64,7 @@ def test_after_prefetch_the_synth_is_warm(tmp_path: Path, wheel_index: WheelInde
     assert done.returncode == 0, done.stderr
     assert "prefetch: 3 bundles" in done.stderr and "3 bundles ready" in done.stderr
     for name in ("S/A", "S/B", "S/C"):
-        assert f"{name}: python3.13/x86_64 — 1 package" in done.stderr and "install done" in done.stderr, done.stderr
+        assert f"{name}: python3.13/x86_64 — " in done.stderr and "install done" in done.stderr, done.stderr
     trees = sorted(p.name for p in (tmp_path / "cache" / "trees").iterdir())
     assert len(trees) == 3
 
