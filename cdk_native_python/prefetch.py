@@ -8,11 +8,12 @@ overlaps well even on a 2-CPU runner. ``prefetch``:
    ``CDK_OUTDIR``), with bundling skipped (``aws:cdk:bundling-stacks`` = ``[]``) and
    ``$CDK_NATIVE_PYTHON_PREFETCH_FILE`` set: our constructs make no resolution and write each request down
    (:mod:`~cdk_native_python.requestlog`);
-2. builds the distinct requests in a pool of threads: ``engine.prepare`` (resolve) and ``install.install``
-   (the installed tree), which fill the local store (and a writable remote tier). Threads share nothing but
-   the store, which is safe across threads and processes (one ``flock`` per key: the second builder of a key
-   waits and finds the entry); each bundle has its own reporter. Requests for one installed tree (equal
-   resolution, target and install options) are installed once; the others wait for it.
+2. builds the distinct requests in a pool of threads, each as soon as the app writes it (the app writes into a
+   pipe prefetch reads, so building overlaps the rest of the app's run): ``engine.prepare`` (resolve) and
+   ``install.install`` (the installed tree), which fill the local store (and a writable remote tier). Threads
+   share nothing but the store, which is safe across threads and processes (one ``flock`` per key: the second
+   builder of a key waits and finds the entry); each bundle has its own reporter. Requests for one installed
+   tree (equal resolution, target and install options) are installed once; the others wait for it.
 3. exits 0 when every bundle is in the store; otherwise names each failed construct, after the others finished.
 
 The synth that follows finds every resolution and tree in the store: it only walks sources and stages links.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import subprocess
@@ -29,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,18 +157,33 @@ def _json_file(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-def run_app(command: str, cwd: Path, ctx: dict[str, object], work: Path) -> list[RequestRecord]:
-    """Run the app with bundling skipped; the requests its constructs wrote down."""
-    requests = work / "requests.jsonl"
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(ctx), "CDK_OUTDIR": str(work / "cdk.out"),
-           requestlog.PREFETCH_FILE_ENV: str(requests)}
-    # the app's own output goes to stderr, where progress goes (stdout stays for scripts, as with cdk)
-    proc = subprocess.run(command, shell=True, cwd=cwd, env=env, stdout=2, check=False)
-    if proc.returncode != 0:
-        raise ConfigurationError(f"the CDK app `{command}` failed (exit {proc.returncode}); its output is above",
+@contextlib.contextmanager
+def app_requests(command: str, cwd: Path, ctx: dict[str, object]) -> Iterator[Iterator[RequestRecord]]:
+    """Run the app with bundling skipped; yields its requests as its constructs write them (builds start while
+    the app still runs), and raises once they are all read if the app failed."""
+    read_end, write_end = os.pipe()
+    with tempfile.TemporaryDirectory(prefix="cdk-native-python-prefetch-") as tmp:  # private (0700)
+        env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(ctx), "CDK_OUTDIR": str(Path(tmp) / "cdk.out"),
+               requestlog.PREFETCH_FILE_ENV: f"/dev/fd/{write_end}"}
+        try:
+            # the app's own output goes to stderr, where progress goes (stdout stays for scripts, as with cdk)
+            proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdout=2, pass_fds=(write_end,))
+        finally:
+            os.close(write_end)  # the app holds the only write end: end of file when it exits
+        with os.fdopen(read_end, encoding="utf-8") as lines:
+            try:
+                yield (requestlog.parse(line) for line in lines if line.strip())
+            except BaseException:
+                proc.kill()  # interrupted, or a request we cannot read: the app's run is of no use any more
+                proc.wait()
+                raise
+            for _ in lines:  # a consumer that stopped early: let the app finish writing
+                pass
+        code = proc.wait()
+    if code != 0:
+        raise ConfigurationError(f"the CDK app `{command}` failed (exit {code}); its output is above",
                                  "make `cdk synth` work first: prefetch runs the same app",
                                  code="prefetch-app-failed")
-    return requestlog.read(requests)
 
 
 # -- building ------------------------------------------------------------------------------------------------
@@ -184,15 +201,19 @@ class Outcome:
 class Board:
     """What every bundle is doing, shown as one live line on a terminal and as plain lines in a CI log."""
 
-    def __init__(self, total: int, distinct: int, jobs: int, verbose: bool) -> None:
+    def __init__(self, jobs: int, verbose: bool) -> None:
         self._lock = threading.Lock()
         self._phases: dict[str, str] = {}
         self._done = 0
-        self._total = distinct
+        self.total = 0
         self._verbose = verbose
         self._console = console()
-        same = f", {distinct} distinct" if distinct != total else ""
-        self._console.line(f"{PREFIX} prefetch: {count(total, 'bundle')}{same}, {jobs} at a time")
+        self._console.line(f"{PREFIX} prefetch: running the app, building its bundles as they come, {jobs} at a time")
+
+    def added(self) -> None:
+        with self._lock:
+            self.total += 1
+            self._show()
 
     def phase(self, text: str, subject: str) -> None:
         with self._lock:
@@ -219,7 +240,7 @@ class Board:
         if not self._console.live:
             return
         running = "; ".join(f"{name}: {text}" for name, text in self._phases.items())
-        self._console.status(f"{self._done}/{self._total} done" + (f" — {running}" if running else ""), "prefetch")
+        self._console.status(f"{self._done}/{self.total} done" + (f" — {running}" if running else ""), "prefetch")
 
     def close(self) -> None:
         self._console.idle()
@@ -243,7 +264,8 @@ class Builder:
                                                remote_url=record.remote_cache, reporter=self._notices)
             return self._stores[key]
 
-    def build(self, record: RequestRecord, names: tuple[str, ...]) -> Outcome:
+    def build(self, record: RequestRecord, names: list[str]) -> Outcome:
+        """Build ``record`` (asked for by the constructs ``names``, a list that may grow while this runs)."""
         start = time.perf_counter()
         subject = names[0]
         reporter = Reporter(subject, on_phase=self._board.phase)
@@ -261,37 +283,48 @@ class Builder:
                 installed = (f"{count(len(tree.record.packages), 'package')}, resolve "
                              f"{'cached' if plan.resolve_hit else 'done'}, install {'cached' if hit else 'done'}")
         except BundlingError as exc:
-            return Outcome(names, error=exc.about(subject))
+            return Outcome(tuple(names), error=exc.about(subject))
         finally:
             reporter.idle()
-        return Outcome(names, f"{heading(', '.join(names))} {record.target.label} — {installed}, "
-                              f"{time.perf_counter() - start:.2f}s")
+        return Outcome(tuple(names), f"{heading(', '.join(names))} {record.target.label} — {installed}, "
+                                     f"{time.perf_counter() - start:.2f}s")
 
 
-def build_all(records: Sequence[RequestRecord], jobs: int, *, verbose: bool = False) -> list[Outcome]:
-    """Build the distinct ``records`` ``jobs`` at a time; every outcome, in the app's order."""
-    groups: dict[str, tuple[RequestRecord, list[str]]] = {}
-    for record in records:
-        groups.setdefault(record.same_bundle(), (record, []))[1].append(record.name)
-    board = Board(len(records), len(groups), jobs, verbose)
+def build_all(records: Iterable[RequestRecord], jobs: int, *, verbose: bool = False) -> tuple[list[Outcome], int]:
+    """Build the distinct ``records`` ``jobs`` at a time, each as soon as it arrives; (every outcome in the app's
+    order, the number of requests)."""
+    groups: dict[str, list[str]] = {}
+    futures: list[concurrent.futures.Future[Outcome]] = []
+    board = Board(jobs, verbose)
     builder = Builder(board)
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="prefetch") as pool:
-            futures = [pool.submit(builder.build, record, tuple(dict.fromkeys(names)))
-                       for record, names in groups.values()]
-            for future in concurrent.futures.as_completed(futures):
-                board.finished(future.result())
-            return [f.result() for f in futures]
+            try:
+                for record in records:
+                    board.added()
+                    names = groups.get(record.same_bundle())
+                    if names is not None:  # the same bundle again (another construct, the same entry and options)
+                        names.append(record.name)
+                        continue
+                    names = groups[record.same_bundle()] = [record.name]
+                    future = pool.submit(builder.build, record, names)
+                    future.add_done_callback(lambda f: board.finished(f.result()))
+                    futures.append(future)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # the app failed: what has not started never will
+                raise
+        return [f.result() for f in futures if not f.cancelled()], board.total
     finally:
         board.close()
 
 
-def report(outcomes: Sequence[Outcome], records: int, seconds: float) -> int:
+def report(outcomes: Sequence[Outcome], requests: int, seconds: float) -> int:
     """The last line, and the exit code."""
     failed = [o for o in outcomes if o.error is not None]
     out = console()
+    same = f" ({len(outcomes)} distinct)" if len(outcomes) != requests else ""
     if not failed:
-        out.line(f"{PREFIX} prefetch: {count(records, 'bundle')} ready in {seconds:.1f}s")
+        out.line(f"{PREFIX} prefetch: {count(requests, 'bundle')}{same} ready in {seconds:.1f}s")
         return EXIT_OK
     names = ", ".join(name for o in failed for name in o.names)
     print(f"{PREFIX} prefetch: {len(failed)} of {count(len(outcomes), 'bundle')} failed: {names}", file=sys.stderr)
@@ -303,11 +336,10 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     command = app_command(cwd, args.app)
     ctx = context(cwd, args.context)
-    with tempfile.TemporaryDirectory(prefix="cdk-native-python-prefetch-") as tmp:  # private (0700)
-        records = run_app(command, cwd, ctx, Path(tmp))
-    if not records:
+    with app_requests(command, cwd, ctx) as records:
+        outcomes, requests = build_all(records, args.jobs or default_jobs(), verbose=args.verbose)
+    if not requests:
         console().line(f"{PREFIX} prefetch: the app `{command}` made no bundle request "
                        "(no NativePythonFunction or NativePythonLayerVersion)")
         return EXIT_OK
-    outcomes = build_all(records, args.jobs or default_jobs(), verbose=args.verbose)
-    return report(outcomes, len(records), time.perf_counter() - start)
+    return report(outcomes, requests, time.perf_counter() - start)

@@ -1,9 +1,10 @@
 """The bundle requests a CDK app makes, written down for ``cdk-native-python prefetch``.
 
-``prefetch`` runs the app with bundling skipped and ``$CDK_NATIVE_PYTHON_PREFETCH_FILE`` pointing at a file
-in a private folder it made. Each construct that would have bundled appends one JSON line per target: a
-:class:`RequestRecord`, written with :func:`~cdk_native_python.records.to_json` and read back, field by field,
-with :func:`~cdk_native_python.records.loads`. Nothing is written when the variable is unset.
+``prefetch`` runs the app with bundling skipped and ``$CDK_NATIVE_PYTHON_PREFETCH_FILE`` naming the write end of
+a pipe it reads (``/dev/fd/N``), so that it starts building while the app still runs. Each construct that would
+have bundled appends one JSON line per target: a :class:`RequestRecord`, written with
+:func:`~cdk_native_python.records.to_json` and read back, field by field, with :func:`parse`. Nothing is written
+when the variable is unset.
 
 What a record leaves out: command hooks (objects of the app; they run when a bundle is staged and decide
 neither the resolution nor the installed tree prefetch fills) and the layers' packages a function leaves out
@@ -98,18 +99,11 @@ class RequestFileError(BundlingError):
     default_code = "prefetch-requests-invalid"
 
 
-def read(path: Path) -> list[RequestRecord]:
-    """The records of ``path`` (none if the app made no request), each checked against its type."""
+def parse(line: str) -> RequestRecord:
+    """One line the app wrote, checked against the record's type."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    found = []
-    for number, line in enumerate(text.splitlines(), 1):
-        try:
-            found.append(loads(RequestRecord, line))
-        except RecordError as exc:
-            raise RequestFileError(f"line {number} of the app's request file {path} is not a request ({exc})",
-                                   "use the same cdk-native-python version in the app's environment as for "
-                                   "`cdk-native-python prefetch`") from None
-    return found
+        return loads(RequestRecord, line)
+    except RecordError as exc:
+        raise RequestFileError(f"the app wrote a request prefetch cannot read ({exc})",
+                               "use the same cdk-native-python version in the app's environment as for "
+                               "`cdk-native-python prefetch`") from None
