@@ -208,7 +208,10 @@ class Board:
         self.total = 0
         self._verbose = verbose
         self._console = console()
-        self._console.line(f"{PREFIX} prefetch: running the app, building its bundles as they come, {jobs} at a time")
+        self._quiet = self._console.quiet  # -q: errors only
+        if not self._quiet:
+            self._console.line(f"{PREFIX} prefetch: running the app, building its bundles as they come, "
+                               f"{jobs} at a time")
 
     def added(self) -> None:
         with self._lock:
@@ -221,7 +224,7 @@ class Board:
                 self._phases[subject] = text
             else:
                 self._phases.pop(subject, None)
-            if text and (self._verbose or not self._console.live):
+            if text and not self._quiet and (self._verbose or not self._console.live):
                 self._console.line(f"{heading(subject)} {text}")  # a CI log: each step of each bundle, once
             self._show()
 
@@ -232,7 +235,7 @@ class Board:
                 self._phases.pop(name, None)
             if outcome.error is not None:
                 self._console.line(f"{PREFIX} error: {outcome.error}")
-            elif outcome.summary:
+            elif outcome.summary and not self._quiet:
                 self._console.line(outcome.summary)
             self._show()
 
@@ -324,7 +327,8 @@ def report(outcomes: Sequence[Outcome], requests: int, seconds: float) -> int:
     out = console()
     same = f" ({len(outcomes)} distinct)" if len(outcomes) != requests else ""
     if not failed:
-        out.line(f"{PREFIX} prefetch: {count(requests, 'bundle')}{same} ready in {seconds:.1f}s")
+        if not out.quiet:
+            out.line(f"{PREFIX} prefetch: {count(requests, 'bundle')}{same} ready in {seconds:.1f}s")
         return EXIT_OK
     names = ", ".join(name for o in failed for name in o.names)
     print(f"{PREFIX} prefetch: {len(failed)} of {count(len(outcomes), 'bundle')} failed: {names}", file=sys.stderr)
@@ -339,7 +343,8 @@ def run(args: argparse.Namespace) -> int:
     with app_requests(command, cwd, ctx) as records:
         outcomes, requests = build_all(records, args.jobs or default_jobs(), verbose=args.verbose)
     if not requests:
-        console().line(f"{PREFIX} prefetch: the app `{command}` made no bundle request "
-                       "(no NativePythonFunction or NativePythonLayerVersion)")
+        if not console().quiet:
+            console().line(f"{PREFIX} prefetch: the app `{command}` made no bundle request "
+                           "(no NativePythonFunction or NativePythonLayerVersion)")
         return EXIT_OK
     return report(outcomes, requests, time.perf_counter() - start)

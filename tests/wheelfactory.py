@@ -372,28 +372,13 @@ class MeetingIndex:
         self._cond = threading.Condition()
         meeting = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._answer(body=True)
-
-            def do_HEAD(self) -> None:
-                self._answer(body=False)
-
+        class Handler(_handler(index)):  # type: ignore[misc]  # index's answers, counted while they run
             def _answer(self, body: bool) -> None:
                 meeting.enter()
                 try:
-                    status, kind, data = index.page(self.path)
-                    self.send_response(status)
-                    self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if body:
-                        self.wfile.write(data)
+                    super()._answer(body)
                 finally:
                     meeting.leave()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
