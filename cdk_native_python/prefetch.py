@@ -274,7 +274,7 @@ class Builder:
         reporter = Reporter(subject, on_phase=self._board.phase)
         try:
             store = self.store(record)
-            plan = engine.prepare(record.request(), store, reporter)
+            plan = engine.prepare(record.request, store, reporter)
             installed = "no dependencies"
             if plan.resolution is not None and plan.spec is not None:
                 key = (str(store.root), tree_key(plan.resolution, record.target, plan.request.install))

@@ -13,16 +13,14 @@ neither the resolution nor the installed tree prefetch fills) and the layers' pa
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from .engine import BuildRequest
 from .errors import BundlingError
-from .install import InstallOptions
-from .records import RecordError, dumps, loads, to_json
-from .spec import IndexOptions
+from .records import RecordError, dumps, loads
 from .target import Target
 
 #: set by ``prefetch`` for the app it runs: where the constructs append their requests
@@ -31,52 +29,28 @@ PREFETCH_FILE_ENV = "CDK_NATIVE_PYTHON_PREFETCH_FILE"
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One bundle request of the app (a :class:`~cdk_native_python.engine.BuildRequest` as data), with the
-    store its construct uses."""
+    """One bundle request of the app, as data, with the store its construct uses (``None``: the environment's)."""
 
-    name: str
-    entry: str
-    target: Target
-    dependency_file: str | None = None
-    groups: tuple[str, ...] = ()
-    extras: tuple[str, ...] = ()
-    indexes: IndexOptions = field(default_factory=IndexOptions)
-    allow_build: tuple[str, ...] = ()
-    install: InstallOptions = field(default_factory=InstallOptions)
-    excludes: tuple[str, ...] = ()
-    layer: bool = False
-    refresh: bool = False
-    resolve_pipfile: bool = False
-    output_path_suffix: str | None = None
-    #: the construct's ``cache_dir`` / ``remote_cache`` (None: the environment's)
+    #: the construct's request, without its command hooks (objects of the app, see above)
+    request: BuildRequest
     cache_dir: str | None = None
     remote_cache: str | None = None
 
     @classmethod
     def of(cls, request: BuildRequest, cache_dir: str | None, remote_cache: str | None) -> RequestRecord:
-        return cls(
-            name=request.name, entry=str(request.entry.absolute()), target=request.target,
-            dependency_file=str(request.dependency_file) if request.dependency_file is not None else None,
-            groups=request.groups, extras=request.extras, indexes=request.indexes, allow_build=request.allow_build,
-            install=request.install, excludes=request.excludes, layer=request.layer, refresh=request.refresh,
-            resolve_pipfile=request.resolve_pipfile, output_path_suffix=request.output_path_suffix,
-            cache_dir=cache_dir, remote_cache=remote_cache,
-        )
+        return cls(dataclasses.replace(request, entry=request.entry.absolute(), hooks=None), cache_dir, remote_cache)
 
-    def request(self) -> BuildRequest:
-        return BuildRequest(
-            entry=Path(self.entry), target=self.target,
-            dependency_file=Path(self.dependency_file) if self.dependency_file is not None else None,
-            groups=self.groups, extras=self.extras, indexes=self.indexes, allow_build=self.allow_build,
-            install=self.install, excludes=self.excludes, layer=self.layer, refresh=self.refresh,
-            resolve_pipfile=self.resolve_pipfile, name=self.name, output_path_suffix=self.output_path_suffix,
-        )
+    @property
+    def name(self) -> str:
+        return self.request.name
+
+    @property
+    def target(self) -> Target:
+        return self.request.target
 
     def same_bundle(self) -> str:
         """What two records must share to be one build: everything but the construct's name."""
-        data = to_json(self)
-        del data["name"]
-        return dumps(data)
+        return dumps(dataclasses.replace(self, request=dataclasses.replace(self.request, name="")))
 
 
 def record(requests: Iterable[BuildRequest], cache_dir: str | None, remote_cache: str | None) -> None:

@@ -153,5 +153,5 @@ def test_a_request_is_written_down_only_for_prefetch(tmp_path: Path, monkeypatch
     lines = file.read_text().splitlines()
     assert len(lines) == 2 and oct(os.stat(file).st_mode & 0o777) == "0o600"
     back = [parse(line) for line in lines]
-    assert back[0].request() == dataclasses.replace(request, entry=request.entry.absolute())
+    assert back[0].request == dataclasses.replace(request, entry=request.entry.absolute())
     assert back[0] == RequestRecord.of(request, str(tmp_path / "cache"), None)
