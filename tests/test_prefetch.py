@@ -24,20 +24,22 @@ from cdk_native_python import BundlingOptions, NativePythonFunction
 app = cdk.App()
 stack = cdk.Stack(app, "S")
 for name, entry in {functions!r}:
-    NativePythonFunction(stack, name, entry=entry, bundling=BundlingOptions(index_url={url!r}))
+    NativePythonFunction(stack, name, entry=entry, bundling=BundlingOptions(index_url={url!r}) if {url!r} else None)
 app.synth()
 """
 
 
-def app(root: Path, url: str, functions: dict[str, tuple[str, str]]) -> Path:
-    """An app folder with cdk.json: ``functions`` maps a construct id to (its folder, its requirements)."""
+def app(root: Path, url: str | None, functions: dict[str, tuple[str, str]],
+        context: dict[str, object] | None = None) -> Path:
+    """An app folder with cdk.json (and its ``context``): ``functions`` maps a construct id to (its folder, its
+    requirements); ``url`` is each function's index (None: cdk.json's team default)."""
     folder = root / "app"
     for entry, requirements in dict(functions.values()).items():
         write_function(folder, requirements, name=entry)
     pairs = [(name, entry) for name, (entry, _) in functions.items()]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "app.py").write_text(APP.format(functions=pairs, url=url))
-    (folder / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py"}))
+    (folder / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} app.py", "context": context or {}}))
     return folder
 
 
@@ -126,6 +128,18 @@ def test_prefetch_overlaps_its_builds(tmp_path: Path, wheel_index: WheelIndex, c
         meeting.close()
     assert code == 0, capsys.readouterr().err
     assert meeting.most > 1
+
+
+def test_the_app_gets_cdk_json_context_and_context_flags(
+        tmp_path: Path, wheel_index: WheelIndex, cache_env: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The team default of cdk.json (the index) and a --context flag reach the constructs as under cdk synth."""
+    folder = app(tmp_path, None, {"A": ("a", "usesattrs\n")}, {"cdk-native-python": {"index_url": wheel_index.url}})
+    code, calls = prefetch_in_process(folder, monkeypatch, "--context", "cdk-native-python:strip=[\"usesattrs\"]")
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "S/A: python3.13/x86_64 — 0 packages" in err, err  # usesattrs and attrs stripped, as the flag says
+    assert any(wheel_index.url.split("/simple")[0].split("//")[1] in " ".join(c.args) for c in calls), calls
 
 
 def test_no_app_to_run_is_a_usage_error(tmp_path: Path) -> None:
