@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from cdk_native_python.requestlog import PREFETCH_FILE_ENV, RequestRecord, parse
 from tests.cdkhelpers import cdk_env, cdk_synth, needs_cdk
 from tests.helpers import ARM312, PYTHON, build_request, write_function
 from tests.helpers import cli as run_cli
+from tests.test_progress import SlowIndex, environment, in_terminal, needs_script, screen
 from tests.wheelfactory import MeetingIndex, WheelIndex
 
 APP = """\
@@ -169,3 +171,22 @@ def test_a_request_is_written_down_only_for_prefetch(tmp_path: Path, monkeypatch
     back = [parse(line) for line in lines]
     assert back[0].request == dataclasses.replace(request, entry=request.entry.absolute())
     assert back[0] == RequestRecord.of(request, str(tmp_path / "cache"), None)
+
+
+@needs_script
+def test_on_a_terminal_the_bundles_share_one_live_line(tmp_path: Path, wheel_index: WheelIndex) -> None:
+    """Each running bundle's step on one line updated in place (how many are done, then each one's phase); what
+    stays on the screen is one summary per bundle."""
+    slow = SlowIndex(wheel_index, delay=0.8)  # every step lasts long enough to be drawn
+    try:
+        folder = app(tmp_path, slow.url, {"A": ("a", "depa\n"), "B": ("b", "attrs\n")})
+        raw = in_terminal([str(PYTHON), "-m", "cdk_native_python.cli", "prefetch"], folder, environment(tmp_path))
+    finally:
+        slow.close()
+    assert re.search(r"\x1b\[K\[cdk-native-python\] prefetch: [01]/2 done — S/[AB]: resolving 1 requirement", raw)
+    shown = [line for line in screen(raw) if line.startswith("[cdk-native-python]")]
+    assert shown[0].startswith("[cdk-native-python] prefetch: running the app"), shown
+    assert sorted(line.split(" — ")[0] for line in shown[1:3]) == [
+        "[cdk-native-python] S/A: python3.13/x86_64", "[cdk-native-python] S/B: python3.13/x86_64"], shown
+    assert shown[3].startswith("[cdk-native-python] prefetch: 2 bundles ready"), shown
+    assert len(shown) == 4, shown  # no step took a line of its own
