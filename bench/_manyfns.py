@@ -128,7 +128,8 @@ class ManyFunctions:
         base = [str(VENV_PY), "-m", "cdk_native_python.cli", "build", "--runtime", "python3.12", "--arch", "arm64",
                 "--source", str(entry), "-r", str(entry / "requirements.txt")]
         out = self.work / "zip-out"
-        measure([*base, "--output", str(fresh(out) / "warmup")], env)  # the tree's first placement from this cache
+        # the first zip from this cache places the tree and deflates each file into the store: warm is the next
+        measure([*base, "--zip", str(fresh(out) / "warmup.zip")], env)
         self.add("bench set, warm: build --output", measure([*base, "--output", str(fresh(out) / "folder")], env))
         self.add("bench set, warm: build --zip", measure([*base, "--zip", str(fresh(out) / "fn.zip")], env))
 
@@ -155,7 +156,9 @@ def section(results: Results, seconds: float, loads: tuple[Sequence[float], Sequ
     rows = results.rows
     lines = [START, "", "## Many functions: prefetch, one cold set, warm zip (issue 23)", "",
              f"Written by `bench/run.py --only {','.join(results.facts.get('only', ROWS))}` on "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {platform.machine()}, {os.cpu_count()} CPUs "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+             + (f" (the rows it did not measure are from the run of {results.facts['earlier']})"
+                if results.facts.get("earlier") else "") + f": {platform.machine()}, {os.cpu_count()} CPUs "
              f"({cpu_model()}), one sample per row (one run); {seconds / 60:.1f} min. **The machine was shared**: load "
              f"average (1, 5, 15 min) {', '.join(f'{x:.2f}' for x in loads[0])} at the start, "
              f"{', '.join(f'{x:.2f}' for x in loads[1])} at the end (per row below). Functions target python3.12 / "
