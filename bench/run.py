@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py                    # full run (PyPI needed, ~30 min), writes bench/results.md
     .venv/bin/python bench/run.py --runs 1 --quick   # smoke run: arm64, one sample each, no synth scenarios
+    .venv/bin/python bench/run.py --only prefetch,cold,zip   # issue 23's rows only (bench/_manyfns.py), one run
 
 Every measurement is a whole process (what a developer waits for), timed from outside, unless its row says
 "in process"; each row reports the median of ``--runs`` samples with their min–max, the peak RSS of the
@@ -34,6 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import _manyfns
 from _remote import RemoteBench, entry_keys, fetch_phases
 from _report import report
 from _stats import Results, Sample, measure, timed
@@ -393,6 +395,50 @@ def tree_stats(tree: Path) -> tuple[int, int]:
     return files, size
 
 
+def _only(value: str) -> list[str]:
+    rows = [v.strip() for v in value.split(",") if v.strip()]
+    if rows in (["bundle"], ["synth"]) or (rows and set(rows) <= set(_manyfns.ROWS)):
+        return rows
+    raise argparse.ArgumentTypeError(f"{value!r}: use bundle, synth, or any of {','.join(_manyfns.ROWS)}")
+
+
+def many_functions(only: Sequence[str], work: Path, out: Path) -> int:
+    """Issue 23's rows (``bench/_manyfns.py``): one sample each, into their own section of ``out``."""
+    start, load_start = time.perf_counter(), os.getloadavg()
+    bench = Bench(fresh(work), 1, None)
+    rows = _manyfns.ManyFunctions(work, bench.results)
+    bench.facts["only"] = list(only)
+    if "prefetch" in only:
+        print("many functions (prefetch):", flush=True)
+        rows.prefetch_rows()
+    if "cold" in only or "zip" in only:
+        print("the bench set:", flush=True)
+        cold, run, _, _ = bench.ours("arm64")
+        uv_cold = bench.uv("arm64")[1]
+        if "cold" in only:
+            rows.cold_rows(run, uv_cold)
+        else:  # the zip rows need the bench set in the cache
+            bench.rows.add(cold, run(0), "bundle")
+        if "zip" in only:
+            rows.zip_rows(bench.entry, work / "c-ours-arm64-0")
+    seconds, load_end = time.perf_counter() - start, os.getloadavg()
+    raw = out.with_name("results-manyfns.json")
+    if raw.exists():  # rows this run did not measure stay as the earlier run measured them
+        earlier = json.loads(raw.read_text())
+        kept = Results.from_json(json.dumps(earlier["results"]))
+        for name, row in kept.rows.items():
+            bench.rows.setdefault(name, row)
+        for name, value in kept.facts.items():
+            bench.facts.setdefault(name, value)
+        bench.facts["earlier"] = earlier.get("written", "an earlier run")
+    _manyfns.write(out, _manyfns.section(bench.results, seconds, (load_start, load_end)))
+    raw.write_text(json.dumps({
+        "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seconds": seconds,
+        "load_start": load_start, "load_end": load_end,
+        "results": json.loads(bench.results.to_json())}, indent=1) + "\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="samples per scenario (median and min–max reported)")
@@ -401,7 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-remote", action="store_true", help="skip the remote-cache rows (no S3 server)")
     parser.add_argument("--work", type=Path, default=HERE / ".work", help="scratch folder (deleted first)")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
-    parser.add_argument("--only", choices=["bundle", "synth"], help="run one half only")
+    parser.add_argument("--only", type=_only, metavar="ROWS",
+                        help="bundle or synth: run one half only; or any of prefetch,cold,zip (comma-separated): "
+                             "issue 23's rows only, one sample each, written into their own section of --out")
     parser.add_argument("--render", type=Path, metavar="RESULTS.json",
                         help="measure nothing: write --out again from the raw figures a run saved")
     args = parser.parse_args(argv)
@@ -411,6 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       (data["load_start"], data["load_end"]))
         args.out.write_text(text)
         return 0
+    if args.only and set(args.only) <= set(_manyfns.ROWS):
+        return many_functions(args.only, args.work / "manyfns", args.out)
+    args.only = args.only[0] if args.only else None
     arches = args.arch or (["arm64"] if args.quick else ["arm64", "x86_64"])
     start, load_start = time.perf_counter(), os.getloadavg()
     work = fresh(args.work) if not (args.work / "tools").exists() else args.work

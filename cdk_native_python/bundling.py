@@ -26,7 +26,7 @@ from aws_cdk import BundlingOptions as CdkBundlingOptions
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from . import engine, layerset, uv
+from . import engine, layerset, requestlog, uv
 from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
 from .options import CONTEXT_KEY, BundlingOptions, from_context
@@ -188,8 +188,10 @@ def bundled_code(scope: Construct, setup: ConstructSetup, entry: Path, target: T
     mode, custom = bundling.asset_hash_mode()
     local: LocalBundler | None = None
     if not Stack.of(scope).bundling_required:
-        # `cdk ls`, or a stack outside `--exclusively`: CDK will not bundle, so neither do we.
+        # `cdk ls`, or a stack outside `--exclusively`: CDK will not bundle, so neither do we. Under
+        # `cdk-native-python prefetch` (which skips bundling), the requests are written down for it to build.
         asset_hash = hashlib.sha256(f"skipped:{entry}:{','.join(map(str, targets))}".encode()).hexdigest()
+        requestlog.record(requests, bundling.cache_dir, bundling.remote_cache)
     else:
         reporter = setup.notices.reporter
         store = store_for(bundling, reporter)

@@ -137,7 +137,7 @@ def info(store: LocalStore, out: Callable[[str], None]) -> int:
         size = sum(e.bytes for e in mine)
         grand += size
         out(f"{kind:<14}{len(mine):>9}{human(size):>12}")
-    for extra, what in (("reports", "files"), ("uv", "files"), ("quarantine", "files")):
+    for extra, what in (("reports", "files"), ("uv", "files"), ("deflated", "files"), ("quarantine", "files")):
         size, count = _folder_bytes(store.root / extra)
         grand += size
         out(f"{extra:<14}{count:>9}{human(size):>12}  ({what})")

@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import errno
 import os
-import shutil
 import stat
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from .reporter import Reporter
 from .store import Store
 from .store.local import open_store
 from .target import Target, lambda_name, machine_of
+from .zipmembers import Member, MemberCache
 
 PROG = "cdk-native-python"
 
@@ -432,7 +432,7 @@ def build_zip(request: BuildRequest, final: Path, cache: Store, reporter: Report
     returns the result, the zip's entries, bytes and sha256."""
     with held_tempdir(final.parent, tmp_prefix(final)) as staging:
         result = engine_build(request, staging / "bundle", cache, reporter)
-        entries, size = write_zip(staging / "bundle", final, epoch)
+        entries, size = write_zip(staging / "bundle", final, epoch, MemberCache(cache.root))
     return result, entries, size, sha256_file(final)
 
 
@@ -452,12 +452,15 @@ def zip_epoch() -> tuple[int, int, int, int, int, int]:
     return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec - t.tm_sec % 2)
 
 
-def write_zip(root: Path, dest: Path, date_time: tuple[int, int, int, int, int, int] = ZIP_EPOCH) -> tuple[int, int]:
+def write_zip(root: Path, dest: Path, date_time: tuple[int, int, int, int, int, int] = ZIP_EPOCH,
+              members: MemberCache | None = None) -> tuple[int, int]:
     """Zip ``root`` into ``dest`` reproducibly; returns (entries, bytes of the zip).
 
     Entries are sorted, carry ``date_time``, Unix permissions 0644 (0755 for folders and executables) and
     paths relative to ``root`` only. Written in a locked temporary folder next to ``dest``, then renamed over it.
+    Files are deflated once and kept in ``members`` (the store), so a warm zip copies their streams.
     """
+    members = members or MemberCache(None)
     items: list[tuple[str, Path | None, int]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
@@ -485,14 +488,28 @@ def write_zip(root: Path, dest: Path, date_time: tuple[int, int, int, int, int, 
                         info.external_attr |= 0x10  # MS-DOS directory flag
                         zf.writestr(info, b"")
                         continue
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    info.file_size = path.stat().st_size  # lets zipfile decide on zip64 up front
-                    with open(path, "rb") as src, zf.open(info, "w") as out:
-                        shutil.copyfileobj(src, out, 1 << 20)
+                    _write_member(zf, info, members.member(path))
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(part, 0o644)
     return len(items), dest.stat().st_size
+
+
+def _write_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, member: Member) -> None:
+    """Write a member whose deflate stream is ready, exactly as ``ZipFile.open(info, "w")`` would on a seekable
+    file (local header with the final CRC and sizes, no data descriptor), without compressing it again."""
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.flag_bits = 0
+    info.CRC, info.file_size, info.compress_size = member.crc, member.size, len(member.stream)
+    assert zf.fp is not None
+    zip64 = member.size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule (members of a Lambda zip never are)
+    info.header_offset = zf.fp.tell()
+    zf._writecheck(info)  # type: ignore[attr-defined]  # duplicate names, member count: zipfile's checks
+    zf.fp.write(info.FileHeader(zip64))
+    zf.fp.write(member.stream)
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    zf.start_dir = zf.fp.tell()  # where the central directory goes
 
 
 if __name__ == "__main__":

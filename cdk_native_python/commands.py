@@ -1,5 +1,6 @@
-"""The ``explain``, ``report`` and ``cache`` commands of ``cdk-native-python`` (``cli.py`` registers and
-dispatches them; ``cache`` lives in :mod:`~cdk_native_python.cachecmd`).
+"""The ``explain``, ``report``, ``cache`` and ``prefetch`` commands of ``cdk-native-python`` (``cli.py`` registers
+and dispatches them; ``cache`` lives in :mod:`~cdk_native_python.cachecmd`, ``prefetch`` in
+:mod:`~cdk_native_python.prefetch`).
 
 ``explain PKG`` reads a report (``--report FILE``), or takes every target, input, source and contents flag
 of ``build`` and builds exactly what ``build`` would (same flags, same code, same cache; into a temporary
@@ -18,14 +19,14 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import cachecmd
+from . import cachecmd, prefetch
 from .errors import InputError, excerpt
 from .explain import explain
 from .progress import echo
 from .records import BuildReport, dumps, from_json
 from .show import report_text
 
-COMMANDS = ("explain", "report", "cache")
+COMMANDS = ("explain", "report", "cache", "prefetch")
 
 EXPLAIN_DESCRIPTION = """\
 Say whether PKG is in the bundle, at which version and from which wheel, the chain of
@@ -53,8 +54,9 @@ see `cdk-native-python build --help`); nothing is written besides the cache.
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``explain``, ``report`` and ``cache`` to the command line's parser."""
+    """Add ``explain``, ``report``, ``cache`` and ``prefetch`` to the command line's parser."""
     cachecmd.add_parser(commands)
+    prefetch.add_parser(commands)
     e = commands.add_parser("explain", help="say why a package is (or is not) in a bundle, and what would change that",
                             description=EXPLAIN_DESCRIPTION, epilog=EXPLAIN_EPILOG,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,6 +82,8 @@ def run_command(args: argparse.Namespace, build: BuildCommand) -> int:
     without ``--report`` runs ``build`` to get one."""
     if args.command == "cache":
         return cachecmd.run(args)
+    if args.command == "prefetch":
+        return prefetch.run(args)
     if args.command == "report":
         report = load(args.file)
         # JSON escapes every control character itself; the tables go through the terminal filter

@@ -146,6 +146,22 @@ class Console:
     def idle(self) -> None:
         self.phase("")
 
+    def status(self, text: str, subject: str = "") -> None:
+        """Change the text of the running step without starting a new one (its delay and seconds go on): a
+        summary of several steps that changes often, such as ``prefetch``'s bundles."""
+        with self._cond:
+            if self._step is None or self.quiet or self.verbose:
+                self.phase(text, subject)
+                return
+            self._step = (text, subject, self._step[2])
+            if self._drawn:
+                self._draw()
+
+    @property
+    def live(self) -> bool:
+        """The step is one line updated in place (a terminal), rather than plain lines (a pipe, a CI log)."""
+        return self._is_live()
+
     def line(self, text: str) -> None:
         """A permanent line (a notice, a summary): printed where the live line was, which follows below it."""
         with self._cond:

@@ -16,6 +16,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any, Literal, TypeVar
 
 from .reporter import Notice
@@ -258,6 +259,8 @@ def to_json(record: Any) -> Any:
         return {str(k): to_json(v) for k, v in record.items()}
     if isinstance(record, (tuple, list)):
         return [to_json(v) for v in record]
+    if isinstance(record, PurePath):
+        return str(record)
     return record
 
 
@@ -334,4 +337,6 @@ def _convert(kind: Any, data: Any, where: str) -> Any:
         return float(data)
     if kind in (str, int, bool) and type(data) is kind:
         return data
+    if kind is Path and type(data) is str:  # a request's folders (``prefetch``); no store record holds one
+        return Path(data)
     raise RecordError(f"{where}: expected {getattr(kind, '__name__', kind)}, found {type(data).__name__}")

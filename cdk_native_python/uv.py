@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,8 +27,18 @@ from ._version import __version__
 from .errors import ConfigurationError
 from .spec import Credential, redact
 
+#: uv's path is looked up once: the lookup reads ``sysconfig``, whose first read is not safe across threads
+#: (``prefetch`` builds on several)
+_binary_lock = threading.Lock()
+
 
 def uv_binary() -> str:
+    with _binary_lock:
+        return _uv_binary()
+
+
+@functools.cache
+def _uv_binary() -> str:
     try:
         from uv import find_uv_bin
 

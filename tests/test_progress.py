@@ -151,6 +151,20 @@ def test_a_slow_step_is_one_live_line_that_the_summary_replaces(pty: Pty) -> Non
     assert screen(raw) == ["[cdk-native-python] App/Fn: python3.12 — 31 packages, 80.0 MB"]
 
 
+def test_a_status_that_changes_often_is_still_drawn_and_keeps_its_seconds(pty: Pty) -> None:
+    """prefetch's summary of several bundles changes more often than the delay: a new phase each time would never
+    be shown, a status keeps the step (and its start) and replaces the text."""
+    console = Console(pty.stream, delay=0.3)
+    for done in range(8):
+        console.status(f"{done}/8 done", "prefetch")
+        time.sleep(0.1)
+    console.idle()
+    raw = pty.read()
+    assert "prefetch: 7/8 done … 0s" in raw or "prefetch: 7/8 done … 1s" in raw, raw
+    assert "prefetch: 0/8 done" not in raw  # replaced before it was due
+    assert screen(raw) == []
+
+
 def test_a_fast_step_shows_nothing(pty: Pty) -> None:
     console, clock = stepped(pty.stream, 0.5)
     for _ in range(3):

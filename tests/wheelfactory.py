@@ -355,6 +355,58 @@ def _handler(index: WheelIndex) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class MeetingIndex:
+    """``index``'s pages served on another port, counting the requests in flight at once (``most``).
+
+    Until two requests have met, each waits (on a condition, at most ``patience`` seconds) for another to arrive:
+    clients that overlap their work meet at once, while one client at a time meets nobody and, after the first
+    wait has run out, is never held again. So ``most > 1`` proves overlap without timing anything."""
+
+    def __init__(self, index: WheelIndex, patience: float = 20.0) -> None:
+        self.index = index
+        self.most = 0
+        self._now = 0
+        self._met = False
+        self._gave_up = False
+        self._patience = patience
+        self._cond = threading.Condition()
+        meeting = self
+
+        class Handler(_handler(index)):  # type: ignore[misc]  # index's answers, counted while they run
+            def _answer(self, body: bool) -> None:
+                meeting.enter()
+                try:
+                    super()._answer(body)
+                finally:
+                    meeting.leave()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/simple/"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="meeting-index", daemon=True)
+        self._thread.start()
+
+    def enter(self) -> None:
+        with self._cond:
+            self._now += 1
+            self.most = max(self.most, self._now)
+            if self._now > 1:
+                self._met = True
+                self._cond.notify_all()
+            if not self._met and not self._gave_up and not self._cond.wait_for(lambda: self._met,
+                                                                                 timeout=self._patience):
+                self._gave_up = True
+
+    def leave(self) -> None:
+        with self._cond:
+            self._now -= 1
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
 # -- the standard package set --------------------------------------------------------------------------------------
 
 _PURE: list[tuple[str, str, tuple[str, ...]]] = [

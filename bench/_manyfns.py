@@ -1,0 +1,198 @@
+"""The rows of issue 23 (many functions, cold builds in parallel), run by ``bench/run.py --only prefetch,zip,cold``.
+
+* ``prefetch``: an app of 8 (and 20) functions with as many distinct small dependency sets, cold: plain
+  ``cdk synth`` against ``cdk-native-python prefetch && cdk synth``; the warm app: ``prefetch`` against the
+  app's own no-change synth; 3 functions over one requirements lock (the workspace row: uv workspace support
+  is not on this branch, so the 3 functions share one ``requirements.txt`` lock file instead), cold.
+* ``cold``: one cold build of the bench set against ``uv pip install --target``, cold (``_ours.py``).
+* ``zip``: a warm ``build --zip`` of the bench set, beside a warm ``build --output``.
+
+The section is written into ``results.md`` between two markers (the rest of the file is another run's), the
+raw samples into ``results-manyfns.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from _report import Ratio, Within
+from _stats import Results, Sample, cpu_model, measure
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+SYNTH = [str(CDK), "synth", "--quiet", "--no-notices", "-o", "cdk.out"]
+ENV = {"CDK_NATIVE_PYTHON_QUIET": "1", "CDK_DISABLE_VERSION_CHECK": "1", "CDK_DISABLE_CLI_TELEMETRY": "1",
+       "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+START, END = "<!-- issue 23 rows: begin -->", "<!-- issue 23 rows: end -->"
+ROWS = ("prefetch", "cold", "zip")
+
+#: popular packages with wheels for every target: function i depends on three of them (a distinct set each, 2 to
+#: 15 packages once resolved, as a team's functions would)
+SMALL = ("requests", "pydantic", "httpx", "jinja2", "sqlalchemy", "pyyaml", "orjson", "structlog", "rich", "click",
+         "marshmallow", "tenacity", "cachetools", "tabulate", "msgpack", "ujson", "simplejson", "toolz", "pyjwt",
+         "python-dotenv", "attrs", "cryptography", "aiohttp", "arrow")
+
+
+def sets(n: int) -> list[list[str]]:
+    return [sorted({SMALL[i % len(SMALL)], SMALL[(i + 7) % len(SMALL)], SMALL[(i + 13) % len(SMALL)]})
+            for i in range(n)]
+
+
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def app(folder: Path, requirements: Sequence[str]) -> Path:
+    """A CDK app of one NativePythonFunction (python3.12 / arm64) per entry of ``requirements``."""
+    fresh(folder)
+    (folder / "cdk.json").write_text(json.dumps({"app": f"{VENV_PY} app.py"}))
+    for i, text in enumerate(requirements):
+        (folder / "fns" / f"fn{i}").mkdir(parents=True)
+        (folder / "fns" / f"fn{i}" / "index.py").write_text(f"N = {i}\n\ndef handler(event, context):\n    return N\n")
+        (folder / "fns" / f"fn{i}" / "requirements.txt").write_text(text)
+    (folder / "app.py").write_text(
+        "import aws_cdk as cdk\nfrom aws_cdk import aws_lambda as lambda_\n"
+        "from cdk_native_python import NativePythonFunction\n"
+        "app = cdk.App()\nstack = cdk.Stack(app, 'Bench')\n"
+        f"for i in range({len(requirements)}):\n"
+        "    NativePythonFunction(stack, f'Fn{i}', entry=f'fns/fn{i}', runtime=lambda_.Runtime.PYTHON_3_12,\n"
+        "                         architecture=lambda_.Architecture.ARM_64)\napp.synth()\n")
+    return folder
+
+
+def prefetch_cmd() -> list[str]:
+    return [str(VENV_PY), "-m", "cdk_native_python.cli", "prefetch", "--quiet"]
+
+
+def both(first: Sample, second: Sample) -> Sample:
+    """Two processes one after the other, as one sample (their seconds summed, the larger peak)."""
+    peaks = [p for p in (first.peak_mb, second.peak_mb) if p is not None]
+    return Sample(first.seconds + second.seconds, max(peaks) if peaks else None, first.load)
+
+
+class ManyFunctions:
+    def __init__(self, work: Path, results: Results) -> None:
+        self.work, self.results = work, results
+
+    def add(self, name: str, sample: Sample) -> None:
+        self.results.rows.add(name, sample, "manyfns")
+        self.results.rows.show(name)
+
+    def cold_pair(self, label: str, requirements: Sequence[str]) -> None:
+        """Plain cold synth, then prefetch + synth cold, of the same app (each with an empty cache, no cdk.out)."""
+        folder = app(self.work / f"app-{label}", requirements)
+        env = {**ENV, "CDK_NATIVE_PYTHON_CACHE_DIR": str(fresh(self.work / f"c-{label}-plain"))}
+        self.add(f"{label}, cold: cdk synth", measure(SYNTH, env, folder))
+        shutil.rmtree(folder / "cdk.out", ignore_errors=True)
+        env = {**ENV, "CDK_NATIVE_PYTHON_CACHE_DIR": str(fresh(self.work / f"c-{label}-prefetch"))}
+        pre = measure(prefetch_cmd(), env, folder)
+        synth = measure(SYNTH, env, folder)
+        self.add(f"{label}, cold: prefetch", pre)
+        self.add(f"{label}, cold: prefetch + cdk synth", both(pre, synth))
+        self.results.facts.setdefault("prefetched synth reports", {})[label] = _hits(
+            Path(env["CDK_NATIVE_PYTHON_CACHE_DIR"]))
+
+    def prefetch_rows(self) -> None:
+        eight = ["\n".join(s) + "\n" for s in sets(8)]
+        self.cold_pair("8 fns, 8 distinct sets", eight)
+        self.cold_pair("20 fns, 20 distinct sets", ["\n".join(s) + "\n" for s in sets(20)])
+        # the warm app: the 8-function app that was just prefetched and synthesized
+        folder = self.work / "app-8 fns, 8 distinct sets"
+        env = {**ENV, "CDK_NATIVE_PYTHON_CACHE_DIR": str(self.work / "c-8 fns, 8 distinct sets-prefetch")}
+        self.add("8 fns, warm: prefetch", measure(prefetch_cmd(), env, folder))
+        self.add("8 fns, warm: cdk synth, no change", measure(SYNTH, env, folder))
+        # 3 functions over one lock (see the module's docstring)
+        lock = "".join(f"{name}\n" for name in ("httpx", "pydantic", "structlog"))
+        folder = app(self.work / "app-3 fns, 1 lock", [lock] * 3)
+        env = {**ENV, "CDK_NATIVE_PYTHON_CACHE_DIR": str(fresh(self.work / "c-3 fns-1 lock"))}
+        pre = measure(prefetch_cmd(), env, folder)
+        self.add("3 fns over 1 requirements lock, cold: prefetch + cdk synth", both(pre, measure(SYNTH, env, folder)))
+
+    def cold_rows(self, ours: Callable[[int], Sample], uv: Callable[[int], Sample]) -> None:
+        self.add("bench set, cold: ours", ours(0))
+        self.add("bench set, cold: uv pip install --target", uv(0))
+
+    def zip_rows(self, entry: Path, cache: Path) -> None:
+        """Warm builds of the bench set from ``cache`` (filled by the cold row): --output and --zip."""
+        env = {"CDK_NATIVE_PYTHON_CACHE_DIR": str(cache), "CDK_NATIVE_PYTHON_QUIET": "1"}
+        base = [str(VENV_PY), "-m", "cdk_native_python.cli", "build", "--runtime", "python3.12", "--arch", "arm64",
+                "--source", str(entry), "-r", str(entry / "requirements.txt")]
+        out = self.work / "zip-out"
+        # the first zip from this cache places the tree and deflates each file into the store: warm is the next
+        measure([*base, "--zip", str(fresh(out) / "warmup.zip")], env)
+        self.add("bench set, warm: build --output", measure([*base, "--output", str(fresh(out) / "folder")], env))
+        self.add("bench set, warm: build --zip", measure([*base, "--zip", str(fresh(out) / "fn.zip")], env))
+
+
+def _hits(cache: Path) -> str:
+    reports = [json.loads(p.read_text()) for p in (cache / "reports").glob("*.json")]
+    hits = sum(1 for r in reports if r.get("cache") == {"resolve": "hit", "install": "hit"})
+    return f"{hits} of {len(reports)} bundles found resolution and tree in the store"
+
+
+TARGETS = (
+    Ratio("#23 app of 8 fns, 8 distinct sets, cold: prefetch + synth vs plain synth",
+          "8 fns, 8 distinct sets, cold: prefetch + cdk synth", "8 fns, 8 distinct sets, cold: cdk synth", 0.5),
+    Ratio("#23 app of 20 fns, 20 distinct sets, cold: prefetch + synth vs plain synth",
+          "20 fns, 20 distinct sets, cold: prefetch + cdk synth", "20 fns, 20 distinct sets, cold: cdk synth", 0.35),
+    Ratio("#23 warm app of 8 fns: prefetch vs the app's no-change synth", "8 fns, warm: prefetch",
+          "8 fns, warm: cdk synth, no change", 1.3),
+    Ratio("#23 one cold set (the bench set) vs `uv pip install --target` cold", "bench set, cold: ours",
+          "bench set, cold: uv pip install --target", 1.15),
+)
+
+
+def section(results: Results, seconds: float, loads: tuple[Sequence[float], Sequence[float]]) -> str:
+    rows = results.rows
+    lines = [START, "", "## Many functions: prefetch, one cold set, warm zip (issue 23)", "",
+             f"Written by `bench/run.py --only {','.join(results.facts.get('only', ROWS))}` on "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+             + (f" (the rows it did not measure are from the run of {results.facts['earlier']})"
+                if results.facts.get("earlier") else "") + f": {platform.machine()}, {os.cpu_count()} CPUs "
+             f"({cpu_model()}), one sample per row (one run); {seconds / 60:.1f} min. **The machine was shared**: load "
+             f"average (1, 5, 15 min) {', '.join(f'{x:.2f}' for x in loads[0])} at the start, "
+             f"{', '.join(f'{x:.2f}' for x in loads[1])} at the end (per row below). Functions target python3.12 / "
+             "arm64; each of the 8 (20) functions depends on three popular packages, a set of its own "
+             "(`bench/_manyfns.py`).", "",
+             "| target | measured | limit | result |", "|---|---|---|---|"]
+    for target in TARGETS:
+        v = target.verdict(rows)
+        lines.append(f"| {v.title} | {v.measured} | {v.limit} | **{v.result}** |")
+    ws = rows.get("3 fns over 1 requirements lock, cold: prefetch + cdk synth")
+    lines.append("| #23 workspace app of 3 functions over 1 lock, cold (uv workspaces are not on this branch: 3 "
+                 "functions over one requirements lock) | " + (ws.text(2) if ws else "–") + " | recorded | **"
+                 + ("recorded" if ws else "not measured") + "** |")
+    v = Within("#23 warm `build --zip` of the bench set", "bench set, warm: build --zip", 1.5).verdict(
+        {f"{k} ": r for k, r in rows.items()})
+    lines.append(f"| {v.title} | {v.measured} | {v.limit} | **{v.result}** |")
+    lines += ["", "| scenario | median s | min–max s | n | peak MB (largest process) | load |",
+              "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r.name} | {r.median:.2f} | {r.spread(2)} | {len(r.samples)} | "
+              f"{'–' if r.peak_mb is None else f'{r.peak_mb:.0f}'} | {r.loads()} |" for r in rows.values()
+              if r.group == "manyfns"]
+    facts = results.facts.get("prefetched synth reports", {})
+    if facts:
+        lines += ["", "The synth after prefetch: " + "; ".join(f"{k}: {v}" for k, v in facts.items()) + "."]
+    lines += ["", END]
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path, text: str) -> None:
+    """``text`` in place of the previous section between the markers, or at the end of ``out``."""
+    old = out.read_text() if out.exists() else ""
+    if START in old and END in old:
+        head, rest = old.split(START, 1)
+        new = head + text.rstrip("\n") + rest.split(END, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    out.write_text(new)
