@@ -256,7 +256,7 @@ def test_poetry_path_dependency_with_develop_in_a_member_layout(tmp_path: Path, 
 
         [[package]]
         name = "six"
-        version = "1.0"
+        version = "{six.name.split("-")[1]}"
         description = ""
         optional = false
         python-versions = "*"

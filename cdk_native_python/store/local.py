@@ -60,7 +60,7 @@ TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
 TAG = (f"{TAG_SIGNATURE}\n# This file is a cache directory tag created by cdk-native-python.\n"
        "# For information about cache directory tags, see https://bford.info/cachedir/\n")
 #: every name the store puts at the top of its root (a root from before the tag holds only these)
-LAYOUT = (*KINDS, "reports", "uv", "tmp", "mutex", "quarantine")
+LAYOUT = (*KINDS, "reports", "uv", "deflated", "tmp", "mutex", "quarantine")
 _KEY = re.compile(r"^[0-9a-f]{16,128}$")
 _MUTEX = re.compile(rf"^(?:{'|'.join(KINDS)})-[0-9a-f]{{16,128}}$")
 #: a scratch folder is locked microseconds after it is made: one without its lock this old was never locked
