@@ -179,6 +179,10 @@ def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporte
         reporter.idle()  # CDK prints next ("Bundling asset ..."): not on the end of a progress line
 
 
+#: what the alpha module leaves out of a uv project's asset besides the user's excludes
+UV_ONLY_EXCLUDES = (".python-version",)
+
+
 def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
     start = time.perf_counter()
     # every notice about the bundle goes through ``own`` into the plan, then the report: whoever bundles
@@ -187,12 +191,14 @@ def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
     if not request.entry.is_dir():
         raise ConfigurationError(f"entry {request.entry.absolute()} is not a folder",
                                  "point entry at the folder holding the handler", code="entry-missing")
+    spec = load_spec(request, own)
     # walked and size-checked before anything is resolved: a 3 GiB file fails here, unread (a layer's too: its
-    # entry folder is copied under python/)
-    source = snapshot(request.entry, request.excludes)
+    # entry folder is copied under python/). A uv project's .python-version only picks uv's interpreter; the
+    # alpha module leaves it out of uv projects' assets (and copies it for the other formats), and so do we
+    uv_only = (UV_ONLY_EXCLUDES if spec is not None and spec.kind == "uv.lock" else ())
+    source = snapshot(request.entry, (*request.excludes, *uv_only))
     for notice in source.notices:
         own.emit(notice)
-    spec = load_spec(request, own)
     resolution: Resolution | None = None
     hit = True
     if spec is not None and not spec.empty:

@@ -691,3 +691,21 @@ def test_a_folder_is_a_virtualenv_by_its_pyvenv_cfg_not_by_its_name(tmp_path: Pa
     assert tree.paths == ["index.py"]
     assert [n.message.split(": ", 1)[1].split(". ")[0] for n in tree.notices] == [
         f"{name}/ (a virtualenv: it holds pyvenv.cfg)"]
+
+
+def test_python_version_ships_except_from_a_uv_project_as_upstream(tmp_path: Path) -> None:
+    """The alpha module leaves `.python-version` out of a uv project's asset only (it picks uv's interpreter);
+    with any other dependency file, or none, it is copied like every other file."""
+    from tests.inputhelpers import uv_lock
+
+    plain = function(tmp_path / "plain")
+    (plain / ".python-version").write_text("3.12\n")
+    (plain / "requirements.txt").write_text("")
+    assert ".python-version" in engine(plain, tmp_path / "plain" / "out").report.source_files
+    project = function(tmp_path / "uv")
+    (project / ".python-version").write_text("3.12\n")
+    (project / "pyproject.toml").write_text('[project]\nname = "fn"\nversion = "0.1"\nrequires-python = ">=3.12"\n'
+                                            "dependencies = []\n")
+    uv_lock(project)
+    files = engine(project, tmp_path / "uv" / "out").report.source_files
+    assert ".python-version" not in files and "index.py" in files and "uv.lock" in files

@@ -258,7 +258,7 @@ def test_url_sdist_builds_only_when_allowed(tmp_path: Path, wheel_index: WheelIn
     no_leak(password, tmp_path, texts=(str(info.value),))
     assert not sentinel.exists()
     proc = cli_build(tmp_path, entry, "-r", str(requirements), "--index-url", wheel_index.url)
-    assert proc.returncode == 1 and "privsdist" in proc.stderr and "allow_build" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and "privsdist" in proc.stderr and "--allow-build privsdist" in proc.stderr, proc.stderr
     assert not sentinel.exists()
     result = engine_build(tmp_path, entry, index=wheel_index, allow_build=("privsdist",), out="out2",
                           dependency_file=requirements)
