@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from . import uv
+from . import settings, uv
 from .diagnose import explain
 from .distributions import normalize
 from .localbuild import Builder
@@ -39,7 +39,7 @@ from .pins import (
     with_store,
     without,
 )
-from .progress import count, env_flag
+from .progress import count
 from .records import digest, dumps
 from .reporter import Reporter, silent
 from .spec import DependencySpec
@@ -48,7 +48,6 @@ from .target import Target
 
 #: bump when what a resolution holds changes (keys of ``resolutions/`` entries)
 VERSION = "3"
-REFRESH_ENV = "CDK_NATIVE_PYTHON_REFRESH"
 
 
 def resolution_key(spec: DependencySpec, target: Target, allowed: frozenset[str]) -> str:
@@ -75,7 +74,7 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
         (dest / RECORD_FILE).write_text(dumps(record), encoding="utf-8")
 
     entry = store.get_or_create("resolutions", key, build, check=lambda path: _check(key, path),
-                                refresh=refresh or env_flag(REFRESH_ENV))
+                                refresh=refresh or settings.REFRESH.on())
     return Resolution.load(key, entry.path), entry.hit
 
 

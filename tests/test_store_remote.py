@@ -85,19 +85,29 @@ def codes(reporter: Reporter) -> list[str]:
 
 # -- configuration ---------------------------------------------------------------------------------------------
 
-def test_config_from_env() -> None:
-    assert RemoteConfig.from_env({}) is None
-    assert RemoteConfig.from_env({REMOTE_WRITE_ENV: "1"}) is None
-    config = RemoteConfig.from_env({REMOTE_URL_ENV: "s3://my-bucket/team/cache/"})
-    assert config == RemoteConfig("s3://my-bucket/team/cache/", write=False)
+def test_config_names_the_bucket_and_prefix() -> None:
+    config = RemoteConfig("s3://my-bucket/team/cache/")
+    assert config.write is False
     assert (config.bucket, config.prefix, config.location) == ("my-bucket", "team/cache", "s3://my-bucket/team/cache")
-    root = RemoteConfig.from_env({REMOTE_URL_ENV: "s3://my.bucket-1", REMOTE_WRITE_ENV: "true"})
-    assert root is not None and root.write and root.prefix == "" and root.location == "s3://my.bucket-1"
-    for off in ("", "0", "false", "no", "off"):
-        assert RemoteConfig.from_env({REMOTE_URL_ENV: "s3://bucket", REMOTE_WRITE_ENV: off}).write is False  # type: ignore[union-attr]
-    with pytest.raises(ConfigurationError) as err:
-        RemoteConfig.from_env({REMOTE_URL_ENV: "s3://bucket", REMOTE_WRITE_ENV: "maybe"})
-    assert err.value.code == "remote-cache-write-flag" and REMOTE_WRITE_ENV in err.value.message
+    root = RemoteConfig("s3://my.bucket-1", write=True)
+    assert root.write and root.prefix == "" and root.location == "s3://my.bucket-1"
+
+
+def test_the_environment_gives_the_url_and_the_write_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(REMOTE_WRITE_ENV, raising=False)
+    monkeypatch.delenv(REMOTE_URL_ENV, raising=False)
+    assert open_store(tmp_path / "cache").remote is None
+    monkeypatch.setenv(REMOTE_WRITE_ENV, "1")
+    assert open_store(tmp_path / "cache").remote is None  # writing without a URL is nothing
+    monkeypatch.setenv(REMOTE_URL_ENV, "s3://my-bucket/team/cache/")
+    for on in ("1", "true", "YES", "On"):
+        monkeypatch.setenv(REMOTE_WRITE_ENV, on)
+        remote = open_store(tmp_path / "cache").remote
+        assert isinstance(remote, RemoteCache) and remote.config == RemoteConfig("s3://my-bucket/team/cache/", True)
+    for off in ("", "0", "false", "no", "OFF"):
+        monkeypatch.setenv(REMOTE_WRITE_ENV, off)
+        remote = open_store(tmp_path / "cache").remote
+        assert isinstance(remote, RemoteCache) and not remote.config.write
 
 
 def test_a_bad_write_flag_is_an_error_wherever_the_url_comes_from(tmp_path: Path,
@@ -108,7 +118,7 @@ def test_a_bad_write_flag_is_an_error_wherever_the_url_comes_from(tmp_path: Path
     monkeypatch.setenv(REMOTE_WRITE_ENV, "maybe")
     with pytest.raises(ConfigurationError) as err:
         open_store(tmp_path / "cache", remote_url="s3://bucket/team")
-    assert err.value.code == "remote-cache-write-flag"
+    assert err.value.code == "environment-invalid" and REMOTE_WRITE_ENV in err.value.message
     monkeypatch.setenv(REMOTE_WRITE_ENV, "1")
     store = open_store(tmp_path / "cache", remote_url="s3://bucket/team")
     assert isinstance(store.remote, RemoteCache) and store.remote.config.write
@@ -137,7 +147,7 @@ def test_bad_urls_are_configuration_errors_naming_the_url(url: str, why: str) ->
 def test_a_credential_in_the_url_is_refused_and_never_echoed() -> None:
     url = "s3://AKIAEXAMPLEKEY:wJalrXUtnFEMIsecretKEY@bucket/prefix"
     with pytest.raises(ConfigurationError) as err:
-        RemoteConfig.from_env({REMOTE_URL_ENV: url})
+        RemoteConfig(url)
     assert "credentials" in err.value.message
     assert "AKIAEXAMPLEKEY" not in str(err.value) and "secretKEY" not in str(err.value)
     assert "s3://***@bucket/prefix" in err.value.message
@@ -145,9 +155,9 @@ def test_a_credential_in_the_url_is_refused_and_never_echoed() -> None:
 
 def test_importing_the_module_loads_neither_boto3_nor_zstandard(tmp_path: Path) -> None:
     """Nor does opening a store with a remote configured: boto3 waits for the first local miss."""
-    code = ("import sys, cdk_native_python.store.remote as r; from cdk_native_python.store import REMOTE_URL_ENV; "
+    code = ("import sys, cdk_native_python.store.remote as r; "
             "from pathlib import Path; from cdk_native_python.store.local import open_store; "
-            "r.RemoteConfig.from_env({REMOTE_URL_ENV: 's3://bucket'}); "
+            "r.RemoteConfig('s3://bucket'); "
             f"open_store(Path({str(tmp_path / 'cache')!r}), remote_url='s3://bucket/team'); "
             "heavy = ('boto3', 'botocore', 's3transfer', 'zstandard'); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))")

@@ -37,13 +37,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import settings
 from .._fs import atomic_write, delete, held_tempdir, remove_dead
 from ..errors import CacheError, excerpt
 from ..records import RecordError
 from ..reporter import Reporter
-from . import REMOTE_URL_ENV, Build, Check, CorruptEntry, Entry, RemoteTier, manifest
+from . import Build, Check, CorruptEntry, Entry, RemoteTier, manifest
 
-ENV_VAR = "CDK_NATIVE_PYTHON_CACHE_DIR"
+ENV_VAR = settings.CACHE_DIR.name
 KINDS = ("resolutions", "trees", "wheels")
 #: a scratch folder is locked microseconds after it is made: one without its lock this old was never locked
 _LOCKLESS_SECONDS = 60
@@ -53,8 +54,9 @@ QUARANTINE_SECONDS = 7 * 86400
 
 def default_root() -> Path:
     """``$CDK_NATIVE_PYTHON_CACHE_DIR``, else the platform's user cache directory."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser()
+    configured = settings.CACHE_DIR.path()
+    if configured is not None:
+        return configured
     if sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches"
     else:
@@ -337,12 +339,12 @@ def open_store(root: Path | None = None, *, remote_url: str | None = None, remot
     ``--remote-cache``) or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE``; writing when ``remote_write`` (``--remote-cache-write``)
     or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE`` says so. A malformed URL or flag is a ``ConfigurationError``."""
     reporter = reporter or Reporter()
-    url = remote_url or os.environ.get(REMOTE_URL_ENV, "").strip()
+    url = remote_url or settings.REMOTE_CACHE.value()
     if not url:
         return LocalStore(root, reporter=reporter)
-    from .remote import RemoteCache, RemoteConfig, write_flag  # only with a remote configured
+    from .remote import RemoteCache, RemoteConfig  # only with a remote configured
 
-    write = write_flag()  # checked even when the URL or the write switch comes from elsewhere
+    write = settings.REMOTE_CACHE_WRITE.on()  # checked even when the URL or the write switch comes from elsewhere
     if remote_write is not None:
         write = remote_write
     return LocalStore(root, remote=RemoteCache(RemoteConfig(url, write), reporter), reporter=reporter)

@@ -35,7 +35,6 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -43,7 +42,7 @@ from typing import IO, Any
 from .._version import __version__
 from ..errors import ConfigurationError, excerpt
 from ..reporter import Reporter
-from . import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive
+from . import archive
 
 LAYOUT = "v1"
 POINTER_SCHEMA = "cdk-native-python/remote-pointer/1"
@@ -56,8 +55,6 @@ MAX_POINTER_BYTES = 64 << 10
 MAX_CONTENT_BYTES = 4 << 30
 _CHUNK = 1 << 20
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _SEGMENT = re.compile(r"[A-Za-z0-9!_.*'()=+-]+")
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -97,22 +94,6 @@ def _split(url: str) -> tuple[str, str]:
     return bucket, "/".join(parts)
 
 
-def write_flag(environ: Mapping[str, str] = os.environ) -> bool:
-    """``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE``: on, off (unset) or a ``ConfigurationError``."""
-    return _flag(environ, REMOTE_WRITE_ENV)
-
-
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    value = environ.get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigurationError(f"{name}={excerpt(value, 20)!r} is neither on nor off",
-                             f"set {name}=1 to let this machine write to the remote cache, or unset it",
-                             code="remote-cache-write-flag")
-
-
 @dataclass(frozen=True)
 class RemoteConfig:
     """Where the remote cache is (``s3://bucket/prefix``, prefix optional) and whether we may write to it."""
@@ -136,14 +117,6 @@ class RemoteConfig:
     def location(self) -> str:
         """The normalised URL, as messages show it."""
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> RemoteConfig | None:
-        """``$CDK_NATIVE_PYTHON_REMOTE_CACHE`` (``None`` when unset) and ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE``."""
-        url = environ.get(REMOTE_URL_ENV, "").strip()
-        if not url:
-            return None
-        return cls(url, write_flag(environ))
 
 
 @dataclass(frozen=True)
