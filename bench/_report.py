@@ -214,12 +214,12 @@ def _synth_remote(bench: Results) -> Verdict | None:
 
 
 def summary_tables(verdicts: list[Verdict], arches: Sequence[str]) -> list[str]:
-    """The targets in the README's shape: one line per target, one column per architecture."""
+    """The targets as a summary: one line per target, one column per architecture."""
     per: dict[str, dict[str, Verdict]] = {}
     for v in verdicts:
         if v.arch:
             per.setdefault(v.text, {})[v.arch] = v
-    lines = ["", "## Summary (the README's table)", "",
+    lines = ["", "## Summary", "",
              f"| target | {' | '.join(arches)} |", f"|---|{'---|' * len(arches)}"]
     for text, cells in per.items():
         shown = [f"{cells[a].headline} **{cells[a].result}**" if a in cells else "–" for a in arches]
