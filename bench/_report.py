@@ -14,13 +14,11 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from _setup import HERE, RUNTIME, SYNTH_REQUIREMENTS, VENV_PY
 from _stats import Results, Row, cpu_model, summary
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 GROUPS = {
     "bundle": "Bundling the bench set (whole processes)",
     "integrity": "The integrity check of a warm build (in process)",
@@ -418,8 +416,6 @@ def deploy_section() -> list[str]:
 # -- the file ----------------------------------------------------------------------------------------------------------
 
 def header(bench: Results, seconds: float, loads: tuple[Sequence[float], Sequence[float]]) -> list[str]:
-    from run import RUNTIME, SYNTH_REQUIREMENTS, VENV_PY
-
     uv_version = subprocess.run([str(VENV_PY), "-m", "uv", "--version"], capture_output=True, text=True).stdout.strip()
     during = [s.load for r in bench.rows.values() for s in r.samples]
     reqs = [line for line in (HERE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]

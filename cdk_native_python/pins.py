@@ -73,10 +73,6 @@ class Resolution:
                     edges[user].add(dep)
         return edges
 
-    def for_installer(self, store_root: Path) -> str:
-        """The pins with this machine's store path in place of the placeholder."""
-        return with_store(self.pins, store_root)
-
 
 def with_store(text: str, root: Path) -> str:
     """``text`` with the store placeholder replaced by this machine's store (in URIs and in plain paths)."""

@@ -112,10 +112,6 @@ class SourceTree:
     digest: str
 
     @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
-    @property
     def paths(self) -> list[str]:
         return [f.rel for f in self.files]
 

@@ -76,8 +76,6 @@ def test_with_store_and_portable_are_inverse_and_leave_no_path_of_this_machine(t
     assert f"localpkg @ {store.as_uri()}/wheels/k1/" in here and f"--find-links {store}/wheels/k2" in here
     assert portable(here, store) == text
     assert str(tmp_path) not in portable(here, store)
-    resolution = Resolution("key", text)
-    assert resolution.for_installer(store) == here
 
 
 def test_user_hashes_replace_the_resolvers() -> None:

@@ -63,8 +63,11 @@ def as_writer(s3_server: S3Server, use_aws: Callable[[dict[str, str]], None]) ->
     use_aws(s3_server.env(WRITER))
 
 
-def cache(bucket: str, *, write: bool = False, reporter: Reporter | None = None, client: Any = None) -> RemoteCache:
-    return RemoteCache(RemoteConfig(f"s3://{bucket}/{PREFIX}", write), reporter or silent(), client=client)
+def cache(bucket: str, *, write: bool = False, reporter: Reporter | None = None, client: Any = None,
+          state: remote._ProcessState | None = None) -> RemoteCache:
+    """``state``: the process memory it shares (a new one: as a fresh process would start)."""
+    return RemoteCache(RemoteConfig(f"s3://{bucket}/{PREFIX}", write), reporter or silent(), client=client,
+                       state=state)
 
 
 def plant(server: S3Server, bucket: str, kind: str, key: str, blob: bytes, fmt: str = archive.ZSTD) -> str:
@@ -187,10 +190,10 @@ def test_round_trip_of_an_installed_tree(s3_server: S3Server, s3_bucket: str, tr
     assert head.get("ChecksumSHA256") == __import__("base64").b64encode(bytes.fromhex(digest)).decode()
 
     use_aws(s3_server.env(READER))  # a laptop: read-only credentials, a fresh process's memory
-    remote.reset_process_state()
+    laptop = remote._ProcessState()
     reader = silent()
     dest = empty_dir(tmp_path / "scratch" / "dest")
-    assert cache(s3_bucket, reporter=reader).fetch("trees", "k1", dest) is True
+    assert cache(s3_bucket, reporter=reader, state=laptop).fetch("trees", "k1", dest) is True
     assert reader.notices == []
     got = snapshot(dest)
     assert got == normalised(snapshot(tree_entry))
@@ -199,7 +202,7 @@ def test_round_trip_of_an_installed_tree(s3_server: S3Server, s3_bucket: str, tr
     assert sorted(os.listdir(dest.parent)) == ["dest"], "the downloaded archive left nothing behind"
     # a miss is just a miss
     other = empty_dir(tmp_path / "other")
-    assert cache(s3_bucket, reporter=reader).fetch("trees", "nope", other) is False
+    assert cache(s3_bucket, reporter=reader, state=laptop).fetch("trees", "nope", other) is False
     assert reader.notices == [] and not any(other.iterdir())
 
 
@@ -334,15 +337,15 @@ def test_server_down_is_one_quick_warning_then_no_more_tries(tmp_path: Path,
                                                              use_aws: Callable[[dict[str, str]], None]) -> None:
     port = closed_port()  # nothing listens there
     use_aws(client_env(f"http://127.0.0.1:{port}", WRITER))
-    remote.reset_process_state()
+    fresh = remote._ProcessState()
     reporter = silent()
-    rc = cache("some-bucket", write=True, reporter=reporter)
+    rc = cache("some-bucket", write=True, reporter=reporter, state=fresh)
     dest = empty_dir(tmp_path / "dest")
     start = time.perf_counter()
     assert rc.fetch("trees", "k1", dest) is False
     first = time.perf_counter() - start
     start = time.perf_counter()
-    assert cache("some-bucket", write=True, reporter=reporter).fetch("locks", "k2", dest) is False
+    assert cache("some-bucket", write=True, reporter=reporter, state=fresh).fetch("locks", "k2", dest) is False
     rc.push("trees", "k1", tmp_path)
     later = time.perf_counter() - start
     assert codes(reporter) == ["remote-cache-unreachable"]
@@ -372,11 +375,12 @@ def test_a_blackholed_endpoint_costs_the_connect_timeouts_once(tmp_path: Path,
             fillers.append(filler)
         time.sleep(0.1)
         use_aws(client_env(f"http://127.0.0.1:{port}", READER))
-        remote.reset_process_state()
-        remote._default_client()  # made beforehand: only the network part is timed
+        fresh = remote._ProcessState()
+        remote._default_client(fresh)  # made beforehand: only the network part is timed
         reporter = silent()
         start = time.perf_counter()
-        assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "d")) is False
+        assert cache("some-bucket", reporter=reporter, state=fresh).fetch("trees", "k",
+                                                                          empty_dir(tmp_path / "d")) is False
         elapsed = time.perf_counter() - start
         assert codes(reporter) == ["remote-cache-unreachable"]
         assert f"connect timeout to http://127.0.0.1:{port}" in reporter.warnings[0].message
@@ -395,16 +399,18 @@ def test_a_server_that_never_answers_costs_a_bounded_time(tmp_path: Path, monkey
     listener.listen(16)  # accepts (the kernel does) and never answers
     try:
         use_aws(client_env(f"http://127.0.0.1:{listener.getsockname()[1]}", READER))
-        remote.reset_process_state()
+        fresh = remote._ProcessState()
         monkeypatch.setattr(remote, "READ_TIMEOUT", 0.5)
         reporter = silent()
         start = time.perf_counter()
-        assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "d")) is False
+        assert cache("some-bucket", reporter=reporter, state=fresh).fetch("trees", "k",
+                                                                          empty_dir(tmp_path / "d")) is False
         elapsed = time.perf_counter() - start
         assert codes(reporter) == ["remote-cache-unreachable"] and "read timeout" in reporter.warnings[0].message
         assert elapsed < remote.ATTEMPTS * (0.5 + 1) + 1, f"{elapsed:.2f}s"
         start = time.perf_counter()
-        assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "e")) is False
+        assert cache("some-bucket", reporter=reporter, state=fresh).fetch("trees", "k",
+                                                                          empty_dir(tmp_path / "e")) is False
         assert time.perf_counter() - start < 0.05
     finally:
         listener.close()

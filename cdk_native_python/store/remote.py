@@ -172,24 +172,18 @@ class _ProcessState:
     clients: dict[str, Any] = field(default_factory=dict)
 
 
+#: the process's own (a RemoteCache may be given another, e.g. to start as a fresh process would)
 _STATE = _ProcessState()
 
 
-def reset_process_state() -> None:
-    """Forget warnings given, endpoints given up and clients made (for tests and long-lived processes)."""
-    with _STATE.lock:
-        _STATE.warned.clear()
-        _STATE.off.clear()
-        _STATE.clients.clear()
-
-
-def _default_client() -> Any:
+def _default_client(state: _ProcessState | None = None) -> Any:
     """A boto3 S3 client from the standard chain, made once per process (and per AWS_* environment)."""
+    state = _STATE if state is None else state
     aws = sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))
     ident = hashlib.sha256(repr(aws).encode()).hexdigest()  # never keep credentials in a key
-    with _STATE.lock:
-        if ident in _STATE.clients:
-            return _STATE.clients[ident]
+    with state.lock:
+        if ident in state.clients:
+            return state.clients[ident]
     try:
         import boto3
         from botocore.config import Config
@@ -199,8 +193,8 @@ def _default_client() -> Any:
                     retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
                     user_agent_extra=f"cdk-native-python/{__version__}")
     client = boto3.session.Session().client("s3", config=config)
-    with _STATE.lock:
-        return _STATE.clients.setdefault(ident, client)
+    with state.lock:
+        return state.clients.setdefault(ident, client)
 
 
 def _error(exc: BaseException) -> tuple[str, int]:
@@ -221,10 +215,13 @@ _ALREADY_THERE = {412, 409}  # 409: a conditional write of the same key is in fl
 class RemoteCache:
     """Fetch entries from, and (when configured to write) push entries to, one S3 remote cache."""
 
-    def __init__(self, config: RemoteConfig, reporter: Reporter | None = None, *, client: Any = None) -> None:
+    def __init__(self, config: RemoteConfig, reporter: Reporter | None = None, *, client: Any = None,
+                 state: _ProcessState | None = None) -> None:
         self.config = config
         self.reporter = reporter if reporter is not None else Reporter()
         self._client = client
+        #: warnings said, endpoints given up, clients made: shared by the process's caches unless given
+        self._state = _STATE if state is None else state
         self._bucket, self._prefix = config.bucket, config.prefix
 
     # -- layout -----------------------------------------------------------------------------------------
@@ -370,13 +367,14 @@ class RemoteCache:
     # -- failures ---------------------------------------------------------------------------------------
     def _client_for(self, operation: str) -> Any:
         """The client, or ``None`` when this process gave up on the remote (for ``operation``)."""
-        with _STATE.lock:
-            if (self.config.location, operation) in _STATE.off or (self.config.location, "all") in _STATE.off:
+        state = self._state
+        with state.lock:
+            if (self.config.location, operation) in state.off or (self.config.location, "all") in state.off:
                 return None
-        client = self._client if self._client is not None else _default_client()
+        client = self._client if self._client is not None else _default_client(state)
         self._client = client
-        with _STATE.lock:
-            if (_endpoint(client), "all") in _STATE.off:
+        with state.lock:
+            if (_endpoint(client), "all") in state.off:
                 return None
         return client
 
@@ -386,12 +384,12 @@ class RemoteCache:
                "unavailable": (self.config.location, "all"),
                "write-denied": (self.config.location, "write")}.get(kind)
         code = f"remote-cache-{kind}"
-        with _STATE.lock:
+        with self._state.lock:
             if off is not None:
-                _STATE.off.setdefault(off, detail)
-            if (self.config.location, code) in _STATE.warned:
+                self._state.off.setdefault(off, detail)
+            if (self.config.location, code) in self._state.warned:
                 return
-            _STATE.warned.add((self.config.location, code))
+            self._state.warned.add((self.config.location, code))
         message = f"remote cache {self.config.location}: {detail} while {doing}; {fallback}"
         self.reporter.warn(code, _scrub(message))
 
