@@ -14,6 +14,7 @@ page (``tests/test_docs.py`` runs it). Kept out of the package: only the documen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -23,7 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 sys.path.insert(0, str(ROOT))
-os.environ["COLUMNS"] = "100"  # argparse wraps usage lines to the terminal: the page must not depend on it
 
 from cdk_native_python import cli, codes, errors, options, settings  # noqa: E402
 
@@ -122,7 +122,26 @@ def _groups(lines: list[str], parser: argparse.ArgumentParser) -> None:
                                              for a in actions])
 
 
+@contextlib.contextmanager
+def _columns(width: int) -> Iterator[None]:
+    """argparse wraps usage lines to the terminal's width (``COLUMNS``): the page must not depend on it."""
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
+
+
 def cli_page() -> str:
+    with _columns(100):
+        return _cli_page()
+
+
+def _cli_page() -> str:
     top = cli.parser()
     lines = [NOTE.format(source="the command line's parser (cdk_native_python/cli.py, commands.py, cachecmd.py)"),
              "", "# Command line reference", "",
