@@ -23,12 +23,15 @@ _t0 = time.perf_counter()
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.uvcalls: the uv calls of the build
+
 from cdk_native_python import uv  # noqa: E402
 from cdk_native_python.engine import BuildRequest, bundle, prepare  # noqa: E402
 from cdk_native_python.reporter import Notice, Reporter  # noqa: E402
 from cdk_native_python.store import Entry, RemoteTier  # noqa: E402
 from cdk_native_python.store.local import LocalStore, open_store  # noqa: E402
 from cdk_native_python.target import Target  # noqa: E402
+from tests.uvcalls import observed  # noqa: E402
 
 _imported = time.perf_counter()
 uv_calls: list[tuple[str, float]] = []
@@ -84,7 +87,7 @@ def main() -> None:
         local.remote = TimedRemote(local.remote)
     store: Any = TimedStore(local)
     request = BuildRequest(entry=Path(entry), target=Target.from_runtime(runtime, arch))
-    with uv.observed(lambda call: uv_calls.append((call.kind, call.seconds))):
+    with observed(lambda call: uv_calls.append((call.kind, call.seconds))):
         t1 = time.perf_counter()
         plan = prepare(request, store, reporter)
         t2 = time.perf_counter()

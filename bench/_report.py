@@ -14,13 +14,11 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from _setup import HERE, RUNTIME, SYNTH_REQUIREMENTS, VENV_PY
 from _stats import Results, Row, cpu_model, summary
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 GROUPS = {
     "bundle": "Bundling the bench set (whole processes)",
     "integrity": "The integrity check of a warm build (in process)",
@@ -214,12 +212,12 @@ def _synth_remote(bench: Results) -> Verdict | None:
 
 
 def summary_tables(verdicts: list[Verdict], arches: Sequence[str]) -> list[str]:
-    """The targets in the README's shape: one line per target, one column per architecture."""
+    """The targets as a summary: one line per target, one column per architecture."""
     per: dict[str, dict[str, Verdict]] = {}
     for v in verdicts:
         if v.arch:
             per.setdefault(v.text, {})[v.arch] = v
-    lines = ["", "## Summary (the README's table)", "",
+    lines = ["", "## Summary", "",
              f"| target | {' | '.join(arches)} |", f"|---|{'---|' * len(arches)}"]
     for text, cells in per.items():
         shown = [f"{cells[a].headline} **{cells[a].result}**" if a in cells else "–" for a in arches]
@@ -418,8 +416,6 @@ def deploy_section() -> list[str]:
 # -- the file ----------------------------------------------------------------------------------------------------------
 
 def header(bench: Results, seconds: float, loads: tuple[Sequence[float], Sequence[float]]) -> list[str]:
-    from run import RUNTIME, SYNTH_REQUIREMENTS, VENV_PY
-
     uv_version = subprocess.run([str(VENV_PY), "-m", "uv", "--version"], capture_output=True, text=True).stdout.strip()
     during = [s.load for r in bench.rows.values() for s in r.samples]
     reqs = [line for line in (HERE / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]

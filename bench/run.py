@@ -38,6 +38,7 @@ from typing import Any
 import _manyfns
 from _remote import RemoteBench, entry_keys, fetch_phases
 from _report import report
+from _setup import HERE, PY, ROOT, RUNTIME, SYNTH_REQUIREMENTS, VENV_PY
 from _stats import Results, Sample, measure, timed
 
 from cdk_native_python.store import manifest
@@ -45,15 +46,7 @@ from cdk_native_python.store.remote import RemoteCache
 from cdk_native_python.target import Target
 from cdk_native_python.verify import scan
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-VENV_PY = ROOT / ".venv" / "bin" / "python"
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
-PY = "3.12"
-RUNTIME = f"python{PY}"
-#: the synth scenarios use a smaller set: CDK fingerprints every byte of the floor's pre-built folders,
-#: so 10 x 200 MB would measure CDK's hashing rather than the bundler (and flatter us)
-SYNTH_REQUIREMENTS = "pydantic\nhttpx\norjson\nstructlog\nboto3\n"
 N_FUNCTIONS = 10
 #: in-process measurements are cheap: more samples
 IN_PROCESS_RUNS = 20

@@ -26,7 +26,7 @@ from aws_cdk import BundlingOptions as CdkBundlingOptions
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from . import engine, layerset, requestlog, uv
+from . import engine, layerset, requestlog, settings, uv
 from .budget import tree_bytes
 from .errors import BundlingError, ConfigurationError
 from .options import CONTEXT_KEY, BundlingOptions, from_context
@@ -48,6 +48,7 @@ def target_of(runtime: lambda_.Runtime, architecture: lambda_.Architecture | Non
         raise ConfigurationError(
             f"runtime {runtime.name} is not a Python 3 runtime",
             "use a Python runtime such as lambda_.Runtime.PYTHON_3_13 (use lambda_.Function for other languages)",
+            code="runtime-unsupported",
         )
     return Target.from_runtime(runtime.name, (architecture or lambda_.Architecture.X86_64).name)
 
@@ -63,6 +64,7 @@ def entry_folder(entry: str) -> Path:
         raise ConfigurationError(
             f"entry {entry!r} is not a folder" + (" (it does not exist)" if not path.exists() else ""),
             "point entry at the folder holding the handler file, relative to where cdk runs (cdk.json)",
+            code="entry-missing",
         )
     return path
 
@@ -140,6 +142,7 @@ class ConstructSetup:
         self.name = construct_path(scope, construct_id)
         self.notices = ConstructNotices(self.name)
         with self.errors():
+            settings.check()  # a mistyped CDK_NATIVE_PYTHON_* value ends the synth here, naming the variable
             reject_code_prop(props, instead)
             self.options = bundling_options(scope, bundling, layer=layer, reporter=self.notices.reporter)
 

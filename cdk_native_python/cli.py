@@ -22,14 +22,14 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import progress, uv
+from . import progress, settings, uv
 from ._fs import atomic_write, held_tempdir, remove_dead, replacing, sha256_file, tmp_prefix
 from ._version import __version__
 from .commands import COMMANDS, run_command
 from .commands import register as register_commands
 from .engine import BuildRequest, BuildResult
 from .engine import build as engine_build
-from .errors import BundlingError, ConfigurationError, IndexUnreachableError, InputError
+from .errors import EXIT_BUNDLING, EXIT_NETWORK, EXIT_USAGE, BundlingError, InputError, OutputError, UsageError
 from .options import BundlingOptions
 from .progress import echo
 from .records import OutputRecord, dumps
@@ -42,9 +42,6 @@ from .zipmembers import Member, MemberCache
 PROG = "cdk-native-python"
 
 EXIT_OK = 0
-EXIT_BUNDLING = 1
-EXIT_USAGE = 2
-EXIT_NETWORK = 3
 EXIT_INTERNAL = 4
 
 #: the earliest time a zip can hold (DOS date): the reproducible-builds default when SOURCE_DATE_EPOCH is unset
@@ -92,16 +89,6 @@ Zips are reproducible: sorted entries, one fixed timestamp ($SOURCE_DATE_EPOCH, 
 ($CDK_NATIVE_PYTHON_CACHE_DIR), so a warm build needs no network.
 
 {EXIT_CODES}"""
-
-
-class UsageError(ConfigurationError):
-    """A flag, or a combination of flags, that cannot work."""
-
-
-class OutputError(BundlingError):
-    """The output (``--output``, ``--zip``, ``--report``) cannot be written: full disk, read-only, permissions."""
-
-    default_code = "output-unwritable"
 
 
 def _runtime(value: str) -> str:
@@ -227,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        settings.check()  # a mistyped CDK_NATIVE_PYTHON_* value is a usage error before anything runs
         with progress.shown(quiet=args.quiet, verbose=args.verbose):
             return run_command(args, _build_argv) if args.command in COMMANDS else build(args)
     except BundlingError as exc:
@@ -279,11 +267,7 @@ def os_hint(exc: OSError) -> str:
 
 
 def exit_code(exc: BundlingError) -> int:
-    if isinstance(exc, IndexUnreachableError):
-        return EXIT_NETWORK
-    if isinstance(exc, (ConfigurationError, InputError)):
-        return EXIT_USAGE
-    return EXIT_BUNDLING
+    return exc.exit_status
 
 
 def _error(message: str, hint: str | None) -> None:
@@ -300,10 +284,12 @@ def build(args: argparse.Namespace, *, link: bool = False) -> int:
                          "pass -r requirements.txt (or any dependency file) and/or --source DIR")
     if source is not None and not source.is_dir():
         raise UsageError(f"--source {args.source}: {'not a folder' if source.exists() else 'does not exist'}",
-                         "pass the folder holding the handler's source")
+                         "pass the folder holding the handler's source", code="entry-missing")
     if dep_file is not None and not dep_file.is_file():
-        raise UsageError(f"-r {args.dependency_file}: {'not a file' if dep_file.exists() else 'does not exist'}",
-                         "pass the path of the dependency file, relative to the current directory")
+        # the codes the engine gives a missing or irregular dependency file: one situation, one code
+        raise InputError(f"-r {args.dependency_file}: {'not a file' if dep_file.exists() else 'does not exist'}",
+                         "pass the path of the dependency file, relative to the current directory",
+                         code="input-not-a-file" if dep_file.exists() else "input-missing")
     if args.no_index and not args.find_links:
         raise UsageError("--no-index without --find-links leaves no package source",
                          "add --find-links DIR (a folder of wheels), or drop --no-index")
@@ -445,7 +431,8 @@ def zip_epoch() -> tuple[int, int, int, int, int, int]:
         seconds = int(raw)
     except ValueError:
         raise UsageError(f"SOURCE_DATE_EPOCH={raw!r} is not a number of seconds",
-                         "set it to an integer Unix time (e.g. $(git log -1 --format=%ct)) or unset it") from None
+                         "set it to an integer Unix time (e.g. $(git log -1 --format=%ct)) or unset it",
+                         code="environment-invalid") from None
     t = time.gmtime(max(seconds, 315_532_800))  # 1980-01-01T00:00:00Z
     if t.tm_year > 2107:
         return (2107, 12, 31, 23, 59, 58)

@@ -2,8 +2,10 @@
 
 Every error a user can cause is a :class:`BundlingError` carrying *what* went wrong (naming the file,
 line, package or target at fault), a *hint* saying how to fix it, and a stable *code* (like pip's
-``DiagnosticPipError``) that the README lists and scripts can match on. The construct layer and the CLI
-print these without a traceback; anything else escaping the engine is a bug in cdk-native-python.
+``DiagnosticPipError``) that scripts can match on; every code is in the registry :mod:`.codes` (and
+``docs/codes.md``, generated from it). The class decides the command line's exit code (``exit_status``).
+The construct layer and the CLI print these without a traceback; anything else escaping the engine is a bug in
+cdk-native-python.
 
 An error keeps its class, hint and code when the construct layer names the function it concerns
 (:meth:`BundlingError.about`).
@@ -17,6 +19,11 @@ from typing import ClassVar, TypeVar
 from .hints import Interface, speak
 
 _E = TypeVar("_E", bound="BundlingError")
+
+#: the command line's exit codes for errors (0 is success, 4 an internal error, 130 an interrupt)
+EXIT_BUNDLING = 1
+EXIT_USAGE = 2
+EXIT_NETWORK = 3
 
 #: what an error echoes from a user's file at most: enough to find the line, never a whole secret
 ECHO_LIMIT = 60
@@ -33,6 +40,8 @@ class BundlingError(Exception):
 
     #: the stable code of the class; a raise site may give a more precise one (``code=``)
     default_code: ClassVar[str] = "bundling-failed"
+    #: the command line's exit code for errors of this class
+    exit_status: ClassVar[int] = EXIT_BUNDLING
 
     def __init__(self, message: str, hint: str | None = None, *, code: str | None = None) -> None:
         super().__init__(speak(message))
@@ -71,6 +80,7 @@ class ConfigurationError(BundlingError):
     ``runtime-unsupported``, ``architecture-unknown``, ``bundling-option-unknown``, ``remote-cache-url``)."""
 
     default_code = "invalid-configuration"
+    exit_status = EXIT_USAGE
 
 
 class InputError(BundlingError):
@@ -82,6 +92,7 @@ class InputError(BundlingError):
     """
 
     default_code = "invalid-input"
+    exit_status = EXIT_USAGE
 
 
 class ResolutionError(BundlingError):
@@ -112,14 +123,15 @@ class IndexUnreachableError(BundlingError):
     The command line exits with 3 for it, so CI can tell the network from the inputs."""
 
     default_code = "index-unreachable"
+    exit_status = EXIT_NETWORK
 
 
 class VerificationError(BundlingError):
     """The assembled bundle would not run on the target: a native file for another platform or a newer
     glibc (``native-code-unfit``), or code plus layers over Lambda's 250 MB (``size-limit``,
-    ``source-too-large``)."""
+    ``source-too-large``). Every raise site names its code: there is no generic one."""
 
-    default_code = "verification-failed"
+    default_code = "native-code-unfit"
 
 
 class CacheError(BundlingError):
@@ -127,3 +139,14 @@ class CacheError(BundlingError):
     (``cache-disk-full``)."""
 
     default_code = "cache-unusable"
+
+
+class UsageError(ConfigurationError):
+    """(command line) A flag, or a combination of flags, that cannot work."""
+
+
+class OutputError(BundlingError):
+    """(command line) The output (``--output``, ``--zip``, ``--report``) cannot be written: full disk, read-only,
+    permissions."""
+
+    default_code = "output-unwritable"

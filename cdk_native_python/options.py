@@ -59,82 +59,146 @@ Kind = Literal["str", "strs", "bool", "map", "any"]
 
 
 @dataclass(frozen=True)
+class Option:
+    """What the documentation, validation and cdk.json know of one option (a field's ``metadata["option"]``)."""
+
+    #: the type a dict, the alpha object or cdk.json must give (checked by ``_from_mapping``)
+    kind: Kind
+    #: one paragraph for the options table (Markdown)
+    meaning: str
+    #: the built-in default, as the table shows it
+    default: str = "none"
+    #: the command line's flags for it (``build``), as the table shows them ("" when it has none)
+    flag: str = ""
+    #: a repository can set it for every function in cdk.json's context
+    team: bool = False
+    #: ``ours``, ``alpha`` (an aws_lambda_python_alpha keyword with an effect here) or ``docker`` (no effect)
+    origin: Literal["ours", "alpha", "docker"] = "ours"
+
+
+def option(kind: Kind, meaning: str, default: str = "none", flag: str = "", *, team: bool = False,
+           origin: Literal["ours", "alpha", "docker"] = "ours") -> Any:
+    """A ``BundlingOptions`` field: unset (``None``) by default, described once, here."""
+    return dataclasses.field(default=None, metadata={"option": Option(kind, meaning, default, flag, team, origin)})
+
+
+def _docker(kind: Kind) -> Any:
+    return option(kind, "", "", origin="docker")  # its meaning is DOCKER_ONLY's: why it has no effect
+
+
+@dataclass(frozen=True)
 class BundlingOptions:
     """How dependencies are found, resolved, installed and stripped (``None``: team default, else built-in).
 
-    Our options first, then ``aws_lambda_python_alpha.BundlingOptions``' own keywords (README, "Options
-    of aws_lambda_python_alpha").
+    Our options first, then ``aws_lambda_python_alpha.BundlingOptions``' own keywords. Each field says once
+    what it is (:class:`Option`): validation, the cdk.json list and ``docs/options.md`` are derived from it.
     """
 
-    #: glob patterns (gitignore-like) left out of the source copy
-    asset_excludes: Sequence[str] | None = None
-    #: the dependency file, when it is not (or not only) in ``entry``; relative to ``entry``
-    dependency_file: str | None = None
-    #: dependency groups / extras to include (poetry, uv.lock, pyproject, pylock)
-    groups: Sequence[str] | None = None
-    extras: Sequence[str] | None = None
-    #: resolve a ``Pipfile`` without ``Pipfile.lock`` (otherwise an error asks you to lock it)
-    resolve_pipfile: bool | None = None
-    index_url: str | None = None
-    extra_index_urls: Sequence[str] | None = None
-    find_links: Sequence[str] | None = None
-    no_index: bool | None = None
-    #: packages allowed to build from an sdist on the host (must be pure Python); none by default
-    allow_build: Sequence[str] | None = None
-    #: ship what the runtime provides (boto3, botocore, s3transfer, jmespath, python-dateutil, urllib3) even when
-    #: the runtime's copy is guaranteed to do (default False)
-    keep_boto3: bool | None = None
-    #: more packages to strip (with what only they need); and packages never to strip
-    strip: Sequence[str] | None = None
-    keep: Sequence[str] | None = None
-    #: remove files Lambda never reads from dependencies (default True; see README)
-    slim: bool | None = None
-    #: globs (relative to the dependency tree) that slimming never removes, e.g. "mypkg/tests/*"
-    slim_keep: Sequence[str] | None = None
-    #: precompile dependencies' bytecode for the target Python (needs that Python version on the host)
-    compile_bytecode: bool | None = None
-    #: globs of files the native-code verification accepts as they are (e.g. a binary never loaded on Linux)
-    verify_exclude: Sequence[str] | None = None
-    command_hooks: CommandHooks | None = None
-    #: re-resolve floating requirements even if the inputs did not change
-    refresh: bool | None = None
-    #: where caches live (default: $CDK_NATIVE_PYTHON_CACHE_DIR or the user cache directory)
-    cache_dir: str | None = None
-    #: a shared remote cache tier (e.g. ``s3://bucket/prefix``); carried to the store by the constructs
-    remote_cache: str | None = None
-    #: public keys (``ed25519:<base64>``) whose signatures the remote cache's entries must carry; none: unsigned
-    #: entries are accepted (default: $CDK_NATIVE_PYTHON_REMOTE_CACHE_TRUSTED_KEYS; docs/remote-cache.md)
-    remote_cache_trusted_keys: Sequence[str] | None = None
+    asset_excludes: Sequence[str] | None = option(
+        "strs", "glob patterns left out of the source copy and its hash, besides what is always left out; a "
+        "pattern matches a file or folder name anywhere, or the whole relative path (`data/*.bin`)",
+        flag="`--exclude GLOB`", team=True)
+    dependency_file: str | None = option(
+        "str", "the dependency file, any supported format, relative to `entry` (e.g. `../../requirements/prod.txt` "
+        "in a monorepo)", "detected in `entry`", "`-r FILE` (relative to the current directory)")
+    groups: Sequence[str] | None = option(
+        "strs", "dependency groups to include (poetry.lock, uv.lock, pyproject.toml, pylock.toml; "
+        "`groups=[\"develop\"]` for Pipfile.lock)", flag="`--group NAME`")
+    extras: Sequence[str] | None = option("strs", "project extras to include (pyproject-based formats)",
+                                          flag="`--extra NAME`")
+    resolve_pipfile: bool | None = option(
+        "bool", "resolve a `Pipfile` that has no `Pipfile.lock` instead of failing", "`False`",
+        "`--resolve-pipfile`", team=True)
+    index_url: str | None = option("str", "primary index; wins over the dependency file's",
+                                   "the dependency file's, else PyPI", "`--index-url URL`", team=True)
+    extra_index_urls: Sequence[str] | None = option(
+        "strs", "more indexes, added to the dependency file's", flag="`--extra-index-url URL`", team=True)
+    find_links: Sequence[str] | None = option(
+        "strs", "folders or pages of wheels, added to the dependency file's; relative paths are relative to "
+        "`entry` (in cdk.json: to where `cdk` runs)", flag="`--find-links PATH_OR_URL`", team=True)
+    no_index: bool | None = option("bool", "use find-links only", "`False`", "`--no-index`", team=True)
+    allow_build: Sequence[str] | None = option(
+        "strs", "packages allowed to build from an sdist on this machine (their build code runs; the result must "
+        "be a pure-Python wheel)", flag="`--allow-build PKG`", team=True)
+    keep_boto3: bool | None = option(
+        "bool", "ship every runtime-provided package (boto3, botocore, s3transfer, jmespath, python-dateutil, "
+        "urllib3) instead of leaving out those the runtime is guaranteed to serve", "`False`", "`--keep-boto3`",
+        team=True)
+    strip: Sequence[str] | None = option("strs", "more packages to remove, with what only they need",
+                                         flag="`--strip PKG`", team=True)
+    keep: Sequence[str] | None = option("strs", "packages never removed", flag="`--keep PKG`", team=True)
+    slim: bool | None = option(
+        "bool", "remove files Lambda never reads from dependencies (bytecode, test suites, Cython sources)",
+        "`True`", "`--no-slim` (off)", team=True)
+    slim_keep: Sequence[str] | None = option(
+        "strs", "globs, relative to the dependency tree, that slimming never removes, e.g. `\"mypkg/tests/*\"`",
+        team=True)
+    compile_bytecode: bool | None = option(
+        "bool", "precompile dependencies to hash-checked `.pyc` for the target Python (faster cold starts: "
+        "`/var/task` is read-only, so Lambda cannot cache bytecode). Needs an interpreter of exactly that "
+        "version on this machine (the current one, `python3.X` on `PATH`, or one `uv python find` sees); "
+        "without one the build fails rather than ship bytecode of another version", "`False`", team=True)
+    verify_exclude: Sequence[str] | None = option(
+        "strs", "globs of native files the verification accepts as they are (a binary a package never loads on "
+        "Linux)", flag="`--verify-exclude GLOB`", team=True)
+    command_hooks: CommandHooks | None = option(
+        "any", "an object with `before_bundling(input_dir, output_dir)` and `after_bundling(input_dir, "
+        "output_dir)` returning shell commands, run on this machine (see the guide)")
+    refresh: bool | None = option(
+        "bool", "re-resolve floating requirements now", "`False`",
+        "`--refresh`, or `CDK_NATIVE_PYTHON_REFRESH=1`")
+    cache_dir: str | None = option(
+        "str", "where the cache lives", "`$CDK_NATIVE_PYTHON_CACHE_DIR`, else the user cache directory",
+        "`--cache-dir DIR`", team=True)
+    remote_cache: str | None = option(
+        "str", "a shared read tier, `s3://BUCKET[/PREFIX]`; writing is never turned on here",
+        "`$CDK_NATIVE_PYTHON_REMOTE_CACHE`", "`--remote-cache URL`", team=True)
+    remote_cache_trusted_keys: Sequence[str] | None = option(
+        "strs", "public keys (`ed25519:<base64>`) whose signatures the remote cache's entries must carry; none: "
+        "unsigned entries are accepted (see the remote cache page)", "`$CDK_NATIVE_PYTHON_REMOTE_CACHE_TRUSTED_KEYS`",
+        "`--remote-cache-trusted-key KEY`", team=True)
 
     # -- aws_lambda_python_alpha.BundlingOptions' own keywords --------------------------------------------
-    #: CDK's custom asset hash (hashed again by CDK, with the bundling configuration)
-    asset_hash: str | None = None
-    #: CDK's ``AssetHashType``: SOURCE or unset = our content hash; OUTPUT/BUNDLE = hash of the output;
-    #: CUSTOM = ``asset_hash``
-    asset_hash_type: Any = None
-    #: package sources (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, UV_INDEX_URL, ...) and the hooks' environment
-    environment: Mapping[str, str] | None = None
-    build_args: Mapping[str, str] | None = None
-    #: where a layer's contents go in its asset (default "python")
-    output_path_suffix: str | None = None
-    #: accepted; poetry.lock is read natively (hashes always checked, URLs from the lock)
-    poetry_include_hashes: bool | None = None
-    poetry_without_urls: bool | None = None
-    #: accepted; bundling is always local
-    local: bool | None = None
+    asset_hash: str | None = option(
+        "str", "CDK's meaning: a custom hash (CDK hashes it again with the bundling configuration); with "
+        "`asset_hash_type` other than `CUSTOM` it is an error, as in CDK", origin="alpha")
+    asset_hash_type: Any = option(
+        "any", "`SOURCE` or unset: our content hash (lock, target, options, source); `OUTPUT` (and the deprecated "
+        "`BUNDLE`): CDK hashes the bundled output (bundling then runs at every synth; the output is reproducible, "
+        "so the hash is stable); `CUSTOM`: needs `asset_hash`", origin="alpha")
+    environment: Mapping[str, str] | None = option(
+        "map", "package sources: `PIP_INDEX_URL`, `UV_INDEX_URL`, `UV_DEFAULT_INDEX` give the primary index "
+        "(`index_url=` wins over them); `PIP_EXTRA_INDEX_URL`, `UV_EXTRA_INDEX_URL`, `UV_INDEX` (space-separated, "
+        "`name=url` accepted) extra indexes and `PIP_FIND_LINKS`/`UV_FIND_LINKS` find-links, both added to the "
+        "options' own; `PIP_NO_INDEX`/`UV_NO_INDEX` no-index. Every other entry is set in the environment of the "
+        "hook commands; their names are part of the asset hash, their values never (they may be credentials). "
+        "Without `command_hooks` they have no effect and an info notice says so", origin="alpha")
+    build_args: Mapping[str, str] | None = option("map", "as `environment`, which wins over it", origin="alpha")
+    output_path_suffix: str | None = option(
+        "str", "layers: where the layer's source and dependencies go in its asset, e.g. "
+        "`python/lib/python3.12/site-packages`; a path leaving the asset is an error. On a function it warns "
+        "and is ignored (the handler must be at the asset's root)", "`python`", origin="alpha")
+    poetry_include_hashes: bool | None = option(
+        "bool", "accepted; an info notice says poetry.lock is read natively (hashes in the lock are always checked)",
+        origin="alpha")
+    poetry_without_urls: bool | None = option(
+        "bool", "accepted; an info notice says poetry.lock is read natively (package URLs come from the lock)",
+        origin="alpha")
+    local: bool | None = option("bool", "accepted (newer upstream releases); bundling is always local",
+                                origin="alpha")
     # Docker-only: accepted, each one warns once that it has no effect without Docker (DOCKER_ONLY says why)
-    image: Any = None  # the bundling image: here the host runs uv for the target
-    command: Sequence[str] | None = None  # what runs in the container
-    entrypoint: Sequence[str] | None = None
-    platform: str | None = None  # the image's platform: the target's architecture decides the wheels
-    network: str | None = None
-    user: str | None = None  # the container's user: bundling runs as you
-    security_opt: str | None = None
-    volumes: Any = None  # mounts: nothing is mounted, the host's own paths are read
-    volumes_from: Sequence[str] | None = None
-    working_directory: str | None = None  # in the container: hooks run in the asset folder
-    bundling_file_access: Any = None
-    many_linux_tags: Sequence[str] | None = None  # pip's platform tags: they come from the runtime here
+    image: Any = _docker("any")  # the bundling image: here the host runs uv for the target
+    command: Sequence[str] | None = _docker("strs")  # what runs in the container
+    entrypoint: Sequence[str] | None = _docker("strs")
+    platform: str | None = _docker("str")  # the image's platform: the target's architecture decides the wheels
+    network: str | None = _docker("str")
+    user: str | None = _docker("str")  # the container's user: bundling runs as you
+    security_opt: str | None = _docker("str")
+    volumes: Any = _docker("any")  # mounts: nothing is mounted, the host's own paths are read
+    volumes_from: Sequence[str] | None = _docker("strs")
+    working_directory: str | None = _docker("str")  # in the container: hooks run in the asset folder
+    bundling_file_access: Any = _docker("any")
+    many_linux_tags: Sequence[str] | None = _docker("strs")  # pip's platform tags: they come from the runtime here
 
     # -- what was given ------------------------------------------------------------------------------------
 
@@ -173,7 +237,7 @@ class BundlingOptions:
                 close = difflib.get_close_matches(name, sorted(known), n=1)
                 raise ConfigurationError(
                     f"{where}: unknown option {str(raw)!r}",
-                    f"did you mean {close[0]!r}?" if close else "see the README's BundlingOptions table",
+                    f"did you mean {close[0]!r}?" if close else "see the options in docs/options.md",
                     code="bundling-option-unknown")
             if value is not None:
                 out[name] = _checked(name, value, _KINDS.get(name, "any"), where)
@@ -305,17 +369,12 @@ def _suffix(value: str) -> str:
 
 # -- option types ---------------------------------------------------------------------------------------
 
-_KINDS: dict[str, Kind] = {
-    **dict.fromkeys(("dependency_file", "index_url", "cache_dir", "remote_cache", "asset_hash",
-                     "output_path_suffix", "platform", "network", "user", "security_opt", "working_directory"),
-                    "str"),
-    **dict.fromkeys(("asset_excludes", "groups", "extras", "extra_index_urls", "find_links", "allow_build",
-                     "strip", "keep", "slim_keep", "verify_exclude", "command", "entrypoint", "volumes_from",
-                     "many_linux_tags", "remote_cache_trusted_keys"), "strs"),
-    **dict.fromkeys(("resolve_pipfile", "no_index", "keep_boto3", "slim", "compile_bytecode", "refresh",
-                     "poetry_include_hashes", "poetry_without_urls", "local"), "bool"),
-    **dict.fromkeys(("environment", "build_args"), "map"),
-}
+def options() -> tuple[tuple[str, Option], ...]:
+    """Every option with what it says of itself, in the dataclass's order."""
+    return tuple((f.name, f.metadata["option"]) for f in fields(BundlingOptions))
+
+
+_KINDS: dict[str, Kind] = {name: spec.kind for name, spec in options()}
 _CHECKS: dict[Kind, tuple[Callable[[Any], bool], str]] = {
     "str": (lambda v: isinstance(v, str), "a string"),
     "strs": (lambda v: isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(i, str) for i in v),
@@ -347,11 +406,7 @@ def _snake(name: str) -> str:
 # -- team defaults from cdk.json -----------------------------------------------------------------------
 
 #: options a whole repository can share through cdk.json's context (per-function ones are not among them)
-CONTEXT_OPTIONS: tuple[str, ...] = (
-    "index_url", "extra_index_urls", "find_links", "no_index", "allow_build", "keep_boto3", "strip", "keep",
-    "slim", "slim_keep", "compile_bytecode", "verify_exclude", "asset_excludes", "resolve_pipfile", "cache_dir",
-    "remote_cache", "remote_cache_trusted_keys",
-)
+CONTEXT_OPTIONS: tuple[str, ...] = tuple(name for name, spec in options() if spec.team)
 #: what a private key looks like as an option's name or value: never in cdk.json, which is committed
 _PRIVATE_NAME = re.compile(r"private|signing_?key|secret", re.IGNORECASE)
 _PRIVATE_VALUE = "PRIVATE KEY"

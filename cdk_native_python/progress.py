@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from . import settings
+
 PREFIX = "[cdk-native-python]"
-QUIET_ENV = "CDK_NATIVE_PYTHON_QUIET"
-VERBOSE_ENV = "CDK_NATIVE_PYTHON_VERBOSE"
 
 #: a step shorter than this is never shown
 DELAY = 1.0
@@ -51,9 +51,9 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 PhaseCallback = Callable[[str, str], None]
 
 
-def env_flag(name: str) -> bool:
-    """An on/off environment variable: anything but unset, empty or ``0`` is on."""
-    return os.environ.get(name, "") not in ("", "0")
+def _ci() -> bool:
+    """``CI`` is the CI system's variable, not ours: any value but empty or an off word is on."""
+    return os.environ.get("CI", "").strip().lower() not in ("", *settings.OFF)
 
 
 def count(n: int, noun: str) -> str:
@@ -111,14 +111,14 @@ class Console:
 
     @property
     def quiet(self) -> bool:
-        return self._quiet if self._quiet is not None else env_flag(QUIET_ENV)
+        return self._quiet if self._quiet is not None else settings.QUIET.on()
 
     @property
     def verbose(self) -> bool:
-        return self._verbose if self._verbose is not None else env_flag(VERBOSE_ENV)
+        return self._verbose if self._verbose is not None else settings.VERBOSE.on()
 
     def _is_live(self) -> bool:
-        if os.environ.get("TERM", "") == "dumb" or env_flag("CI"):  # CI systems that fake a terminal set CI
+        if os.environ.get("TERM", "") == "dumb" or _ci():  # CI systems that fake a terminal set CI
             return False
         try:
             return self.stream.isatty()

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from . import progress
+from . import progress, settings
 from .hints import Interface, speak
-from .progress import QUIET_ENV, env_flag, heading
+from .progress import heading
 
 __all__ = ["Level", "Notice", "Reporter", "silent"]
 
@@ -71,7 +71,7 @@ class Reporter:
         self.notices.append(notice)
         if self.sink is not None:
             self.sink(notice, self.subject)
-        elif not env_flag(QUIET_ENV):
+        elif not settings.QUIET.on():
             _stderr(notice.line(self.subject))
 
     def warn(self, code: str, message: str) -> None:

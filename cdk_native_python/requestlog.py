@@ -18,13 +18,14 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import settings
 from .engine import BuildRequest
 from .errors import BundlingError
 from .records import RecordError, dumps, loads
 from .target import Target
 
 #: set by ``prefetch`` for the app it runs: where the constructs append their requests
-PREFETCH_FILE_ENV = "CDK_NATIVE_PYTHON_PREFETCH_FILE"
+PREFETCH_FILE_ENV = settings.PREFETCH_FILE.name
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class RequestRecord:
 
 def record(requests: Iterable[BuildRequest], cache_dir: str | None, remote_cache: str | None) -> None:
     """Append ``requests`` to the file ``prefetch`` asked for (nothing when the app runs for anything else)."""
-    path = os.environ.get(PREFETCH_FILE_ENV, "")
+    path = settings.PREFETCH_FILE.raw() or ""
     if not path:
         return
     lines = "".join(dumps(RequestRecord.of(r, cache_dir, remote_cache)).replace("\n", "") + "\n" for r in requests)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from . import uv
+from . import settings, uv
 from .diagnose import explain
 from .distributions import normalize
 from .errors import ResolutionError
@@ -41,7 +41,7 @@ from .pins import (
     with_store,
     without,
 )
-from .progress import count, env_flag
+from .progress import count
 from .records import RecordError, digest, dumps
 from .reporter import Reporter, silent
 from .spec import DependencySpec
@@ -50,7 +50,6 @@ from .target import Target
 
 #: bump when what a resolution holds changes (keys of ``resolutions/`` entries)
 VERSION = "4"
-REFRESH_ENV = "CDK_NATIVE_PYTHON_REFRESH"
 
 
 def resolution_key(spec: DependencySpec, target: Target, allowed: frozenset[str]) -> str:
@@ -91,7 +90,7 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
         # a RecordError: quarantined locally, a miss from the remote; what passed is the entry returned (read once)
         checked.append(Resolution.load(key, path, urls.values()))
 
-    entry = store.get_or_create("resolutions", key, build, check=check, refresh=refresh or env_flag(REFRESH_ENV))
+    entry = store.get_or_create("resolutions", key, build, check=check, refresh=refresh or settings.REFRESH.on())
     return (checked[-1] if entry.hit else Resolution.load(key, entry.path, urls.values())), entry.hit
 
 

@@ -1,6 +1,6 @@
 """Remove files Lambda never reads from an installed tree, and optionally precompile for the target.
 
-What goes (``SLIM_RULES``, documented in the README), each rule chosen because no import can need it:
+What goes (``SLIM_RULES``, documented in docs/what-ships.md), each rule chosen because no import can need it:
 
 * ``__pycache__/`` and ``*.pyc``/``*.pyo``: bytecode of whatever Python wrote it, not the target's;
 * ``tests/`` and ``test/`` folders: a package's own test suite is never imported by the package

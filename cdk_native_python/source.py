@@ -7,7 +7,7 @@ frozen :class:`SourceTree`. :meth:`SourceTree.copy_to` copies exactly its files 
 still has the content that was hashed, so the asset CDK stores under a hash always holds what the hash
 says: the hash and the copy cannot disagree.
 
-What the walk does with each kind of entry (README: "What is copied from the entry"):
+What the walk does with each kind of entry (docs/source.md):
 
 * folder links are followed and their files copied and fingerprinted, like ``Code.from_asset`` (the
   monorepo's ``common -> ../../common``); a link that leads outside the entry is copied with a warning
@@ -131,10 +131,6 @@ class SourceTree:
     files: tuple[SourceFile, ...]
     notices: tuple[Notice, ...]
     digest: str
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
 
     @property
     def paths(self) -> list[str]:

@@ -18,8 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,36 +78,6 @@ def _uv_version() -> str:
 
 
 @dataclass(frozen=True)
-class Call:
-    """One finished uv run, as observers see it: the subcommand's arguments, the time it took, its exit code."""
-
-    args: tuple[str, ...]
-    offline: bool
-    seconds: float
-    returncode: int
-
-    @property
-    def kind(self) -> str:
-        """``pip compile``, ``pip install --offline``, ``build``, ..."""
-        words = [a for a in self.args[:2] if not a.startswith("-")]
-        return " ".join(words) + (" --offline" if self.offline else "")
-
-
-Observer = Callable[[Call], None]
-_observers: list[Observer] = []
-
-
-@contextlib.contextmanager
-def observed(observer: Observer) -> Iterator[None]:
-    """Call ``observer`` after every uv run while the block runs (the benchmark and tests count calls)."""
-    _observers.append(observer)
-    try:
-        yield
-    finally:
-        _observers.remove(observer)
-
-
-@dataclass(frozen=True)
 class Result:
     returncode: int
     stdout: str
@@ -145,14 +114,10 @@ def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offlin
                 "UV_OFFLINE", "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_SYSTEM_PYTHON"):
         env.pop(var, None)
     cmd = [uv_binary(), *args] + (["--offline"] if offline else [])
-    start = time.perf_counter()
     with _netrc(credentials) as (netrc_path, fds):
         if netrc_path is not None:
             env["NETRC"] = netrc_path
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, check=False, pass_fds=fds)
-    call = Call(tuple(args), offline, time.perf_counter() - start, proc.returncode)
-    for observer in list(_observers):
-        observer(call)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

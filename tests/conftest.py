@@ -63,11 +63,12 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def s3_bucket(s3_server: S3Server) -> str:
-    """A fresh empty bucket on the test server; the remote tier's per-process memory starts clean."""
-    from cdk_native_python.store.remote import reset_process_state
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh empty bucket on the test server; the remote tier's per-process memory starts clean (as a new
+    process's: every RemoteCache made during the test shares this one, as the process's caches do)."""
+    from cdk_native_python.store import remote
 
-    reset_process_state()
+    monkeypatch.setattr(remote, "_STATE", remote._ProcessState())
     return s3_server.new_bucket()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python import engine, uv
+from cdk_native_python import engine
 from cdk_native_python.budget import LIMIT_BYTES
 from cdk_native_python.engine import BuildRequest, BuildResult, build, prepare
 from cdk_native_python.errors import (
@@ -45,6 +45,7 @@ from tests.helpers import (
 )
 from tests.tracerset import SHIPPED, tracer_function
 from tests.treehelpers import files
+from tests.uvcalls import Call, observed
 from tests.wheelfactory import build_wheel, make_elf, standard_index
 
 
@@ -328,8 +329,8 @@ def test_warm_build_works_with_the_index_gone(tmp_path: Path, lost: str) -> None
         shutil.rmtree(cache.root / "trees")
     # with the index still up, a warm build asks it nothing at all ...
     before = len(index.requests)
-    calls: list[uv.Call] = []
-    with uv.observed(calls.append):
+    calls: list[Call] = []
+    with observed(calls.append):
         warm = build(request, tmp_path / "warm", cache)
     assert len(index.requests) == before
     assert [c.kind for c in calls] == ([] if lost == "nothing" else ["pip install --offline"])

@@ -15,7 +15,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
-from cdk_native_python import BundlingOptions, NativePythonFunction, budget, engine, uv
+from cdk_native_python import BundlingOptions, NativePythonFunction, budget, engine
 from cdk_native_python.errors import (
     ConfigurationError,
 )
@@ -38,6 +38,7 @@ from tests.cdkhelpers import (
     tracer_options,
 )
 from tests.helpers import build_later, build_request, fails, says, write_function
+from tests.uvcalls import observed
 
 pytestmark = pytest.mark.usefixtures("cache_env")
 
@@ -300,7 +301,7 @@ def test_ten_functions_with_the_same_dependencies_resolve_and_install_once(
         app.synth()
         return root / "cache"
 
-    with uv.observed(lambda call: calls.append(call.kind)):
+    with observed(lambda call: calls.append(call.kind)):
         monkeypatch.setenv("CDK_NATIVE_PYTHON_CACHE_DIR", str(tmp_path / "one" / "cache"))
         synth(tmp_path / "one", 1)
         one_function = list(calls)

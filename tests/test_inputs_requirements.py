@@ -11,7 +11,7 @@ import pytest
 from cdk_native_python.errors import (
     InputError,
 )
-from cdk_native_python.inputs import detect, load
+from cdk_native_python.inputs import choose, load
 from cdk_native_python.inputs.requirements import read
 from tests.helpers import build_later, build_request, cli_build, engine_build, fails, refused, says, write_function
 from tests.inputhelpers import write
@@ -92,7 +92,7 @@ def test_environment_variables_are_expanded_but_never_keyed(tmp_path: Path, monk
 def test_detection_and_absence(tmp_path: Path) -> None:
     assert load(tmp_path) is None
     write(tmp_path / "requirements.txt", "six\n")
-    assert detect(tmp_path) == tmp_path / "requirements.txt"
+    assert choose(tmp_path) == (tmp_path / "requirements.txt", ())
     explicit = write(tmp_path / "deps" / "prod.txt", "idna\n")
     spec = load(tmp_path, Path("deps/prod.txt"))
     assert spec is not None and spec.requirements == ("idna",) and spec.source == explicit

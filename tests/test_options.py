@@ -194,3 +194,32 @@ def test_every_change_to_the_source_changes_the_asset_hash(tmp_path: Path, wheel
         (entry / "a.py").write_text("A")
         (entry / "b.py").write_text("BC")
     assert prepare(options.request(entry, PY311), store, silent()).asset_hash != before
+
+
+# -- the options are stated once: the dataclass's fields --------------------------------------------------------
+
+def test_every_option_describes_itself_and_what_derives_from_it_agrees() -> None:
+    """Validation (the kinds), the cdk.json list and the docs come from each field's ``Option``; a field whose
+    description disagrees with its annotation, or a flag that the command line does not have, fails here."""
+    import argparse
+    import typing
+
+    from cdk_native_python import cli
+    from cdk_native_python import options as module
+
+    hints = typing.get_type_hints(BundlingOptions)
+    expected = {"str | None": "str", "bool | None": "bool", "Sequence[str] | None": "strs",
+                "Mapping[str, str] | None": "map"}
+    build = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["build"]
+    flags = {s for a in build._actions for s in a.option_strings}
+    for name, spec in module.options():
+        shown = str(hints[name]).replace("typing.", "").replace("collections.abc.", "").replace("Optional[", "")
+        shown = {"Union[str, NoneType]": "str | None"}.get(shown, shown)
+        kind = expected.get(shown, "any")
+        assert spec.kind == kind or spec.kind == "any", (name, shown, spec.kind)
+        assert spec.origin == "docker" or spec.meaning, name
+        for flag in (w.strip("`,") for w in spec.flag.split() if w.strip("`,").startswith("--")):
+            assert flag in flags, (name, flag)
+    assert {n for n, s in module.options() if s.origin == "docker"} == set(module.DOCKER_ONLY)
+    assert set(module.CONTEXT_OPTIONS) == {n for n, s in module.options() if s.team}
+    assert "dependency_file" not in module.CONTEXT_OPTIONS and "remote_cache" in module.CONTEXT_OPTIONS

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import cli, uv
+from cdk_native_python import cli
 from cdk_native_python.requestlog import PREFETCH_FILE_ENV, RequestRecord, parse, record
 from tests.cdkhelpers import cdk_env, cdk_synth, needs_cdk
 from tests.helpers import ARM312, PYTHON, build_request, write_function
 from tests.helpers import cli as run_cli
 from tests.test_progress import SlowIndex, environment, in_terminal, needs_script, screen
+from tests.uvcalls import Call, observed
 from tests.wheelfactory import MeetingIndex, WheelIndex
 
 APP = """\
@@ -45,17 +46,17 @@ def app(root: Path, url: str | None, functions: dict[str, tuple[str, str]],
     return folder
 
 
-def prefetch_in_process(folder: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, list[uv.Call]]:
+def prefetch_in_process(folder: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, list[Call]]:
     """``prefetch`` run here (its builds are threads of this process, so uv's calls can be observed)."""
     monkeypatch.chdir(folder)
     monkeypatch.setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    calls: list[uv.Call] = []
-    with uv.observed(calls.append):
+    calls: list[Call] = []
+    with observed(calls.append):
         code = cli.main(["prefetch", *args])
     return code, calls
 
 
-def kinds(calls: list[uv.Call]) -> list[str]:
+def kinds(calls: list[Call]) -> list[str]:
     """What uv did: an install first tries the wheel cache offline and, when that fails (a wheel not yet in it,
     or the cache busy under load), installs online; only the call that succeeded is the work done."""
     return sorted(c.kind.replace(" --offline", "") for c in calls if c.returncode == 0)

@@ -69,9 +69,11 @@ def as_writer(s3_server: S3Server, use_aws: Callable[[dict[str, str]], None]) ->
 
 
 def cache(bucket: str, *, write: bool = False, reporter: Reporter | None = None, client: Any = None,
-          trusted: tuple[PublicKey, ...] = (), key: KeyMaterial | None = None) -> RemoteCache:
+          trusted: tuple[PublicKey, ...] = (), key: KeyMaterial | None = None,
+          state: remote._ProcessState | None = None) -> RemoteCache:
+    """``state``: the process memory it shares (a new one: as a fresh process would start)."""
     return RemoteCache(RemoteConfig(f"s3://{bucket}/{PREFIX}", write, trusted, key), reporter or silent(),
-                       client=client)
+                       client=client, state=state)
 
 
 def new_key(name: str = "$TEST_SIGNING_KEY") -> tuple[KeyMaterial, PublicKey]:
@@ -101,19 +103,29 @@ def codes(reporter: Reporter) -> list[str]:
 
 # -- configuration ---------------------------------------------------------------------------------------------
 
-def test_config_from_env() -> None:
-    assert RemoteConfig.from_env({}) is None
-    assert RemoteConfig.from_env({REMOTE_WRITE_ENV: "1"}) is None
-    config = RemoteConfig.from_env({REMOTE_URL_ENV: "s3://my-bucket/team/cache/"})
-    assert config == RemoteConfig("s3://my-bucket/team/cache/", write=False)
+def test_config_names_the_bucket_and_prefix() -> None:
+    config = RemoteConfig("s3://my-bucket/team/cache/")
+    assert config.write is False
     assert (config.bucket, config.prefix, config.location) == ("my-bucket", "team/cache", "s3://my-bucket/team/cache")
-    root = RemoteConfig.from_env({REMOTE_URL_ENV: "s3://my.bucket-1", REMOTE_WRITE_ENV: "true"})
-    assert root is not None and root.write and root.prefix == "" and root.location == "s3://my.bucket-1"
-    for off in ("", "0", "false", "no", "off"):
-        assert RemoteConfig.from_env({REMOTE_URL_ENV: "s3://bucket", REMOTE_WRITE_ENV: off}).write is False  # type: ignore[union-attr]
-    with pytest.raises(ConfigurationError) as err:
-        RemoteConfig.from_env({REMOTE_URL_ENV: "s3://bucket", REMOTE_WRITE_ENV: "maybe"})
-    assert err.value.code == "remote-cache-write-flag" and REMOTE_WRITE_ENV in err.value.message
+    root = RemoteConfig("s3://my.bucket-1", write=True)
+    assert root.write and root.prefix == "" and root.location == "s3://my.bucket-1"
+
+
+def test_the_environment_gives_the_url_and_the_write_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(REMOTE_WRITE_ENV, raising=False)
+    monkeypatch.delenv(REMOTE_URL_ENV, raising=False)
+    assert open_store(tmp_path / "cache").remote is None
+    monkeypatch.setenv(REMOTE_WRITE_ENV, "1")
+    assert open_store(tmp_path / "cache").remote is None  # writing without a URL is nothing
+    monkeypatch.setenv(REMOTE_URL_ENV, "s3://my-bucket/team/cache/")
+    for on in ("1", "true", "YES", "On"):
+        monkeypatch.setenv(REMOTE_WRITE_ENV, on)
+        remote = open_store(tmp_path / "cache").remote
+        assert isinstance(remote, RemoteCache) and remote.config == RemoteConfig("s3://my-bucket/team/cache/", True)
+    for off in ("", "0", "false", "no", "OFF"):
+        monkeypatch.setenv(REMOTE_WRITE_ENV, off)
+        remote = open_store(tmp_path / "cache").remote
+        assert isinstance(remote, RemoteCache) and not remote.config.write
 
 
 def test_a_bad_write_flag_is_an_error_wherever_the_url_comes_from(tmp_path: Path,
@@ -124,7 +136,7 @@ def test_a_bad_write_flag_is_an_error_wherever_the_url_comes_from(tmp_path: Path
     monkeypatch.setenv(REMOTE_WRITE_ENV, "maybe")
     with pytest.raises(ConfigurationError) as err:
         open_store(tmp_path / "cache", remote_url="s3://bucket/team")
-    assert err.value.code == "remote-cache-write-flag"
+    assert err.value.code == "environment-invalid" and REMOTE_WRITE_ENV in err.value.message
     monkeypatch.setenv(REMOTE_WRITE_ENV, "1")
     store = open_store(tmp_path / "cache", remote_url="s3://bucket/team")
     assert isinstance(store.remote, RemoteCache) and store.remote.config.write
@@ -153,7 +165,7 @@ def test_bad_urls_are_configuration_errors_naming_the_url(url: str, why: str) ->
 def test_a_credential_in_the_url_is_refused_and_never_echoed() -> None:
     url = "s3://AKIAEXAMPLEKEY:wJalrXUtnFEMIsecretKEY@bucket/prefix"
     with pytest.raises(ConfigurationError) as err:
-        RemoteConfig.from_env({REMOTE_URL_ENV: url})
+        RemoteConfig(url)
     assert "credentials" in err.value.message
     assert "AKIAEXAMPLEKEY" not in str(err.value) and "secretKEY" not in str(err.value)
     assert "s3://***@bucket/prefix" in err.value.message
@@ -161,7 +173,7 @@ def test_a_credential_in_the_url_is_refused_and_never_echoed() -> None:
 
 def test_importing_the_module_loads_neither_boto3_nor_zstandard(tmp_path: Path) -> None:
     """Nor does opening a store with a remote configured: boto3 waits for the first local miss."""
-    code = ("import sys, cdk_native_python.store.remote as r; from cdk_native_python.store import REMOTE_URL_ENV; "
+    code = ("import sys, cdk_native_python.store.remote as r; "
             "from pathlib import Path; from cdk_native_python.store.local import open_store; "
             "r.RemoteConfig.from_env({REMOTE_URL_ENV: 's3://bucket'}); "
             f"open_store(Path({str(tmp_path / 'cache')!r}), remote_url='s3://bucket/team', "
@@ -194,10 +206,10 @@ def test_round_trip_of_an_installed_tree(s3_server: S3Server, s3_bucket: str, tr
     assert head.get("ChecksumSHA256") == __import__("base64").b64encode(bytes.fromhex(digest)).decode()
 
     use_aws(s3_server.env(READER))  # a laptop: read-only credentials, a fresh process's memory
-    remote.reset_process_state()
+    laptop = remote._ProcessState()
     reader = silent()
     dest = empty_dir(tmp_path / "scratch" / "dest")
-    assert cache(s3_bucket, reporter=reader).fetch("trees", "k1", dest) is True
+    assert cache(s3_bucket, reporter=reader, state=laptop).fetch("trees", "k1", dest) is True
     assert reader.notices == []
     got = snapshot(dest)
     assert got == normalised(snapshot(tree_entry))
@@ -206,7 +218,7 @@ def test_round_trip_of_an_installed_tree(s3_server: S3Server, s3_bucket: str, tr
     assert sorted(os.listdir(dest.parent)) == ["dest"], "the downloaded archive left nothing behind"
     # a miss is just a miss
     other = empty_dir(tmp_path / "other")
-    assert cache(s3_bucket, reporter=reader).fetch("trees", "nope", other) is False
+    assert cache(s3_bucket, reporter=reader, state=laptop).fetch("trees", "nope", other) is False
     assert reader.notices == [] and not any(other.iterdir())
 
 
@@ -341,15 +353,15 @@ def test_server_down_is_one_quick_warning_then_no_more_tries(tmp_path: Path,
                                                              use_aws: Callable[[dict[str, str]], None]) -> None:
     port = closed_port()  # nothing listens there
     use_aws(client_env(f"http://127.0.0.1:{port}", WRITER))
-    remote.reset_process_state()
+    fresh = remote._ProcessState()
     reporter = silent()
-    rc = cache("some-bucket", write=True, reporter=reporter)
+    rc = cache("some-bucket", write=True, reporter=reporter, state=fresh)
     dest = empty_dir(tmp_path / "dest")
     start = time.perf_counter()
     assert rc.fetch("trees", "k1", dest) is False
     first = time.perf_counter() - start
     start = time.perf_counter()
-    assert cache("some-bucket", write=True, reporter=reporter).fetch("locks", "k2", dest) is False
+    assert cache("some-bucket", write=True, reporter=reporter, state=fresh).fetch("locks", "k2", dest) is False
     rc.push("trees", "k1", tmp_path)
     later = time.perf_counter() - start
     assert codes(reporter) == ["remote-cache-unreachable"]
@@ -379,11 +391,12 @@ def test_a_blackholed_endpoint_costs_the_connect_timeouts_once(tmp_path: Path,
             fillers.append(filler)
         time.sleep(0.1)
         use_aws(client_env(f"http://127.0.0.1:{port}", READER))
-        remote.reset_process_state()
-        remote._default_client()  # made beforehand: only the network part is timed
+        fresh = remote._ProcessState()
+        remote._default_client(fresh)  # made beforehand: only the network part is timed
         reporter = silent()
         start = time.perf_counter()
-        assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "d")) is False
+        assert cache("some-bucket", reporter=reporter, state=fresh).fetch("trees", "k",
+                                                                          empty_dir(tmp_path / "d")) is False
         elapsed = time.perf_counter() - start
         assert codes(reporter) == ["remote-cache-unreachable"]
         assert f"connect timeout to http://127.0.0.1:{port}" in reporter.warnings[0].message
@@ -402,16 +415,18 @@ def test_a_server_that_never_answers_costs_a_bounded_time(tmp_path: Path, monkey
     listener.listen(16)  # accepts (the kernel does) and never answers
     try:
         use_aws(client_env(f"http://127.0.0.1:{listener.getsockname()[1]}", READER))
-        remote.reset_process_state()
+        fresh = remote._ProcessState()
         monkeypatch.setattr(remote, "READ_TIMEOUT", 0.5)
         reporter = silent()
         start = time.perf_counter()
-        assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "d")) is False
+        assert cache("some-bucket", reporter=reporter, state=fresh).fetch("trees", "k",
+                                                                          empty_dir(tmp_path / "d")) is False
         elapsed = time.perf_counter() - start
         assert codes(reporter) == ["remote-cache-unreachable"] and "read timeout" in reporter.warnings[0].message
         assert elapsed < remote.ATTEMPTS * (0.5 + 1) + 1, f"{elapsed:.2f}s"
         start = time.perf_counter()
-        assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "e")) is False
+        assert cache("some-bucket", reporter=reporter, state=fresh).fetch("trees", "k",
+                                                                          empty_dir(tmp_path / "e")) is False
         assert time.perf_counter() - start < 0.05
     finally:
         listener.close()
@@ -873,16 +888,16 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(tmp_path: Path, monkeypat
     server = _Trickler(pointer, blob, slow)
     try:
         use_aws(client_env(f"http://user:pw-in-the-endpoint@{server.url.removeprefix('http://')}", READER))
-        remote.reset_process_state()
+        fresh = remote._ProcessState()  # as a fresh process starts
         monkeypatch.setenv(TIMEOUT_ENV, "1")
         monkeypatch.setenv(REMOTE_URL_ENV, "s3://some-bucket/team/cache")
         config = RemoteConfig.from_env()
         assert config is not None and config.timeout == 1.0
-        remote._default_client()  # made beforehand: only the fetch is timed
+        remote._default_client(fresh)  # made beforehand: only the fetch is timed
         reporter = silent()
         dest = empty_dir(tmp_path / "area" / "dest")
         start = time.perf_counter()
-        assert RemoteCache(config, reporter).fetch("trees", "k", dest) is False
+        assert RemoteCache(config, reporter, state=fresh).fetch("trees", "k", dest) is False
         elapsed = time.perf_counter() - start
         assert elapsed < 2.5, f"the deadline of 1 s held the fetch {elapsed:.2f} s"
         assert codes(reporter) == ["remote-cache-timeout"], reporter.notices
@@ -892,7 +907,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(tmp_path: Path, monkeypat
         assert sorted(os.listdir(tmp_path / "area")) == ["dest"] and not any(dest.iterdir())
         # the remote is not tried again in this process: each entry would cost the deadline again
         start = time.perf_counter()
-        assert RemoteCache(config, reporter).fetch("trees", "k", empty_dir(tmp_path / "again")) is False
+        assert RemoteCache(config, reporter, state=fresh).fetch("trees", "k", empty_dir(tmp_path / "again")) is False
         assert time.perf_counter() - start < 0.05
     finally:
         server.close()
@@ -958,9 +973,9 @@ def test_endpoint_credentials_never_reach_a_warning(tmp_path: Path, use_aws: Cal
     """``http://user:password@host`` in AWS_ENDPOINT_URL_S3: no warning holds it, whatever fails (botocore's own
     message of a malformed endpoint quotes it whole)."""
     use_aws(client_env(endpoint.format(port=closed_port()), READER))
-    remote.reset_process_state()
     reporter = silent()
-    assert cache("some-bucket", reporter=reporter).fetch("trees", "k", empty_dir(tmp_path / "d")) is False
+    assert cache("some-bucket", reporter=reporter, state=remote._ProcessState()).fetch(
+        "trees", "k", empty_dir(tmp_path / "d")) is False
     (warning,) = reporter.warnings
     assert "s3://some-bucket" in warning.message
     assert "endpoint-pw-123" not in warning.message and "ci-user" not in warning.message, warning.message

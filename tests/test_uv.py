@@ -34,6 +34,7 @@ from cdk_native_python.spec import IndexOptions
 from cdk_native_python.store.local import LocalStore
 from tests.cdkhelpers import bad_app, cdk_synth, needs_cdk, only_asset
 from tests.helpers import ARM312, PASSWORD, cli_build, closed_port, engine_build, uv_compile, uv_install, write_function
+from tests.uvcalls import Call, observed
 from tests.wheelfactory import SENTINEL_ENV, WheelIndex
 
 
@@ -101,8 +102,8 @@ def test_credentials_are_removed_from_every_url_in_a_message() -> None:
 
 
 def test_observers_see_every_run(tmp_path: Path, wheel_index: Any) -> None:
-    calls: list[uv.Call] = []
-    with uv.observed(calls.append):
+    calls: list[Call] = []
+    with observed(calls.append):
         uv_compile(tmp_path, "purepkg\n", "--index-url", wheel_index.url)
     uv_compile(tmp_path, "purepkg\n", "--index-url", wheel_index.url)  # after the block: not observed
     (call,) = calls
@@ -294,8 +295,8 @@ def test_index_credentials_never_reach_a_command_line(tmp_path: Path, wheel_inde
     in-memory netrc instead, and the build still authenticates."""
     locked = private.url.replace("http://", f"http://alice:{password}@")
     entry, requirements = beside(tmp_path / "src", f"--extra-index-url {locked}\nprivpkg\n")
-    calls: list[uv.Call] = []
-    with uv.observed(calls.append):
+    calls: list[Call] = []
+    with observed(calls.append):
         result = engine_build(tmp_path, entry, index=wheel_index, dependency_file=requirements)
     assert result.packages["privpkg"] == "1.0" and calls
     assert all(password not in " ".join(call.args) for call in calls), [call.args for call in calls]

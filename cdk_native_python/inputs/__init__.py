@@ -167,11 +167,6 @@ def choose(entry: Path, *, resolve_pipfile: bool = False) -> tuple[Path | None, 
     return path, ignored
 
 
-def detect(entry: Path, *, resolve_pipfile: bool = False) -> Path | None:
-    """The dependency file of ``entry`` by the documented order, or None if it has no dependencies."""
-    return choose(entry, resolve_pipfile=resolve_pipfile)[0]
-
-
 def load(entry: Path, dependency_file: Path | None = None, *, groups: Sequence[str] = (),
          extras: Sequence[str] = (), resolve_pipfile: bool = False) -> DependencySpec | None:
     """The function's dependencies, or None when it declares none (source-only bundle)."""
@@ -313,4 +308,4 @@ def _valid(text: str) -> bool:
     return True
 
 
-__all__ = ["FORMATS", "Format", "Reader", "choose", "detect", "format_of", "load", "read_file"]
+__all__ = ["FORMATS", "Format", "Reader", "choose", "format_of", "load", "read_file"]

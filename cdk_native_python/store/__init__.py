@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from .. import settings
 from ..errors import CacheError
 
-#: the remote tier's location (``s3://bucket/prefix``) and whether this machine may write to it
-REMOTE_URL_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE"
-REMOTE_WRITE_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE"
+#: the remote tier's location (``s3://bucket/prefix``) and whether this machine may write to it (read through
+#: :mod:`..settings`, which holds every variable)
+REMOTE_URL_ENV = settings.REMOTE_CACHE.name
+REMOTE_WRITE_ENV = settings.REMOTE_CACHE_WRITE.name
 
 #: fills an empty folder with a new entry's files
 Build = Callable[[Path], None]

@@ -46,13 +46,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import settings
 from .._fs import atomic_write, delete, held_tempdir, remove_dead, tmp_prefix
 from ..errors import CacheError, ConfigurationError, excerpt
 from ..records import RecordError
 from ..reporter import Reporter
-from . import REMOTE_URL_ENV, Build, Check, CorruptEntry, Entry, RemoteTier, manifest
+from . import Build, Check, CorruptEntry, Entry, RemoteTier, manifest
 
-ENV_VAR = "CDK_NATIVE_PYTHON_CACHE_DIR"
+ENV_VAR = settings.CACHE_DIR.name
 KINDS = ("resolutions", "trees", "wheels")
 #: the standard cache directory tag (https://bford.info/cachedir/), naming us on its comment line
 TAG_NAME = "CACHEDIR.TAG"
@@ -71,8 +72,9 @@ QUARANTINE_SECONDS = 7 * 86400
 
 def default_root() -> Path:
     """``$CDK_NATIVE_PYTHON_CACHE_DIR``, else the platform's user cache directory."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser()
+    configured = settings.CACHE_DIR.path()
+    if configured is not None:
+        return configured
     if sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches"
     else:
@@ -450,7 +452,7 @@ def open_store(root: Path | None = None, *, remote_url: str | None = None, remot
     gives the tool versions a pointer records. A malformed URL, flag or key is a ``ConfigurationError``, and so
     is a writer without a signing key when signatures are required: all before anything is built."""
     reporter = reporter or Reporter()
-    url = remote_url or os.environ.get(REMOTE_URL_ENV, "").strip()
+    url = remote_url or settings.REMOTE_CACHE.value()
     if not url:
         return LocalStore(root, reporter=reporter)
     from .remote import RemoteCache, RemoteConfig  # only with a remote configured

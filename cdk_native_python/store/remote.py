@@ -55,18 +55,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .. import settings
 from .._version import __version__
 from ..errors import ConfigurationError, excerpt
 from ..reporter import Reporter
 from ..spec import redact
-from . import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, signing
+from . import archive, signing
 from .signing import KeyMaterial, PublicKey
 
 LAYOUT = "v1"
 #: /2: the pointer records its kind and key (and may be signed); a /1 pointer is refused as unbound
 POINTER_SCHEMA = "cdk-native-python/remote-pointer/2"
 _UNBOUND_SCHEMA = "cdk-native-python/remote-pointer/1"
-TIMEOUT_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE_TIMEOUT"
+TIMEOUT_ENV = settings.REMOTE_CACHE_TIMEOUT.name
 #: seconds one fetch (pointer, download, unpack) may take: a tree of a few hundred MB over a slow link fits
 DEFAULT_TIMEOUT = 120.0
 INSTALL_HINT = "pip install 'cdk-native-python[s3]'"
@@ -79,8 +80,6 @@ MAX_POINTER_BYTES = 64 << 10
 MAX_CONTENT_BYTES = archive.MAX_UNPACKED_BYTES + (64 << 20)
 _CHUNK = 1 << 20
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("", "0", "false", "no", "off")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _SEGMENT = re.compile(r"[A-Za-z0-9!_.*'()=+-]+")
 _KIND = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -122,25 +121,10 @@ def _split(url: str) -> tuple[str, str]:
     return bucket, "/".join(parts)
 
 
-def write_flag(environ: Mapping[str, str] = os.environ) -> bool:
-    """``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE``: on, off (unset) or a ``ConfigurationError``."""
-    return _flag(environ, REMOTE_WRITE_ENV)
-
-
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    value = environ.get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigurationError(f"{name}={excerpt(value, 20)!r} is neither on nor off",
-                             f"set {name}=1 to let this machine write to the remote cache, or unset it",
-                             code="remote-cache-write-flag")
-
-
 def timeout_from_env(environ: Mapping[str, str] = os.environ) -> float:
     """``$CDK_NATIVE_PYTHON_REMOTE_CACHE_TIMEOUT`` (seconds; :data:`DEFAULT_TIMEOUT` when unset) or an error."""
-    text = environ.get(TIMEOUT_ENV, "").strip()
+    name = settings.REMOTE_CACHE_TIMEOUT.name
+    text = settings.REMOTE_CACHE_TIMEOUT.raw(environ)
     if not text:
         return DEFAULT_TIMEOUT
     try:
@@ -148,8 +132,8 @@ def timeout_from_env(environ: Mapping[str, str] = os.environ) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= 86400:
-        raise ConfigurationError(f"{TIMEOUT_ENV}={excerpt(text, 20)!r} is not a number of seconds",
-                                 f"set {TIMEOUT_ENV} to the seconds one remote entry may take to fetch and unpack "
+        raise ConfigurationError(f"{name}={excerpt(text, 20)!r} is not a number of seconds",
+                                 f"set {name} to the seconds one remote entry may take to fetch and unpack "
                                  f"(default {DEFAULT_TIMEOUT:.0f}), or unset it", code="remote-cache-timeout-value")
     return value
 
@@ -196,10 +180,10 @@ class RemoteConfig:
         its variable: ``$CDK_NATIVE_PYTHON_REMOTE_CACHE`` (``None`` when neither gives a URL), ``..._WRITE``,
         ``..._TRUSTED_KEYS``, ``..._SIGNING_KEY[_FILE]`` and ``..._TIMEOUT``. Every variable is checked even when
         an explicit value wins, so a typo in one is said, never read as "off"."""
-        url = url or environ.get(REMOTE_URL_ENV, "").strip()
+        url = url or settings.REMOTE_CACHE.raw(environ)
         if not url:
             return None
-        env_write = write_flag(environ)
+        env_write = settings.REMOTE_CACHE_WRITE.on(environ)
         keys = (signing.parse_trusted(trusted_keys, "remote cache trusted keys") if trusted_keys
                 else signing.trusted_from_env(environ))
         return cls(url, env_write if write is None else write, keys, signing.signing_key_from_env(environ),
@@ -307,24 +291,18 @@ class _ProcessState:
     clients: dict[str, Any] = field(default_factory=dict)
 
 
+#: the process's own (a RemoteCache may be given another, e.g. to start as a fresh process would)
 _STATE = _ProcessState()
 
 
-def reset_process_state() -> None:
-    """Forget warnings given, endpoints given up and clients made (for tests and long-lived processes)."""
-    with _STATE.lock:
-        _STATE.warned.clear()
-        _STATE.off.clear()
-        _STATE.clients.clear()
-
-
-def _default_client() -> Any:
+def _default_client(state: _ProcessState | None = None) -> Any:
     """A boto3 S3 client from the standard chain, made once per process (and per AWS_* environment)."""
+    state = _STATE if state is None else state
     aws = sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))
     ident = hashlib.sha256(repr(aws).encode()).hexdigest()  # never keep credentials in a key
-    with _STATE.lock:
-        if ident in _STATE.clients:
-            return _STATE.clients[ident]
+    with state.lock:
+        if ident in state.clients:
+            return state.clients[ident]
     try:
         import boto3
         from botocore.config import Config
@@ -334,8 +312,8 @@ def _default_client() -> Any:
                     retries={"total_max_attempts": ATTEMPTS, "mode": "standard"},
                     user_agent_extra=f"cdk-native-python/{__version__}")
     client = boto3.session.Session().client("s3", config=config)
-    with _STATE.lock:
-        return _STATE.clients.setdefault(ident, client)
+    with state.lock:
+        return state.clients.setdefault(ident, client)
 
 
 def _error(exc: BaseException) -> tuple[str, int]:
@@ -357,10 +335,12 @@ class RemoteCache:
     """Fetch entries from, and (when configured to write) push entries to, one S3 remote cache."""
 
     def __init__(self, config: RemoteConfig, reporter: Reporter | None = None, *, client: Any = None,
-                 tools: Callable[[], str] | None = None) -> None:
+                 tools: Callable[[], str] | None = None, state: _ProcessState | None = None) -> None:
         self.config = config
         self.reporter = reporter if reporter is not None else Reporter()
         self._client = client
+        #: warnings said, endpoints given up, clients made: shared by the process's caches unless given
+        self._state = _STATE if state is None else state
         self._bucket, self._prefix = config.bucket, config.prefix
         #: the tool versions a pointer records (ours and uv's, as the caller's keys include them)
         self._tools = tools
@@ -546,13 +526,14 @@ class RemoteCache:
     # -- failures ---------------------------------------------------------------------------------------
     def _client_for(self, operation: str) -> Any:
         """The client, or ``None`` when this process gave up on the remote (for ``operation``)."""
-        with _STATE.lock:
-            if (self.config.location, operation) in _STATE.off or (self.config.location, "all") in _STATE.off:
+        state = self._state
+        with state.lock:
+            if (self.config.location, operation) in state.off or (self.config.location, "all") in state.off:
                 return None
-        client = self._client if self._client is not None else _default_client()
+        client = self._client if self._client is not None else _default_client(state)
         self._client = client
-        with _STATE.lock:
-            if (_endpoint(client), "all") in _STATE.off:
+        with state.lock:
+            if (_endpoint(client), "all") in state.off:
                 return None
         return client
 
@@ -562,12 +543,12 @@ class RemoteCache:
                "unavailable": (self.config.location, "all"),
                "write-denied": (self.config.location, "write"), "timeout": (self.config.location, "read")}.get(kind)
         code = f"remote-cache-{kind}"
-        with _STATE.lock:
+        with self._state.lock:
             if off is not None:
-                _STATE.off.setdefault(off, detail)
-            if (self.config.location, code) in _STATE.warned:
+                self._state.off.setdefault(off, detail)
+            if (self.config.location, code) in self._state.warned:
                 return
-            _STATE.warned.add((self.config.location, code))
+            self._state.warned.add((self.config.location, code))
         message = f"remote cache {self.config.location}: {detail} while {doing}; {fallback}"
         self.reporter.warn(code, _scrub(redact(message)))
 

@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import settings
 from ..errors import ConfigurationError, excerpt
 
-TRUSTED_KEYS_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE_TRUSTED_KEYS"
-SIGNING_KEY_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE_SIGNING_KEY"
-SIGNING_KEY_FILE_ENV = "CDK_NATIVE_PYTHON_REMOTE_CACHE_SIGNING_KEY_FILE"
+TRUSTED_KEYS_ENV = settings.REMOTE_CACHE_TRUSTED_KEYS.name
+SIGNING_KEY_ENV = settings.REMOTE_CACHE_SIGNING_KEY.name
+SIGNING_KEY_FILE_ENV = settings.REMOTE_CACHE_SIGNING_KEY_FILE.name
 PUBLIC_PREFIX = "ed25519:"
 #: what a signature covers starts with this, so it can never be mistaken for another message of ours
 DOMAIN = b"cdk-native-python remote pointer signature v1\n"
@@ -108,7 +109,7 @@ def parse_trusted(values: Sequence[str], where: str) -> tuple[PublicKey, ...]:
 
 
 def trusted_from_env(environ: Mapping[str, str] = os.environ) -> tuple[PublicKey, ...]:
-    return parse_trusted([environ.get(TRUSTED_KEYS_ENV, "")], f"${TRUSTED_KEYS_ENV}")
+    return parse_trusted([settings.REMOTE_CACHE_TRUSTED_KEYS.raw(environ) or ""], f"${TRUSTED_KEYS_ENV}")
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ def signing_key_from_env(environ: Mapping[str, str] = os.environ) -> KeyMaterial
 
     Checks its form (PEM, or base64 of 32 bytes) without importing ``cryptography``; errors name the variable.
     """
-    inline, path = environ.get(SIGNING_KEY_ENV, "").strip(), environ.get(SIGNING_KEY_FILE_ENV, "").strip()
+    inline = settings.REMOTE_CACHE_SIGNING_KEY.raw(environ) or ""
+    path = settings.REMOTE_CACHE_SIGNING_KEY_FILE.raw(environ) or ""
     if inline and path:
         raise ConfigurationError(f"both ${SIGNING_KEY_ENV} and ${SIGNING_KEY_FILE_ENV} are set",
                                  "set one of them", code="remote-signing-key-invalid")
