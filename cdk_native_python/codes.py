@@ -99,6 +99,24 @@ _TABLE: tuple[Code, ...] = (
     _error("source-changed", _I, "a file of the entry changed between the hash and the copy: build again"),
     _error("report-unreadable", _I, "`explain --report` / `report`: the file cannot be read"),
     _error("report-invalid", _I, "`explain --report` / `report`: the file is not a build report"),
+    _error("lock-yields-nothing", _I, "a lock gives no package for the entry's project, which declares dependencies"),
+    _error("not-a-workspace-member", _I, "the entry's project is not a member of the uv workspace whose lock it uses"),
+    _error("workspace-member-missing", _I, "a `{ workspace = true }` source names no member of the workspace"),
+    _error("workspace-glob", _I, "a `[tool.uv.workspace]` members or exclude glob that cannot be read (absolute)"),
+    _error("remote-cache-trusted-key", _C, "a trusted remote-cache key that is not `ed25519:<base64 of 32 bytes>`"),
+    _error("remote-cache-timeout-value", _C, "`CDK_NATIVE_PYTHON_REMOTE_CACHE_TIMEOUT` is not a number of seconds"),
+    _error("remote-signing-key-missing", _C, "a remote-cache writer has no signing key while trusted keys are "
+           "configured"),
+    _error("remote-signing-key-invalid", _C, "the writer's signing key (variable or file) is not an Ed25519 private "
+           "key, or both variables are set"),
+    _error("remote-signing-key-untrusted", _C, "the writer's signing key is not among the trusted keys"),
+    _error("remote-signing-key-exposed", _C, "a private key in cdk.json or the options (which are committed)"),
+    _error("remote-signing-key-exists", _C, "`cache keygen FILE`: the file exists already"),
+    Code("cache-not-ours", ("error", "warning"), "the cache folder is not empty and carries no CACHEDIR.TAG of "
+         "ours (the `cache` command refuses it; a build warns and uses a private temporary cache)", _C),
+    _error("prefetch-no-app", _C, "`prefetch`: no `--app` and no `app` in cdk.json"),
+    _error("prefetch-context-invalid", _C, "`prefetch`: a `--context` value is not `KEY=VALUE`"),
+    _error("prefetch-app-failed", _C, "`prefetch`: the CDK app failed while it was run with bundling skipped"),
     # -- resolving and building (exit 1) -----------------------------------------------------------------------
     _error("no-solution", _R, "no set of wheels satisfies the requirements for the target (conflicting pins)"),
     _error("no-wheel", _R, "a package has no wheel for the target (the error lists the files that exist)"),
@@ -110,12 +128,16 @@ _TABLE: tuple[Code, ...] = (
     _error("build-failed", _R, "building a local package or an allowed sdist failed, or produced no wheel"),
     _error("native-build-refused", _R, "a local or allowed sdist build produced a platform-specific wheel"),
     _error("url-not-found", _R, "a direct URL could not be downloaded (e.g. 404)"),
+    _error("url-unusable", _R, "a direct URL served something that is not a wheel"),
+    _error("pin-unsupported", _R, "a pin the resolution record's grammar cannot hold (not name==version with "
+           "hashes, a wheel of the store, or a URL the user's requirements name)"),
     # -- installing, hooks, checks, the cache, outputs (exit 1) ---------------------------------------------
     _error("install-failed", "InstallError", "installing the resolved set failed; also `compile_bytecode` "
            "without an interpreter of the target's version"),
     _error("hash-mismatch", "InstallError", "a downloaded file does not match the hash in the lock or "
            "requirements file"),
     _error("hook-failed", "HookError", "a command hook exited non-zero"),
+    _error("hook-paths", "HookError", "no temporary folder whose path needs no quoting, for the hooks' paths"),
     _error("native-code-unfit", "VerificationError", "a native file cannot load on the target (another "
            "platform, Python or a newer glibc)"),
     _error("size-limit", "VerificationError", "code plus layers is over Lambda's 250 MB unzipped limit"),
@@ -130,6 +152,19 @@ _TABLE: tuple[Code, ...] = (
     _error("index-credentials", _N, "a package index refused the credentials"),
     _error("url-unreachable", _N, "a direct URL could not be reached"),
     _error("url-credentials", _N, "a direct URL refused the credentials"),
+    _error("url-head-unsupported", _N, "a direct URL's server answered 501 to uv's HEAD request"),
+    _error("url-http-error", _N, "a direct URL's server answered another HTTP error"),
+    _error("index-not-found", _N, "a package index page answered 404 or 410 for the index itself"),
+    _error("index-http-error", _N, "a package index page answered another HTTP error"),
+    _error("find-links-unreachable", _N, "a find-links page could not be reached"),
+    _error("find-links-credentials", _N, "a find-links page refused the credentials (401, 403)"),
+    _error("find-links-not-found", _N, "a find-links page answered 404 or 410"),
+    _error("find-links-http-error", _N, "a find-links page answered another HTTP error"),
+    _error("download-unreachable", _N, "a file an index or find-links page lists could not be reached"),
+    _error("download-credentials", _N, "a file an index or find-links page lists refused the credentials"),
+    _error("download-not-found", _N, "a file an index or find-links page lists answered 404 or 410"),
+    _error("download-head-unsupported", _N, "a listed file's server answered 501 to uv's HEAD request"),
+    _error("download-http-error", _N, "a file an index or find-links page lists answered another HTTP error"),
     # -- warnings (CDK annotations `cdk-native-python:<code>`) ----------------------------------------------
     _warning("size-near-limit", "code plus layers is at least 90% of Lambda's 250 MB unzipped limit"),
     Code("runtime-provided-shipped", ("warning", "info"), "a package the runtime provides ships anyway (with "
@@ -154,9 +189,18 @@ _TABLE: tuple[Code, ...] = (
     _warning("remote-cache-unavailable", "the `s3` extra (boto3, zstandard) is not installed; the remote is off "
              "for this run"),
     _warning("remote-cache-failed", "the remote failed for another reason (the message says which)"),
+    _warning("remote-cache-unbound", "a remote pointer names another kind or key than its own (copied), or is "
+             "of an earlier format; a miss"),
+    _warning("remote-cache-untrusted", "with trusted keys configured, a remote pointer is unsigned or not signed "
+             "by one of them; a miss"),
+    _warning("remote-cache-timeout", "a remote entry took longer than the deadline; a miss, and the remote is off "
+             "for this process"),
     # -- information notices (`Annotations.add_info`) -------------------------------------------------------
     _info("zip-over-direct-upload", "the estimated zip is over 50 MB (fine for CDK, which deploys through S3)"),
     _info("dependency-file-chosen", "several dependency files are in the entry: which one is used"),
+    _info("source-excluded", "folders of the entry left out by default (rebuildable: bytecode, .git, cdk.out, "
+          "virtualenvs, tool caches), named once"),
+    _info("workspace-member", "the entry is a uv workspace member: its dependencies come from the root's uv.lock"),
     _info("environment-unused", "`environment`/`build_args` entries other than package sources, without "
           "`command_hooks`"),
     _info("poetry-option-native", "`poetry_include_hashes` / `poetry_without_urls` is set; poetry.lock is read "

@@ -111,8 +111,9 @@ def download_error(fetch: uv.FailedFetch, during: str, indexes: IndexOptions,
                 "index": "it must be the index's simple API root (e.g. https://host/simple)",
                 "find-links": "it must be an HTML page of links to wheels, or a folder",
                 "file": "the index or page lists a file the server does not have: ask its owner, or re-lock"}[kind]
-        error = ResolutionError if kind == "url" else IndexUnreachableError
-        return error(answered, f"check the URL: {what}", code=f"{prefix}-not-found")
+        if kind == "url":  # the user's own requirement names a file that is not there
+            return ResolutionError(answered, f"check the URL: {what}", code="url-not-found")
+        return IndexUnreachableError(answered, f"check the URL: {what}", code=f"{prefix}-not-found")
     if status == 501 and kind in ("url", "file"):
         return IndexUnreachableError(f"{label} {shown} answered HTTP {fetch.cause} to uv's HEAD request {during}",
                                      _HEAD_501, code=f"{prefix}-head-unsupported")
