@@ -96,11 +96,11 @@ def test_the_check_finds_a_planted_cycle(tmp_path: Path) -> None:
     pkg = tmp_path / "cdk_native_python"
     (pkg / "store").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "engine.py").write_text("from .store import local\n")
+    (pkg / "top.py").write_text("from .store import local\n")
     (pkg / "store" / "__init__.py").write_text("")
-    (pkg / "store" / "local.py").write_text("def f():\n    from .. import engine\n")
+    (pkg / "store" / "local.py").write_text("def f():\n    from .. import top\n")
     inner, _ = _graph(pkg)
-    assert _cycles(inner) == [["cdk_native_python.engine", "cdk_native_python.store.local"]]
+    assert _cycles(inner) == [["cdk_native_python.store.local", "cdk_native_python.top"]]
 
 
 def test_only_the_construct_layer_imports_cdk() -> None:
@@ -110,7 +110,10 @@ def test_only_the_construct_layer_imports_cdk() -> None:
 
 
 def test_the_command_line_and_the_engine_load_without_cdk() -> None:
-    code = ("import sys, cdk_native_python.cli, cdk_native_python.engine, cdk_native_python.commands; "
+    code = ("import sys\n"
+            "import cdk_native_python.cli\n"
+            "import cdk_native_python.engine\n"
+            "import cdk_native_python.commands\n"
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(CDK_ROOTS)!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
