@@ -137,10 +137,12 @@ def info(store: LocalStore, out: Callable[[str], None]) -> int:
         size = sum(e.bytes for e in mine)
         grand += size
         out(f"{kind:<14}{len(mine):>9}{human(size):>12}")
-    for extra, what in (("reports", "files"), ("uv", "files"), ("deflated", "files"), ("quarantine", "files")):
-        size, count = _folder_bytes(store.root / extra)
+    extras = (("reports", store.reports_dir), ("uv", store.uv_cache), ("deflated", store.root / "deflated"),
+              ("quarantine", store.root / "quarantine"))
+    for extra, folder in extras:
+        size, count = _folder_bytes(folder)
         grand += size
-        out(f"{extra:<14}{count:>9}{human(size):>12}  ({what})")
+        out(f"{extra:<14}{count:>9}{human(size):>12}  (files)")
     out(f"{'total':<14}{'':>9}{human(grand):>12}")
     return 0
 
@@ -169,7 +171,7 @@ def prune(store: LocalStore, older_than: float | None, max_size: int | None, out
         freed += e.bytes
     reports = 0
     if older_than is not None and not dry_run:
-        for report in sorted((store.root / "reports").glob("*.json")):
+        for report in sorted(store.reports_dir.glob("*.json")):
             if now - report.stat().st_mtime > older_than:
                 report.unlink()
                 reports += 1

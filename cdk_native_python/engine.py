@@ -281,7 +281,7 @@ def _bundle(plan: Plan, output: Path, store: Store, reporter: Reporter, link: bo
         warnings=tuple(n.message for n in reporter.warnings),
         name=request.name, layer=request.layer, roots=roots, graph=record.graph, notices=tuple(own.notices),
     )
-    path = store.write_record("reports", f"{plan.asset_hash}.json", dumps(report))
+    path = store.write_report(plan.asset_hash, dumps(report))
     return BuildResult(output, request.target, report, path)
 
 
@@ -293,7 +293,7 @@ def replay(plan: Plan, store: Store | None = None, reporter: Reporter | None = N
     reporter = reporter or Reporter(plan.request.name)
     store = store or open_store(reporter=reporter)
     try:
-        report = loads(BuildReport, (store.root / "reports" / f"{plan.asset_hash}.json").read_text(encoding="utf-8"))
+        report = loads(BuildReport, store.report_path(plan.asset_hash).read_text(encoding="utf-8"))
     except (OSError, RecordError):
         with store.scratch("replay") as work:
             return bundle(plan, work / "asset", store, reporter).report

@@ -674,3 +674,17 @@ def test_quarantined_entries_are_removed_after_their_time_only(tmp_path: Path) -
         os.utime(quarantine / name, (now - age, now - age))
     LocalStore(root)
     assert sorted(p.name for p in quarantine.iterdir()) == ["young"]
+
+
+def test_reports_live_where_only_the_store_knows(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "cache", reporter=silent())
+    digest = "ab" * 32
+    assert not store.report_path(digest).exists()
+    path = store.write_report(digest, '{"asset_hash": "x"}\n')
+    assert path == store.report_path(digest) == store.reports_dir / f"{digest}.json"
+    assert path.read_text(encoding="utf-8") == '{"asset_hash": "x"}\n'
+    assert [p.name for p in store.reports_dir.parent.iterdir() if p.name.startswith("rep")] == ["reports"]
+    # a report is nice to have: one that cannot be written is None, not an error
+    shutil.rmtree(store.reports_dir)
+    store.reports_dir.write_text("not a folder")
+    assert store.write_report(digest, "{}") is None

@@ -89,7 +89,14 @@ class Store(Protocol):
         """A folder to move unwanted files into; emptied in the background afterwards."""
         ...
 
-    def write_record(self, kind: str, name: str, text: str) -> Path | None: ...
+    def write_report(self, asset_hash: str, text: str) -> Path | None:
+        """Keep the report of the bundle ``asset_hash`` (atomic, not fsynced: a report is nice to have);
+        ``None`` when it could not be written."""
+        ...
+
+    def report_path(self, asset_hash: str) -> Path:
+        """Where the report of the bundle ``asset_hash`` is kept (it may not exist)."""
+        ...
 
     def full(self, doing: str) -> CacheError:
         """The error for a disk that filled up while ``doing`` something in the store."""

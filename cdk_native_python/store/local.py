@@ -55,13 +55,15 @@ from . import Build, Check, CorruptEntry, Entry, RemoteTier, manifest
 
 ENV_VAR = settings.CACHE_DIR.name
 KINDS = ("resolutions", "trees", "wheels")
+#: the folder of build reports, ``<asset hash>.json`` (only the store knows it: callers use ``report_path``)
+REPORTS = "reports"
 #: the standard cache directory tag (https://bford.info/cachedir/), naming us on its comment line
 TAG_NAME = "CACHEDIR.TAG"
 TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
 TAG = (f"{TAG_SIGNATURE}\n# This file is a cache directory tag created by cdk-native-python.\n"
        "# For information about cache directory tags, see https://bford.info/cachedir/\n")
 #: every name the store puts at the top of its root (a root from before the tag holds only these)
-LAYOUT = (*KINDS, "reports", "uv", "deflated", "tmp", "mutex", "quarantine")
+LAYOUT = (*KINDS, REPORTS, "uv", "deflated", "tmp", "mutex", "quarantine")
 _KEY = re.compile(r"^[0-9a-f]{16,128}$")
 _MUTEX = re.compile(rf"^(?:{'|'.join(KINDS)})-[0-9a-f]{{16,128}}$")
 #: a scratch folder is locked microseconds after it is made: one without its lock this old was never locked
@@ -220,6 +222,16 @@ class LocalStore:
         """A folder to move unwanted files into with one rename each; emptied by a detached ``rm`` so the
         deletion (botocore: 2,000+ files) is off the critical path."""
         return held_tempdir(self._root / "tmp", "trash-", background=True)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self._root / REPORTS
+
+    def report_path(self, asset_hash: str) -> Path:
+        return self.reports_dir / f"{asset_hash}.json"
+
+    def write_report(self, asset_hash: str, text: str) -> Path | None:
+        return self.write_record(REPORTS, f"{asset_hash}.json", text)
 
     def write_record(self, kind: str, name: str, text: str) -> Path | None:
         """Replace ``<root>/<kind>/<name>`` atomically; ``None`` when it could not be written (reports are
