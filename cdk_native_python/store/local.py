@@ -52,6 +52,7 @@ from ..errors import CacheError, ConfigurationError, excerpt
 from ..records import RecordError
 from ..reporter import Reporter
 from . import Build, Check, CorruptEntry, Entry, RemoteTier, manifest
+from .backends import open_remote
 
 ENV_VAR = settings.CACHE_DIR.name
 KINDS = ("resolutions", "trees", "wheels")
@@ -457,7 +458,8 @@ def ownership_problem(root: Path) -> str | None:
 def open_store(root: Path | None = None, *, remote_url: str | None = None, remote_write: bool | None = None,
                trusted_keys: Sequence[str] | None = None, tools: Callable[[], str] | None = None,
                reporter: Reporter | None = None) -> LocalStore:
-    """The local store, with the S3 tier behind it when one is configured: ``remote_url`` (a construct option or
+    """The local store, with a remote tier behind it when one is configured (by its URL's scheme,
+    ``store/backends.py``; ``s3://`` today): ``remote_url`` (a construct option or
     ``--remote-cache``) or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE``; writing when ``remote_write`` (``--remote-cache-write``)
     or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE`` says so; requiring signatures by ``trusted_keys`` (cdk.json,
     an option, ``--remote-cache-trusted-key``) or ``$CDK_NATIVE_PYTHON_REMOTE_CACHE_TRUSTED_KEYS``. ``tools``
@@ -467,11 +469,8 @@ def open_store(root: Path | None = None, *, remote_url: str | None = None, remot
     url = remote_url or settings.REMOTE_CACHE.value()
     if not url:
         return LocalStore(root, reporter=reporter)
-    from .remote import RemoteCache, RemoteConfig  # only with a remote configured
-
-    config = RemoteConfig.from_env(url=url, write=remote_write, trusted_keys=trusted_keys)
-    assert config is not None
-    return LocalStore(root, remote=RemoteCache(config, reporter, tools=tools), reporter=reporter)
+    return LocalStore(root, remote=open_remote(url, reporter, write=remote_write, trusted_keys=trusted_keys,
+                                               tools=tools), reporter=reporter)
 
 
 def _reason(exc: BaseException) -> str:
