@@ -86,7 +86,7 @@ CACHE_DIR = Text(f"{PREFIX}CACHE_DIR", "path", "the user cache directory (`$XDG_
                  "on Linux, `~/Library/Caches/cdk-native-python` on macOS)",
                  "the cache location; the `cache_dir` option, cdk.json and `--cache-dir` win over it")
 REFRESH = Flag(f"{PREFIX}REFRESH", "on/off", "off",
-               "re-resolve floating requirements now (as `refresh=True`, `--refresh`)")
+               "re-resolve floating requirements now (as the `refresh` option and `--refresh` do)")
 VERBOSE = Flag(f"{PREFIX}VERBOSE", "on/off", "off",
                "every step at once; in `cdk synth` also one line per package and the report's path")
 QUIET = Flag(f"{PREFIX}QUIET", "on/off", "off", "no progress or warning lines, and in `cdk synth` no summary lines "

@@ -175,7 +175,7 @@ def test_importing_the_module_loads_neither_boto3_nor_zstandard(tmp_path: Path) 
     """Nor does opening a store with a remote configured: boto3 waits for the first local miss."""
     code = ("import sys, cdk_native_python.store.remote as r; "
             "from pathlib import Path; from cdk_native_python.store.local import open_store; "
-            "r.RemoteConfig.from_env({REMOTE_URL_ENV: 's3://bucket'}); "
+            "r.RemoteConfig.from_env({'CDK_NATIVE_PYTHON_REMOTE_CACHE': 's3://bucket'}); "
             f"open_store(Path({str(tmp_path / 'cache')!r}), remote_url='s3://bucket/team', "
             "trusted_keys=['ed25519:' + 'A' * 43 + '=']); "
             "heavy = ('boto3', 'botocore', 's3transfer', 'zstandard', 'cryptography'); "
