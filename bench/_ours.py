@@ -25,12 +25,12 @@ from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.uvcalls: the uv calls of the build
 
-from cdk_native_python import uv  # noqa: E402
-from cdk_native_python.engine import BuildRequest, bundle, prepare  # noqa: E402
-from cdk_native_python.reporter import Notice, Reporter  # noqa: E402
+from cdk_native_python.core.reporter import Notice, Reporter  # noqa: E402
+from cdk_native_python.core.target import Target  # noqa: E402
+from cdk_native_python.pipeline import uv  # noqa: E402
+from cdk_native_python.pipeline.engine import BuildRequest, bundle, prepare  # noqa: E402
 from cdk_native_python.store import Entry, RemoteTier  # noqa: E402
 from cdk_native_python.store.local import LocalStore, open_store  # noqa: E402
-from cdk_native_python.target import Target  # noqa: E402
 from tests.uvcalls import observed  # noqa: E402
 
 _imported = time.perf_counter()

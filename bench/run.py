@@ -41,10 +41,10 @@ from _report import report
 from _setup import HERE, PY, ROOT, RUNTIME, SYNTH_REQUIREMENTS, VENV_PY
 from _stats import Results, Sample, measure, timed
 
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.verify import scan
 from cdk_native_python.store import manifest
 from cdk_native_python.store.remote import RemoteCache
-from cdk_native_python.target import Target
-from cdk_native_python.verify import scan
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 N_FUNCTIONS = 10

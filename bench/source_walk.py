@@ -44,12 +44,12 @@ def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
 def main() -> None:
     repo = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1]).absolute()
     sys.path.insert(0, str(repo))
-    from cdk_native_python.source import DEFAULT_EXCLUDES
+    from cdk_native_python.core.source import DEFAULT_EXCLUDES
 
     digest: Callable[[Path], object]
     copy: Callable[[Path, Path], object]
     try:
-        from cdk_native_python.source import snapshot
+        from cdk_native_python.core.source import snapshot
 
         def digest(entry: Path) -> object:
             return snapshot(entry, DEFAULT_EXCLUDES).digest
@@ -57,8 +57,8 @@ def main() -> None:
         def copy(entry: Path, out: Path) -> object:
             return snapshot(entry, DEFAULT_EXCLUDES).copy_to(out)
     except ImportError:  # before the one-walk source module: tree_digest for the hash, copy_source for the copy
-        from cdk_native_python.source import tree_digest
-        from cdk_native_python.stage import copy_source  # type: ignore[attr-defined]
+        from cdk_native_python.core.source import tree_digest
+        from cdk_native_python.pipeline.stage import copy_source  # type: ignore[attr-defined]
 
         def digest(entry: Path) -> object:
             return tree_digest(entry, DEFAULT_EXCLUDES)

@@ -16,15 +16,21 @@ __all__ = ["BundlingOptions", "CommandHooks", "ICommandHooks", "NativePythonFunc
            "PythonFunction", "PythonLayerVersion", "__version__"]
 
 if TYPE_CHECKING:
-    from .function import NativePythonFunction, PythonFunction
-    from .hooks import CommandHooks, ICommandHooks
-    from .layer import NativePythonLayerVersion, PythonLayerVersion
-    from .options import BundlingOptions
+    from .cdk.function import NativePythonFunction, PythonFunction
+    from .cdk.layer import NativePythonLayerVersion, PythonLayerVersion
+    from .pipeline.hooks import CommandHooks, ICommandHooks
+    from .pipeline.options import BundlingOptions
 
 #: name -> module that defines it; modules are imported on first use
-_LAZY = {"NativePythonFunction": "function", "PythonFunction": "function",
-         "NativePythonLayerVersion": "layer", "PythonLayerVersion": "layer",
-         "BundlingOptions": "options", "CommandHooks": "hooks", "ICommandHooks": "hooks"}
+_LAZY = {
+    "NativePythonFunction": "cdk.function",
+    "PythonFunction": "cdk.function",
+    "NativePythonLayerVersion": "cdk.layer",
+    "PythonLayerVersion": "cdk.layer",
+    "BundlingOptions": "pipeline.options",
+    "CommandHooks": "pipeline.hooks",
+    "ICommandHooks": "pipeline.hooks",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -671,7 +671,7 @@ def interpreter_for(runtime: str, architecture: str) -> tuple[list[str], str]:
     if not runtime.startswith("python"):
         return [], f"{runtime} is not a Python runtime"
     version = runtime.removeprefix("python")
-    from cdk_native_python.target import lambda_name, machine_of
+    from cdk_native_python.core.target import lambda_name, machine_of
 
     machine = machine_of(platform.machine())
     host = lambda_name(machine) if machine else ""
@@ -688,8 +688,8 @@ def interpreter_for(runtime: str, architecture: str) -> tuple[list[str], str]:
 
 def _host_python(version: str) -> str | None:
     """A host interpreter of exactly ``version`` (the same search ``compile_bytecode`` uses)."""
-    from cdk_native_python.slim import find_interpreter
-    from cdk_native_python.target import Target
+    from cdk_native_python.core.target import Target
+    from cdk_native_python.pipeline.slim import find_interpreter
 
     with contextlib.suppress(Exception):
         return find_interpreter(Target.from_runtime(f"python{version}"))

@@ -34,7 +34,7 @@ def said_on(construct: Any, level: str = "warning") -> list[str]:
 
 def staged(construct: Any) -> Path:
     """The asset folder CDK staged for a function or layer."""
-    from cdk_native_python.bundling import staged_asset
+    from cdk_native_python.cdk.bundling import staged_asset
 
     path = staged_asset(construct)
     assert path is not None and path.is_dir()

@@ -14,18 +14,18 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python import uv
-from cdk_native_python.engine import BuildRequest, BuildResult, build
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     BundlingError,
     InputError,
 )
-from cdk_native_python.install import InstallOptions
-from cdk_native_python.slim import SlimOptions
-from cdk_native_python.spec import IndexOptions
+from cdk_native_python.core.spec import IndexOptions
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline import uv
+from cdk_native_python.pipeline.engine import BuildRequest, BuildResult, build
+from cdk_native_python.pipeline.install import InstallOptions
+from cdk_native_python.pipeline.slim import SlimOptions
+from cdk_native_python.pipeline.strip import StripOptions
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.strip import StripOptions
-from cdk_native_python.target import Target
 from tests.s3server import closed_port as closed_port  # re-exported: the tests import it from here
 from tests.wheelfactory import WheelIndex, build_wheel
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from cdk_native_python.core.spec import DependencySpec
+from cdk_native_python.core.target import Target
 from cdk_native_python.inputs import pipfile, poetry, pylock, uvlock
-from cdk_native_python.spec import DependencySpec
-from cdk_native_python.target import Target
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 

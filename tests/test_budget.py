@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.budget import LIMIT_BYTES
-from cdk_native_python.engine import build
-from cdk_native_python.errors import (
+from cdk_native_python.core.budget import LIMIT_BYTES
+from cdk_native_python.core.errors import (
     VerificationError,
 )
+from cdk_native_python.pipeline.engine import build
 from cdk_native_python.store.local import LocalStore
 from tests.helpers import build_request, from_wheels, says, write_function
 from tests.wheelfactory import build_wheel

@@ -21,12 +21,13 @@ import jsii
 import pytest
 from aws_cdk.assertions import Template
 
-from cdk_native_python import BundlingOptions, NativePythonFunction, hooks
-from cdk_native_python.errors import (
+from cdk_native_python import BundlingOptions, NativePythonFunction
+from cdk_native_python.core.errors import (
     ConfigurationError,
 )
-from cdk_native_python.options import DOCKER_ONLY, from_context
-from cdk_native_python.reporter import silent
+from cdk_native_python.core.reporter import silent
+from cdk_native_python.pipeline import hooks
+from cdk_native_python.pipeline.options import DOCKER_ONLY, from_context
 from tests.cdkhelpers import (
     CDK,
     PY312,
@@ -133,7 +134,7 @@ def test_sources_from_environment_and_build_args() -> None:
 
 
 def target() -> Any:
-    from cdk_native_python.target import Target
+    from cdk_native_python.core.target import Target
 
     return Target.from_runtime("python3.12")
 
@@ -168,7 +169,7 @@ def test_team_defaults_from_cdk_json_and_props_override_them(tmp_path: Path, whe
     # a prop wins over the context, whatever its value (False included)
     fn2 = NativePythonFunction(s, "Fn2", entry=str(tmp_path / "fn"), runtime=PY312, bundling={"keep_boto3": False})
     assert not (staged(fn2) / "boto3").exists() and (staged(fn2) / "purepkg").is_dir()
-    from cdk_native_python.bundling import bundling_options
+    from cdk_native_python.cdk.bundling import bundling_options
 
     merged = bundling_options(s, None, layer=False, reporter=silent())
     assert merged.remote_cache == "s3://team-bucket/p" and merged.slim_keep == ("purepkg/*", "depa/*")
@@ -336,8 +337,8 @@ def test_notices_wait_for_the_construct_then_become_annotations(tmp_path: Path, 
 
 def test_an_annotation_holds_no_escape_sequence() -> None:
     """The CDK CLI prints annotations as they are: a notice carrying a name from elsewhere is filtered first."""
-    from cdk_native_python.bundling import annotate
-    from cdk_native_python.reporter import Notice
+    from cdk_native_python.cdk.bundling import annotate
+    from cdk_native_python.core.reporter import Notice
 
     stack = cdk.Stack(cdk.App(), "App")
     annotate(stack, Notice("x", "pkg\x1b]52;c;eA==\x07 \x1b[2J1.0"))

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.engine import build
-from cdk_native_python.errors import ConfigurationError
-from cdk_native_python.reporter import Reporter
+from cdk_native_python.core.errors import ConfigurationError
+from cdk_native_python.core.reporter import Reporter
+from cdk_native_python.pipeline.engine import build
 from cdk_native_python.store.local import LocalStore
 from tests.helpers import build_request, write_function
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python import cli
-from cdk_native_python._fs import LOCK_NAME
-from cdk_native_python.engine import build
-from cdk_native_python.options import BundlingOptions
+from cdk_native_python.cli import main as cli
+from cdk_native_python.core._fs import LOCK_NAME
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import build
+from cdk_native_python.pipeline.options import BundlingOptions
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 from tests.cdkhelpers import NOISY_INFO, NOISY_WARNINGS, noisy_function, says_every_notice
 from tests.helpers import elf_machine, leftovers, write_function
 
@@ -368,7 +368,7 @@ def kill_when_staging(proc: subprocess.Popen[str], folder: Path) -> None:
 def holder(tmp_path: Path) -> Iterator[Any]:
     """Processes that keep a locked temporary folder until told to go: ``holder(folder) -> (process, path)``."""
     procs: list[subprocess.Popen[str]] = []
-    code = ("import sys; from pathlib import Path; from cdk_native_python._fs import held_tempdir\n"
+    code = ("import sys; from pathlib import Path; from cdk_native_python.core._fs import held_tempdir\n"
             "with held_tempdir(Path(sys.argv[1]), '.other.tmp-') as tmp:\n"
             "    print(tmp, flush=True); sys.stdin.read()\n")
 

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import cli, codes, errors
-from cdk_native_python.bundling import entry_folder, target_of
-from cdk_native_python.codes import CODES
-from cdk_native_python.errors import BundlingError
+from cdk_native_python.cdk.bundling import entry_folder, target_of
+from cdk_native_python.cli import main as cli
+from cdk_native_python.core import codes, errors
+from cdk_native_python.core.codes import CODES
+from cdk_native_python.core.errors import BundlingError
 
-PACKAGE = Path(codes.__file__).parent
+PACKAGE = Path(codes.__file__).parent.parent  # the package root (codes.py lives in core/)
 ERROR_CLASSES = {name for name, value in vars(errors).items()
                  if isinstance(value, type) and issubclass(value, BundlingError)}
 
@@ -71,11 +72,11 @@ def _computed(rel: str, tree: ast.Module, expr: ast.expr) -> set[str] | None:
                   if isinstance(r, ast.Return) and isinstance(r.value, ast.Tuple)
                   and isinstance(r.value.elts[0], ast.Constant) and isinstance(r.value.elts[0].value, str)}
         return {f"remote-cache-{kind}" for kind in kinds}
-    if rel == "source.py" and text == "code":  # kind, code = _special(mode)
+    if rel == "core/source.py" and text == "code":  # kind, code = _special(mode)
         return {r.value.elts[1].value for r in ast.walk(_function(tree, "_special"))
                 if isinstance(r, ast.Return) and isinstance(r.value, ast.Tuple)
                 and isinstance(r.value.elts[1], ast.Constant) and isinstance(r.value.elts[1].value, str)}
-    if rel == "diagnose.py" and text.startswith("f'{prefix}-"):
+    if rel == "pipeline/diagnose.py" and text.startswith("f'{prefix}-"):
         # download_error's f"{prefix}-<answer>": the prefixes are those of _KINDS; a 404 of the user's own URL is
         # the literal url-not-found, and only a URL or a listed file is fetched with uv's HEAD first
         suffix = text.removeprefix("f'{prefix}-").removesuffix("'")
@@ -101,7 +102,7 @@ def sites(package: Path = PACKAGE) -> Iterator[Site]:
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
             where = f"{rel}:{node.lineno}"
             keyword = next((k.value for k in node.keywords if k.arg == "code"), None)
-            if name in ERROR_CLASSES or (rel == "source.py" and name == "refuse"):
+            if name in ERROR_CLASSES or (rel == "core/source.py" and name == "refuse"):
                 error_class = "InputError" if name == "refuse" else name
                 expr = node.args[3] if name == "refuse" else keyword
                 if expr is None:
@@ -124,7 +125,7 @@ def sites(package: Path = PACKAGE) -> Iterator[Site]:
             else:
                 computed = _computed(rel, tree, expr)
                 if computed is None:
-                    if rel == "reporter.py":  # Reporter.warn/info: the code comes from their callers
+                    if rel == "core/reporter.py":  # Reporter.warn/info: the code comes from their callers
                         continue
                     raise AssertionError(f"{where}: the code {ast.unparse(expr)} is computed; write it as a literal "
                                          "or teach tests/test_codes.py where its values come from")
@@ -138,7 +139,7 @@ SITES = list(sites())
 
 def test_every_code_the_package_gives_is_registered() -> None:
     unknown = sorted({f"{s.code} ({s.where})" for s in SITES if s.code not in CODES})
-    assert not unknown, f"add these to cdk_native_python/codes.py: {unknown}"
+    assert not unknown, f"add these to cdk_native_python/core/codes.py: {unknown}"
 
 
 def test_errors_are_raised_with_their_registered_class_and_notices_at_their_level() -> None:
@@ -188,10 +189,10 @@ def test_a_missing_entry_is_entry_missing_wherever_it_is_met(tmp_path: Path,
     """Construct (``entry=``), engine and command line (``--source``) name one situation with one code."""
     with pytest.raises(BundlingError) as construct:
         entry_folder(str(tmp_path / "nowhere"))
-    from cdk_native_python import engine
-    from cdk_native_python.options import BundlingOptions
+    from cdk_native_python.core.target import Target
+    from cdk_native_python.pipeline import engine
+    from cdk_native_python.pipeline.options import BundlingOptions
     from cdk_native_python.store.local import LocalStore
-    from cdk_native_python.target import Target
 
     request = BundlingOptions().request(tmp_path / "nowhere", Target.from_runtime("python3.12"))
     with pytest.raises(BundlingError) as engine_error:
@@ -210,6 +211,6 @@ def test_a_runtime_that_is_not_python_is_runtime_unsupported_from_the_construct_
     with pytest.raises(BundlingError) as construct:
         target_of(lambda_.Runtime.NODEJS_20_X, None)
     with pytest.raises(BundlingError) as engine_error:
-        from cdk_native_python.target import Target
+        from cdk_native_python.core.target import Target
         Target.from_runtime("nodejs20.x")
     assert construct.value.code == engine_error.value.code == "runtime-unsupported"

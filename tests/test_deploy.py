@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from cdk_native_python.budget import DIRECT_UPLOAD_BYTES, LIMIT_BYTES, Budget
+from cdk_native_python.core.budget import DIRECT_UPLOAD_BYTES, LIMIT_BYTES, Budget
 from tests.helpers import PYTHON, ROOT, closed_port, write_files
 from tests.wheelfactory import build_wheel
 

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python import diagnose, uv
-from cdk_native_python.diagnose import Doing
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     BundlingError,
     IndexUnreachableError,
     InstallError,
     ResolutionError,
 )
-from cdk_native_python.spec import IndexOptions
+from cdk_native_python.core.spec import IndexOptions
+from cdk_native_python.pipeline import diagnose, uv
+from cdk_native_python.pipeline.diagnose import Doing
 from tests.helpers import (
     ARM312,
     build_later,

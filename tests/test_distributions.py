@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.distributions import discard, installed, normalize, owners, remove
+from cdk_native_python.core.distributions import discard, installed, normalize, owners, remove
 from tests.wheelfactory import build_wheel, find_uv
 
 

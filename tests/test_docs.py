@@ -47,7 +47,9 @@ def test_a_stale_page_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_the_generated_pages_hold_every_code_variable_option_and_flag() -> None:
-    from cdk_native_python import cli, codes, options, settings
+    from cdk_native_python.cli import main as cli
+    from cdk_native_python.core import codes, settings
+    from cdk_native_python.pipeline import options
 
     text = {name: (ROOT / "docs" / name).read_text(encoding="utf-8")
             for name in ("codes.md", "environment.md", "options.md", "cli.md")}

@@ -20,13 +20,14 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from cdk_native_python import NativePythonLayerVersion, runtimes
-from cdk_native_python.bundling import staged_asset
-from cdk_native_python.engine import BuildRequest, build
-from cdk_native_python.install import InstallOptions
+from cdk_native_python import NativePythonLayerVersion
+from cdk_native_python.cdk.bundling import staged_asset
+from cdk_native_python.core import runtimes
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import BuildRequest, build
+from cdk_native_python.pipeline.install import InstallOptions
+from cdk_native_python.pipeline.strip import StripOptions
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.strip import StripOptions
-from cdk_native_python.target import Target
 from tests.helpers import write_function
 
 pytestmark = [pytest.mark.pypi, pytest.mark.emulated]

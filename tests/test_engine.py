@@ -14,24 +14,24 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python import engine
-from cdk_native_python.budget import LIMIT_BYTES
-from cdk_native_python.engine import BuildRequest, BuildResult, build, prepare
-from cdk_native_python.errors import (
+from cdk_native_python.core.budget import LIMIT_BYTES
+from cdk_native_python.core.errors import (
     BundlingError,
     IndexUnreachableError,
     InstallError,
     ResolutionError,
     VerificationError,
 )
-from cdk_native_python.options import BundlingOptions
-from cdk_native_python.records import BuildReport, loads
-from cdk_native_python.reporter import Reporter, silent
-from cdk_native_python.slim import SlimOptions
-from cdk_native_python.spec import IndexOptions
+from cdk_native_python.core.records import BuildReport, loads
+from cdk_native_python.core.reporter import Reporter, silent
+from cdk_native_python.core.spec import IndexOptions
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline import engine
+from cdk_native_python.pipeline.engine import BuildRequest, BuildResult, build, prepare
+from cdk_native_python.pipeline.options import BundlingOptions
+from cdk_native_python.pipeline.slim import SlimOptions
+from cdk_native_python.pipeline.strip import StripOptions
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.strip import StripOptions
-from cdk_native_python.target import Target
 from tests.helpers import (
     ARM312,
     ARM313,

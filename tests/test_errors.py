@@ -7,8 +7,8 @@ import inspect
 
 import pytest
 
-from cdk_native_python import errors
-from cdk_native_python.errors import BundlingError, ConfigurationError, InstallError, excerpt
+from cdk_native_python.core import errors
+from cdk_native_python.core.errors import BundlingError, ConfigurationError, InstallError, excerpt
 
 
 def test_str_is_the_headline_then_the_hint() -> None:

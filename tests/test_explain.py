@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.engine import build
-from cdk_native_python.explain import explain
-from cdk_native_python.options import BundlingOptions
-from cdk_native_python.records import BuildReport, from_json, to_json
-from cdk_native_python.reporter import silent
+from cdk_native_python.cli.explain import explain
+from cdk_native_python.core.records import BuildReport, from_json, to_json
+from cdk_native_python.core.reporter import silent
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import build
+from cdk_native_python.pipeline.options import BundlingOptions
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 from tests import helpers
 from tests.tracerset import SET, tracer_function
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python._fs import LOCK_NAME, atomic_write, held_tempdir, remove_dead, replacing
+from cdk_native_python.core._fs import LOCK_NAME, atomic_write, held_tempdir, remove_dead, replacing
 from tests.helpers import leftovers
 
 

@@ -15,10 +15,12 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 
-from cdk_native_python import BundlingOptions, NativePythonFunction, budget, engine
-from cdk_native_python.errors import (
+from cdk_native_python import BundlingOptions, NativePythonFunction
+from cdk_native_python.core import budget
+from cdk_native_python.core.errors import (
     ConfigurationError,
 )
+from cdk_native_python.pipeline import engine
 from tests import treehelpers
 from tests.cdkhelpers import (
     ARM,

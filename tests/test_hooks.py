@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python import BundlingOptions, NativePythonFunction, NativePythonLayerVersion, hooks
-from cdk_native_python.engine import build
-from cdk_native_python.errors import HookError
+from cdk_native_python import BundlingOptions, NativePythonFunction, NativePythonLayerVersion
+from cdk_native_python.core.errors import HookError
+from cdk_native_python.pipeline import hooks
+from cdk_native_python.pipeline.engine import build
 from cdk_native_python.store.local import LocalStore
 from tests.cdkhelpers import PY312, function_entry, stack, staged
 from tests.helpers import build_request, write_function

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "cdk_native_python"
 
 #: the construct layer: the only modules allowed to import aws_cdk / constructs / jsii
-CONSTRUCT_LAYER = {"cdk_native_python.bundling", "cdk_native_python.function", "cdk_native_python.layer",
-                   "cdk_native_python.hooks"}
+CONSTRUCT_LAYER = {"cdk_native_python.cdk.bundling", "cdk_native_python.cdk.function", "cdk_native_python.cdk.layer",
+                   "cdk_native_python.pipeline.hooks"}
 CDK_ROOTS = {"aws_cdk", "constructs", "jsii"}
 
 
@@ -111,9 +111,63 @@ def test_only_the_construct_layer_imports_cdk() -> None:
 
 def test_the_command_line_and_the_engine_load_without_cdk() -> None:
     code = ("import sys\n"
-            "import cdk_native_python.cli\n"
-            "import cdk_native_python.engine\n"
-            "import cdk_native_python.commands\n"
+            "import cdk_native_python.cli.main\n"
+            "import cdk_native_python.pipeline.engine\n"
+            "import cdk_native_python.cli.commands\n"
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(CDK_ROOTS)!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+#: the layers, top to bottom (docs/design.md): a module imports its own subpackage and the layers below it;
+#: subpackages that share a layer do not import each other. ``_version`` (a leaf) is below everything and the
+#: package root (the lazy facade) above; nothing inside imports the root.
+LAYERS: list[tuple[str, ...]] = [("cdk", "cli"), ("pipeline",), ("inputs", "store"), ("core",)]
+LEAVES = {"_version"}
+
+
+def _layer_of(module: str) -> tuple[int, str] | None:
+    parts = module.split(".")
+    if len(parts) < 2 or parts[1] in LEAVES:
+        return None
+    for rank, names in enumerate(LAYERS):
+        if parts[1] in names:
+            return rank, parts[1]
+    raise AssertionError(f"{module} is in no layer: move it into a subpackage or add one to LAYERS")
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that goes up a layer, or sideways into another subpackage of the same layer."""
+    found = []
+    for name, targets in graph.items():
+        if name == "cdk_native_python":
+            continue
+        here = _layer_of(name)
+        for target in sorted(targets):
+            there = _layer_of(target)
+            if there is None:
+                continue
+            if here is None or (here[1] != there[1] and there[0] <= here[0]):
+                found.append(f"{name} -> {target}")
+    return sorted(found)
+
+
+def test_imports_follow_the_layers() -> None:
+    inner, _ = _graph()
+    assert {m.split(".")[1] for m in inner if m.count(".")} >= {n for layer in LAYERS for n in layer}
+    assert _upward(inner) == []
+
+
+def test_the_layer_check_finds_an_upward_import(tmp_path: Path) -> None:
+    pkg = tmp_path / "cdk_native_python"
+    for sub in ("core", "pipeline", "cli"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "core" / "low.py").write_text("from ..pipeline import high\n")
+    (pkg / "pipeline" / "high.py").write_text("")
+    (pkg / "cli" / "top.py").write_text("from ..pipeline import high\n")
+    (pkg / "pipeline" / "mid.py").write_text("def f():\n    from ..cli import top\n")
+    inner, _ = _graph(pkg)
+    assert _upward(inner) == ["cdk_native_python.core.low -> cdk_native_python.pipeline.high",
+                              "cdk_native_python.pipeline.mid -> cdk_native_python.cli.top"]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import indexes
-from cdk_native_python.diagnose import no_wheel_error
-from cdk_native_python.spec import Credential, IndexOptions
+from cdk_native_python.core.spec import Credential, IndexOptions
+from cdk_native_python.pipeline import indexes
+from cdk_native_python.pipeline.diagnose import no_wheel_error
 from tests.helpers import ARM312, closed_port
 
 SECRET = "s3cr3t-Idx-77"

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.engine import BuildRequest, build
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     InputError,
 )
-from cdk_native_python.hints import speak
+from cdk_native_python.core.hints import speak
+from cdk_native_python.core.spec import DependencySpec
+from cdk_native_python.core.target import Target
 from cdk_native_python.inputs import _lockutil, pipfile, poetry, pylock, pyproject, uvlock
-from cdk_native_python.spec import DependencySpec
+from cdk_native_python.pipeline.engine import BuildRequest, build
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 from tests import treehelpers
 from tests.helpers import ARM312, PASSWORD, elf_machine, refused, write_function
 from tests.inputhelpers import LOCKS, Reader, pins_for, write
@@ -555,7 +555,7 @@ def test_the_manifest_beside_a_lock_decides_its_roots(fmt: str, tmp_path: Path) 
     user asked for as uv.lock does: ``boto3>=1.34`` as written, not the lock's pins; alone, the lock's pins stand
     in and messages say the lock pinned them."""
     from cdk_native_python import inputs
-    from cdk_native_python.strip import StripOptions
+    from cdk_native_python.pipeline.strip import StripOptions
 
     entry = tmp_path / fmt
     shutil.copytree(SAMESET / fmt, entry)

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     InputError,
 )
+from cdk_native_python.core.target import Target
 from cdk_native_python.inputs import pipfile
-from cdk_native_python.target import Target
 from tests.cdkhelpers import bad_app, cdk_synth, needs_cdk, only_asset
 from tests.helpers import ARM312, X86312, cli_build, engine_build, refused, write_function
 from tests.inputhelpers import FIXTURES, LOCKS, pins_for, write

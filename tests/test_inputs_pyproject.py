@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.errors import InputError
+from cdk_native_python.core.errors import InputError
 from cdk_native_python.inputs import pyproject
 from tests.inputhelpers import write
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     InputError,
 )
 from cdk_native_python.inputs import choose, load

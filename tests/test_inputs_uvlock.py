@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from cdk_native_python.core.target import Target
 from cdk_native_python.inputs import pyproject, uvlock
-from cdk_native_python.target import Target
 from tests.inputhelpers import write
 
 UV_WORKSPACE_LOCK = """

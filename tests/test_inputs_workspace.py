@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cdk_native_python import inputs
-from cdk_native_python.engine import build, prepare
-from cdk_native_python.errors import InputError
+from cdk_native_python.core.errors import InputError
 from cdk_native_python.inputs import uvlock, workspace
+from cdk_native_python.pipeline.engine import build, prepare
 from cdk_native_python.store.local import LocalStore
 from tests.helpers import HANDLER, build_request, fails, says
 from tests.inputhelpers import local_package, uv_lock, write

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.engine import prepare
-from cdk_native_python.install import install
+from cdk_native_python.pipeline.engine import prepare
+from cdk_native_python.pipeline.install import install
 from cdk_native_python.store.local import LocalStore
 from tests.helpers import ARM313, index_request, write_function
 
@@ -19,7 +19,7 @@ def test_stripped_packages_are_never_installed_and_the_tree_is_the_same(
         tmp_path: Path, wheel_index: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The resolver's record of who requires what lets the install skip botocore & co. altogether; the result
     must equal stripping after install (what happens for lock files, which carry no such record)."""
-    import cdk_native_python.install as install_module
+    import cdk_native_python.pipeline.install as install_module
 
     removed_after_install: list[str] = []
     real_remove = install_module.remove

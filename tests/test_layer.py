@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from cdk_native_python import NativePythonFunction, NativePythonLayerVersion
-from cdk_native_python.errors import ConfigurationError
+from cdk_native_python.core.errors import ConfigurationError
 from tests.cdkhelpers import (
     ARM,
     PY312,

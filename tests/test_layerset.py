@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from cdk_native_python import NativePythonFunction
-from cdk_native_python.errors import ConfigurationError
+from cdk_native_python.core.errors import ConfigurationError
 from tests.cdkhelpers import ARM, PY312, PY313, X86, app_stack, folder, make_layer, opts, staged
 from tests.helpers import elf_machine
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.engine import BuildRequest, build, prepare
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     ResolutionError,
 )
-from cdk_native_python.spec import IndexOptions
+from cdk_native_python.core.spec import IndexOptions
+from cdk_native_python.pipeline.engine import BuildRequest, build, prepare
 from cdk_native_python.store.local import LocalStore
 from tests.helpers import ARM312, build_later, build_request, fails, says, write_function
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.engine import prepare
-from cdk_native_python.options import DOCKER_ONLY, BundlingOptions
-from cdk_native_python.reporter import silent
+from cdk_native_python.core.reporter import silent
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import prepare
+from cdk_native_python.pipeline.options import DOCKER_ONLY, BundlingOptions
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 from tests.wheelfactory import WheelIndex, build_wheel
 
 PY311 = Target.from_runtime("python3.11", "x86_64")  # the host's version: compile_bytecode finds an interpreter
@@ -204,8 +204,8 @@ def test_every_option_describes_itself_and_what_derives_from_it_agrees() -> None
     import argparse
     import typing
 
-    from cdk_native_python import cli
-    from cdk_native_python import options as module
+    from cdk_native_python.cli import main as cli
+    from cdk_native_python.pipeline import options as module
 
     hints = typing.get_type_hints(BundlingOptions)
     expected = {"str | None": "str", "bool | None": "bool", "Sequence[str] | None": "strs",

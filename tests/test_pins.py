@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.errors import ResolutionError
-from cdk_native_python.pins import (
+from cdk_native_python.core.errors import ResolutionError
+from cdk_native_python.core.records import RecordError, dumps
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.pins import (
     RECORD_FILE,
     STORE_PLACEHOLDER,
     Pin,
@@ -25,8 +27,6 @@ from cdk_native_python.pins import (
     with_store,
     without,
 )
-from cdk_native_python.records import RecordError, dumps
-from cdk_native_python.target import Target
 
 H1, H2, H3 = "sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64
 

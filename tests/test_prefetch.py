@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import cli
-from cdk_native_python.requestlog import PREFETCH_FILE_ENV, RequestRecord, parse, record
+from cdk_native_python.cli import main as cli
+from cdk_native_python.pipeline.requestlog import PREFETCH_FILE_ENV, RequestRecord, parse, record
 from tests.cdkhelpers import cdk_env, cdk_synth, needs_cdk
 from tests.helpers import ARM312, PYTHON, build_request, write_function
 from tests.helpers import cli as run_cli

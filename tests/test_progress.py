@@ -25,9 +25,9 @@ from typing import TextIO
 
 import pytest
 
-from cdk_native_python import progress
-from cdk_native_python.progress import Console
-from cdk_native_python.reporter import Reporter
+from cdk_native_python.core import progress
+from cdk_native_python.core.progress import Console
+from cdk_native_python.core.reporter import Reporter
 from tests.cdkhelpers import CDK, needs_cdk
 from tests.helpers import PYTHON, write_function
 from tests.wheelfactory import WheelIndex

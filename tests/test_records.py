@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cdk_native_python.records import (
+from cdk_native_python.core.records import (
     BuildReport,
     DependencyRecord,
     OutputRecord,
@@ -25,7 +25,7 @@ from cdk_native_python.records import (
     loads,
     to_json,
 )
-from cdk_native_python.reporter import Notice
+from cdk_native_python.core.reporter import Notice
 
 TREE = TreeRecord(
     target="python3.12/arm64",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdk_native_python.reporter import silent
+from cdk_native_python.core.reporter import silent
 
 
 def test_a_reporter_for_one_step_forwards_and_remembers() -> None:

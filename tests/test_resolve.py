@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.engine import build, prepare
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     ResolutionError,
 )
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import build, prepare
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 from tests.helpers import ARM313, X86312, elf_machine, index_request, write_function
 
 

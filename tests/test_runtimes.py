@@ -3,7 +3,7 @@ whole interval satisfies it."""
 
 from __future__ import annotations
 
-from cdk_native_python import (
+from cdk_native_python.core import (
     runtimes,
 )
 

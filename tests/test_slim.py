@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.engine import build
-from cdk_native_python.errors import InstallError
-from cdk_native_python.records import to_json
-from cdk_native_python.slim import SlimOptions
+from cdk_native_python.core.errors import InstallError
+from cdk_native_python.core.records import to_json
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import build
+from cdk_native_python.pipeline.slim import SlimOptions
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 from tests.helpers import from_wheels, slim_wheel, write_function
 
 

@@ -27,11 +27,11 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python import source as source_module
-from cdk_native_python.engine import BuildRequest, BuildResult, build, bundle, prepare
-from cdk_native_python.errors import BundlingError, InputError, VerificationError
-from cdk_native_python.reporter import silent
-from cdk_native_python.source import snapshot, tree_digest
+from cdk_native_python.core import source as source_module
+from cdk_native_python.core.errors import BundlingError, InputError, VerificationError
+from cdk_native_python.core.reporter import silent
+from cdk_native_python.core.source import snapshot, tree_digest
+from cdk_native_python.pipeline.engine import BuildRequest, BuildResult, build, bundle, prepare
 from cdk_native_python.store.local import LocalStore
 from tests.cdkhelpers import BAD_APP, CDK, cdk_env, clean_failure, needs_cdk
 from tests.helpers import ARM312, PYTHON

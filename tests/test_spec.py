@@ -3,7 +3,7 @@ key or a message, and that merge the way the constructs and the dependency files
 
 from __future__ import annotations
 
-from cdk_native_python.spec import Credential, IndexOptions, redact, split_credentials, strip_credentials
+from cdk_native_python.core.spec import Credential, IndexOptions, redact, split_credentials, strip_credentials
 
 SECRET = "t0ken-9f8e"
 

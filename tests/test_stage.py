@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import stage
+from cdk_native_python.pipeline import stage
 
 
 def tree(root: Path) -> Path:

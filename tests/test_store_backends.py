@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.errors import ConfigurationError
-from cdk_native_python.reporter import Reporter
+from cdk_native_python.core.errors import ConfigurationError
+from cdk_native_python.core.reporter import Reporter
 from cdk_native_python.store import RemoteTier, backends
 from cdk_native_python.store.local import open_store
 from cdk_native_python.store.remote import RemoteCache

@@ -28,20 +28,20 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.distributions import installed
-from cdk_native_python.engine import BuildRequest, build
-from cdk_native_python.errors import (
+from cdk_native_python.core.distributions import installed
+from cdk_native_python.core.errors import (
     CacheError,
 )
-from cdk_native_python.install import RECORD_FILE as TREE_RECORD
-from cdk_native_python.pins import RECORD_FILE
-from cdk_native_python.pins import RECORD_FILE as RESOLUTION_RECORD
-from cdk_native_python.records import TreeRecord, loads
-from cdk_native_python.reporter import Reporter, silent
-from cdk_native_python.spec import IndexOptions
+from cdk_native_python.core.records import TreeRecord, loads
+from cdk_native_python.core.reporter import Reporter, silent
+from cdk_native_python.core.spec import IndexOptions
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import BuildRequest, build
+from cdk_native_python.pipeline.install import RECORD_FILE as TREE_RECORD
+from cdk_native_python.pipeline.pins import RECORD_FILE
+from cdk_native_python.pipeline.pins import RECORD_FILE as RESOLUTION_RECORD
 from cdk_native_python.store import manifest
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 from tests.helpers import attack_fields, build_later, build_request, fails, plant_pins, says, write_function
 from tests.treehelpers import files
 
@@ -308,8 +308,8 @@ def test_another_tool_version_makes_its_own_entries_and_the_same_asset(tmp_path:
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Entries made by another cdk-native-python or uv (a teammate's, in a shared remote) are not reused;
     the asset hash, which decides redeploys, stays the same when the bytes do."""
-    from cdk_native_python import uv
-    from cdk_native_python.engine import prepare
+    from cdk_native_python.pipeline import uv
+    from cdk_native_python.pipeline.engine import prepare
 
     entry, store = function(tmp_path), LocalStore(tmp_path / "cache")
     first = build(build_request(entry, wheel_index), tmp_path / "a", store)
@@ -347,10 +347,10 @@ WORKER = '''\
 import json, sys, time
 from pathlib import Path
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.engine import BuildRequest, build
-from cdk_native_python.reporter import Reporter
-from cdk_native_python.spec import IndexOptions
-from cdk_native_python.target import Target
+from cdk_native_python.pipeline.engine import BuildRequest, build
+from cdk_native_python.core.reporter import Reporter
+from cdk_native_python.core.spec import IndexOptions
+from cdk_native_python.core.target import Target
 
 cfg = json.loads(sys.argv[1])
 phases = open(cfg["phases"], "a", buffering=1)
@@ -644,7 +644,7 @@ def test_processes_starting_together_on_a_new_root_all_claim_it(tmp_path: Path) 
 def test_a_root_holding_only_another_processs_tag_in_progress_is_claimed(tmp_path: Path) -> None:
     """What a process writing the tag has in the root for a moment (its temporary folder, held) does not make the
     root someone else's; a killed writer's leftover is cleaned once the root is ours."""
-    from cdk_native_python._fs import held_tempdir
+    from cdk_native_python.core._fs import held_tempdir
 
     root = tmp_path / "cache"
     root.mkdir(mode=0o700)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.records import RecordError
+from cdk_native_python.core.records import RecordError
 from cdk_native_python.store import manifest
 
 

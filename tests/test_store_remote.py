@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from cdk_native_python.errors import ConfigurationError
-from cdk_native_python.reporter import Reporter, silent
+from cdk_native_python.core.errors import ConfigurationError
+from cdk_native_python.core.reporter import Reporter, silent
 from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, remote, signing
 from cdk_native_python.store.local import open_store
 from cdk_native_python.store.remote import TIMEOUT_ENV, Pointer, RemoteCache, RemoteConfig
@@ -498,7 +498,7 @@ def test_without_boto3_one_warning_says_what_to_install(tmp_path: Path) -> None:
     code = ("import sys; sys.modules['boto3'] = None\n"
             "from pathlib import Path\n"
             "import cdk_native_python.store.remote as r\n"
-            "from cdk_native_python.reporter import silent\n"
+            "from cdk_native_python.core.reporter import silent\n"
             "rep = silent()\n"
             "for i in range(3):\n"
             "    d = Path(f'd{i}'); d.mkdir()\n"

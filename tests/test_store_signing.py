@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cdk_native_python.errors import ConfigurationError
-from cdk_native_python.options import from_context
+from cdk_native_python.core.errors import ConfigurationError
+from cdk_native_python.pipeline.options import from_context
 from cdk_native_python.store import signing
 from cdk_native_python.store.remote import Pointer
 from cdk_native_python.store.signing import (

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python import runtimes
-from cdk_native_python.distributions import installed
-from cdk_native_python.install import strip_installed as strip
-from cdk_native_python.records import PackageRecord, StripResult, TreeRecord
-from cdk_native_python.spec import DependencySpec
-from cdk_native_python.strip import StripOptions, decide, decide_graph, notices, provided_by_layers
-from cdk_native_python.target import Target
+from cdk_native_python.core import runtimes
+from cdk_native_python.core.distributions import installed
+from cdk_native_python.core.records import PackageRecord, StripResult, TreeRecord
+from cdk_native_python.core.spec import DependencySpec
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.install import strip_installed as strip
+from cdk_native_python.pipeline.strip import StripOptions, decide, decide_graph, notices, provided_by_layers
 from tests.helpers import ARM313
 
 PY311 = Target.from_runtime("python3.11", "x86_64")

@@ -10,10 +10,10 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 
 from cdk_native_python import NativePythonFunction
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     ConfigurationError,
 )
-from cdk_native_python.target import Target
+from cdk_native_python.core.target import Target
 from tests.helpers import fails, says, write_function
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from cdk_native_python.engine import BuildRequest, build
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import BuildRequest, build
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
 
 pytestmark = [pytest.mark.emulated, pytest.mark.pypi]
 

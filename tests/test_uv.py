@@ -21,16 +21,16 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from cdk_native_python import uv
-from cdk_native_python.engine import BuildRequest, build
-from cdk_native_python.errors import (
+from cdk_native_python.core.errors import (
     BundlingError,
     IndexUnreachableError,
     InstallError,
     ResolutionError,
 )
-from cdk_native_python.records import to_json
-from cdk_native_python.spec import IndexOptions
+from cdk_native_python.core.records import to_json
+from cdk_native_python.core.spec import IndexOptions
+from cdk_native_python.pipeline import uv
+from cdk_native_python.pipeline.engine import BuildRequest, build
 from cdk_native_python.store.local import LocalStore
 from tests.cdkhelpers import bad_app, cdk_synth, needs_cdk, only_asset
 from tests.helpers import ARM312, PASSWORD, cli_build, closed_port, engine_build, uv_compile, uv_install, write_function
@@ -319,8 +319,8 @@ def test_an_index_password_from_the_environment_is_not_said_to_be_in_the_file(
 def test_credentials_a_netrc_cannot_hold_are_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A token with a space or a quote would split (or end) its netrc line: refused, naming the host, never
     written into a netrc, and the message holds no secret."""
-    from cdk_native_python.errors import ConfigurationError
-    from cdk_native_python.spec import Credential
+    from cdk_native_python.core.errors import ConfigurationError
+    from cdk_native_python.core.spec import Credential
     from tests.helpers import says
 
     monkeypatch.setenv("NETRC", str(tmp_path / "none"))

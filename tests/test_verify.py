@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from cdk_native_python._elffile import ELFError, ELFFile
-from cdk_native_python.engine import BuildRequest, build
-from cdk_native_python.errors import VerificationError
-from cdk_native_python.records import to_json
-from cdk_native_python.spec import IndexOptions
+from cdk_native_python.core._elffile import ELFError, ELFFile
+from cdk_native_python.core.errors import VerificationError
+from cdk_native_python.core.records import to_json
+from cdk_native_python.core.spec import IndexOptions
+from cdk_native_python.core.target import Target
+from cdk_native_python.pipeline.engine import BuildRequest, build
+from cdk_native_python.pipeline.verify import check_file, glibc_needs, scan
 from cdk_native_python.store.local import LocalStore
-from cdk_native_python.target import Target
-from cdk_native_python.verify import check_file, glibc_needs, scan
 from tests.helpers import ARM312, ML, elf_machine, from_wheels, native_wheel, write_function
 from tests.wheelfactory import build_wheel, make_elf, make_macho
 
@@ -264,7 +264,7 @@ def test_verify_exclude_accepts_a_named_file(tmp_path: Path) -> None:
 
 def test_verification_scans_fast(tmp_path: Path) -> None:
     """Not a timing test: the reader opens only files that can be native (no read of .py files at all)."""
-    from cdk_native_python.verify import scan
+    from cdk_native_python.pipeline.verify import scan
 
     tree = tmp_path / "tree"
     (tree / "pkg").mkdir(parents=True)

@@ -7,8 +7,8 @@ import stat
 import zipfile
 from pathlib import Path
 
-from cdk_native_python import cli
-from cdk_native_python.zipmembers import KIND, MIN_BYTES, MemberCache
+from cdk_native_python.cli import main as cli
+from cdk_native_python.cli.zipmembers import KIND, MIN_BYTES, MemberCache
 
 
 def tree(root: Path) -> Path:

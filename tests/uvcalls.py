@@ -1,6 +1,6 @@
 """Counting uv runs from outside the package: the tests and the benchmark see every ``uv.run`` of a block.
 
-Every step runs uv through ``cdk_native_python.uv.run`` (the module's attribute), so wrapping that attribute
+Every step runs uv through ``cdk_native_python.pipeline.uv.run`` (the module's attribute), so wrapping that attribute
 for the block sees each call; the package keeps no observer hook of its own. Imports nothing heavy (the
 benchmark times its own imports).
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from cdk_native_python import uv
+from cdk_native_python.pipeline import uv
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,10 @@ from typing import Any, Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..errors import InputError
-from ..hints import option
-from ..reporter import Notice
-from ..spec import DependencySpec
+from ..core.errors import InputError
+from ..core.hints import option
+from ..core.reporter import Notice
+from ..core.spec import DependencySpec
 from . import _lockutil as lu
 from . import pipfile, poetry, pylock, pyproject, requirements, uvlock, workspace
 from ._read import check_regular

@@ -21,10 +21,10 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from packaging.markers import InvalidMarker, Marker
 
-from ..distributions import normalize
-from ..errors import InputError, excerpt
-from ..source import tree_digest
-from ..spec import Credential, IndexOptions, redact, split_credentials, strip_credentials
+from ..core.distributions import normalize
+from ..core.errors import InputError, excerpt
+from ..core.source import tree_digest
+from ..core.spec import Credential, IndexOptions, redact, split_credentials, strip_credentials
 from . import _markers
 
 PYPI = "https://pypi.org/simple"

@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 #: the largest dependency file read; real ones are far smaller (a 1,000-package uv.lock is ~2 MB)
 MAX_BYTES = 16 * 1024 * 1024

@@ -24,8 +24,8 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..errors import InputError
-from ..spec import DependencySpec
+from ..core.errors import InputError
+from ..core.spec import DependencySpec
 from . import _lockutil as lu
 from ._read import read_text
 from ._toml import load_toml

@@ -24,8 +24,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from ..errors import InputError
-from ..spec import DependencySpec, strip_credentials
+from ..core.errors import InputError
+from ..core.spec import DependencySpec, strip_credentials
 from . import _lockutil as lu
 from ._toml import load_toml
 from .pyproject import dependency_group, table

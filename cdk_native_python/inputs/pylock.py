@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..spec import DependencySpec
+from ..core.errors import InputError
+from ..core.spec import DependencySpec
 from . import _lockutil as lu
 from ._toml import load_toml
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..errors import InputError
-from ..spec import DependencySpec, IndexOptions
+from ..core.errors import InputError
+from ..core.spec import DependencySpec, IndexOptions
 from . import _lockutil as lu
 from . import workspace
 from ._toml import load_toml

@@ -23,10 +23,10 @@ from urllib.parse import unquote, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
-from ..errors import InputError
-from ..hints import option
-from ..reporter import Notice
-from ..spec import DependencySpec, IndexOptions
+from ..core.errors import InputError
+from ..core.hints import option
+from ..core.reporter import Notice
+from ..core.spec import DependencySpec, IndexOptions
 from . import _lockutil as lu
 from ._read import read_text
 

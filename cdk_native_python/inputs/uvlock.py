@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..spec import DependencySpec
+from ..core.errors import InputError
+from ..core.spec import DependencySpec
 from . import _lockutil as lu
 from ._toml import load_toml
 from .pyproject import project_requirements, table, workspace_indexes

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from .. import settings
-from ..errors import CacheError
+from ..core import settings
+from ..core.errors import CacheError
 
 #: the remote tier's location (``s3://bucket/prefix``) and whether this machine may write to it (read through
 #: :mod:`..settings`, which holds every variable)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .._fs import delete
+from ..core._fs import delete
 
 ZSTD = "tar+zstd"
 GZIP = "tar+gzip"

@@ -2,7 +2,7 @@
 
 A backend is a factory ``(url, reporter, **options) -> RemoteTier`` (the :class:`~cdk_native_python.store.RemoteTier`
 protocol: never raises for remote problems, verifies what it reads, writes create-only). It validates its
-URL and options (a :class:`~cdk_native_python.errors.ConfigurationError` before anything is built) and
+URL and options (a :class:`~cdk_native_python.core.errors.ConfigurationError` before anything is built) and
 imports its module only when a URL of its scheme is configured. Adding a backend: its module in ``store/``,
 a factory here, one line in :data:`BACKENDS`.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import ConfigurationError, excerpt
-from ..reporter import Reporter
-from ..spec import redact
+from ..core.errors import ConfigurationError, excerpt
+from ..core.reporter import Reporter
+from ..core.spec import redact
 from . import RemoteTier
 
 

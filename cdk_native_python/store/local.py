@@ -46,11 +46,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import settings
-from .._fs import atomic_write, delete, held_tempdir, remove_dead, tmp_prefix
-from ..errors import CacheError, ConfigurationError, excerpt
-from ..records import RecordError
-from ..reporter import Reporter
+from ..core import settings
+from ..core._fs import atomic_write, delete, held_tempdir, remove_dead, tmp_prefix
+from ..core.errors import CacheError, ConfigurationError, excerpt
+from ..core.records import RecordError
+from ..core.reporter import Reporter
 from . import Build, Check, CorruptEntry, Entry, RemoteTier, manifest
 from .backends import open_remote
 

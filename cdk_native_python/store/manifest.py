@@ -14,8 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import records
-from .._fs import sha256_file
+from ..core import records
+from ..core._fs import sha256_file
 
 NAME = "manifest.json"
 #: files are published read-only: an accidental write through a hard link fails instead of spreading

@@ -55,11 +55,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .. import settings
 from .._version import __version__
-from ..errors import ConfigurationError, excerpt
-from ..reporter import Reporter
-from ..spec import redact
+from ..core import settings
+from ..core.errors import ConfigurationError, excerpt
+from ..core.reporter import Reporter
+from ..core.spec import redact
 from . import archive, signing
 from .signing import KeyMaterial, PublicKey
 

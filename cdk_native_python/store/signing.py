@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import settings
-from ..errors import ConfigurationError, excerpt
+from ..core import settings
+from ..core.errors import ConfigurationError, excerpt
 
 TRUSTED_KEYS_ENV = settings.REMOTE_CACHE_TRUSTED_KEYS.name
 SIGNING_KEY_ENV = settings.REMOTE_CACHE_SIGNING_KEY.name
