@@ -495,3 +495,13 @@ def _code_of(line: str) -> str:
     words = {"source file .env": "source-secret", "leads outside the entry": "source-link-outside",
              "leads nowhere": "source-link-dangling", "which the Lambda runtime provides": "runtime-provided-shipped"}
     return next((code for text, code in words.items() if text in line), "unexpected")
+
+
+def test_every_command_but_build_is_registered_in_the_one_table() -> None:
+    import argparse
+
+    from cdk_native_python.cli import commands
+
+    (sub,) = [a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(sub.choices) == ["build", *commands.TABLE]
+    assert tuple(commands.TABLE) == commands.COMMANDS

@@ -7,15 +7,79 @@ what the user asked for directly, and what stripping removed and why.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import difflib
-from collections.abc import Iterator
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from ..core.budget import mb
 from ..core.distributions import normalize
 from ..core.hints import option, speak
+from ..core.progress import echo
 from ..core.records import BuildReport
 from ..pipeline.strip import INFRASTRUCTURE, RUNTIME_PROVIDED
 from ..pipeline.why import chain, dependents, required_by, root_name, shown
+from .report import load
+
+EXPLAIN_DESCRIPTION = """\
+Say whether PKG is in the bundle, at which version and from which wheel, the chain of
+requirements that brings it in, why it was stripped (and what would keep it), or which
+layer provides it."""
+
+EXPLAIN_EPILOG = """\
+examples:
+  # why is botocore in this function's bundle (or why not)?
+  cdk-native-python explain botocore --runtime python3.12 --arch arm64 -r src/requirements.txt
+
+  # from a report: `build --report FILE`, or <cache>/reports/<asset hash>.json of a synth
+  # (CDK_NATIVE_PYTHON_VERBOSE=1 cdk synth prints each bundle's report path)
+  cdk-native-python explain botocore --report dist/fn.json
+
+Without --report, every flag of `build` that says what to build is accepted (--runtime, --arch, -r,
+--source, --group, --extra, --layer, package sources, --keep-boto3, --strip, --keep, --cache-dir, ...;
+see `cdk-native-python build --help`); nothing is written besides the cache.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    e = commands.add_parser("explain", help="say why a package is (or is not) in a bundle, and what would change that",
+                            description=EXPLAIN_DESCRIPTION, epilog=EXPLAIN_EPILOG,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("package", metavar="PKG", help="the package to explain (any spelling: PyYAML, pyyaml)")
+    e.add_argument("--report", metavar="FILE.json", type=Path, help="explain this report instead of building")
+    e.add_argument("build_flags", nargs=argparse.REMAINDER, metavar="BUILD_FLAGS",
+                   help="the flags of `build` that say what to build (without --report)")
+    e.set_defaults(quiet=False, verbose=False)
+
+
+def run(args: argparse.Namespace, build: Callable[[Sequence[str]], int]) -> int:
+    """Explain from ``--report``, or from the report of the build the flags describe (``build`` runs it)."""
+    flags, rest = _explain_flags(args.build_flags)
+    source = flags.report or args.report
+    report = load(source) if source is not None else _build_report(build, rest)
+    echo(explain(report, args.package), sys.stdout)
+    return 0
+
+
+def _explain_flags(flags: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """``--report`` given after PKG lands among the build flags: take it back out, with the output flags of a
+    `build` command line pasted as it is (explain writes no output)."""
+    mine = argparse.ArgumentParser(add_help=False)
+    mine.add_argument("--report", type=Path)
+    mine.add_argument("--output", "-o", "--zip")
+    known, rest = mine.parse_known_args(flags)
+    return known, [f for f in rest if f not in ("-q", "--quiet", "-v", "--verbose")]
+
+
+def _build_report(build: Callable[[Sequence[str]], int], flags: list[str]) -> BuildReport:
+    with tempfile.TemporaryDirectory(prefix="cdk-native-python-explain-") as tmp:
+        report = Path(tmp) / "report.json"
+        build(["build", *flags, "--output", str(Path(tmp) / "explain"), "--report", str(report), "--quiet"])
+        return dataclasses.replace(load(report), name="")  # the temporary folder's name says nothing
 
 
 def explain(report: BuildReport, package: str) -> str:

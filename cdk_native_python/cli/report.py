@@ -2,12 +2,91 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import stat
+import sys
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from ..core.budget import mb
-from ..core.records import BuildReport
+from ..core.errors import InputError, excerpt
+from ..core.progress import echo
+from ..core.records import BuildReport, dumps, from_json
 from ..pipeline.strip import RUNTIME_PROVIDED
 from ..pipeline.why import dependents, root_name
+
+REPORT_DESCRIPTION = """\
+Print a build report (`build --report FILE`, or <cache>/reports/<asset hash>.json written
+by every synth) as tables: packages with version, size, wheel tags and who requires them,
+what was stripped and why, slimming, verification and notices."""
+
+
+def add_parser(commands: Any) -> None:
+    r = commands.add_parser("report", help="print a build report as tables (--json for scripts)",
+                            description=REPORT_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("file", metavar="FILE.json", type=Path, help="the report")
+    r.add_argument("--json", action="store_true", help="the report as normalized JSON (stable keys, for scripts)")
+    r.set_defaults(quiet=False, verbose=False)
+
+
+def run(args: argparse.Namespace, _build: Any = None) -> int:
+    report = load(args.file)
+    # JSON escapes every control character itself; the tables go through the terminal filter
+    if args.json:
+        sys.stdout.write(dumps(report))
+    else:
+        echo(report_text(report), sys.stdout)
+    return 0
+
+
+#: a report is a few hundred KB even for a large layer: anything bigger is not one (and is never read whole)
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+_REPORT_HINT = "pass a file written by `build --report`, or one of <cache>/reports/*.json"
+
+
+def load(path: Path) -> BuildReport:
+    """Read a report someone hands us: a regular file of at most :data:`MAX_REPORT_BYTES`, UTF-8 JSON of a
+    :class:`BuildReport`. Anything else (a FIFO, ``/dev/zero``, a huge or sparse file, JSON nested beyond the
+    interpreter's stack, an integer too long to convert, bytes that are not UTF-8) is a usage error naming it."""
+    data = _read_small(path)
+    try:
+        return from_json(BuildReport, json.loads(data.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError and RecordError included
+        why = "too deeply nested" if isinstance(exc, RecursionError) else str(exc)
+        raise InputError(f"{path} is not a cdk-native-python build report ({excerpt(why, 200)})", _REPORT_HINT,
+                         code="report-invalid") from None
+
+
+def _read_small(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file no larger than a report can be; opened without blocking
+    (a FIFO with no writer would otherwise hang) and checked with ``fstat`` before anything is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read report {path}: {exc.strerror or exc}", _REPORT_HINT,
+                         code="report-unreadable") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"cannot read report {path}: not a regular file", _REPORT_HINT, code="report-unreadable")
+        if info.st_size > MAX_REPORT_BYTES:
+            raise InputError(f"{path} is not a cdk-native-python build report ({info.st_size:,} bytes; a report is at "
+                             f"most {MAX_REPORT_BYTES:,})", _REPORT_HINT, code="report-invalid")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_REPORT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read report {path}: {exc.strerror or exc}", _REPORT_HINT,
+                         code="report-unreadable") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_REPORT_BYTES:  # it grew after fstat
+        raise InputError(f"{path} is not a cdk-native-python build report (more than {MAX_REPORT_BYTES:,} bytes)",
+                         _REPORT_HINT, code="report-invalid")
+    return data
+
 
 #: the pipeline's order, for the cache line
 _STEPS = {"resolve": 0, "install": 1}
