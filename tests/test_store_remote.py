@@ -32,7 +32,8 @@ import pytest
 
 from cdk_native_python.core.errors import ConfigurationError
 from cdk_native_python.core.reporter import Reporter, silent
-from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, remote, signing
+from cdk_native_python.core.settings import REMOTE_CACHE, REMOTE_CACHE_WRITE
+from cdk_native_python.store import archive, remote, signing
 from cdk_native_python.store.local import open_store
 from cdk_native_python.store.remote import TIMEOUT_ENV, Pointer, RemoteCache, RemoteConfig
 from cdk_native_python.store.signing import TRUSTED_KEYS_ENV, KeyMaterial, PublicKey
@@ -45,6 +46,8 @@ from tests.wheelfactory import WheelIndex, make_elf
 PREFIX = "team/cache"
 #: the end-to-end tests' remote cache prefix (as a team would set it)
 E2E_PREFIX = "team"
+
+REMOTE_URL_ENV, REMOTE_WRITE_ENV = REMOTE_CACHE.name, REMOTE_CACHE_WRITE.name
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

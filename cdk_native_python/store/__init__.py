@@ -26,13 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from ..core import settings
 from ..core.errors import CacheError
-
-#: the remote tier's location (``s3://bucket/prefix``) and whether this machine may write to it (read through
-#: :mod:`..settings`, which holds every variable)
-REMOTE_URL_ENV = settings.REMOTE_CACHE.name
-REMOTE_WRITE_ENV = settings.REMOTE_CACHE_WRITE.name
 
 #: fills an empty folder with a new entry's files
 Build = Callable[[Path], None]
@@ -108,5 +102,5 @@ class Store(Protocol):
         ...
 
 
-__all__ = ["REMOTE_URL_ENV", "REMOTE_WRITE_ENV", "Build", "Check", "CorruptEntry", "Entry", "Origin", "RemoteTier",
+__all__ = ["Build", "Check", "CorruptEntry", "Entry", "Origin", "RemoteTier",
            "Store"]
