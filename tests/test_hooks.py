@@ -81,9 +81,12 @@ def hostile_entry(root: Path, name: str) -> Path:
     return entry
 
 
-def nothing_injected(*roots: Path) -> None:
-    for root in roots:
-        assert not [p for p in root.rglob("x")], f"a hook command was injected under {root}"
+def nothing_injected(tmp: Path, cwd: Path) -> None:
+    """No ``x`` under the test's own folder (hooks run in the asset folder inside it) nor in the process's
+    working folder. The latter is looked at, not walked: other tests running beside this one may create and
+    remove folders there while a walk is under way."""
+    assert not [p for p in tmp.rglob("x")], f"a hook command was injected under {tmp}"
+    assert not (cwd / "x").exists(), f"a hook command was injected in {cwd}"
 
 
 @pytest.mark.parametrize("name", HOSTILE)

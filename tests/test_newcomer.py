@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,8 +56,14 @@ def test_a_newcomer_gets_a_bundle_a_summary_and_the_warnings_the_cdk_way(tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDK_NATIVE_PYTHON_", "VIRTUAL_ENV"))}
     env.update(CDK_DISABLE_CLI_TELEMETRY="1", JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1",
                CDK_NATIVE_PYTHON_CACHE_DIR=str(tmp_path / "cache"))
-    # the wheel, as a release builds it
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(ROOT)], ROOT, env)
+    # the wheel, as a release builds it: from a copy of what it is made of, since setuptools writes its work
+    # folders (build/, *.egg-info, <name>-<version>/) into the source tree and other tests read the checkout
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "cdk_native_python", source / "cdk_native_python",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(source)], source, env)
     (wheel,) = (tmp_path / "dist").glob("cdk_native_python-*-py3-none-any.whl")
 
     project = tmp_path / "newcomer"
