@@ -30,7 +30,10 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from cdk_native_python.store import REMOTE_URL_ENV, REMOTE_WRITE_ENV, archive, manifest  # noqa: E402
+from cdk_native_python.core.settings import REMOTE_CACHE, REMOTE_CACHE_WRITE  # noqa: E402
+from cdk_native_python.store import archive, manifest  # noqa: E402
+
+REMOTE_URL_ENV, REMOTE_WRITE_ENV = REMOTE_CACHE.name, REMOTE_CACHE_WRITE.name
 from cdk_native_python.store.remote import RemoteCache, RemoteConfig  # noqa: E402
 from cdk_native_python.store.signing import SIGNING_KEY_ENV, TRUSTED_KEYS_ENV, KeyMaterial  # noqa: E402
 from tests import s3server  # noqa: E402
