@@ -404,6 +404,9 @@ def many_functions(only: Sequence[str], work: Path, out: Path) -> int:
     if "prefetch" in only:
         print("many functions (prefetch):", flush=True)
         rows.prefetch_rows()
+    if "far" in only:
+        print(f"many functions, the index {_manyfns.FAR * 1000:.0f} ms away (prefetch):", flush=True)
+        rows.far_rows()
     if "cold" in only or "zip" in only:
         print("the bench set:", flush=True)
         cold, run, _, _ = bench.ours("arm64")

@@ -340,8 +340,9 @@ def test_cli_cold_build_on_a_terminal_collapses_to_its_summary(tmp_path: Path, s
 def test_cli_cold_build_without_a_terminal_prints_its_slow_steps_then_warm_is_one_line(
         tmp_path: Path, source: Path, slow_index: SlowIndex) -> None:
     env = environment(tmp_path)
-    cold = subprocess.run(cli_build(tmp_path, slow_index.url, "fn.zip"), env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    # the install must be slow to be shown: its wheels are not downloaded ahead while the resolution is made
+    cold = subprocess.run(cli_build(tmp_path, slow_index.url, "fn.zip"), capture_output=True, text=True,
+                          env={**env, "CDK_NATIVE_PYTHON_NO_DOWNLOAD_AHEAD": "1"}, timeout=600, check=False)
     assert cold.returncode == 0, cold.stderr
     lines = cold.stderr.splitlines()
     assert "\r" not in cold.stderr and "\x1b" not in cold.stderr

@@ -65,7 +65,8 @@ def test_every_variable_of_ours_is_in_the_table_with_a_type_default_and_meaning(
     assert len(set(names)) == len(names)
     assert {v.name for v in OURS} == {f"{PREFIX}{n}" for n in (
         "CACHE_DIR", "REFRESH", "VERBOSE", "QUIET", "REMOTE_CACHE", "REMOTE_CACHE_WRITE", "REMOTE_CACHE_TRUSTED_KEYS",
-        "REMOTE_CACHE_SIGNING_KEY", "REMOTE_CACHE_SIGNING_KEY_FILE", "REMOTE_CACHE_TIMEOUT", "PREFETCH_FILE")}
+        "REMOTE_CACHE_SIGNING_KEY", "REMOTE_CACHE_SIGNING_KEY_FILE", "REMOTE_CACHE_TIMEOUT", "NO_DOWNLOAD_AHEAD",
+        "PREFETCH_FILE")}
     assert all(v.type and v.default and v.meaning for v in OURS)
 
 

@@ -252,8 +252,11 @@ class Board:
 class Builder:
     """Builds distinct requests on threads; one installed tree is installed once (the others wait for it)."""
 
-    def __init__(self, board: Board) -> None:
+    def __init__(self, board: Board, jobs: int) -> None:
         self._board = board
+        #: one build at a time downloads while it resolves, as a synth's do; several keep the network and
+        #: the CPUs busy already (measured: 20 cold sets on 2 CPUs took 21.6 s with it, 17.9 s without)
+        self._warm = jobs == 1
         self._lock = threading.Lock()
         self._stores: dict[tuple[str | None, str | None], LocalStore] = {}
         self._trees: dict[tuple[str, str], threading.Lock] = {}
@@ -274,7 +277,7 @@ class Builder:
         reporter = Reporter(subject, on_phase=self._board.phase)
         try:
             store = self.store(record)
-            plan = engine.prepare(record.request, store, reporter)
+            plan = engine.prepare(record.request, store, reporter, warm=self._warm)
             installed = "no dependencies"
             if plan.resolution is not None and plan.spec is not None:
                 key = (str(store.root), tree_key(plan.resolution, record.target, plan.request.install))
@@ -299,7 +302,7 @@ def build_all(records: Iterable[RequestRecord], jobs: int, *, verbose: bool = Fa
     groups: dict[str, list[str]] = {}
     futures: list[concurrent.futures.Future[Outcome]] = []
     board = Board(jobs, verbose)
-    builder = Builder(board)
+    builder = Builder(board, jobs)
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="prefetch") as pool:
             try:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from .errors import ConfigurationError, excerpt
 
-__all__ = ["CACHE_DIR", "PREFETCH_FILE", "PREFIX", "QUIET", "REFRESH", "REMOTE_CACHE", "REMOTE_CACHE_SIGNING_KEY",
-           "REMOTE_CACHE_SIGNING_KEY_FILE", "REMOTE_CACHE_TIMEOUT", "REMOTE_CACHE_TRUSTED_KEYS", "REMOTE_CACHE_WRITE",
-           "VARIABLES", "VERBOSE", "Flag", "Honoured", "Text", "Variable", "check", "on_off"]
+__all__ = ["CACHE_DIR", "NO_DOWNLOAD_AHEAD", "PREFETCH_FILE", "PREFIX", "QUIET", "REFRESH", "REMOTE_CACHE",
+           "REMOTE_CACHE_SIGNING_KEY", "REMOTE_CACHE_SIGNING_KEY_FILE", "REMOTE_CACHE_TIMEOUT",
+           "REMOTE_CACHE_TRUSTED_KEYS", "REMOTE_CACHE_WRITE", "VARIABLES", "VERBOSE", "Flag", "Honoured", "Text",
+           "Variable", "check", "on_off"]
 
 #: the prefix of our own variables
 PREFIX = "CDK_NATIVE_PYTHON_"
@@ -110,6 +111,10 @@ REMOTE_CACHE_TIMEOUT = Text(
     f"{PREFIX}REMOTE_CACHE_TIMEOUT", "seconds", "120",
     "the deadline for fetching and unpacking one remote entry; past it the entry is a miss and the remote is "
     "not asked again by this process")
+NO_DOWNLOAD_AHEAD = Flag(
+    f"{PREFIX}NO_DOWNLOAD_AHEAD", "on/off", "off", "a cold resolution downloads no wheels while it resolves (by "
+    "default an unhashed, binary-only `uv pip install` of the same requirements runs beside it to fill uv's "
+    "cache, as `uv pip install` overlaps its own downloads; on: one request per file to the index, as before)")
 PREFETCH_FILE = Text(
     f"{PREFIX}PREFETCH_FILE", "path", "unset", "set by `cdk-native-python prefetch` for the app it runs: where "
     "the constructs write down their bundle requests instead of bundling (not meant to be set by hand)")
@@ -117,7 +122,8 @@ PREFETCH_FILE = Text(
 #: every variable, ours first (the documentation keeps this order)
 VARIABLES: tuple[Variable, ...] = (
     CACHE_DIR, REFRESH, VERBOSE, QUIET, REMOTE_CACHE, REMOTE_CACHE_WRITE, REMOTE_CACHE_TRUSTED_KEYS,
-    REMOTE_CACHE_SIGNING_KEY, REMOTE_CACHE_SIGNING_KEY_FILE, REMOTE_CACHE_TIMEOUT, PREFETCH_FILE,
+    REMOTE_CACHE_SIGNING_KEY, REMOTE_CACHE_SIGNING_KEY_FILE, REMOTE_CACHE_TIMEOUT, NO_DOWNLOAD_AHEAD,
+    PREFETCH_FILE,
     Honoured("XDG_CACHE_HOME", "path", "`~/.cache`", "the default cache location's parent (Linux)"),
     Honoured("SOURCE_DATE_EPOCH", "integer (Unix time)", "1980-01-01", "the timestamp of every zip entry written by "
              "`build --zip` (clamped to 1980–2107, odd seconds rounded down; not a number: `environment-invalid`), "

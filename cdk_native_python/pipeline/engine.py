@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import inputs
+from ..core import settings
 from ..core.budget import LIMIT_BYTES, Budget, estimate_zipped, mb, tree_bytes
 from ..core.distributions import installed
 from ..core.errors import ConfigurationError
@@ -170,12 +171,17 @@ def load_spec(request: BuildRequest, reporter: Reporter) -> DependencySpec | Non
     return spec
 
 
-def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporter | None = None) -> Plan:
-    """Read the inputs and resolve them (a store hit is a file read); the plan knows its asset hash."""
+def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporter | None = None, *,
+            warm: bool = True) -> Plan:
+    """Read the inputs and resolve them (a store hit is a file read); the plan knows its asset hash.
+
+    ``warm``: a resolution made here downloads the wheels it will likely install meanwhile (:mod:`.warm`);
+    off where many builds already keep the network and the CPUs busy (``prefetch``), and everywhere with
+    ``CDK_NATIVE_PYTHON_NO_DOWNLOAD_AHEAD``."""
     reporter = reporter or Reporter(request.name)
     store = store or open_store(reporter=reporter)
     try:
-        return _prepare(request, store, reporter)
+        return _prepare(request, store, reporter, warm)
     finally:
         reporter.idle()  # CDK prints next ("Bundling asset ..."): not on the end of a progress line
 
@@ -184,7 +190,7 @@ def prepare(request: BuildRequest, store: Store | None = None, reporter: Reporte
 UV_ONLY_EXCLUDES = (".python-version",)
 
 
-def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
+def _prepare(request: BuildRequest, store: Store, reporter: Reporter, warm: bool) -> Plan:
     start = time.perf_counter()
     # every notice about the bundle goes through ``own`` into the plan, then the report: whoever bundles
     # (the CLI, a construct, an earlier synth whose asset CDK reuses) and however warm, the same is said
@@ -202,13 +208,17 @@ def _prepare(request: BuildRequest, store: Store, reporter: Reporter) -> Plan:
         own.emit(notice)
     resolution: Resolution | None = None
     hit = True
+    # the runtime's guaranteed versions and the user's own specifiers on them decide what is stripped
+    strip = request.install.strip.for_build(request.target, spec)
     if spec is not None and not spec.empty:
         builder = Builder(store, request.target, spec.indexes, allowed_names(request.allow_build))
         spec = builder.url_sdists(builder.local_wheels(spec))
-        resolution, hit = resolve(spec, request.target, store, builder, refresh=request.refresh, reporter=reporter)
-    # the runtime's guaranteed versions and the user's own specifiers on them decide what is stripped
-    request = dataclasses.replace(request, install=dataclasses.replace(
-        request.install, strip=request.install.strip.for_build(request.target, spec)))
+        strip = request.install.strip.for_build(request.target, spec)
+        # a resolution made now downloads wheels meanwhile (none of those the strip will likely remove)
+        resolution, hit = resolve(spec, request.target, store, builder, refresh=request.refresh, reporter=reporter,
+                                  warm=strip.likely_removed() if warm and not settings.NO_DOWNLOAD_AHEAD.on()
+                                  else None)
+    request = dataclasses.replace(request, install=dataclasses.replace(request.install, strip=strip))
     return Plan(request, spec, resolution, hit, time.perf_counter() - start, source,
                 _asset_hash(request, resolution, source), tuple(own.notices))
 

@@ -17,6 +17,7 @@ and offline-capable.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from .pins import (
     with_store,
     without,
 )
+from .warm import warmer
 
 #: bump when what a resolution holds changes (keys of ``resolutions/`` entries)
 VERSION = "4"
@@ -59,8 +61,12 @@ def resolution_key(spec: DependencySpec, target: Target, allowed: frozenset[str]
 
 
 def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder, *,
-            refresh: bool = False, reporter: Reporter | None = None) -> tuple[Resolution, bool]:
-    """Return ``(resolution, found in the store)`` for ``spec`` (local packages already built as wheels)."""
+            refresh: bool = False, reporter: Reporter | None = None,
+            warm: Collection[str] | None = None) -> tuple[Resolution, bool]:
+    """Return ``(resolution, found in the store)`` for ``spec`` (local packages already built as wheels).
+
+    ``warm``: when not None, a resolution made here downloads wheels while it resolves (:mod:`.warm`), leaving
+    out the packages named (those the install will not take anyway)."""
     key = resolution_key(spec, target, builder.allowed)
     # normalized, as the record holds them (a lock may spell its root project My_Project)
     roots = tuple(sorted({normalize(r) for r in spec.roots})) if spec.roots is not None else \
@@ -76,7 +82,8 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
             text = spec.requirements_text() + (_resolve_unpinned(spec, target, store, builder) if spec.unpinned else "")
             record = ResolutionRecord(parse_pins(text, target, urls, spec.source), None, tuple(sorted(roots)))
         else:
-            record = _compile(spec, target, store, builder, roots, urls)
+            # requirements naming URLs are not warmed: their server would see every request twice
+            record = _compile(spec, target, store, builder, roots, urls, None if urls else warm)
         try:
             record.check(urls.values())  # what a reader will check: never store what it would refuse
         except RecordError as exc:
@@ -96,9 +103,9 @@ def resolve(spec: DependencySpec, target: Target, store: Store, builder: Builder
 
 
 def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builder,
-             roots: tuple[str, ...], urls: dict[str, str]) -> ResolutionRecord:
+             roots: tuple[str, ...], urls: dict[str, str], warm: Collection[str] | None) -> ResolutionRecord:
     """The record of ``uv pip compile`` for the target."""
-    text, find_links = _uv_compile(spec, target, store, builder)
+    text, find_links = _uv_compile(spec, target, store, builder, warm)
     required_by, pins_text = _annotations(text, spec, store)
     pins = parse_pins(pins_text, target, urls, spec.source)
     names = {p.name for p in pins}
@@ -106,36 +113,53 @@ def _compile(spec: DependencySpec, target: Target, store: Store, builder: Builde
                             tuple(Path(f).relative_to(store.root).as_posix() for f in find_links))
 
 
-def _uv_compile(spec: DependencySpec, target: Target, store: Store, builder: Builder) -> tuple[str, list[str]]:
+def _uv_compile(spec: DependencySpec, target: Target, store: Store, builder: Builder,
+                warm: Collection[str] | None = None) -> tuple[str, list[str]]:
     """uv's pins for the target, without comments or paths of this machine, with the user's own hashes; and the
-    folders of the wheels built on the way (allowed sdists are built when uv finds no wheel for them)."""
-    find_links: list[str] = []
+    folders of the wheels built on the way (allowed sdists are built when uv finds no wheel for them).
+    ``warm``: see :func:`resolve`."""
     with store.scratch("compile") as work:
-        (work / "requirements.in").write_text(with_store(spec.requirements_text(), store.root), encoding="utf-8")
-        out = work / "pins.txt"
-        args = ["pip", "compile", str(work / "requirements.in"), "-o", str(out),
-                "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
-                "--only-binary", ":all:", "--generate-hashes", "--no-header", "--quiet"]
+        requirements = work / "requirements.in"
+        requirements.write_text(with_store(spec.requirements_text(), store.root), encoding="utf-8")
+        constraints = None
         if spec.constraints:
-            (work / "constraints.txt").write_text(with_store(spec.constraints_text(), store.root), encoding="utf-8")
-            args += ["--constraint", str(work / "constraints.txt")]
-        while True:
-            indexes = replace(spec.indexes, find_links=(*spec.indexes.find_links, *find_links))
-            result = uv.run([*args, *indexes.uv_args()], store.uv_cache,
-                            credentials=(*indexes.credentials(), *spec.credentials))
-            if result.returncode == 0:
-                text = out.read_text(encoding="utf-8")
-                break
-            missing = uv.no_wheels(result.message)
-            if missing and normalize(missing[0]) in builder.allowed:
-                folder = str(builder.allowed_sdist(missing[0], missing[1], spec.source))
-                if folder not in find_links:
-                    find_links.append(folder)
-                    continue
-            if uv.no_space(result.message):
-                raise store.full(f"resolving {spec.source} for {target}")
-            raise explain(result.message, spec.source, target, indexes, allowed=sorted(builder.allowed),
-                          requirements=spec.requirements)
+            constraints = work / "constraints.txt"
+            constraints.write_text(with_store(spec.constraints_text(), store.root), encoding="utf-8")
+        if warm is None:
+            return _compile_in(work, spec, target, store, builder, requirements, constraints)
+        with warmer(spec, target, store, work, requirements, constraints, warm) as speculation:
+            found = _compile_in(work, spec, target, store, builder, requirements, constraints)
+            if speculation is not None:
+                speculation.finish()  # a failed compile leaves the block: the speculation is stopped at once
+            return found
+
+
+def _compile_in(work: Path, spec: DependencySpec, target: Target, store: Store, builder: Builder,
+                requirements: Path, constraints: Path | None) -> tuple[str, list[str]]:
+    find_links: list[str] = []
+    out = work / "pins.txt"
+    args = ["pip", "compile", str(requirements), "-o", str(out),
+            "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
+            "--only-binary", ":all:", "--generate-hashes", "--no-header", "--quiet"]
+    if constraints is not None:
+        args += ["--constraint", str(constraints)]
+    while True:
+        indexes = replace(spec.indexes, find_links=(*spec.indexes.find_links, *find_links))
+        result = uv.run([*args, *indexes.uv_args()], store.uv_cache,
+                        credentials=(*indexes.credentials(), *spec.credentials))
+        if result.returncode == 0:
+            text = out.read_text(encoding="utf-8")
+            break
+        missing = uv.no_wheels(result.message)
+        if missing and normalize(missing[0]) in builder.allowed:
+            folder = str(builder.allowed_sdist(missing[0], missing[1], spec.source))
+            if folder not in find_links:
+                find_links.append(folder)
+                continue
+        if uv.no_space(result.message):
+            raise store.full(f"resolving {spec.source} for {target}")
+        raise explain(result.message, spec.source, target, indexes, allowed=sorted(builder.allowed),
+                      requirements=spec.requirements)
     return text, find_links
 
 

@@ -85,6 +85,11 @@ class StripOptions:
         keep = _canon(self.keep)
         return {n: p for n, p in found.items() if n not in keep}
 
+    def likely_removed(self) -> set[str]:
+        """What a build will most likely leave out, whatever the resolution: the seeds, the runtime's packages
+        that may be left out and the layers' packages (a guess for downloading ahead, never a decision)."""
+        return self.seeds() | set(self.bounds()) | _canon(p[0] for p in self.provided)
+
     def for_build(self, target: Target, spec: DependencySpec | None) -> StripOptions:
         """These options with the target's runtime table and the user's specifiers on its packages."""
         bounds = () if self.keep_boto3 else _table(target)

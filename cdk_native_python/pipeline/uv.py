@@ -97,6 +97,57 @@ class Result:
 def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offline: bool = False,
         credentials: Sequence[Credential] = ()) -> Result:
     """Run uv; ``credentials`` (of direct URLs) are handed over in a private netrc, never in ``args``."""
+    env = _environment(cache_dir)
+    cmd = [uv_binary(), *args] + (["--offline"] if offline else [])
+    with _netrc(credentials) as (netrc_path, fds):
+        if netrc_path is not None:
+            env["NETRC"] = netrc_path
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, check=False, pass_fds=fds)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+class Background:
+    """A uv run going on beside other work, whose output nobody reads (see :mod:`.warm`): its owner waits for
+    it a while, then stops it. Its netrc lives as long as it does."""
+
+    def __init__(self, args: Sequence[str], cache_dir: Path, credentials: Sequence[Credential]) -> None:
+        env = _environment(cache_dir)
+        self._netrc = _netrc(credentials)
+        netrc_path, fds = self._netrc.__enter__()
+        if netrc_path is not None:
+            env["NETRC"] = netrc_path
+        try:
+            self._proc = subprocess.Popen([uv_binary(), *args], env=env, pass_fds=fds, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except BaseException:
+            self._netrc.__exit__(None, None, None)
+            raise
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True when uv has exited with success."""
+        try:
+            return self._proc.wait(timeout=max(0.0, seconds)) == 0
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stop(self) -> int | None:
+        """End the run (if it still runs) and release its netrc; uv's exit code, or None when it was stopped.
+
+        uv writes each cache entry to a temporary file and renames it into place, so one stopped mid-download
+        leaves nothing a later run would trust."""
+        code = self._proc.poll()
+        if code is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._netrc.__exit__(None, None, None)
+        return code
+
+
+def _environment(cache_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     # Never read the user's uv.toml/pip.conf: the bundle must depend only on the declared inputs.
     env["UV_NO_CONFIG"] = "1"
@@ -113,12 +164,7 @@ def run(args: Sequence[str], cache_dir: Path, *, cwd: Path | None = None, offlin
     for var in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_INDEX", "UV_DEFAULT_INDEX",
                 "UV_OFFLINE", "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_SYSTEM_PYTHON"):
         env.pop(var, None)
-    cmd = [uv_binary(), *args] + (["--offline"] if offline else [])
-    with _netrc(credentials) as (netrc_path, fds):
-        if netrc_path is not None:
-            env["NETRC"] = netrc_path
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, check=False, pass_fds=fds)
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return env
 
 
 def netrc_text(credentials: Sequence[Credential]) -> str:
