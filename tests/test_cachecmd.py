@@ -16,7 +16,8 @@ from cdk_native_python.core.errors import ConfigurationError
 from cdk_native_python.core.reporter import Reporter
 from cdk_native_python.pipeline.engine import build
 from cdk_native_python.store.local import LocalStore
-from tests.helpers import build_request, write_function
+from tests.helpers import build_request, cli, write_function
+from tests.wheelfactory import WheelIndex
 
 DAY = 86400
 
@@ -232,3 +233,39 @@ def test_keygen_writes_a_private_key_once_and_prints_the_line_to_trust(tmp_path:
     again = cache("keygen", str(key_file))
     assert again.returncode == 2 and "exists already" in again.stderr and "Traceback" not in again.stderr
     assert key_file.read_bytes() == before, "never overwritten"
+
+
+def test_prune_removes_the_deflated_members_no_remaining_tree_holds(tmp_path: Path) -> None:
+    """``build --zip`` keeps each large file deflated in ``deflated/``; prune removes a member once no tree it
+    keeps holds the file (and a source file's once it is old enough), never a name that is not a member's."""
+    store = tmp_path / "cli-cache"
+    with WheelIndex(tmp_path / "index") as index:
+        index.add_wheel("bigpkg", "1.0", files={"bigpkg/__init__.py": b"", "bigpkg/data.bin": os.urandom(20_000)})
+        write_function(tmp_path, "bigpkg\n", name="fn", files={"index.py": "def handler(e, c):\n    return 1\n",
+                                                              "table.txt": os.urandom(20_000).hex()})
+        zipped = cli(tmp_path, "build", "--runtime", "python3.12", "--source", "fn", "-r", "fn/requirements.txt",
+                     "--index-url", index.url, "--zip", "fn.zip", "-q")
+    assert zipped.returncode == 0, zipped.stderr
+    members = {p.name: p for p in (store / "deflated").glob("*/*")}
+    assert len(members) == 2, members  # bigpkg's data.bin and the source's table.txt
+    (tree,) = (store / "trees").iterdir()
+    in_tree = {m for m in members if any(f"\"{m}\"" in line for line in (tree / "manifest.json").open())}
+    assert len(in_tree) == 1
+    foreign = [store / "deflated" / "notes.txt", store / "deflated" / "zz" / ("0" * 64)]
+    foreign[1].parent.mkdir()
+    for path in foreign:
+        path.write_text("not ours")
+    env = {"CDK_NATIVE_PYTHON_CACHE_DIR": str(store)}
+
+    assert "deflated" not in cache("prune", "--older-than", "30d", env=env).stdout  # all of them are new
+    for path in (*members.values(), *foreign):
+        stamp = time.time() - 40 * DAY
+        os.utime(path, (stamp, stamp))
+    dry = cache("prune", "--older-than", "30d", "--dry-run", env=env)
+    assert "1 deflated members" in dry.stdout and all(m.exists() for m in members.values())
+    assert cache("prune", "--older-than", "30d", env=env).returncode == 0
+    assert {m for m, p in members.items() if p.exists()} == in_tree  # the tree it is kept for stays
+    last_used(tree, 40)
+    out = cache("prune", "--older-than", "30d", env=env)
+    assert "1 deflated members" in out.stdout and not any(p.exists() for p in members.values())
+    assert all(path.read_text() == "not ours" for path in foreign)

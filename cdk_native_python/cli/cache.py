@@ -7,6 +7,7 @@ The command's help (:data:`DESCRIPTION`) says what each action does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -16,10 +17,12 @@ from pathlib import Path
 
 from ..core.errors import ConfigurationError
 from ..core.progress import echo
+from ..core.records import RecordError
 from ..core.reporter import silent
 from ..pipeline.options import CONTEXT_KEY
-from ..store import signing
+from ..store import manifest, signing
 from ..store.local import KINDS, EntryInfo, LocalStore
+from . import zipmembers
 
 DESCRIPTION = """\
 Look after the local cache (laptops collect gigabytes):
@@ -175,9 +178,27 @@ def prune(store: LocalStore, older_than: float | None, max_size: int | None, out
             if now - report.stat().st_mtime > older_than:
                 report.unlink()
                 reports += 1
+    # the deflated members of `build --zip` that no remaining tree holds (those of the trees just removed)
+    gone = {e.path for e in doomed}
+    referenced = {f.sha256 for e in entries if e.kind == "trees" and e.path not in gone
+                  for f in _manifest_files(e.path)}
+    members = zipmembers.stale(store.root, referenced, now, older_than)
+    for blob in members:
+        if not dry_run:
+            with contextlib.suppress(FileNotFoundError):  # a zip beside us may have replaced it: fine either way
+                blob.path.unlink()
+        freed += blob.bytes
     out(f"{'would free' if dry_run else 'freed'} {human(freed)} in {len(doomed)} entries"
+        + (f" and {len(members)} deflated members" if members else "")
         + (f"; removed {reports} old reports" if reports else ""))
     return 0
+
+
+def _manifest_files(entry: Path) -> tuple[manifest.FileEntry, ...]:
+    try:
+        return manifest.load(entry).files
+    except (RecordError, OSError):
+        return ()  # an entry whose manifest cannot be read holds nothing a blob could be kept for
 
 
 def verify(store: LocalStore, out: Callable[[str], None]) -> int:

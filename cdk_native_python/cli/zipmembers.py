@@ -16,7 +16,10 @@ leaves a half blob under its name).
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import zlib
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,9 @@ from ..core._fs import atomic_write
 MIN_BYTES = 8 * 1024
 KIND = "deflated"
 _HEAD = 32 + 4
+#: a blob's name: the sha256 of the contents, under a folder of its first two digits (nothing else is ours)
+_BLOB = re.compile(r"[0-9a-f]{64}")
+_SHARD = re.compile(r"[0-9a-f]{2}")
 
 
 @dataclass(frozen=True)
@@ -71,3 +77,44 @@ class MemberCache:
         except OSError:
             pass  # a full or read-only store: the zip is still written, only slower next time
         return member
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A kept member, as ``cache prune`` sees it."""
+
+    path: Path
+    digest: str
+    bytes: int
+    mtime: float
+
+
+def blobs(root: Path) -> Iterator[Blob]:
+    """The blobs under ``root/deflated/`` (only names in their grammar: nothing else there is touched)."""
+    base = root / KIND
+    try:
+        shards = sorted(os.scandir(base), key=lambda e: e.name)
+    except OSError:
+        return
+    for shard in shards:
+        if not _SHARD.fullmatch(shard.name) or not shard.is_dir(follow_symlinks=False):
+            continue
+        try:
+            files = sorted(os.scandir(shard.path), key=lambda e: e.name)
+        except OSError:
+            continue
+        for f in files:
+            if _BLOB.fullmatch(f.name) and f.name.startswith(shard.name) and f.is_file(follow_symlinks=False):
+                try:
+                    st = f.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                yield Blob(Path(f.path), f.name, st.st_size, st.st_mtime)
+
+
+def stale(root: Path, referenced: Collection[str], now: float, older_than: float | None) -> list[Blob]:
+    """The blobs no remaining installed tree holds (``referenced``: the sha256 of every file of the trees
+    kept), made more than ``older_than`` seconds ago (any age when None). A source file's blob is not held by
+    a tree: it goes when old enough, and is compressed again by the next zip that needs it."""
+    return [b for b in blobs(root)
+            if b.digest not in referenced and (older_than is None or now - b.mtime > older_than)]
