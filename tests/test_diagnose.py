@@ -121,6 +121,14 @@ def test_explain_unknown_package_and_no_solution(tmp_path: Path, wheel_index: An
     assert "relax the conflicting version pins" in (conflict.hint or "")
 
 
+def test_a_failure_that_is_no_conflict_gets_no_hint_about_pins(tmp_path: Path) -> None:
+    """A uv failure of another kind (here an option uv refuses) is shown as uv's, never blamed on the pins."""
+    indexes = IndexOptions()
+    odd = explained(tmp_path, uv_compile(tmp_path, "purepkg\n", "--no-such-option"), indexes)
+    assert type(odd) is ResolutionError and odd.code == "resolve-failed" and "--no-such-option" in odd.message
+    assert "pins" not in (odd.hint or "")
+
+
 def test_explain_an_index_that_is_down_or_refuses_the_credentials(tmp_path: Path, locked_index: str) -> None:
     down = f"http://127.0.0.1:{closed_port()}/simple"
     err = explained(tmp_path, uv_compile(tmp_path, "purepkg\n", "--index-url", down), IndexOptions(index_url=down))

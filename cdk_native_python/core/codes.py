@@ -119,6 +119,8 @@ _TABLE: tuple[Code, ...] = (
     _error("prefetch-app-failed", _C, "`prefetch`: the CDK app failed while it was run with bundling skipped"),
     # -- resolving and building (exit 1) -----------------------------------------------------------------------
     _error("no-solution", _R, "no set of wheels satisfies the requirements for the target (conflicting pins)"),
+    _error("resolve-failed", _R, "uv failed to resolve for a reason it did not name as a conflict, an "
+           "unreachable index or a missing package or wheel (its message is shown)"),
     _error("no-wheel", _R, "a package has no wheel for the target (the error lists the files that exist)"),
     _error("package-not-found", _R, "a package is not on the configured indexes"),
     _error("sdist-not-allowed", _R, "a direct URL points at an sdist of a package not in `allow_build`"),

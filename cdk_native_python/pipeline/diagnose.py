@@ -66,8 +66,17 @@ def explain(message: str, source: Path, target: Target, indexes: IndexOptions, *
         return InstallError(f"installing {source} for {target} failed:\n    {detail}",
                             "the message above is uv's; if it names a file or package, check that it is reachable",
                             code="install-failed")
-    return ResolutionError(f"no set of wheels satisfies {source} for {target}:\n    {detail}",
-                           "relax the conflicting version pins shown above", code="no-solution")
+    if _NO_SOLUTION in message:
+        return ResolutionError(f"no set of wheels satisfies {source} for {target}:\n    {detail}",
+                               "relax the conflicting version pins shown above", code="no-solution")
+    # not a conflict (uv says so of every conflict): a hint about pins would send the user the wrong way
+    return ResolutionError(f"resolving {source} for {target} failed:\n    {detail}",
+                           "the message above is uv's; if it names a file, a package or an option, fix that",
+                           code="resolve-failed")
+
+
+#: how uv begins the report of a version conflict
+_NO_SOLUTION = "No solution found when resolving dependencies"
 
 
 #: what each kind of download is called in a message, and the prefix of its codes
