@@ -10,6 +10,7 @@ build backend helper, so it must import in a bare build environment (no ``packag
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import html
@@ -347,7 +348,9 @@ def _handler(index: WheelIndex) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if body:
-                self.wfile.write(data)
+                # a client may go away mid-answer (a speculative download stopped once the resolution is made)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
             pass
