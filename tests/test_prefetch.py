@@ -7,18 +7,22 @@ import dataclasses
 import json
 import os
 import re
+import threading
+import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from cdk_native_python.cli import main as cli
 from cdk_native_python.pipeline.requestlog import PREFETCH_FILE_ENV, RequestRecord, parse, record
-from tests.cdkhelpers import cdk_env, cdk_synth, needs_cdk
+from tests.cdkhelpers import CDK, cdk_env, cdk_synth, needs_cdk
 from tests.helpers import ARM312, PYTHON, build_request, write_function
 from tests.helpers import cli as run_cli
 from tests.test_progress import SlowIndex, environment, in_terminal, needs_script, screen
 from tests.uvcalls import Call, observed
 from tests.wheelfactory import MeetingIndex, WheelIndex
+from tests.wheelfactory import _handler as index_handler
 
 APP = """\
 import aws_cdk as cdk
@@ -83,6 +87,23 @@ def test_after_prefetch_the_synth_is_warm(tmp_path: Path, wheel_index: WheelInde
     assert sorted(p.name for p in (tmp_path / "cache" / "trees").iterdir()) == trees
 
 
+@pytest.mark.synth
+@needs_cdk
+def test_prefetch_then_the_real_cdk_synth_beside_it(tmp_path: Path, wheel_index: WheelIndex) -> None:
+    """`prefetch -- cdk synth`: the real synth runs beside the builds, meets them at the store's locks, and
+    stages every bundle (one tree per set in the store)."""
+    folder = app(tmp_path, wheel_index.url, {"A": ("a", "depa\n"), "B": ("b", "attrs\n"), "C": ("c", "purepkg\n")})
+    done = run_cli(folder, "prefetch", "--", str(CDK), "synth", "--quiet", "--no-notices", "-o",
+                   str(tmp_path / "cdk.out"), env=cdk_env(tmp_path), timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "prefetch: 3 bundles ready" in done.stderr and "every request is known; starting" in done.stderr
+    assets = [p for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("asset.") and p.is_dir()]
+    assert len(assets) == 3 and all((a / "index.py").is_file() for a in assets)
+    assert sorted(next(n for n in ("depa", "attrs", "purepkg") if (a / n).is_dir()) for a in assets) == [
+        "attrs", "depa", "purepkg"]
+    assert len(list((tmp_path / "cache" / "trees").iterdir())) == 3
+
+
 def test_identical_requests_are_built_once_and_a_warm_prefetch_builds_nothing(
         tmp_path: Path, wheel_index: WheelIndex, cache_env: None, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,6 +154,76 @@ def test_prefetch_overlaps_its_builds(tmp_path: Path, wheel_index: WheelIndex, c
         meeting.close()
     assert code == 0, capsys.readouterr().err
     assert meeting.most > 1
+
+
+class GatedIndex:
+    """``index``'s pages and files on another port; every file download waits until ``gate`` exists (at most
+    ``patience`` seconds, after which ``ran_out`` is set). Downloads go on only once a command started by
+    ``prefetch -- COMMAND`` has created the gate: so the command runs while builds are still under way, or
+    the wait runs out. Nothing is timed."""
+
+    def __init__(self, index: WheelIndex, gate: Path, patience: float = 60.0) -> None:
+        self.ran_out = False
+        gated = self
+
+        class Handler(index_handler(index)):  # type: ignore[misc]
+            def _answer(self, body: bool) -> None:
+                if self.path.startswith("/files/"):
+                    gated.wait(gate, patience)
+                super()._answer(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/simple/"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def wait(self, gate: Path, patience: float) -> None:
+        watcher = threading.Event()
+        deadline = time.monotonic() + patience
+        while not gate.exists():
+            if time.monotonic() > deadline:
+                self.ran_out = True
+                return
+            watcher.wait(0.05)  # a file has no event to wait on: look again shortly
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+#: the command after `--` in the tests: it opens the gate, and writes down what it was handed
+FOLLOWER = ("import os, pathlib, sys; pathlib.Path('gate').touch(); "
+            "pathlib.Path('follower-env').write_text(os.environ.get({var!r}, 'unset')); sys.exit({code})")
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_command_after_the_double_dash_starts_while_the_builds_run(
+        tmp_path: Path, wheel_index: WheelIndex, cache_env: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], code: int) -> None:
+    folder = tmp_path / "app"
+    gated = GatedIndex(wheel_index, folder / "gate")
+    try:
+        folder = app(tmp_path, gated.url, {"A": ("a", "depa\n"), "B": ("b", "attrs\n")})
+        done, _ = prefetch_in_process(folder, monkeypatch, "--", str(PYTHON), "-c",
+                                      FOLLOWER.format(var=PREFETCH_FILE_ENV, code=code))
+    finally:
+        gated.close()
+    err = capsys.readouterr().err
+    assert not gated.ran_out, "the command started only after the builds (their downloads waited for it)" + err
+    assert done == code, err  # the command's code when it fails, else prefetch's
+    assert "prefetch: 2 bundles ready" in err and "every request is known; starting" in err
+    assert (folder / "follower-env").read_text() == "unset"  # its own synth bundles: no request file for it
+
+
+def test_a_command_after_the_double_dash_is_not_started_when_the_app_fails(tmp_path: Path) -> None:
+    (tmp_path / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} -c 'raise SystemExit(5)'"}))
+    failed = run_cli(tmp_path, "prefetch", "--", str(PYTHON), "-c", "open('ran', 'w')")
+    assert failed.returncode == 2 and "failed (exit 5)" in failed.stderr
+    assert not (tmp_path / "ran").exists()
+    (tmp_path / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} -c 'pass'"}))
+    missing = run_cli(tmp_path, "prefetch", "--", "no-such-command-here")
+    assert missing.returncode == 2 and "cannot start `no-such-command-here`" in missing.stderr
+    assert "hint: check the command after `--`" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_the_app_gets_cdk_json_context_and_context_flags(

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,17 +62,22 @@ follows is warm. Identical requests are built once."""
 
 EPILOG = """\
 examples:
-  # in CI: fill the cache in parallel, then deploy (the synth inside finds everything cached)
+  # in CI: build every bundle in parallel and deploy beside the builds (its synth waits for each
+  # bundle still being built and finds it in the cache)
+  cdk-native-python prefetch -- cdk deploy --all
+
+  # the same in two steps: the deploy starts once every bundle is in the cache
   cdk-native-python prefetch && cdk deploy --all
 
   # with a team's remote cache (S3) that CI may write to
   CDK_NATIVE_PYTHON_REMOTE_CACHE=s3://my-bucket/cdk-native-python \\
-  CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE=1 cdk-native-python prefetch && cdk deploy --all
+  CDK_NATIVE_PYTHON_REMOTE_CACHE_WRITE=1 cdk-native-python prefetch -- cdk deploy --all
 
-exit codes:
+exit codes (with -- COMMAND: the command's code when it fails, else these):
   0  every bundle is in the cache
   1  one or more bundles failed (each is named with its construct path; the others were built)
-  2  no app to run (no cdk.json with "app" here, no --app), or the app itself failed
+  2  no app to run (no cdk.json with "app" here, no --app), the app itself failed, or the command
+     after -- cannot be started
   3  every failure was a package index that could not be reached (network, DNS, proxy, credentials)
 """
 
@@ -95,6 +100,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help=f"bundles built at once (default: min(8, 2 x CPUs + 2) = {default_jobs()} here)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("-v", "--verbose", action="store_true", help="print every step of every bundle")
+    p.add_argument("then", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                   help="a command to start as soon as the app has made its requests, beside the builds still "
+                        "running (e.g. -- cdk deploy --all); its synth waits for each bundle being built and finds "
+                        "it in the cache. Exit code: the command's when it fails, else prefetch's")
 
 
 def _jobs(value: str) -> int:
@@ -171,8 +180,18 @@ def app_requests(command: str, cwd: Path, ctx: dict[str, object]) -> Iterator[It
         finally:
             os.close(write_end)  # the app holds the only write end: end of file when it exits
         with os.fdopen(read_end, encoding="utf-8") as lines:
+
+            def requests() -> Iterator[RequestRecord]:
+                for line in lines:
+                    if line.strip():
+                        yield requestlog.parse(line)
+                # the end of the requests is the app's exit: whoever reads them learns of its failure here,
+                # before it acts on "every request is known" (a command after `--` is not started)
+                if proc.wait() != 0:
+                    raise _app_failed(command, proc.returncode)
+
             try:
-                yield (requestlog.parse(line) for line in lines if line.strip())
+                yield requests()
             except BaseException:
                 proc.kill()  # interrupted, or a request we cannot read: the app's run is of no use any more
                 proc.wait()
@@ -181,9 +200,12 @@ def app_requests(command: str, cwd: Path, ctx: dict[str, object]) -> Iterator[It
                 pass
         code = proc.wait()
     if code != 0:
-        raise ConfigurationError(f"the CDK app `{command}` failed (exit {code}); its output is above",
-                                 "make `cdk synth` work first: prefetch runs the same app",
-                                 code="prefetch-app-failed")
+        raise _app_failed(command, code)
+
+
+def _app_failed(command: str, code: int) -> ConfigurationError:
+    return ConfigurationError(f"the CDK app `{command}` failed (exit {code}); its output is above",
+                              "make `cdk synth` work first: prefetch runs the same app", code="prefetch-app-failed")
 
 
 # -- building ------------------------------------------------------------------------------------------------
@@ -209,6 +231,8 @@ class Board:
         self._verbose = verbose
         self._console = console()
         self._quiet = self._console.quiet  # -q: errors only
+        #: one live line, unless a command after `--` writes to the terminal too (then plain lines)
+        self._live = self._console.live
         if not self._quiet:
             self._console.line(f"{PREFIX} prefetch: running the app, building its bundles as they come, "
                                f"{jobs} at a time")
@@ -224,7 +248,7 @@ class Board:
                 self._phases[subject] = text
             else:
                 self._phases.pop(subject, None)
-            if text and not self._quiet and (self._verbose or not self._console.live):
+            if text and not self._quiet and (self._verbose or not self._live):
                 self._console.line(f"{heading(subject)} {text}")  # a CI log: each step of each bundle, once
             self._show()
 
@@ -239,8 +263,15 @@ class Board:
                 self._console.line(outcome.summary)
             self._show()
 
+    def plain(self) -> None:
+        """From now on plain lines only: another program writes to the same terminal."""
+        with self._lock:
+            if self._live:
+                self._console.idle()
+            self._live = False
+
     def _show(self) -> None:
-        if not self._console.live:
+        if not self._live:
             return
         running = "; ".join(f"{name}: {text}" for name, text in self._phases.items())
         self._console.status(f"{self._done}/{self.total} done" + (f" — {running}" if running else ""), "prefetch")
@@ -296,9 +327,10 @@ class Builder:
                                      f"{time.perf_counter() - start:.2f}s")
 
 
-def build_all(records: Iterable[RequestRecord], jobs: int, *, verbose: bool = False) -> tuple[list[Outcome], int]:
+def build_all(records: Iterable[RequestRecord], jobs: int, *, verbose: bool = False,
+              then: Callable[[], None] | None = None) -> tuple[list[Outcome], int]:
     """Build the distinct ``records`` ``jobs`` at a time, each as soon as it arrives; (every outcome in the app's
-    order, the number of requests)."""
+    order, the number of requests). ``then`` is called once every request is known, while builds still run."""
     groups: dict[str, list[str]] = {}
     futures: list[concurrent.futures.Future[Outcome]] = []
     board = Board(jobs, verbose)
@@ -319,6 +351,9 @@ def build_all(records: Iterable[RequestRecord], jobs: int, *, verbose: bool = Fa
             except BaseException:
                 pool.shutdown(cancel_futures=True)  # the app failed: what has not started never will
                 raise
+            if then is not None:
+                board.plain()
+                then()
         return [f.result() for f in futures if not f.cancelled()], board.total
     finally:
         board.close()
@@ -343,11 +378,59 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     command = app_command(cwd, args.app)
     ctx = context(cwd, args.context)
-    with app_requests(command, cwd, ctx) as records:
-        outcomes, requests = build_all(records, args.jobs or default_jobs(), verbose=args.verbose)
-    if not requests:
+    then = Follower(args.then, cwd) if _command(args.then) else None
+    try:
+        with app_requests(command, cwd, ctx) as records:
+            outcomes, requests = build_all(records, args.jobs or default_jobs(), verbose=args.verbose,
+                                           then=then.start if then is not None else None)
+        if not requests:
+            if not console().quiet:
+                console().line(f"{PREFIX} prefetch: the app `{command}` made no bundle request "
+                               "(no NativePythonFunction or NativePythonLayerVersion)")
+            code = EXIT_OK
+        else:
+            code = report(outcomes, requests, time.perf_counter() - start)
+    except BaseException:
+        if then is not None:
+            then.stop()
+        raise
+    if then is None:
+        return code
+    followed = then.wait()
+    return followed if followed != 0 else code
+
+
+def _command(words: Sequence[str]) -> list[str]:
+    """The command after ``--`` (argparse keeps the ``--`` in what follows the options)."""
+    return list(words[1:] if words[:1] == ["--"] else words)
+
+
+class Follower:
+    """The command given after ``--``: started once the app has made every request (:func:`build_all` calls
+    :meth:`start`), beside the builds still running. Its own synth finds each bundle in the store, waiting on a
+    bundle being built here (one lock per key, across processes) rather than building it a second time."""
+
+    def __init__(self, words: Sequence[str], cwd: Path) -> None:
+        self._argv = _command(words)
+        self._cwd = cwd
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k != requestlog.PREFETCH_FILE_ENV}  # its synth bundles
         if not console().quiet:
-            console().line(f"{PREFIX} prefetch: the app `{command}` made no bundle request "
-                           "(no NativePythonFunction or NativePythonLayerVersion)")
-        return EXIT_OK
-    return report(outcomes, requests, time.perf_counter() - start)
+            console().line(f"{PREFIX} prefetch: every request is known; starting `{' '.join(self._argv)}`")
+        try:
+            self._proc = subprocess.Popen(self._argv, cwd=self._cwd, env=env)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot start `{' '.join(self._argv)}`: {exc.strerror or exc}",
+                                     "check the command after `--` (it runs as given, without a shell)",
+                                     code="prefetch-command-failed") from None
+
+    def wait(self) -> int:
+        """The command's exit code (0 when it never started: prefetch's own code says why)."""
+        return self._proc.wait() if self._proc is not None else 0
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait()

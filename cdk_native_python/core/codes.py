@@ -117,6 +117,8 @@ _TABLE: tuple[Code, ...] = (
     _error("prefetch-no-app", _C, "`prefetch`: no `--app` and no `app` in cdk.json"),
     _error("prefetch-context-invalid", _C, "`prefetch`: a `--context` value is not `KEY=VALUE`"),
     _error("prefetch-app-failed", _C, "`prefetch`: the CDK app failed while it was run with bundling skipped"),
+    _error("prefetch-command-failed", _C, "`prefetch -- COMMAND`: the command cannot be started (not found, "
+           "not executable)"),
     # -- resolving and building (exit 1) -----------------------------------------------------------------------
     _error("no-solution", _R, "no set of wheels satisfies the requirements for the target (conflicting pins)"),
     _error("resolve-failed", _R, "uv failed to resolve for a reason it did not name as a conflict, an "
