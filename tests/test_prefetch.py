@@ -99,7 +99,7 @@ def test_prefetch_then_the_real_cdk_synth_beside_it(tmp_path: Path, wheel_index:
     assert "prefetch: 3 bundles ready" in done.stderr and "every request is known; starting" in done.stderr
     assets = [p for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("asset.") and p.is_dir()]
     assert len(assets) == 3 and all((a / "index.py").is_file() for a in assets)
-    assert sorted(next(n for n in ("depa", "attrs", "purepkg") if (a / n).is_dir()) for a in assets) == [
+    assert sorted(next(n for n in ("purepkg", "attrs", "depa") if (a / n).is_dir()) for a in assets) == [
         "attrs", "depa", "purepkg"]
     assert len(list((tmp_path / "cache" / "trees").iterdir())) == 3
 
