@@ -221,8 +221,9 @@ def test_a_command_after_the_double_dash_is_not_started_when_the_app_fails(tmp_p
     assert failed.returncode == 2 and "failed (exit 5)" in failed.stderr
     assert not (tmp_path / "ran").exists()
     (tmp_path / "cdk.json").write_text(json.dumps({"app": f"{PYTHON} -c 'pass'"}))
-    missing = run_cli(tmp_path, "prefetch", "--", "no-such-command-here")
+    missing = run_cli(tmp_path, "prefetch", "--", "no-such-command-here", "--parameters", "Password=hunter2")
     assert missing.returncode == 2 and "cannot start `no-such-command-here`" in missing.stderr
+    assert "hunter2" not in missing.stderr  # the command's arguments are never shown
     assert "hint: check the command after `--`" in missing.stderr and "Traceback" not in missing.stderr
 
 

@@ -417,12 +417,14 @@ class Follower:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != requestlog.PREFETCH_FILE_ENV}  # its synth bundles
+        # named by its program only: its arguments may carry secrets (`--parameters Password=...`)
+        program = self._argv[0]
         if not console().quiet:
-            console().line(f"{PREFIX} prefetch: every request is known; starting `{' '.join(self._argv)}`")
+            console().line(f"{PREFIX} prefetch: every request is known; starting `{program}` (the command after --)")
         try:
             self._proc = subprocess.Popen(self._argv, cwd=self._cwd, env=env)
         except OSError as exc:
-            raise ConfigurationError(f"cannot start `{' '.join(self._argv)}`: {exc.strerror or exc}",
+            raise ConfigurationError(f"cannot start `{program}`: {exc.strerror or exc}",
                                      "check the command after `--` (it runs as given, without a shell)",
                                      code="prefetch-command-failed") from None
 

@@ -208,12 +208,13 @@ def _prepare(request: BuildRequest, store: Store, reporter: Reporter, warm: bool
         own.emit(notice)
     resolution: Resolution | None = None
     hit = True
-    # the runtime's guaranteed versions and the user's own specifiers on them decide what is stripped
-    strip = request.install.strip.for_build(request.target, spec)
+    builder = None
     if spec is not None and not spec.empty:
         builder = Builder(store, request.target, spec.indexes, allowed_names(request.allow_build))
         spec = builder.url_sdists(builder.local_wheels(spec))
-        strip = request.install.strip.for_build(request.target, spec)
+    # the runtime's guaranteed versions and the user's own specifiers on them decide what is stripped
+    strip = request.install.strip.for_build(request.target, spec)
+    if spec is not None and builder is not None:
         # a resolution made now downloads wheels meanwhile (none of those the strip will likely remove)
         resolution, hit = resolve(spec, request.target, store, builder, refresh=request.refresh, reporter=reporter,
                                   warm=strip.likely_removed() if warm and not settings.NO_DOWNLOAD_AHEAD.on()
