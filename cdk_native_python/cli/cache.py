@@ -17,10 +17,9 @@ from pathlib import Path
 
 from ..core.errors import ConfigurationError
 from ..core.progress import echo
-from ..core.records import RecordError
 from ..core.reporter import silent
 from ..pipeline.options import CONTEXT_KEY
-from ..store import manifest, signing
+from ..store import signing
 from ..store.local import KINDS, EntryInfo, LocalStore
 from . import zipmembers
 
@@ -180,8 +179,7 @@ def prune(store: LocalStore, older_than: float | None, max_size: int | None, out
                 reports += 1
     # the deflated members of `build --zip` that no remaining tree holds (those of the trees just removed)
     gone = {e.path for e in doomed}
-    referenced = {f.sha256 for e in entries if e.kind == "trees" and e.path not in gone
-                  for f in _manifest_files(e.path)}
+    referenced = {f.sha256 for e in entries if e.kind == "trees" and e.path not in gone for f in e.sealed.files}
     members = zipmembers.stale(store.root, referenced, now, older_than)
     for blob in members:
         if not dry_run:
@@ -192,13 +190,6 @@ def prune(store: LocalStore, older_than: float | None, max_size: int | None, out
         + (f" and {len(members)} deflated members" if members else "")
         + (f"; removed {reports} old reports" if reports else ""))
     return 0
-
-
-def _manifest_files(entry: Path) -> tuple[manifest.FileEntry, ...]:
-    try:
-        return manifest.load(entry).files
-    except (RecordError, OSError):
-        return ()  # an entry whose manifest cannot be read holds nothing a blob could be kept for
 
 
 def verify(store: LocalStore, out: Callable[[str], None]) -> int:

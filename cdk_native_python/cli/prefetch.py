@@ -378,7 +378,8 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     command = app_command(cwd, args.app)
     ctx = context(cwd, args.context)
-    then = Follower(args.then, cwd) if _command(args.then) else None
+    argv = _command(args.then)
+    then = Follower(argv, cwd) if argv else None
     try:
         with app_requests(command, cwd, ctx) as records:
             outcomes, requests = build_all(records, args.jobs or default_jobs(), verbose=args.verbose,
@@ -410,8 +411,8 @@ class Follower:
     :meth:`start`), beside the builds still running. Its own synth finds each bundle in the store, waiting on a
     bundle being built here (one lock per key, across processes) rather than building it a second time."""
 
-    def __init__(self, words: Sequence[str], cwd: Path) -> None:
-        self._argv = _command(words)
+    def __init__(self, argv: Sequence[str], cwd: Path) -> None:
+        self._argv = list(argv)
         self._cwd = cwd
         self._proc: subprocess.Popen[bytes] | None = None
 

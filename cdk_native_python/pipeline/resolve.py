@@ -125,8 +125,6 @@ def _uv_compile(spec: DependencySpec, target: Target, store: Store, builder: Bui
         if spec.constraints:
             constraints = work / "constraints.txt"
             constraints.write_text(with_store(spec.constraints_text(), store.root), encoding="utf-8")
-        if warm is None:
-            return _compile_in(work, spec, target, store, builder, requirements, constraints)
         with warmer(spec, target, store, work, requirements, constraints, warm) as speculation:
             found = _compile_in(work, spec, target, store, builder, requirements, constraints)
             if speculation is not None:

@@ -112,39 +112,35 @@ class Background:
 
     def __init__(self, args: Sequence[str], cache_dir: Path, credentials: Sequence[Credential]) -> None:
         env = _environment(cache_dir)
-        self._netrc = _netrc(credentials)
-        netrc_path, fds = self._netrc.__enter__()
+        self._held = contextlib.ExitStack()  # released once by :meth:`stop`, however often it is called
+        netrc_path, fds = self._held.enter_context(_netrc(credentials))
         if netrc_path is not None:
             env["NETRC"] = netrc_path
         try:
             self._proc = subprocess.Popen([uv_binary(), *args], env=env, pass_fds=fds, stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except BaseException:
-            self._netrc.__exit__(None, None, None)
+            self._held.close()
             raise
 
-    def wait(self, seconds: float) -> bool:
-        """Wait up to ``seconds``; True when uv has exited with success."""
-        try:
-            return self._proc.wait(timeout=max(0.0, seconds)) == 0
-        except subprocess.TimeoutExpired:
-            return False
+    def wait(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for uv to exit by itself."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=max(0.0, seconds))
 
-    def stop(self) -> int | None:
-        """End the run (if it still runs) and release its netrc; uv's exit code, or None when it was stopped.
+    def stop(self) -> None:
+        """End the run (if it still runs) and release its netrc.
 
         uv writes each cache entry to a temporary file and renames it into place, so one stopped mid-download
         leaves nothing a later run would trust."""
-        code = self._proc.poll()
-        if code is None:
+        if self._proc.poll() is None:
             self._proc.terminate()
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-        self._netrc.__exit__(None, None, None)
-        return code
+        self._held.close()
 
 
 def _environment(cache_dir: Path) -> dict[str, str]:

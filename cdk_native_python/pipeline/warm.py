@@ -52,10 +52,13 @@ class Warmer:
 
 @contextmanager
 def warmer(spec: DependencySpec, target: Target, store: Store, work: Path, requirements: Path,
-           constraints: Path | None, leave_out: Collection[str]) -> Iterator[Warmer | None]:
+           constraints: Path | None, leave_out: Collection[str] | None) -> Iterator[Warmer | None]:
     """A speculative install of ``requirements`` (the compile's own file, in its scratch folder ``work``) beside
     the compile, stopped when the block is left (the caller calls :meth:`Warmer.finish` once the compile
-    succeeded). None when uv cannot be started."""
+    succeeded). None when ``leave_out`` is None (no speculation asked for) or uv cannot be started."""
+    if leave_out is None:
+        yield None
+        return
     args = ["pip", "install", "--target", str(work / "warm"), "--only-binary", ":all:",
             "--python-platform", target.uv_python_platform, "--python-version", target.python_version,
             "--link-mode", "hardlink", "--no-compile", "--quiet", "-r", str(requirements)]

@@ -129,6 +129,8 @@ class EntryInfo:
     path: Path
     bytes: int
     last_used: float
+    #: what the entry holds (empty when its manifest could not be read)
+    sealed: manifest.Manifest
 
 
 class LocalStore:
@@ -373,7 +375,7 @@ class LocalStore:
                     used = (path / manifest.NAME).stat().st_mtime
                 except (RecordError, OSError):
                     sealed, used = manifest.Manifest(()), 0.0
-                out.append(EntryInfo(kind, path.name, path, sealed.bytes, used))
+                out.append(EntryInfo(kind, path.name, path, sealed.bytes, used, sealed))
         return out
 
     def verify(self, info: EntryInfo) -> str | None:
