@@ -261,6 +261,15 @@ def project_of(filename: str) -> str:
     return normalize(stem)
 
 
+class _Server(ThreadingHTTPServer):
+    """A test index's server with a real server's accept backlog: socketserver's default (5) drops connections
+    when a few uv processes, each with many requests in flight (and a speculative download beside each
+    resolution), connect at once on a loaded runner; the clients then wait for SYN retransmits."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class WheelIndex:
     """Files under ``root``, also served as a PEP 503 simple index on 127.0.0.1 (pages built per request from the
     directory, so files a test adds, replaces or removes show up at once)."""
@@ -272,8 +281,7 @@ class WheelIndex:
         self.root.mkdir(parents=True, exist_ok=True)
         self.find_links = str(root)
         self.requests: list[str] = []  # request paths, in arrival order (list.append is atomic across threads)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/simple/"
         self._thread = threading.Thread(target=self._server.serve_forever, name="wheel-index", daemon=True)
         self._thread.start()
@@ -383,8 +391,7 @@ class MeetingIndex:
                 finally:
                     meeting.leave()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/simple/"
         self._thread = threading.Thread(target=self._server.serve_forever, name="meeting-index", daemon=True)
         self._thread.start()
